@@ -1,0 +1,5 @@
+import sys
+
+from parking.cli import main
+
+sys.exit(main())

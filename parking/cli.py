@@ -1,0 +1,73 @@
+"""The ``parkgate`` command: one entry point that hands each subcommand to its component's own ``cli`` module.
+
+Components register themselves here by module name and are imported only when present, so ``parking`` keeps its
+rule of importing nothing else of ours at import time; each ``cli`` module keeps heavy imports inside its handlers
+so ``parkgate --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Protocol, cast
+
+from parking.log import LEVELS, configure_logging
+
+# (module, what it adds) in the order the help lists them.
+COMPONENT_CLIS: tuple[str, ...] = (
+    "parking.site_cli",  # config check
+    "parking.tariff_cli",  # fee quote
+    "drivers.cli",  # decode
+    "simulators.cli",  # sim, demo
+    "edge.cli",  # edge run, console
+    "central.cli",  # central run
+)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class ComponentCli(Protocol):
+    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None: ...
+
+
+class UsageError(Exception):
+    """A user's mistake on the command line or in a file: printed as one clear message, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="parkgate",
+        description="ParkGate parking access and revenue control.",
+    )
+    parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LEVELS, help="logging level")
+    parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMPONENT_CLIS:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = cast(ComponentCli, importlib.import_module(name))
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level, json_lines=args.log_json)
+    handler = cast(Handler, args.handler)
+    try:
+        return handler(args)
+    except UsageError as err:
+        print(f"parkgate: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        logging.getLogger(__name__).info("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

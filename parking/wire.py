@@ -1,0 +1,275 @@
+"""The edge <-> central wire contract, version 1: the only place edge and central meet.
+
+Two flows, both over HTTP(S) with JSON bodies, the edge always the client (central never calls an edge):
+
+* **Sync** (central -> edge): ``GET /api/v1/sync?since=<version>&limit=<n>`` with ``Authorization: Bearer <edge
+  token>`` answers a :class:`SyncPage`. Every change to a list (passes, access cards, free/special/blacklist
+  vehicles, tariffs) gets a new, strictly increasing version number at central. ``since=0``, or a ``since`` older
+  than central keeps deletions for, answers a full snapshot (``full=true``: the edge replaces its lists with the
+  pages it receives); otherwise the changes after ``since``. Pages are bounded by ``limit``; ``more=true`` says to
+  ask again with ``since=page.version``. The edge applies each page in one local transaction, so a crash never
+  leaves half a page applied.
+* **Ingest** (edge -> central): ``POST /api/v1/ingest`` with an :class:`IngestBatch` answers an
+  :class:`IngestAck`. Records are accepted once by id (idempotent: a retried batch stores nothing twice). Each
+  edge's records form a hash chain (:func:`record_hash`): central verifies it and flags a break (a record deleted,
+  altered or reordered at the edge) without refusing the records, so no evidence is lost.
+
+Errors from either endpoint are an :class:`ErrorBody` with a stable machine-readable ``code``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+WIRE_VERSION = 1
+GENESIS_HASH = "0" * 64
+SYNC_PATH = "/api/v1/sync"
+INGEST_PATH = "/api/v1/ingest"
+
+RecordId = Annotated[str, Field(min_length=1, max_length=64)]
+Plate = Annotated[str, Field(min_length=1, max_length=16)]
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------------------- sync
+
+
+class PassStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class PassRecord(WireModel):
+    """A monthly pass (月租卡) as an edge needs it to decide at a lane."""
+
+    id: RecordId
+    holder: str = Field(description="the holder's display name (for the lane display and the operator)")
+    unit: str | None = Field(default=None, description="building and room, e.g. '3-1201'")
+    plates: list[Plate] = Field(min_length=1)
+    card: str | None = Field(default=None, description="an access card that also identifies this pass")
+    vehicle_class: str = "small"
+    car_parks: list[str] = Field(default_factory=list, description="car park ids; empty means every car park")
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime
+    status: PassStatus = PassStatus.ACTIVE
+
+
+class CardStatus(StrEnum):
+    ACTIVE = "active"
+    LOST = "lost"
+    REVOKED = "revoked"
+    REPLACED = "replaced"
+
+
+class CardRecord(WireModel):
+    """An access card (门禁卡). ``number`` is the normalised card number: ``"<facility>:<card>"`` for Wiegand
+    formats with a facility code, otherwise the decimal or raw number as the reader reports it."""
+
+    id: RecordId
+    number: str = Field(min_length=1, max_length=64)
+    holder: str
+    unit: str | None = None
+    lanes: list[str] = Field(default_factory=list, description="lane ids this card opens; empty means all")
+    car_parks: list[str] = Field(default_factory=list)
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
+    status: CardStatus = CardStatus.ACTIVE
+
+
+class VehicleList(StrEnum):
+    FREE = "free"  # 免费车辆: police, military, fire, ambulance, rescue, government, staff
+    SPECIAL = "special"  # 特殊车辆: handled by rule or by the operator, always logged
+    BLACKLIST = "blacklist"  # 黑名单: denied, operator alerted
+
+
+class VehicleEntry(WireModel):
+    id: RecordId
+    list_kind: VehicleList
+    plate: Plate
+    category: str = Field(min_length=1, description="e.g. police, ambulance, fire, staff, hearse, contractor")
+    reason: str = ""
+    car_parks: list[str] = Field(default_factory=list)
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
+
+
+class TariffRecord(WireModel):
+    """A tariff file as published by central; ``sha256`` is of ``content`` (UTF-8)."""
+
+    id: RecordId
+    content: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class ListKind(StrEnum):
+    PASSES = "passes"
+    CARDS = "cards"
+    VEHICLES = "vehicles"
+    TARIFFS = "tariffs"
+
+
+class Deletion(WireModel):
+    kind: ListKind
+    id: RecordId
+
+
+class SyncPage(WireModel):
+    wire_version: Literal[1] = 1
+    since: int = Field(ge=0, description="the version the edge asked from")
+    version: int = Field(ge=0, description="the version the edge has once it applies this page")
+    full: bool = Field(description="a snapshot: the edge replaces its lists (first page) rather than patching them")
+    more: bool = Field(description="more pages follow: ask again with since=version")
+    passes: list[PassRecord] = Field(default_factory=list)
+    cards: list[CardRecord] = Field(default_factory=list)
+    vehicles: list[VehicleEntry] = Field(default_factory=list)
+    tariffs: list[TariffRecord] = Field(default_factory=list)
+    deleted: list[Deletion] = Field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------------------------------- ingest
+
+
+class RecordKind(StrEnum):
+    SESSION = "session"  # a vehicle's stay: opened at entry, closed at exit
+    TRANSACTION = "transaction"  # a payment, a waiver (free/special), a reversal
+    BARRIER_COMMAND = "barrier_command"  # every opening, tied to the record that justified it
+    MANUAL_ACTION = "manual_action"  # an operator's hand action: who, when, why, evidence
+    ABNORMAL_EVENT = "abnormal_event"  # 异常: back-out, tailgating, opening without command, missing entry...
+    SHIFT = "shift"  # a booth shift opened, a cash drop, a handover
+    SHIFT_REPORT = "shift_report"  # the closing figures of a shift
+
+
+class JournalRecord(WireModel):
+    """One record of an edge's journal, chained to the one before it.
+
+    ``payload`` is kind-specific JSON (times as ISO 8601 UTC text, money as integer minor units with a
+    ``currency`` field). ``hash`` is :func:`record_hash` of everything else, which includes ``prev_hash``.
+    """
+
+    id: RecordId = Field(description="globally unique, time-ordered (UUIDv7) id made at the edge")
+    seq: int = Field(ge=1, description="position in this edge's chain, 1, 2, 3 ...")
+    kind: RecordKind
+    car_park: str
+    lane: str | None = None
+    at: AwareDatetime
+    payload: dict[str, JsonValue]
+    prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class IngestBatch(WireModel):
+    wire_version: Literal[1] = 1
+    edge_id: str
+    records: list[JournalRecord] = Field(min_length=1, max_length=5000)
+
+
+class ChainStatus(StrEnum):
+    OK = "ok"
+    GAP = "gap"  # records before these have not arrived yet (normal while catching up out of order)
+    BREAK = "break"  # a record's prev_hash or hash does not match: flagged for the supervisor
+
+
+class Rejection(WireModel):
+    id: str
+    code: str
+    message: str
+
+
+class IngestAck(WireModel):
+    accepted: list[str] = Field(description="ids stored by this request")
+    duplicates: list[str] = Field(description="ids central already had (the same content): safe to drop")
+    rejected: list[Rejection] = Field(default_factory=list, description="ids refused, with why; resend is futile")
+    chain: ChainStatus
+    chain_detail: str = ""
+    last_seq: int = Field(ge=0, description="the highest seq central holds contiguously from 1 for this edge")
+
+
+class ErrorBody(WireModel):
+    code: str = Field(description="stable machine-readable code, e.g. 'auth.invalid_token'")
+    message: str
+    detail: Any = None
+
+
+# ------------------------------------------------------------------------------------------------- hash chain
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation both sides hash: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def record_hash(
+    *,
+    id: str,
+    seq: int,
+    kind: RecordKind | str,
+    car_park: str,
+    lane: str | None,
+    at: datetime,
+    payload: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 (hex) over the record's fields other than ``hash``, in canonical JSON.
+
+    ``at`` is hashed as UTC ISO 8601 with microseconds, so an edge and central that parse and re-serialise the
+    same instant always agree.
+    """
+    if at.tzinfo is None:
+        raise ValueError("record time must be timezone-aware")
+    body = {
+        "id": id,
+        "seq": seq,
+        "kind": str(kind),
+        "car_park": car_park,
+        "lane": lane,
+        "at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "payload": payload,
+        "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def verify_record(record: JournalRecord) -> bool:
+    """True when ``record.hash`` matches its content."""
+    return record.hash == record_hash(
+        id=record.id,
+        seq=record.seq,
+        kind=record.kind,
+        car_park=record.car_park,
+        lane=record.lane,
+        at=record.at,
+        payload=record.payload,
+        prev_hash=record.prev_hash,
+    )
+
+
+def seal(
+    *,
+    id: str,
+    seq: int,
+    kind: RecordKind,
+    car_park: str,
+    lane: str | None,
+    at: datetime,
+    payload: dict[str, JsonValue],
+    prev_hash: str,
+) -> JournalRecord:
+    """Build a :class:`JournalRecord` with its hash computed."""
+    digest = record_hash(
+        id=id, seq=seq, kind=kind, car_park=car_park, lane=lane, at=at, payload=payload, prev_hash=prev_hash
+    )
+    return JournalRecord(
+        id=id, seq=seq, kind=kind, car_park=car_park, lane=lane, at=at, payload=payload, prev_hash=prev_hash,
+        hash=digest,
+    )  # fmt: skip

@@ -1,0 +1,71 @@
+"""Fixtures for the real services: a fresh PostgreSQL database per test module, unique MQTT topics per test,
+Chromium for browser tests, and a folder for test artefacts (screenshots, PDFs)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from tests import services
+
+ARTEFACTS = Path(__file__).resolve().parent.parent / "test-output"
+
+
+@pytest.fixture(scope="module")
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL database created for this test module and dropped after it; yields a psycopg URL."""
+    host, port = services.pg_host_port()
+    services.require(services.port_open(host, port), f"PostgreSQL not reachable at {host}:{port}")
+    module = re.sub(r"[^a-z0-9]+", "_", request.module.__name__.lower())[-30:]
+    name = f"pg_{module}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(services.PG_ADMIN_URL)
+    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+    try:
+        yield url
+    finally:
+        with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def postgres_sqlalchemy_url(postgres_url: str) -> str:
+    """The module's database as a SQLAlchemy URL (psycopg 3 driver)."""
+    return postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+@pytest.fixture
+def mqtt_broker() -> tuple[str, int]:
+    """The real Mosquitto broker's host and port."""
+    host, port = services.mqtt_host_port()
+    services.require(services.port_open(host, port), f"Mosquitto not reachable at {host}:{port}")
+    return host, port
+
+
+@pytest.fixture
+def mqtt_topic(request: pytest.FixtureRequest, mqtt_broker: tuple[str, int]) -> str:
+    """A topic prefix no other test (or test run) uses: ``parkgate-test/<test>/<random>``."""
+    test = re.sub(r"[^A-Za-z0-9_]+", "_", request.node.name)[:40]
+    return f"parkgate-test/{test}/{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    """Debian's Chromium for Playwright (it cannot download its own browser here)."""
+    services.require(services.chromium_available(), f"Chromium not found at {services.CHROMIUM}")
+    return services.CHROMIUM
+
+
+@pytest.fixture
+def artefacts_dir(request: pytest.FixtureRequest) -> Path:
+    """``test-output/<test module>/``: where tests leave screenshots and documents for a reviewer."""
+    folder = ARTEFACTS / str(request.module.__name__).rsplit(".", 1)[-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

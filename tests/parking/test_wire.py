@@ -1,0 +1,52 @@
+"""The hash chain both sides compute: stable across a JSON round trip, broken by any change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+from parking.ids import id_time_ms, new_id
+from parking.wire import GENESIS_HASH, IngestBatch, JournalRecord, RecordKind, seal, verify_record
+
+
+def make_chain(n: int) -> list[JournalRecord]:
+    records = []
+    prev = GENESIS_HASH
+    at = datetime(2026, 11, 27, 9, 30, tzinfo=timezone(timedelta(hours=8)))
+    for seq in range(1, n + 1):
+        rec = seal(
+            id=new_id(), seq=seq, kind=RecordKind.SESSION, car_park="lakeview", lane="in-1",
+            at=at + timedelta(seconds=seq), payload={"plate": "粤B3R7K2", "amount": 500, "currency": "CNY"},
+            prev_hash=prev,
+        )  # fmt: skip
+        records.append(rec)
+        prev = rec.hash
+    return records
+
+
+def test_chain_survives_a_json_round_trip() -> None:
+    batch = IngestBatch(edge_id="lakeview-edge", records=make_chain(3))
+    again = IngestBatch.model_validate_json(batch.model_dump_json())
+    assert all(verify_record(r) for r in again.records)
+    assert [r.prev_hash for r in again.records[1:]] == [r.hash for r in again.records[:-1]]
+    assert again.records[0].at.utcoffset() == timedelta(hours=8) or again.records[0].at.tzinfo is not None
+
+
+def test_any_change_breaks_the_hash() -> None:
+    rec = make_chain(1)[0]
+    assert verify_record(rec)
+    altered = rec.model_copy(update={"payload": {**rec.payload, "amount": 50}})
+    assert not verify_record(altered)
+    shifted = rec.model_copy(update={"at": rec.at.astimezone(UTC) + timedelta(microseconds=1)})
+    assert not verify_record(shifted)
+
+
+def test_same_instant_in_another_zone_hashes_the_same() -> None:
+    rec = make_chain(1)[0]
+    assert verify_record(rec.model_copy(update={"at": rec.at.astimezone(UTC)}))
+
+
+def test_ids_are_time_ordered_and_unique() -> None:
+    ids = [new_id() for _ in range(5000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert abs(id_time_ms(ids[0]) - datetime.now(UTC).timestamp() * 1000) < 5000

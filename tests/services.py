@@ -1,0 +1,53 @@
+"""Where the real services for the tests are, and whether they answer.
+
+With ``CI=true`` a missing service fails the test that needs it (CI must run them, never skip them); elsewhere the
+test is skipped with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("PARKGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+MQTT_URL = os.environ.get("PARKGATE_TEST_MQTT", "mqtt://127.0.0.1:1883")
+CHROMIUM = os.environ.get("PARKGATE_CHROMIUM", "/usr/bin/chromium")
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip (or, in CI, fail) the calling test when a service it needs is absent."""
+    if available:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: service tests must run, not skip)")
+    pytest.skip(reason)
+
+
+def mqtt_host_port() -> tuple[str, int]:
+    parts = urlsplit(MQTT_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 1883
+
+
+def pg_host_port() -> tuple[str, int]:
+    parts = urlsplit(PG_ADMIN_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def chromium_available() -> bool:
+    return os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
