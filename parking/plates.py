@@ -201,7 +201,7 @@ class PlateIndex(Generic[T]):
         candidates: set[str] = set()
         for key in _neighbour_keys(skeleton(plate)):
             candidates |= self._near.get(key, set())
-        matches = []
+        matches: list[PlateMatch[T]] = []
         for cand in candidates:
             score = similarity(plate, cand)
             if score > 0.0 and score >= min_similarity:
