@@ -1,0 +1,97 @@
+"""Request dependencies: the database session, the operator behind a token and the roles a route allows, the edge
+behind an edge token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.api.errors import ApiError
+from central.core.config import Settings
+from central.core.db import utcnow
+from central.core.security import Role, token_digest
+from central.metrics import CentralMetrics
+from central.models import Edge, User, UserSession
+
+_bearer = HTTPBearer(auto_error=False, description="an operator's session token (from /api/v1/auth/login)")
+_edge_bearer = HTTPBearer(auto_error=False, scheme_name="EdgeToken", description="an edge's token")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_metrics(request: Request) -> CentralMetrics:
+    metrics: CentralMetrics = request.app.state.metrics
+    return metrics
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+MetricsDep = Annotated[CentralMetrics, Depends(get_metrics)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+EdgeCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_edge_bearer)]
+
+
+def current_user(session: SessionDep, credentials: Credentials) -> User:
+    if credentials is None:
+        raise ApiError(401, "auth.missing_token", "log in and send the token as 'Authorization: Bearer <token>'")
+    row = session.execute(
+        select(User, UserSession.expires_at)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == token_digest(credentials.credentials))
+    ).one_or_none()
+    if row is None:
+        raise ApiError(401, "auth.invalid_token", "the token is not a valid session")
+    user, expires_at = row
+    if expires_at <= utcnow():
+        raise ApiError(401, "auth.expired_token", "the session has expired: log in again")
+    if not user.active:
+        raise ApiError(401, "auth.user_disabled", "the user is disabled")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def allow(*roles: Role) -> Any:
+    """A dependency that answers the current user when their role is one of ``roles``, else 403."""
+    allowed = frozenset(roles)
+
+    def check_role(user: CurrentUser) -> User:
+        if Role(user.role) not in allowed:
+            raise ApiError(403, "auth.forbidden", f"role {user.role!r} may not do this", {"allowed": sorted(allowed)})
+        return user
+
+    check_role.roles = tuple(sorted(allowed))  # type: ignore[attr-defined]
+    return Depends(check_role)
+
+
+def route_roles(call: Callable[..., Any]) -> tuple[str, ...] | None:
+    roles: tuple[str, ...] | None = getattr(call, "roles", None)
+    return roles
+
+
+def current_edge(session: SessionDep, credentials: EdgeCredentials) -> Edge:
+    if credentials is None:
+        raise ApiError(401, "auth.missing_token", "send the edge token as 'Authorization: Bearer <token>'")
+    edge = session.scalars(select(Edge).where(Edge.token_hash == token_digest(credentials.credentials))).first()
+    if edge is None or edge.revoked_at is not None:
+        raise ApiError(401, "auth.invalid_edge_token", "the token is not a valid edge token (revoked or unknown)")
+    return edge
+
+
+CurrentEdge = Annotated[Edge, Depends(current_edge)]
+
+ALL_STAFF = (Role.ADMIN, Role.OFFICE, Role.SUPERVISOR, Role.FRONT_DESK, Role.COLLECTOR)

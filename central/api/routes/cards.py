@@ -1,0 +1,238 @@
+"""Access cards (门禁卡): access groups, issue, report lost, revoke, replace; the deposit is recorded on the card.
+
+A card that stops (lost, revoked, replaced) is published with its new status, so every edge refuses it at its next
+sync.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+from pydantic import Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.api.deps import ALL_STAFF, SessionDep, allow
+from central.api.errors import ApiError, conflict, not_found
+from central.api.fields import (
+    CardNumber,
+    Currency,
+    Limit,
+    MinorUnits,
+    Name,
+    Offset,
+    RecordKey,
+    RequestModel,
+    ResponseModel,
+    RowId,
+    Slug,
+    When,
+)  # fmt: skip
+from central.audit import record_change, snapshot
+from central.core.db import utcnow
+from central.core.security import Role
+from central.models import AccessCard, AccessGroup, Holder, User
+from central.publication import publish_card
+from parking.ids import new_id
+from parking.wire import CardStatus
+
+router = APIRouter(tags=["cards"])
+Readers = allow(*ALL_STAFF)
+Issuers = allow(Role.ADMIN, Role.FRONT_DESK)
+Admin = allow(Role.ADMIN)
+
+
+class GroupIn(RequestModel):
+    name: Name
+    lanes: list[Slug] = Field(default_factory=list, max_length=200, description="empty: every lane")
+    car_parks: list[Slug] = Field(default_factory=list, max_length=50, description="empty: every car park")
+
+
+class GroupOut(ResponseModel):
+    id: int
+    name: str
+    lanes: list[str]
+    car_parks: list[str]
+
+
+class CardIn(RequestModel):
+    facility: int | None = Field(default=None, ge=0, le=65535, description="Wiegand facility code")
+    card: int | None = Field(default=None, ge=0, le=2**40, description="card number within the facility")
+    raw: CardNumber | None = Field(default=None, description="the number as the reader reports it (no facility)")
+    holder_id: int = Field(ge=1, le=2_147_483_647)
+    groups: list[int] = Field(default_factory=list, max_length=20, description="access group ids; none: every lane")
+    valid_from: When | None = None
+    valid_to: When | None = None
+    deposit_minor: MinorUnits = 0
+    deposit_currency: Currency = "CNY"
+
+    @model_validator(mode="after")
+    def _one_number(self) -> CardIn:
+        if (self.raw is None) == (self.facility is None or self.card is None):
+            raise ValueError("give either facility and card, or raw")
+        return self
+
+    def number(self) -> str:
+        return f"{self.facility}:{self.card}" if self.raw is None else self.raw
+
+
+class Replacement(RequestModel):
+    facility: int | None = Field(default=None, ge=0, le=65535)
+    card: int | None = Field(default=None, ge=0, le=2**40)
+    raw: CardNumber | None = None
+    deposit_minor: MinorUnits | None = Field(default=None, description="the new card's deposit; default: carried over")
+
+    @model_validator(mode="after")
+    def _one_number(self) -> Replacement:
+        if (self.raw is None) == (self.facility is None or self.card is None):
+            raise ValueError("give either facility and card, or raw")
+        return self
+
+    def number(self) -> str:
+        return f"{self.facility}:{self.card}" if self.raw is None else self.raw
+
+
+class CardOut(ResponseModel):
+    id: str
+    number: str
+    holder_id: int
+    groups: list[int]
+    valid_from: datetime
+    valid_to: datetime | None
+    status: str
+    deposit_minor: int
+    deposit_currency: str
+    replaced_by: str | None
+    created_at: datetime
+
+
+@router.get("/access-groups", response_model=list[GroupOut], summary="List access groups")
+def list_groups(session: SessionDep, _user: User = Readers) -> list[AccessGroup]:
+    return list(session.scalars(select(AccessGroup).order_by(AccessGroup.id)))
+
+
+@router.post("/access-groups", response_model=GroupOut, status_code=201, summary="Create an access group")
+def create_group(body: GroupIn, session: SessionDep, user: User = Admin) -> AccessGroup:
+    if session.scalars(select(AccessGroup).where(AccessGroup.name == body.name)).first() is not None:
+        raise conflict("access_group.exists", f"access group {body.name!r} exists")
+    group = AccessGroup(name=body.name, lanes=sorted(set(body.lanes)), car_parks=sorted(set(body.car_parks)))
+    session.add(group)
+    session.flush()
+    record_change(session, user, "access_group.create", "access_group", group.id, None, snapshot(group))
+    session.commit()
+    return group
+
+
+@router.put("/access-groups/{group_id}", response_model=GroupOut, summary="Change a group's lanes (cards resync)")
+def change_group(group_id: RowId, body: GroupIn, session: SessionDep, user: User = Admin) -> AccessGroup:
+    group = session.get(AccessGroup, group_id)
+    if group is None:
+        raise not_found("access_group", group_id)
+    before = snapshot(group)
+    group.name, group.lanes, group.car_parks = body.name, sorted(set(body.lanes)), sorted(set(body.car_parks))
+    session.flush()
+    for card in session.scalars(select(AccessCard).where(AccessCard.status == CardStatus.ACTIVE.value)):
+        if group.id in card.groups:
+            publish_card(session, card)
+    record_change(session, user, "access_group.change", "access_group", group.id, before, snapshot(group))
+    session.commit()
+    return group
+
+
+def _check_number_free(session: Session, number: str) -> None:
+    taken = session.scalars(
+        select(AccessCard.id).where(AccessCard.number == number, AccessCard.status == CardStatus.ACTIVE.value)
+    ).first()
+    if taken is not None:
+        raise conflict("card.number_in_use", f"an active card {number!r} exists", {"card_id": taken})
+
+
+def _check_groups(session: Session, groups: list[int]) -> list[int]:
+    unique = sorted(set(groups))
+    found = set(session.scalars(select(AccessGroup.id).where(AccessGroup.id.in_(unique)))) if unique else set()
+    if missing := [g for g in unique if g not in found]:
+        raise ApiError(404, "access_group.not_found", f"no access group {missing[0]}", {"missing": missing})
+    return unique
+
+
+@router.get("/cards", response_model=list[CardOut], summary="List cards, by number, holder or status")
+def list_cards(
+    session: SessionDep,
+    number: str | None = Query(default=None, max_length=64),
+    holder_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
+    status: CardStatus | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Readers,
+) -> list[AccessCard]:
+    query = select(AccessCard).order_by(AccessCard.created_at, AccessCard.id).limit(limit).offset(offset)
+    if number is not None:
+        query = query.where(AccessCard.number == number.replace("\x00", ""))
+    if holder_id is not None:
+        query = query.where(AccessCard.holder_id == holder_id)
+    if status is not None:
+        query = query.where(AccessCard.status == status.value)
+    return list(session.scalars(query))
+
+
+@router.post("/cards", response_model=CardOut, status_code=201, summary="Issue a card to a holder")
+def issue_card(body: CardIn, session: SessionDep, user: User = Issuers) -> AccessCard:
+    if session.get(Holder, body.holder_id) is None:
+        raise not_found("holder", body.holder_id)
+    _check_number_free(session, body.number())
+    card = AccessCard(id=new_id(), number=body.number(), holder_id=body.holder_id,
+                      groups=_check_groups(session, body.groups), valid_from=body.valid_from or utcnow(),
+                      valid_to=body.valid_to, status=CardStatus.ACTIVE.value, deposit_minor=body.deposit_minor,
+                      deposit_currency=body.deposit_currency)  # fmt: skip
+    session.add(card)
+    session.flush()
+    publish_card(session, card)
+    record_change(session, user, "card.issue", "card", card.id, None, snapshot(card))
+    session.commit()
+    return card
+
+
+def _stop(session: Session, user: User, card_id: str, status: CardStatus) -> AccessCard:
+    card = session.get(AccessCard, card_id)
+    if card is None:
+        raise not_found("card", card_id)
+    if card.status != CardStatus.ACTIVE:
+        raise conflict("card.not_active", f"the card is {card.status}", {"status": card.status})
+    before = snapshot(card)
+    card.status = status.value
+    publish_card(session, card)
+    record_change(session, user, f"card.{status.value}", "card", card.id, before, snapshot(card))
+    return card
+
+
+@router.post("/cards/{card_id}/lost", response_model=CardOut, summary="Report a card lost (edges refuse it)")
+def report_lost(card_id: RecordKey, session: SessionDep, user: User = Issuers) -> AccessCard:
+    card = _stop(session, user, card_id, CardStatus.LOST)
+    session.commit()
+    return card
+
+
+@router.post("/cards/{card_id}/revoke", response_model=CardOut, summary="Revoke a card (edges refuse it)")
+def revoke_card(card_id: RecordKey, session: SessionDep, user: User = Issuers) -> AccessCard:
+    card = _stop(session, user, card_id, CardStatus.REVOKED)
+    session.commit()
+    return card
+
+
+@router.post("/cards/{card_id}/replace", response_model=CardOut, status_code=201, summary="Replace a card")
+def replace_card(card_id: RecordKey, body: Replacement, session: SessionDep, user: User = Issuers) -> AccessCard:
+    """The old card stops everywhere at the next sync; the new one has the same holder, groups and validity."""
+    _check_number_free(session, body.number())
+    old = _stop(session, user, card_id, CardStatus.REPLACED)
+    new = AccessCard(id=new_id(), number=body.number(), holder_id=old.holder_id, groups=list(old.groups),
+                     valid_from=utcnow(), valid_to=old.valid_to, status=CardStatus.ACTIVE.value,
+                     deposit_minor=old.deposit_minor if body.deposit_minor is None else body.deposit_minor,
+                     deposit_currency=old.deposit_currency)  # fmt: skip
+    session.add(new)
+    session.flush()
+    old.replaced_by = new.id
+    publish_card(session, new)
+    record_change(session, user, "card.issue", "card", new.id, None, snapshot(new))
+    session.commit()
+    return new

@@ -1,0 +1,136 @@
+"""``parkgate central ...``: run the office service, migrate its database, create users and edges."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    central = subparsers.add_parser("central", help="the central office service")
+    actions = central.add_subparsers(dest="central_command", metavar="ACTION", required=True)
+
+    run = actions.add_parser("run", help="migrate the database, then serve the API with uvicorn")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=8400)
+    run.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
+    run.set_defaults(handler=run_server)
+
+    migrate = actions.add_parser("migrate", help="bring the database to the latest schema")
+    migrate.set_defaults(handler=run_migrate)
+
+    user = actions.add_parser("create-user", help="create an operator (password from PARKGATE_NEW_PASSWORD or asked)")
+    user.add_argument("username")
+    user.add_argument("--role", required=True, choices=["admin", "office", "supervisor", "front_desk", "collector"])
+    user.add_argument("--full-name", default="")
+    user.set_defaults(handler=run_create_user)
+
+    edge = actions.add_parser("create-edge", help="register an edge and print its token (shown this once)")
+    edge.add_argument("edge_id")
+    edge.add_argument("--car-park", required=True, help="the car park id (created if new)")
+    edge.add_argument("--car-park-name", default=None)
+    edge.set_defaults(handler=run_create_edge)
+
+    purge = actions.add_parser("purge-tombstones", help="forget list deletions older than PARKGATE_TOMBSTONE_DAYS")
+    purge.set_defaults(handler=run_purge)
+
+
+def run_migrate(_args: argparse.Namespace) -> int:
+    from central.core.config import Settings
+    from central.core.db import make_engine
+    from central.core.migrate import upgrade
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    upgrade(engine)
+    engine.dispose()
+    print(f"database at the latest schema: {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def run_server(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from central.main import create_app
+
+    if not args.no_migrate:
+        run_migrate(args)
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None)
+    return 0
+
+
+def run_create_user(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from central.audit import record_change, snapshot
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.core.security import hash_password
+    from central.models import User
+
+    password = os.environ.get("PARKGATE_NEW_PASSWORD") or getpass.getpass(f"password for {args.username}: ")
+    if len(password) < 8:
+        print("parkgate: error: the password needs at least 8 characters", file=sys.stderr)
+        return 1
+    engine = make_engine(Settings().sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        if session.scalars(select(User).where(User.username == args.username)).first() is not None:
+            print(f"parkgate: error: user {args.username!r} exists", file=sys.stderr)
+            return 1
+        user = User(username=args.username, full_name=args.full_name, role=args.role,
+                    password_hash=hash_password(password))  # fmt: skip
+        session.add(user)
+        session.flush()
+        record_change(session, None, "user.create", "user", user.id, None, snapshot(user))
+        session.commit()
+    engine.dispose()
+    print(f"created {args.role} {args.username!r}")
+    return 0
+
+
+def run_create_edge(args: argparse.Namespace) -> int:
+    from central.audit import record_change, snapshot
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory, utcnow
+    from central.core.security import new_token, token_digest
+    from central.models import CarPark, Edge
+
+    engine = make_engine(Settings().sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        if session.get(Edge, args.edge_id) is not None:
+            print(f"parkgate: error: edge {args.edge_id!r} exists (rotate its token in the API)", file=sys.stderr)
+            return 1
+        if session.get(CarPark, args.car_park) is None:
+            car_park = CarPark(id=args.car_park, name=args.car_park_name or args.car_park)
+            session.add(car_park)
+            session.flush()
+            record_change(session, None, "car_park.create", "car_park", car_park.id, None, snapshot(car_park))
+        token = new_token("pge")
+        edge = Edge(id=args.edge_id, car_park_id=args.car_park, name=args.edge_id, token_hash=token_digest(token),
+                    token_issued_at=utcnow())  # fmt: skip
+        session.add(edge)
+        session.flush()
+        record_change(session, None, "edge.create", "edge", edge.id, None, snapshot(edge))
+        session.commit()
+    engine.dispose()
+    print(token)
+    return 0
+
+
+def run_purge(_args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.publication import purge_tombstones
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        purged = purge_tombstones(session, timedelta(days=settings.tombstone_days))
+        session.commit()
+    engine.dispose()
+    print(f"purged {purged} deletions older than {settings.tombstone_days} days")
+    return 0

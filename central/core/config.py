@@ -1,0 +1,59 @@
+"""Central's settings, from ``PARKGATE_*`` environment variables (or a ``.env`` file).
+
+Development defaults let ``parkgate central run`` start on a laptop with a SQLite file; outside development the
+settings refuse what is unsafe for a real operator (a SQLite file shared by nobody, a weak bootstrap password).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///parkgate-central.db"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARKGATE_", env_file=".env", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL; PostgreSQL in production")
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30, description="how long an operator's login lasts")
+    sync_page_default: int = Field(default=20_000, ge=1, le=50_000)
+    sync_page_max: int = Field(default=50_000, ge=1, le=200_000)
+    tombstone_days: int = Field(default=90, ge=1, description="how long deletions are kept for delta sync")
+    docs_enabled: bool = True
+    bootstrap_admin_password: str | None = Field(
+        default=None, description="creates user 'admin' with this password at start-up when no user exists"
+    )
+
+    @model_validator(mode="after")
+    def refuse_unsafe_defaults(self) -> Self:
+        if self.environment is Environment.DEVELOPMENT:
+            return self
+        problems = []
+        if self.database_url.startswith("sqlite"):
+            problems.append("PARKGATE_DATABASE_URL must name a PostgreSQL database outside development")
+        if self.bootstrap_admin_password is not None and len(self.bootstrap_admin_password) < 12:
+            problems.append("PARKGATE_BOOTSTRAP_ADMIN_PASSWORD must have at least 12 characters outside development")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The URL with the psycopg 3 driver spelled out, so ``postgresql://`` URLs work as given."""
+        url = self.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url

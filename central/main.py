@@ -1,0 +1,107 @@
+"""The central service's FastAPI application: ``create_app()`` builds one from settings."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+
+from central.api.deps import route_roles
+from central.api.errors import ERROR_RESPONSES, install_error_handlers
+from central.api.routes import (
+    audit,
+    auth,
+    cards,
+    holders,
+    journal,
+    metrics,
+    passes,
+    plans,
+    registry,
+    reminders,
+    sync,
+    tariffs,
+    users,
+    vehicles,
+)
+from central.core.config import Settings
+from central.core.db import make_engine, make_session_factory
+from central.core.security import Role, hash_password
+from central.metrics import CentralMetrics, RequestTimer
+from central.models import User
+
+_LOGGER = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """An app bound to the database of ``settings`` (from the environment when omitted); it does not migrate."""
+    settings = settings or Settings()
+    engine = make_engine(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
+    sessions = make_session_factory(engine)
+    central_metrics = CentralMetrics(sessions)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.bootstrap_admin_password:
+            bootstrap_admin(sessions, settings.bootstrap_admin_password)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="ParkGate central",
+        version="1.0.0",
+        description="Monthly passes, access cards, vehicle lists, edge registry, sync and ingest for ParkGate edges.",
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs_enabled else None,
+        redoc_url=None,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = sessions
+    app.state.metrics = central_metrics
+    install_error_handlers(app)
+    for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
+                   journal, audit):  # fmt: skip
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(metrics.router)
+    _document_roles(app)
+    app.add_middleware(RequestTimer, metrics=central_metrics)
+    return app
+
+
+def _document_roles(app: FastAPI) -> None:
+    """Write each route's allowed roles into its OpenAPI operation (``x-roles``) and description."""
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        roles: tuple[str, ...] | None = None
+        pending = list(route.dependant.dependencies)
+        while pending and roles is None:
+            dependency = pending.pop()
+            roles = route_roles(dependency.call) if dependency.call is not None else None
+            pending.extend(dependency.dependencies)
+        extra: dict[str, Any] = dict(route.openapi_extra or {})
+        if roles is not None:
+            extra["x-roles"] = list(roles)
+            route.description = (route.description or "") + f"\n\nRoles: {', '.join(roles)}."
+        elif "x-roles" not in extra:
+            extra["x-roles"] = []
+        route.openapi_extra = extra
+
+
+def bootstrap_admin(sessions: Any, password: str) -> None:
+    with sessions() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return
+        session.add(User(username="admin", full_name="Administrator", role=Role.ADMIN.value,
+                         password_hash=hash_password(password)))  # fmt: skip
+        session.commit()
+        _LOGGER.info("created the first user 'admin' from PARKGATE_BOOTSTRAP_ADMIN_PASSWORD")

@@ -1,0 +1,34 @@
+"""Every table of central; importing this package registers them all on ``Base.metadata``."""
+
+from central.core.db import Base
+from central.models.audit import AuditEntry
+from central.models.cards import AccessCard, AccessGroup
+from central.models.journal import ChainBreak, EdgeRecord
+from central.models.lists import Tariff, VehicleListEntry
+from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
+from central.models.people import Holder, Unit, User, UserSession
+from central.models.registry import CarPark, Edge, Lane
+from central.models.sync import SyncClock, SyncItem
+
+__all__ = [
+    "AccessCard",
+    "AccessGroup",
+    "AuditEntry",
+    "Base",
+    "CarPark",
+    "ChainBreak",
+    "Edge",
+    "EdgeRecord",
+    "Holder",
+    "InvoiceLine",
+    "Lane",
+    "MonthlyPass",
+    "PassPlan",
+    "SyncClock",
+    "SyncItem",
+    "Tariff",
+    "Unit",
+    "User",
+    "UserSession",
+    "VehicleListEntry",
+]

@@ -1,0 +1,44 @@
+"""Records ingested from the edges' journals (the source of truth) and the hash-chain breaks found in them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from central.core.db import Base, JsonDocument, UTCDateTime, utcnow
+
+
+class EdgeRecord(Base):
+    __tablename__ = "edge_records"
+    __table_args__ = (Index("ix_edge_records_edge_seq", "edge_id", "seq"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    car_park: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    hash_ok: Mapped[bool] = mapped_column(default=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChainBreak(Base):
+    """A place where an edge's chain does not hold: a record altered, deleted, reordered, or an id reused."""
+
+    __tablename__ = "chain_breaks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    record_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32))  # hash_mismatch, prev_mismatch, fork, id_conflict
+    detail: Mapped[str] = mapped_column(Text, default="")
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_by: Mapped[int | None] = mapped_column(Integer)
