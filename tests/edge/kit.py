@@ -15,7 +15,7 @@ from edge.exit import ExitLane
 from edge.fees import FeeQuote
 from edge.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.park import ParkState
-from parking.wire import PassRecord, PassStatus, RecordKind, VehicleEntry, VehicleList
+from parking.wire import PassRecord, RecordKind, VehicleEntry, VehicleList
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 CAR_PARK = "lakeview"
@@ -132,6 +132,3 @@ def assert_open_is_justified(actions: list[LaneAction]) -> None:
             committed |= {d.id for d in action.drafts}
         if isinstance(action, OpenBarrier):
             assert action.record_id in committed, "an opening without a committed record"
-
-
-__all__ = ["PassStatus", "VehicleList"]

@@ -1,0 +1,129 @@
+"""Runs one lane: feeds it events with the time, carries out its actions in order against the lane's devices.
+
+The runner is where "durability before motion" becomes real: a :class:`Commit` is awaited until the journal
+returned, and if it fails nothing after it in the list is carried out (no opening without its record); the lane
+is then out of service until restart, with an alert. Events for one lane are handled one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from edge.actions import Alert, CloseBarrier, Commit, Decided, DispenseCard, Display, LaneAction, OpenBarrier, Voice
+from edge.events import LaneEvent
+from edge.journal import JournalError
+from edge.lane import Lane
+from edge.writer import JournalWriter
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class LanePort(Protocol):
+    """What a lane's devices can be asked to do (implemented over the drivers by :mod:`edge.devices`)."""
+
+    async def open_barrier(self) -> None: ...
+
+    async def close_barrier(self) -> None: ...
+
+    async def show(self, lines: tuple[str, ...]) -> None: ...
+
+    async def say(self, text: str) -> None: ...
+
+    async def dispense_card(self) -> None: ...
+
+
+class LaneObserver(Protocol):
+    """Metrics and the booth console listen here."""
+
+    def decided(self, lane: str, direction: str, outcome: str, identity: str, reason: str) -> None: ...
+
+    def barrier_command(self, lane: str, command: str, latency_s: float | None) -> None: ...
+
+    def alert(self, lane: str, alert: Alert) -> None: ...
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LaneRunner:
+    def __init__(
+        self,
+        lane: Lane,
+        writer: JournalWriter,
+        port: LanePort,
+        observer: LaneObserver,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.lane = lane
+        self.writer = writer
+        self.port = port
+        self.observer = observer
+        self.clock = clock
+        self.out_of_service: str | None = None
+        self._lock = asyncio.Lock()
+        self._side_tasks: set[asyncio.Task[None]] = set()
+
+    async def feed(self, event: LaneEvent, received: float | None = None) -> list[LaneAction]:
+        """Handle one event; ``received`` is the ``perf_counter()`` when it left the driver (for latency)."""
+        received = time.perf_counter() if received is None else received
+        async with self._lock:
+            if self.out_of_service is not None:
+                return []
+            actions = self.lane.handle(event, self.clock())
+            await self._execute(actions, received)
+            return actions
+
+    async def _execute(self, actions: list[LaneAction], received: float) -> None:
+        lane = self.lane
+        for action in actions:
+            if isinstance(action, Commit):
+                try:
+                    await self.writer.commit(action.drafts)
+                except JournalError as err:
+                    self.out_of_service = str(err)
+                    _LOGGER.error("lane %s out of service: %s", lane.id, err)
+                    self.observer.alert(lane.id, Alert("journal", f"{lane.id}: journal failure, lane stopped: {err}"))
+                    return
+            elif isinstance(action, OpenBarrier):
+                await self.port.open_barrier()
+                self.observer.barrier_command(lane.id, "open", time.perf_counter() - received)
+            elif isinstance(action, CloseBarrier):
+                await self.port.close_barrier()
+                self.observer.barrier_command(lane.id, "close", None)
+            elif isinstance(action, Display):
+                self._side(self.port.show(action.lines))
+            elif isinstance(action, Voice):
+                self._side(self.port.say(action.text))
+            elif isinstance(action, DispenseCard):
+                self._side(self.port.dispense_card())
+            elif isinstance(action, Alert):
+                self.observer.alert(lane.id, action)
+            elif isinstance(action, Decided):
+                self.observer.decided(lane.id, lane.direction, action.outcome, action.identity, action.reason)
+                _LOGGER.info(
+                    "lane %s: %s (%s): %s", lane.id, action.outcome, action.identity, action.reason,
+                    extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
+                )  # fmt: skip
+
+    def _side(self, work: Awaitable[None]) -> None:
+        """Displays, voice and the dispenser never hold up the barrier: run them beside the lane."""
+
+        async def run() -> None:
+            try:
+                await work
+            except Exception:
+                _LOGGER.warning("lane %s: device action failed", self.lane.id, exc_info=True)
+
+        task = asyncio.ensure_future(run())
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def drain(self) -> None:
+        if self._side_tasks:
+            await asyncio.gather(*list(self._side_tasks), return_exceptions=True)
