@@ -13,21 +13,22 @@ from pathlib import Path
 
 import pytest
 
-from edge.actions import Alert, Draft
+from edge.actions import Alert, Commit, Draft, LaneAction
 from edge.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen, TakePayment
 from edge.journal import Journal, JournalError
 from edge.park import ParkState
 from edge.runner import LaneRunner
 from edge.writer import JournalWriter
 from parking.wire import GENESIS_HASH, RecordKind
-from tests.edge.kit import T0, Clock, arrive, context, cross, drafts, entry_lane, exit_lane, feed
+from tests.edge.kit import T0, Clock, arrive, context, cross, entry_lane, exit_lane, feed
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def commit_all(journal: Journal, actions: list) -> None:  # type: ignore[type-arg]
-    for draft_group in [d for d in drafts(actions)]:
-        journal.commit([draft_group])
+def commit_all(journal: Journal, actions: list[LaneAction]) -> None:
+    for action in actions:
+        if isinstance(action, Commit):
+            journal.commit(action.drafts)
 
 
 def test_lane_records_are_chained_with_their_domain_rows(tmp_path: Path) -> None:
