@@ -22,6 +22,10 @@ class Site:
     def edge_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.edge_token}"}
 
+    @property
+    def json_headers(self) -> dict[str, str]:
+        return {**self.edge_headers, "Content-Type": "application/json"}
+
 
 def ok(answer: Any, status: int = 200) -> Any:
     assert answer.status_code == status, answer.text
