@@ -1,0 +1,150 @@
+"""What every polled Modbus device shares: the poll loop, health from poll results, listeners, start/stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+
+from drivers.health import Health, HealthChange, HealthTracker
+from drivers.modbus.bus import ModbusBus
+from drivers.modbus.config import ModbusLink
+from drivers.modbus.errors import ModbusError, ModbusExceptionResponseError, ModbusTimeoutError, ModbusTransportError
+from drivers.modbus.events import ModbusEvent
+
+_LOGGER = logging.getLogger(__name__)
+
+Listener = Callable[[ModbusEvent], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PolledDevice:
+    """Base of the Modbus device drivers: subclasses implement :meth:`_poll` and may override :meth:`_on_link_up`."""
+
+    def __init__(
+        self,
+        name: str,
+        link: ModbusLink,
+        *,
+        poll_interval_ms: int,
+        offline_after_failures: int,
+        bus: ModbusBus | None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.name = name
+        self._own_bus = bus is None
+        self.bus = bus or ModbusBus(link, clock=clock)
+        self.poll_interval = poll_interval_ms / 1000
+        self.offline_after_failures = max(1, offline_after_failures)
+        self.clock = clock
+        self.wall = wall
+        self.health = HealthTracker(name)
+        self.health.listeners.append(self._emit_health)
+        self._listeners: list[Listener] = []
+        self._task: asyncio.Task[None] | None = None
+        self._failures = 0
+        self._link_fresh = True  # the next good poll follows a (re)connect: resync outputs, report all states
+
+    # ------------------------------------------------------------------ events
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every event (state changes and health changes); returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(self, event: ModbusEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                _LOGGER.exception("%s: event listener failed", self.name)
+
+    def _emit_health(self, change: HealthChange) -> None:
+        self.emit(change)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"modbus-{self.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._own_bus:
+            self.bus.close()
+        self.health.set(Health.OFFLINE, "stopped")
+
+    async def __aenter__(self) -> PolledDevice:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # ------------------------------------------------------------------ polling
+
+    async def _poll(self, fresh: bool) -> None:
+        """Read the device once and emit what changed (everything when ``fresh``)."""
+        raise NotImplementedError
+
+    async def _on_link_up(self) -> None:
+        """Called before the first poll after a (re)connect."""
+
+    def _on_link_down(self) -> None:
+        """Called when the device goes offline: forget states so the next good poll reports them all."""
+
+    def _healthy_state(self) -> tuple[Health, str]:
+        return Health.ONLINE, "polling"
+
+    async def _run(self) -> None:
+        next_poll = self.clock()
+        while True:
+            await self.poll_once()
+            next_poll += self.poll_interval
+            now = self.clock()
+            if next_poll < now:  # late (a timeout, a slow bus): do not burst to catch up
+                next_poll = now
+            await asyncio.sleep(next_poll - now)
+
+    async def poll_once(self) -> None:
+        """One poll cycle with its health bookkeeping (the loop calls it; tests may too)."""
+        try:
+            if self._link_fresh:
+                await self._on_link_up()
+            await self._poll(self._link_fresh)
+        except ModbusTransportError as err:
+            self._failed(Health.OFFLINE, str(err))
+        except ModbusTimeoutError as err:
+            self._failures += 1
+            offline = self._failures >= self.offline_after_failures
+            self._failed(Health.OFFLINE if offline else Health.DEGRADED, str(err))
+        except ModbusExceptionResponseError as err:
+            self._failures += 1
+            self.health.set(Health.DEGRADED, str(err))
+        except ModbusError as err:
+            self._failures += 1
+            self.health.set(Health.DEGRADED, str(err))
+        else:
+            self._failures = 0
+            self._link_fresh = False
+            self.health.set(*self._healthy_state())
+
+    def _failed(self, health: Health, reason: str) -> None:
+        if health is Health.OFFLINE and not self._link_fresh:
+            self._link_fresh = True
+            self._on_link_down()
+        self.health.set(health, reason)
