@@ -62,13 +62,12 @@ def random_event(rng: random.Random, lane: Lane) -> LaneEvent:
     op = {"operator": "op-1", "reason": "test"}
     sessions = list(lane.park.sessions)
     due = lane.due.quote.total if isinstance(lane, ExitLane) and lane.due is not None else rng.randint(0, 3000)
-    return rng.choice(
-        [
-            ManualOpen(**op), ConfirmVehicle(**op), WaiveFee(**op), LostCard(**op), Refuse(**op),
-            TakePayment(amount=due if rng.random() < 0.8 else max(0, due - 100), **op),
-            AttachEntry(session_id=rng.choice(sessions) if sessions else "none", **op), ResetAntiPassback(**op),
-        ]
-    )  # fmt: skip
+    commands: list[LaneEvent] = [
+        ManualOpen(**op), ConfirmVehicle(**op), WaiveFee(**op), LostCard(**op), Refuse(**op),
+        TakePayment(amount=due if rng.random() < 0.8 else max(0, due - 100), **op),
+        AttachEntry(session_id=rng.choice(sessions) if sessions else "none", **op), ResetAntiPassback(**op),
+    ]  # fmt: skip
+    return rng.choice(commands)
 
 
 def run_lanes(steps: int, seed: int, journal_path: Path) -> dict[str, int]:
