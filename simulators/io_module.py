@@ -52,16 +52,16 @@ def _get_level(words: list[int], start: int, point: IoPoint, bits: bool) -> bool
 
 
 class ModbusServing:
-    """Runs a pymodbus server for a ``SimDevice`` on a serial port and/or TCP, and reopens the serial port after
-    it was unplugged (pymodbus' serial server gives up on a port that hung up)."""
+    """Runs one pymodbus server for one or more ``SimDevice`` (several units on one RS-485 line) on a serial port
+    and/or TCP, and reopens the serial port after it was unplugged (pymodbus' serial server gives up on a port
+    that hung up)."""
 
-    def __init__(self, device_factory: Callable[[], SimDevice]) -> None:
-        self._device_factory = device_factory
+    def __init__(self, *devices: SimDevice) -> None:
+        self.devices = list(devices)
         self.serial: ModbusSerialServer | None = None
         self.tcp: ModbusTcpServer | None = None
         self._serial_args: dict[str, Any] = {}
         self._watch: asyncio.Task[None] | None = None
-        self.device = device_factory()
 
     async def serve_serial(self, port: str, *, baudrate: int = 9600, parity: str = "N") -> None:
         self._serial_args = {"port": port, "baudrate": baudrate, "parity": parity}
@@ -69,7 +69,7 @@ class ModbusServing:
         self._watch = asyncio.create_task(self._watch_serial())
 
     async def _open_serial(self) -> bool:
-        server = ModbusSerialServer(self.device, framer=FramerType.RTU, timeout=0.5, **self._serial_args)
+        server = ModbusSerialServer(self.devices, framer=FramerType.RTU, timeout=0.5, **self._serial_args)
         try:
             await server.serve_forever(background=True)
         except RuntimeError:
@@ -90,7 +90,7 @@ class ModbusServing:
 
     async def serve_tcp(self, host: str = "127.0.0.1", port: int = 0, *, framer: FramerType = FramerType.RTU) -> int:
         """Listen on TCP (RTU over TCP by default, like a serial server); returns the port (``0`` picks one)."""
-        server = ModbusTcpServer(self.device, framer=framer, address=(host, port))
+        server = ModbusTcpServer(self.devices, framer=framer, address=(host, port))
         await server.serve_forever(background=True)
         self.tcp = server
         sockets = getattr(server.transport, "sockets", None) or []
@@ -122,7 +122,7 @@ class OutputChange:
     at: float
 
 
-class IoModuleSimulator(ModbusServing):
+class IoModuleSimulator:
     """An I/O module at ``unit_id`` wired to ``lane`` through ``io_map``."""
 
     def __init__(
@@ -144,15 +144,19 @@ class IoModuleSimulator(ModbusServing):
         self.output_changes: list[OutputChange] = []
         self.on_output: list[Callable[[OutputChange], None]] = []
         self.reads = 0
-        super().__init__(self._make_device)
+        self.device = self._make_device()
+
+    def serving(self) -> ModbusServing:
+        """A server for this module alone (tests put several devices on one :class:`ModbusServing`)."""
+        return ModbusServing(self.device)
 
     def _make_device(self) -> SimDevice:
         points = [*self.io_map.inputs().values(), *self.io_map.outputs().values()]
         size = max((p.address for p in points), default=0) + 1
-        blocks = bit_block(size) if self.bits else register_block(size)
+        bits, words = (size, 1) if self.bits else (16, size)
         return SimDevice(
             self.unit_id,
-            simdata=(blocks, list(blocks), register_block(size), register_block(size)),
+            simdata=(bit_block(bits), bit_block(bits), register_block(words), register_block(words)),
             action=self._action,
         )
 
@@ -262,7 +266,7 @@ def _run_io_module(args: argparse.Namespace) -> int:
             print(f"{now:.1f} " + " ".join(f"{k}={int(v)}" for k, v in inputs.items()), flush=True)
             last = inputs
 
-    asyncio.run(run_serving(args, sim, tick))
+    asyncio.run(run_serving(args, sim.serving(), tick))
     return 0
 
 

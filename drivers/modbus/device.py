@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import Self
 
 from drivers.health import Health, HealthChange, HealthTracker
 from drivers.modbus.bus import ModbusBus
@@ -86,7 +87,7 @@ class PolledDevice:
             self.bus.close()
         self.health.set(Health.OFFLINE, "stopped")
 
-    async def __aenter__(self) -> PolledDevice:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
