@@ -69,6 +69,4 @@ def count_cash(counts: Mapping[int, int], currency: str) -> CashCount:
             raise CashCountError(f"{shown} is not a {currency} denomination the booth counts")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise CashCountError(f"count {count!r} for {format_amount(denomination, currency)} is not a count")
-    return CashCount(
-        currency=currency, lines=[CountLine(denomination=d, count=counts.get(d, 0)) for d in allowed]
-    )
+    return CashCount(currency=currency, lines=[CountLine(denomination=d, count=counts.get(d, 0)) for d in allowed])

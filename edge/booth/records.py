@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer, TypeAdapter
 
 from edge.booth.cash import CashCount
+from edge.booth.report import ShiftReport
 from parking.wire import RecordKind
 
 
@@ -189,7 +190,7 @@ class ShiftClosed(BoothRecord):
     kind: ClassVar[RecordKind] = RecordKind.SHIFT_REPORT
     event: Literal["report"] = "report"
     revision: int = Field(ge=1)
-    report: dict[str, Any] = Field(description="the ShiftReport (edge.booth.report) as JSON")
+    report: ShiftReport
 
 
 AnyBoothRecord = Annotated[
