@@ -41,30 +41,38 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
     # A snapshot when the edge starts, is behind the kept deletions, or is ahead of us (central restored).
     full = since == 0 or since < purged_through or since > clock
     pattern = f"%,{car_park},%"
-    query = select(SyncItem.version, SyncItem.kind, SyncItem.record_id, SyncItem.scope, SyncItem.deleted, SyncItem.body)
+    sections: dict[str, list[str]] = {kind.value: [] for kind in _SECTIONS}
+    deleted: list[str] = []
     if full:
-        query = query.where(
+        # Only live records in scope: no per-row decisions, so fetch just what goes on the wire.
+        live = select(SyncItem.version, SyncItem.kind, SyncItem.body).where(
             SyncItem.version <= clock, SyncItem.deleted.is_(False),
             or_(SyncItem.scope == "", SyncItem.scope.like(pattern)),
         )  # fmt: skip
-    else:
-        query = query.where(
-            SyncItem.version > since, SyncItem.version <= clock,
-            or_(SyncItem.reach == "", SyncItem.reach.like(pattern)),
-        )  # fmt: skip
-    rows = session.execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
-    more = len(rows) > limit
-    if more:
-        rows = rows[:limit]
-    version = rows[-1][0] if more else clock
-    sections: dict[str, list[str]] = {kind.value: [] for kind in _SECTIONS}
-    deleted: list[str] = []
-    for _version, kind, record_id, scope, is_deleted, body in rows:
-        if not is_deleted and _in(scope, car_park):
+        snapshot = session.execute(live.order_by(SyncItem.version).limit(limit + 1)).all()
+        more = len(snapshot) > limit
+        snapshot = snapshot[:limit]
+        for _version, kind, body in snapshot:
             sections[kind].append(body)
-        else:
-            # Deleted, or no longer for this car park: an edge that had it must drop it.
-            deleted.append(f'{{"kind":"{kind}","id":{json.dumps(record_id, ensure_ascii=False)}}}')
+        count = len(snapshot)
+        version = snapshot[-1][0] if more else clock
+    else:
+        query = select(
+            SyncItem.version, SyncItem.kind, SyncItem.record_id, SyncItem.scope, SyncItem.deleted, SyncItem.body
+        ).where(
+            SyncItem.version > since, SyncItem.version <= clock, or_(SyncItem.reach == "", SyncItem.reach.like(pattern))
+        )
+        changes = session.execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
+        more = len(changes) > limit
+        changes = changes[:limit]
+        for _version, kind, record_id, scope, is_deleted, body in changes:
+            if not is_deleted and _in(scope, car_park):
+                sections[kind].append(body)
+            else:
+                # Deleted, or no longer for this car park: an edge that had it must drop it.
+                deleted.append(f'{{"kind":"{kind}","id":{json.dumps(record_id, ensure_ascii=False)}}}')
+        count = len(changes)
+        version = changes[-1][0] if more else clock
     head = (
         f'{{"wire_version":1,"since":{since},"version":{version},'
         f'"full":{"true" if full else "false"},"more":{"true" if more else "false"}'
@@ -79,5 +87,5 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
     parts.append("]}")
     return BuiltPage(
         body="".join(parts).encode("utf-8"), since=since, version=version, full=full, more=more,
-        items=len(rows), central_version=clock,
+        items=count, central_version=clock,
     )  # fmt: skip
