@@ -15,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = actions.add_parser("run", help="migrate the database, then serve the API with uvicorn")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8400)
+    run.add_argument("--workers", type=int, default=1, help="worker processes (each reads PARKGATE_* itself)")
     run.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
     run.set_defaults(handler=run_server)
 
@@ -57,7 +58,11 @@ def run_server(args: argparse.Namespace) -> int:
 
     if not args.no_migrate:
         run_migrate(args)
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None)
+    if args.workers > 1:
+        uvicorn.run("central.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                    log_config=None)  # fmt: skip
+    else:
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None)
     return 0
 
 

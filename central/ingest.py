@@ -7,11 +7,14 @@ retries of the same batch cannot both store it.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -26,10 +29,46 @@ class IngestOutcome:
     breaks: list[ChainBreak] = field(default_factory=list)
 
 
-def _insert_statement(session: Session) -> object:
-    dialect = session.get_bind().dialect.name
-    factory = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return factory(EdgeRecord).on_conflict_do_nothing(index_elements=["id"]).returning(EdgeRecord.id)
+_COLUMNS = ("id", "edge_id", "seq", "kind", "car_park", "lane", "at", "payload", "prev_hash", "hash", "hash_ok",
+            "received_at")  # fmt: skip
+_COPY_INCOMING = f"COPY incoming_records ({', '.join(_COLUMNS)}) FROM STDIN"
+_MOVE_INCOMING = (
+    f"INSERT INTO edge_records ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM incoming_records "  # noqa: S608
+    "ON CONFLICT (id) DO NOTHING RETURNING id"
+)  # the columns are this module's constants, never input
+
+
+def _store(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose id is new; answers the ids inserted.
+
+    On PostgreSQL the rows are copied into a temporary table and moved with one ``INSERT ... SELECT ... ON CONFLICT
+    DO NOTHING``: a 500-row multi-value ``INSERT`` spends more time being parsed than being stored.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        statement = sqlite_insert(EdgeRecord).on_conflict_do_nothing(index_elements=["id"]).returning(EdgeRecord.id)
+        return set(session.scalars(statement, rows))
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_records (LIKE edge_records INCLUDING DEFAULTS) "
+        "ON COMMIT DELETE ROWS"
+    )
+    with cursor.copy(_COPY_INCOMING) as copy:
+        for row in rows:
+            copy.write_row(
+                [json.dumps(row["payload"], ensure_ascii=False) if c == "payload" else row[c] for c in _COLUMNS]
+            )
+    cursor.execute(_MOVE_INCOMING)
+    inserted = {str(row[0]) for row in cursor.fetchall()}
+    cursor.execute("TRUNCATE incoming_records")
+    return inserted
+
+
+def _in(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN (...)``, as one array parameter on PostgreSQL (a long IN list costs more to parse than to run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        item_type = BigInteger() if column.key == "seq" else String()
+        return cast(ColumnElement[bool], column == any_(bindparam(None, list(values), type_=ARRAY(item_type))))
+    return cast(ColumnElement[bool], column.in_(list(values)))
 
 
 def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOutcome:
@@ -54,34 +93,32 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
             seen[record.id] = record.hash
             candidates.append(record)
 
-    stored = dict(session.execute(
-        select(EdgeRecord.id, EdgeRecord.hash).where(EdgeRecord.id.in_([r.id for r in candidates]))
-    ).all()) if candidates else {}  # fmt: skip
-    fresh: list[JournalRecord] = []
-    for record in candidates:
-        if record.id not in stored:
-            fresh.append(record)
-        elif stored[record.id] == record.hash:
-            duplicates.append(record.id)
-        else:
-            rejected.append(Rejection(id=record.id, code="ingest.id_conflict",
-                                      message="central holds a different record with this id"))  # fmt: skip
-            breaks.append(ChainBreak(edge_id=edge.id, seq=record.seq, record_id=record.id, reason="id_conflict",
-                                     detail="a record with this id and other content was stored before"))  # fmt: skip
-
-    hash_ok = {record.id: verify_record(record) for record in fresh}
-    inserted: set[str] = set()
-    if fresh:
-        now = utcnow()
-        rows = [
-            {"id": r.id, "edge_id": edge.id, "seq": r.seq, "kind": r.kind.value, "car_park": r.car_park,
-             "lane": r.lane, "at": r.at, "payload": r.payload, "prev_hash": r.prev_hash, "hash": r.hash,
-             "hash_ok": hash_ok[r.id], "received_at": now}
-            for r in fresh
-        ]  # fmt: skip
-        inserted = set(session.scalars(_insert_statement(session), rows))  # type: ignore[call-overload]
-    new = [r for r in fresh if r.id in inserted]
-    duplicates.extend(r.id for r in fresh if r.id not in inserted)  # stored by a concurrent request meanwhile
+    hash_ok = {record.id: verify_record(record) for record in candidates}
+    now = utcnow()
+    rows = [
+        {"id": r.id, "edge_id": edge.id, "seq": r.seq, "kind": r.kind.value, "car_park": r.car_park, "lane": r.lane,
+         "at": r.at, "payload": r.payload, "prev_hash": r.prev_hash, "hash": r.hash, "hash_ok": hash_ok[r.id],
+         "received_at": now}
+        for r in candidates
+    ]  # fmt: skip
+    inserted = _store(session, rows) if rows else set()
+    new = [r for r in candidates if r.id in inserted]
+    if missed := [r for r in candidates if r.id not in inserted]:
+        stored = dict(
+            session.execute(
+                select(EdgeRecord.id, EdgeRecord.hash).where(_in(session, EdgeRecord.id, [r.id for r in missed]))
+            ).all()
+        )
+        for record in missed:
+            if stored.get(record.id) == record.hash:
+                duplicates.append(record.id)
+            else:
+                rejected.append(Rejection(id=record.id, code="ingest.id_conflict",
+                                          message="central holds a different record with this id"))  # fmt: skip
+                breaks.append(ChainBreak(
+                    edge_id=edge.id, seq=record.seq, record_id=record.id, reason="id_conflict",
+                    detail="a record with this id and other content was stored before",
+                ))  # fmt: skip
 
     gap = _check_chain(session, edge, new, hash_ok, breaks)
     _advance_head(session, edge)
@@ -111,7 +148,7 @@ def _check_chain(
     earlier: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
     rows = session.execute(
         select(EdgeRecord.seq, EdgeRecord.id, EdgeRecord.hash, EdgeRecord.prev_hash)
-        .where(EdgeRecord.edge_id == edge.id, EdgeRecord.seq.in_(sorted(wanted)))
+        .where(EdgeRecord.edge_id == edge.id, _in(session, EdgeRecord.seq, sorted(wanted)))
     )  # fmt: skip
     for seq, record_id, digest, prev in rows:
         if record_id not in new_ids:

@@ -1,0 +1,211 @@
+"""Central on PostgreSQL behind a real uvicorn: ingest throughput from 20 concurrent edges (batches of 500), the
+full sync of 100,000 passes, and a delta sync of 100 changes.
+
+Creates its own database ``parkgate_bench_<random>`` on the server of ``PARKGATE_TEST_PG`` (default
+``postgresql://postgres@127.0.0.1:5432/test``) and drops it afterwards. Run: ``.venv/bin/python
+benchmarks/bench_central.py [--edges 20] [--batches 10] [--batch-size 500] [--passes 100000] [--workers 1]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from central.core.db import make_engine
+from central.core.migrate import upgrade
+from central.core.security import hash_password, new_token, token_digest
+from central.models import CarPark, Edge, PassPlan, User
+from central.pass_import import PassImport, import_passes
+from parking.ids import new_id
+from parking.wire import GENESIS_HASH, IngestAck, IngestBatch, RecordKind, SyncPage, seal
+
+ADMIN_URL = os.environ.get("PARKGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+PASSWORD = "benchmark-password"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def seed(url: str, edges: int, passes: int) -> dict[str, str]:
+    """Schema, a car park with ``edges`` edges (answers their tokens), an admin, and ``passes`` passes."""
+    engine = make_engine(url)
+    upgrade(engine)
+    tokens = {f"bench-edge-{n:02d}": new_token("pge") for n in range(edges)}
+    with Session(engine) as session:
+        session.add(CarPark(id="bench", name="Bench car park"))
+        session.flush()
+        session.execute(insert(Edge), [
+            {"id": edge_id, "car_park_id": "bench", "name": edge_id, "token_hash": token_digest(token),
+             "token_issued_at": datetime.now(UTC)}
+            for edge_id, token in tokens.items()
+        ])  # fmt: skip
+        session.add(User(username="admin", full_name="Bench", role="admin", password_hash=hash_password(PASSWORD)))
+        plan = PassPlan(name="resident", vehicle_class="small", price_minor=30000, currency="CNY", car_parks=[])
+        session.add(plan)
+        session.flush()
+        start = datetime(2026, 11, 1, tzinfo=UTC)
+        started = time.perf_counter()
+        import_passes(session, plan, [
+            PassImport(holder=f"holder {n}", phone=f"138{n:08d}", plates=[f"粤B{n:05d}"], valid_from=start,
+                       valid_to=start + timedelta(days=30))
+            for n in range(passes)
+        ], None)  # fmt: skip
+        session.commit()
+        print(f"seeded {passes} passes in {time.perf_counter() - started:.1f} s")
+    engine.dispose()
+    return tokens
+
+
+def build_batches(edge_id: str, batches: int, size: int) -> list[bytes]:
+    prev, seq, out = GENESIS_HASH, 0, []
+    at = datetime.now(UTC)
+    for _ in range(batches):
+        records = []
+        for _ in range(size):
+            seq += 1
+            record = seal(
+                id=new_id(), seq=seq, kind=RecordKind.TRANSACTION, car_park="bench", lane="exit-1",
+                at=at + timedelta(milliseconds=seq),
+                payload={"session": new_id(), "plate": "粤B3R7K2", "amount": 500, "currency": "CNY", "method": "cash"},
+                prev_hash=prev,
+            )  # fmt: skip
+            prev = record.hash
+            records.append(record)
+        out.append(IngestBatch(edge_id=edge_id, records=records).model_dump_json().encode())
+    return out
+
+
+async def run_edge(base: str, token: str, bodies: list[bytes]) -> int:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    stored = 0
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as client:
+        for body in bodies:
+            answer = await client.post("/api/v1/ingest", content=body)
+            answer.raise_for_status()
+            ack = IngestAck.model_validate_json(answer.content)
+            assert ack.chain == "ok", ack.chain_detail
+            stored += len(ack.accepted)
+    return stored
+
+
+async def ingest(base: str, work: dict[str, tuple[str, list[bytes]]]) -> tuple[int, float]:
+    started = time.perf_counter()
+    counts = await asyncio.gather(*(run_edge(base, token, bodies) for token, bodies in work.values()))
+    return sum(counts), time.perf_counter() - started
+
+
+def full_sync(client: httpx.Client, token: str, limit: int) -> tuple[float, int, int, float]:
+    """Pull every page from version 0 as an edge does; answers (seconds, passes held, version, seconds parsing)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+    since, held, parsing = 0, 0, 0.0
+    while True:
+        body = client.get(f"/api/v1/sync?since={since}&limit={limit}", headers=headers).content
+        parse_started = time.perf_counter()
+        page = SyncPage.model_validate_json(body)
+        parsing += time.perf_counter() - parse_started
+        held = len(page.passes) if page.full else held + len(page.passes)
+        since = page.version
+        if not page.more:
+            return time.perf_counter() - started, held, since, parsing
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--edges", type=int, default=20)
+    parser.add_argument("--batches", type=int, default=10, help="batches per edge")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--passes", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--page", type=int, default=20_000, help="sync page size (limit)")
+    args = parser.parse_args()
+
+    name = f"parkgate_bench_{uuid.uuid4().hex[:8]}"
+    parts = urlsplit(ADMIN_URL)
+    db_url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+    sqlalchemy_url = db_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        tokens = seed(sqlalchemy_url, args.edges, args.passes)
+        port = free_port()
+        env = {**os.environ, "PARKGATE_DATABASE_URL": sqlalchemy_url, "PARKGATE_DB_POOL_SIZE": "25"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "parking", "--log-level", "WARNING", "central", "run", "--no-migrate",
+             "--port", str(port), "--workers", str(args.workers)],
+            env=env,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=120) as client:
+            for _ in range(100):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            first_token = next(iter(tokens.values()))
+            full_sync(client, first_token, args.page)  # warm up connections and caches
+            runs = [full_sync(client, first_token, args.page) for _ in range(3)]
+            seconds, held, version, parsing = min(runs)
+            assert held == args.passes, held
+            runs_text = ", ".join(f"{r[0]:.2f}" for r in runs)
+            print(f"full sync of {held} passes: {seconds:.2f} s (best of 3, of which parsing at the client "
+                  f"{parsing:.2f} s; runs {runs_text}; pages of {args.page})")  # fmt: skip
+
+            login = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()
+            admin_headers = {"Authorization": f"Bearer {login['token']}"}
+            ids = [p["id"] for p in client.get("/api/v1/passes?limit=1000", headers=admin_headers).json()][::10]
+            for pass_id in ids[:100]:
+                client.post(
+                    f"/api/v1/passes/{pass_id}/renew", headers=admin_headers, json={"months": 1}
+                ).raise_for_status()
+            edge_headers = {"Authorization": f"Bearer {first_token}"}
+            timings = []
+            for _ in range(10):
+                started = time.perf_counter()
+                delta = SyncPage.model_validate_json(
+                    client.get(f"/api/v1/sync?since={version}", headers=edge_headers).content
+                )
+                timings.append(time.perf_counter() - started)
+            assert len(delta.passes) == 100, len(delta.passes)
+            print(f"delta sync of 100 changes: {statistics.median(timings) * 1000:.1f} ms (median of 10)")
+
+        started = time.perf_counter()
+        work = {edge: (token, build_batches(edge, args.batches, args.batch_size)) for edge, token in tokens.items()}
+        built = time.perf_counter() - started
+        print(f"built {args.edges * args.batches * args.batch_size} sealed records in {built:.1f} s")
+        stored, elapsed = asyncio.run(ingest(base, work))
+        expected = args.edges * args.batches * args.batch_size
+        assert stored == expected, (stored, expected)
+        rate = stored / elapsed
+        print(f"ingest: {stored} records from {args.edges} concurrent edges in {elapsed:.2f} s = {rate:,.0f} "
+              f"records/s (batches of {args.batch_size}, {args.workers} worker(s))")  # fmt: skip
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
