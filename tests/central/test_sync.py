@@ -113,8 +113,8 @@ def test_cards_stop_at_the_next_sync(client: TestClient, as_role: Operators) -> 
     holder = make_holder(client, desk)
     group = ok(client.post("/api/v1/access-groups", headers=admin,
                            json={"name": "tower 3", "lanes": ["in-1", "door-3"]}), 201)  # fmt: skip
-    card = ok(client.post("/api/v1/cards", headers=desk, json={"facility": 12, "card": 34567, "holder_id": holder,
-                                                                "groups": [group["id"]], "deposit_minor": 5000}), 201)  # fmt: skip
+    issue = {"facility": 12, "card": 34567, "holder_id": holder, "groups": [group["id"]], "deposit_minor": 5000}
+    card = ok(client.post("/api/v1/cards", headers=desk, json=issue), 201)
     assert card["number"] == "12:34567"
     taken = client.post("/api/v1/cards", headers=desk, json={"facility": 12, "card": 34567, "holder_id": holder})
     assert taken.json()["code"] == "card.number_in_use"
