@@ -50,6 +50,8 @@ class CashFigures(ReportModel):
     counted: CashCount
     counted_amount: int
     difference: int = Field(description="counted - expected: negative is a shortage (短款), positive a surplus (长款)")
+    float_left: int = Field(description="cash left in the drawer for the next shift")
+    handed_in: int = Field(description="cash handed in: the drops plus the counted cash less the float left")
 
 
 class CardFigures(ReportModel):

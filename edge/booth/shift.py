@@ -370,7 +370,7 @@ class Shift:
         report = self.tally.report(
             self.opened, closed_by=operator, closed_at=utc_text(handover.at), cash=cash,
             cards=CardCount(on_hand=cards_on_hand, collected=cards_collected), handover_note=handover_note,
-            revision=revision,
+            revision=revision, float_left=left,
         )  # fmt: skip
         closed = ShiftClosed(**self._base(operator), revision=revision, report=report)
         records += [self._emit(handover), self._emit(closed)]

@@ -139,6 +139,7 @@ class ShiftTally:
         cards: CardCount,
         handover_note: str,
         revision: int,
+        float_left: int,
     ) -> ShiftReport:
         """The closing figures, with the differences between what was counted and what was expected."""
         expected = self.expected_cash(opened.float_amount)
@@ -174,6 +175,7 @@ class ShiftTally:
                 drop_bags=[DropLine(bag=d.bag, amount=d.amount, at=utc_text(d.at), operator=d.operator)
                            for d in self.drops],
                 expected=expected, counted=cash, counted_amount=cash.total, difference=cash.total - expected,
+                float_left=float_left, handed_in=self.dropped() + cash.total - float_left,
             ),
             cards=CardFigures(
                 stock=opened.cards_stock, issued_at_entry=self.cards_issued["entry"],
