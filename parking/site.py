@@ -369,6 +369,23 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
         path = (base_dir / ref.file).resolve()
         if not path.is_file():
             problems.append(Problem(f"tariffs.{name}.file", f"tariff file {ref.file!r} not found (looked at {path})"))
+            continue
+        from parking.tariff import TariffFileError, load_tariff  # the engine is loaded only for sites with tariffs
+
+        try:
+            tariff = load_tariff(path)
+        except TariffFileError as err:
+            problems += [Problem(f"tariffs.{name}.file", f"{ref.file}: {problem}") for problem in err.problems]
+            continue
+        for key, own, park in (
+            ("currency", tariff.currency, site.car_park.currency),
+            ("timezone", tariff.timezone, site.car_park.timezone),
+        ):
+            # compare only with a car park value that is itself valid (a wrong one is reported already)
+            if own != park and all(p.path != f"car_park.{key}" for p in problems):
+                problems.append(
+                    Problem(f"tariffs.{name}.file", f"{ref.file}: the tariff's {key} is {own}, the car park's {park}")
+                )
     for name, device in site.devices.items():
         problems += _device_problems(f"devices.{name}", device)
 
