@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import ValidationError
 
 from edge.booth.cash import CashCountError, count_cash
 from edge.booth.operators import SupervisorApproval
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 Clock = Callable[[], datetime]
 Method = Literal["cash", "epay", "bank_card"]
 APPROVAL_VALID_FOR = timedelta(minutes=5)
+R = TypeVar("R", bound=BoothRecord)
+NOTE_MAX = 500  # as records.Text
 
 
 class ShiftState(StrEnum):
@@ -120,6 +124,14 @@ class Shift:
         elif isinstance(record, ReportReopened):
             self.state, self.reopened = ShiftState.CLOSING, True
 
+    def _make(self, model: type[R], **fields: Any) -> R:
+        """Build a record, turning a field the model refuses (a note too long, say) into a :class:`ShiftError`."""
+        try:
+            return model(**fields)
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+            raise ShiftError("input.invalid", problems) from err
+
     def _emit(self, record: BoothRecord) -> BoothRecord:
         self._apply(record)
         return record
@@ -152,7 +164,8 @@ class Shift:
                 previous_shift=previous.shift, previous_operator=previous.operator, note=previous.note,
                 acknowledged_by=operator, acknowledged_at=base["at"],
             )  # fmt: skip
-        record = ShiftOpened(
+        record = self._make(
+            ShiftOpened,
             **base, currency=self.booth.currency, float_count=float_count, float_amount=float_count.total,
             cards_stock=cards_stock, handover=acknowledgement,
         )  # fmt: skip
@@ -202,7 +215,8 @@ class Shift:
         else:
             raise ShiftError("payment.bad_method", f"unknown payment method {method!r}")
         base = self._base(operator, lane)
-        record = PaymentTaken(
+        record = self._make(
+            PaymentTaken,
             **base, receipt_no=self.booth.next_receipt_no(base["at"]), method=method, currency=self.booth.currency,
             amount=amount, tendered=tendered, change=change, reference=reference, plate=plate,
             vehicle_class=vehicle_class, session=session, lost_card=lost_card, entry_at=entry_at, exit_at=base["at"],
@@ -230,7 +244,8 @@ class Shift:
             raise ShiftError("reversal.vehicle_left", "the vehicle has left the lane: the payment is final")
         if not reason.strip():
             raise ShiftError("reversal.reason_required", "a reversal needs a reason")
-        record = PaymentReversed(
+        record = self._make(
+            PaymentReversed,
             **self._base(operator, payment.lane), reverses=payment_id, method=payment.method, currency=payment.currency,
             amount=payment.amount, refunded_cash=payment.amount if payment.method == "cash" else 0, reason=reason,
         )  # fmt: skip
@@ -256,7 +271,8 @@ class Shift:
         self._need(ShiftState.OPEN)
         if not category.strip() or not reason.strip():
             raise ShiftError("waiver.category_and_reason", "a free or special vehicle needs a category and reason")
-        record = FeeWaived(
+        record = self._make(
+            FeeWaived,
             **self._base(operator, lane), list_kind=list_kind, category=category, note=note, reason=reason,
             currency=self.booth.currency, waived=due, plate=plate, vehicle_class=vehicle_class, session=session,
             evidence=evidence,
@@ -278,8 +294,13 @@ class Shift:
         self._need(ShiftState.OPEN)
         if not reason.strip():
             raise ShiftError("manual_open.reason_required", "a manual open needs a reason")
-        record = ManualOpened(
-            **self._base(operator, lane), reason=reason, plate=plate, vehicle_class=vehicle_class, evidence=evidence
+        record = self._make(
+            ManualOpened,
+            **self._base(operator, lane),
+            reason=reason,
+            plate=plate,
+            vehicle_class=vehicle_class,
+            evidence=evidence,
         )
         self._emit(record)
         return record
@@ -297,7 +318,8 @@ class Shift:
         count = self._count(counts)
         if count.total <= 0:
             raise ShiftError("drop.empty", "a cash drop holds some cash")
-        record = CashDropped(
+        record = self._make(
+            CashDropped,
             **self._base(operator), bag=bag, currency=self.booth.currency, count=count, amount=count.total,
             witness=witness,
         )  # fmt: skip
@@ -349,11 +371,7 @@ class Shift:
         """Close with the cash counted by denomination and the cards counted: returns the handover and the
         SHIFT_REPORT record. ``float_left`` is the cash left in the drawer for the next shift (default: the
         opening float, or all the cash when there is less)."""
-        records: list[BoothRecord] = []
-        if self.state is ShiftState.OPEN:
-            self._check_close_counts(cash_counts, cards_on_hand, cards_collected)
-            records.append(self.begin_close(operator=operator))
-        self._need(ShiftState.CLOSING)
+        self._need(ShiftState.OPEN, ShiftState.CLOSING)
         self._check_close_counts(cash_counts, cards_on_hand, cards_collected)
         assert self.opened is not None
         assert cards_on_hand is not None
@@ -362,7 +380,14 @@ class Shift:
         left = min(self.opened.float_amount, cash.total) if float_left is None else float_left
         if not 0 <= left <= cash.total:
             raise ShiftError("shift.bad_float_left", f"float left {left} is not within the {cash.total} counted")
-        handover = HandoverRecorded(
+        if len(handover_note) > NOTE_MAX:
+            raise ShiftError("input.invalid", f"the handover note is longer than {NOTE_MAX} characters")
+        # every check is done: from here on records are emitted, and all of them are returned
+        records: list[BoothRecord] = []
+        if self.state is ShiftState.OPEN:
+            records.append(self.begin_close(operator=operator))
+        handover = self._make(
+            HandoverRecorded,
             **self._base(operator), note=handover_note, currency=self.booth.currency, float_left=left,
             cards_on_hand=cards_on_hand,
         )  # fmt: skip
@@ -392,7 +417,8 @@ class Shift:
             raise ShiftError("approval.invalid", "a fresh supervisor approval for reopen_shift_report is needed")
         if not reason.strip():
             raise ShiftError("reopen.reason_required", "reopening a report needs a reason")
-        record = ReportReopened(
+        record = self._make(
+            ReportReopened,
             **self._base(approval.supervisor), requested_by=approval.requested_by, reason=reason,
             revision=len(self.reports),
         )  # fmt: skip

@@ -352,8 +352,32 @@ def test_closing_needs_counts_and_stops_transactions(booth: Booth) -> None:
     assert isinstance(closed, ShiftClosed)
     assert closed.report.cash.difference == 0
     assert (closed.report.cards.difference, closed.report.cards.collected_difference) == (1, 1)
-    with refused("shift.not_closing"):
+    with refused("shift.not_open"):
         shift.close(operator="c01", cash_counts=FLOAT_500, cards_on_hand=200, cards_collected=0, handover_note="")
+
+
+def test_a_refused_close_changes_nothing(booth: Booth) -> None:
+    shift = open_shift(booth)
+    with refused("shift.bad_float_left"):
+        shift.close(operator="c01", cash_counts={10000: 1}, cards_on_hand=200, cards_collected=0, handover_note="",
+                    float_left=20000)  # fmt: skip
+    with refused("cash.bad_count"):
+        shift.close(operator="c01", cash_counts={3: 1}, cards_on_hand=200, cards_collected=0, handover_note="")
+    with refused("input.invalid"):
+        shift.close(
+            operator="c01", cash_counts=FLOAT_500, cards_on_hand=200, cards_collected=0, handover_note="长" * 501
+        )
+    assert shift.state is ShiftState.OPEN
+    assert len(shift.records) == 1
+
+
+def test_bad_fields_are_refused_as_shift_errors(booth: Booth) -> None:
+    shift = open_shift(booth)
+    with refused("input.invalid"):
+        shift.waive_fee(operator="c01", lane="X1", list_kind="free", category="x" * 41, reason="r")
+    with refused("input.invalid"):
+        shift.take_payment(operator="c01", lane="X1", amount=100, method="epay", reference="r" * 65)
+    assert len(shift.records) == 1
 
 
 def test_barrier_cycles_without_transactions_show(booth: Booth) -> None:
