@@ -70,6 +70,7 @@ def test_encode_jpeg_scales_down() -> None:
     jpeg, width, height = encode_jpeg(frame, 80, max_width=1920)
     assert (width, height) == (1920, 540)
     decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
     assert decoded.shape == (540, 1920, 3)
     with pytest.raises(SnapshotProtocolError):
         encode_jpeg(np.zeros((0, 0, 3), np.uint8))
@@ -92,6 +93,7 @@ async def test_snapshot_from_video_file(video: Path) -> None:
     grabber = SnapshotGrabber(SnapshotConfig("cam", str(video), timeout=3, warmup_frames=2))
     shot = await grabber.grab()
     frame = cv2.imdecode(np.frombuffer(shot.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert frame is not None
     assert frame.shape == (240, 320, 3)
     assert 60 < frame[5, 5].mean() < 100  # the third frame (grey level 80), after two warm-up frames
 
@@ -106,7 +108,7 @@ async def test_missing_source_is_a_transport_error(tmp_path: Path) -> None:
 async def test_dead_stream_times_out(dead_http: str) -> None:
     grabber = SnapshotGrabber(SnapshotConfig("dead-cam", dead_http, timeout=0.5))
     started = time.monotonic()
-    with pytest.raises(SnapshotTimeoutError, match="within 0.5 s"):
+    with pytest.raises(SnapshotTimeoutError, match=r"within 0\.5 s"):
         await grabber.grab()
     assert time.monotonic() - started < 0.9  # the lane waited its timeout, no more
     assert grabber.health.health is Health.OFFLINE
