@@ -119,8 +119,9 @@ class BarrierModel:
         if not self.jammed:
             step = dt / self.config.travel_time_s
             self.position += step if self.motion is Motion.OPENING else -step
-        if self.position >= 1.0 or self.position <= 0.0:
-            self.position = min(max(self.position, 0.0), 1.0)
+        arrived = self.position >= 1.0 if self.motion is Motion.OPENING else self.position <= 0.0
+        self.position = min(max(self.position, 0.0), 1.0)
+        if arrived:
             self.motion = Motion.STOPPED
         elif now - self._motor_since > self.config.watchdog:
             self.fault = f"motor ran {now - self._motor_since:.1f} s without reaching a limit"
