@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
@@ -36,8 +36,6 @@ from central.metrics import CentralMetrics, RequestTimer
 from central.models import User
 
 _LOGGER = logging.getLogger(__name__)
-
-API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -70,16 +68,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
                    journal, audit):  # fmt: skip
-        app.include_router(module.router, prefix=API_PREFIX)
+        _document_roles(module.router)
+        app.include_router(module.router)
     app.include_router(metrics.router)
-    _document_roles(app)
     app.add_middleware(RequestTimer, metrics=central_metrics)
     return app
 
 
-def _document_roles(app: FastAPI) -> None:
+def _document_roles(router: APIRouter) -> None:
     """Write each route's allowed roles into its OpenAPI operation (``x-roles``) and description."""
-    for route in app.routes:
+    for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
         roles: tuple[str, ...] | None = None
@@ -91,7 +89,8 @@ def _document_roles(app: FastAPI) -> None:
         extra: dict[str, Any] = dict(route.openapi_extra or {})
         if roles is not None:
             extra["x-roles"] = list(roles)
-            route.description = (route.description or "") + f"\n\nRoles: {', '.join(roles)}."
+            if "Roles:" not in (route.description or ""):
+                route.description = (route.description or "") + f"\n\nRoles: {', '.join(roles)}."
         elif "x-roles" not in extra:
             extra["x-roles"] = []
         route.openapi_extra = extra

@@ -1,0 +1,3 @@
+"""The API routes, one module per resource; every path starts with ``API_PREFIX``."""
+
+API_PREFIX = "/api/v1"

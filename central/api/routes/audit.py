@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from central.api.deps import SessionDep, allow
 from central.api.fields import Limit, Offset, ResponseModel
+from central.api.routes import API_PREFIX
 from central.core.security import Role
 from central.models import AuditEntry, User
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(prefix=API_PREFIX, tags=["audit"])
 Readers = allow(Role.ADMIN, Role.SUPERVISOR)
 
 

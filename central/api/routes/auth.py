@@ -12,11 +12,12 @@ from sqlalchemy import delete, select
 from central.api.deps import ALL_STAFF, Credentials, SessionDep, SettingsDep, allow
 from central.api.errors import ApiError
 from central.api.fields import RequestModel, ResponseModel
+from central.api.routes import API_PREFIX
 from central.core.db import utcnow
 from central.core.security import new_token, token_digest, verify_password
 from central.models import User, UserSession
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix=API_PREFIX + "/auth", tags=["auth"])
 Staff = allow(*ALL_STAFF)
 
 

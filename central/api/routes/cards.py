@@ -29,6 +29,7 @@ from central.api.fields import (
     Slug,
     When,
 )  # fmt: skip
+from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
 from central.core.security import Role
@@ -37,7 +38,7 @@ from central.publication import publish_card
 from parking.ids import new_id
 from parking.wire import CardStatus
 
-router = APIRouter(tags=["cards"])
+router = APIRouter(prefix=API_PREFIX, tags=["cards"])
 Readers = allow(*ALL_STAFF)
 Issuers = allow(Role.ADMIN, Role.FRONT_DESK)
 Admin = allow(Role.ADMIN)

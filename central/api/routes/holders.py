@@ -11,12 +11,13 @@ from sqlalchemy import select
 from central.api.deps import ALL_STAFF, SessionDep, allow
 from central.api.errors import not_found
 from central.api.fields import Limit, Name, Offset, RequestModel, ResponseModel, RowId, ShortText, Text
+from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.security import Role
 from central.models import Holder, Unit, User
 from central.publication import republish_holder
 
-router = APIRouter(tags=["holders"])
+router = APIRouter(prefix=API_PREFIX, tags=["holders"])
 Readers = allow(*ALL_STAFF)
 Writers = allow(Role.ADMIN, Role.FRONT_DESK, Role.OFFICE)
 

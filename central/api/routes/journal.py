@@ -10,11 +10,12 @@ from sqlalchemy import select
 
 from central.api.deps import SessionDep, allow
 from central.api.fields import Limit, Offset, ResponseModel, When
+from central.api.routes import API_PREFIX
 from central.core.security import Role
 from central.models import ChainBreak, EdgeRecord, User
 from parking.wire import RecordKind
 
-router = APIRouter(tags=["journal"])
+router = APIRouter(prefix=API_PREFIX, tags=["journal"])
 Readers = allow(Role.ADMIN, Role.SUPERVISOR, Role.OFFICE)
 
 

@@ -24,6 +24,7 @@ from central.api.fields import (
     ResponseModel,
     When,
 )
+from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
 from central.core.security import Role
@@ -33,7 +34,7 @@ from central.renewal import add_months, invoice_line
 from parking.ids import new_id
 from parking.wire import PassStatus
 
-router = APIRouter(tags=["passes"])
+router = APIRouter(prefix=API_PREFIX, tags=["passes"])
 Readers = allow(*ALL_STAFF)
 Sellers = allow(Role.ADMIN, Role.FRONT_DESK, Role.OFFICE)
 Finance = allow(Role.ADMIN, Role.OFFICE)

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from central.api.deps import ALL_STAFF, SessionDep, allow
 from central.api.errors import conflict, not_found
 from central.api.fields import Currency, MinorUnits, Name, RequestModel, ResponseModel, RowId, Slug
+from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.security import Role
 from central.models import MonthlyPass, PassPlan, User
 from central.publication import publish_pass
 
-router = APIRouter(prefix="/plans", tags=["passes"])
+router = APIRouter(prefix=API_PREFIX + "/plans", tags=["passes"])
 Readers = allow(*ALL_STAFF)
 Writers = allow(Role.ADMIN, Role.OFFICE)
 

@@ -13,12 +13,13 @@ from sqlalchemy import select
 from central.api.deps import SessionDep, allow
 from central.api.errors import conflict, not_found
 from central.api.fields import Currency, Name, RequestModel, ResponseModel, Slug, SlugKey
+from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
 from central.core.security import Role, new_token, token_digest
 from central.models import CarPark, Edge, Lane, User
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(prefix=API_PREFIX, tags=["registry"])
 Admin = allow(Role.ADMIN)
 Readers = allow(Role.ADMIN, Role.SUPERVISOR, Role.OFFICE)
 

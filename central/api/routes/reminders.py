@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from central.api.deps import ALL_STAFF, SessionDep, allow
 from central.api.fields import ResponseModel
+from central.api.routes import API_PREFIX
 from central.core.db import utcnow
 from central.models import Holder, MonthlyPass, Unit, User
 from central.publication import unit_label
 from central.renewal import OPERATOR_ZONE
 from parking.wire import PassStatus
 
-router = APIRouter(prefix="/passes/reminders", tags=["passes"])
+router = APIRouter(prefix=API_PREFIX + "/passes/reminders", tags=["passes"])
 Readers = allow(*ALL_STAFF)
 Days = Query(default=15, ge=0, le=366, description="expiring within this many days from now")
 

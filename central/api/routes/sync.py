@@ -9,13 +9,13 @@ from fastapi.responses import Response
 
 from central.api.deps import CurrentEdge, MetricsDep, SessionDep, SettingsDep
 from central.api.errors import ApiError
+from central.api.routes import API_PREFIX
 from central.core.db import utcnow
 from central.ingest import ingest_batch
 from central.sync_pages import build_page
 from parking.wire import INGEST_PATH, SYNC_PATH, ErrorBody, IngestAck, IngestBatch, SyncPage
 
-router = APIRouter(tags=["edge"])
-API_PREFIX = "/api/v1"
+router = APIRouter(prefix=API_PREFIX, tags=["edge"])
 _EDGE_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": ErrorBody, "description": "missing, unknown or revoked edge token"},
     403: {"model": ErrorBody, "description": "the batch names another edge"},

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from central.api.deps import SessionDep, allow
 from central.api.errors import not_found
 from central.api.fields import RequestModel, ResponseModel, Slug, SlugKey
+from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
 from central.core.security import Role
@@ -19,7 +20,7 @@ from central.models import Tariff, User
 from central.publication import publish_tariff, retract
 from parking.wire import ListKind
 
-router = APIRouter(prefix="/tariffs", tags=["tariffs"])
+router = APIRouter(prefix=API_PREFIX + "/tariffs", tags=["tariffs"])
 Readers = allow(Role.ADMIN, Role.OFFICE, Role.SUPERVISOR)
 Writers = allow(Role.ADMIN, Role.OFFICE)
 

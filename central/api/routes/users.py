@@ -11,11 +11,12 @@ from sqlalchemy import delete, select
 from central.api.deps import SessionDep, allow
 from central.api.errors import conflict, not_found
 from central.api.fields import Limit, Name, Offset, RequestModel, ResponseModel, RowId
+from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.security import Role, hash_password
 from central.models import User, UserSession
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix=API_PREFIX + "/users", tags=["users"])
 Admin = allow(Role.ADMIN)
 
 

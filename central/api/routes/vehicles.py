@@ -11,6 +11,7 @@ from sqlalchemy import select
 from central.api.deps import ALL_STAFF, SessionDep, allow
 from central.api.errors import not_found
 from central.api.fields import Limit, Offset, PlateText, RecordKey, RequestModel, ResponseModel, Slug, Text, When
+from central.api.routes import API_PREFIX
 from central.api.routes.passes import normalise_plate
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
@@ -20,7 +21,7 @@ from central.publication import publish_vehicle, retract
 from parking.ids import new_id
 from parking.wire import ListKind, VehicleList
 
-router = APIRouter(prefix="/vehicles", tags=["vehicle lists"])
+router = APIRouter(prefix=API_PREFIX + "/vehicles", tags=["vehicle lists"])
 Readers = allow(*ALL_STAFF)
 Writers = allow(Role.ADMIN, Role.SUPERVISOR)
 
