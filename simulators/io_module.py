@@ -143,6 +143,7 @@ class IoModuleSimulator:
         self.outputs = {name: False for name in io_map.outputs()}
         self.output_changes: list[OutputChange] = []
         self.on_output: list[Callable[[OutputChange], None]] = []
+        self.on_read: list[Callable[[float], None]] = []  # called with the time of each input read
         self.reads = 0
         self.device = self._make_device()
 
@@ -172,6 +173,8 @@ class IoModuleSimulator:
         now = self.clock()
         if function in (0x02, 0x04):
             self.reads += 1
+            for listener in self.on_read:
+                listener(now)
             inputs = self.lane.inputs(now)
             for name, point in self.io_map.inputs().items():
                 _set_level(registers, start, point, inputs[name] != point.active_low, self.bits)
