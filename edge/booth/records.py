@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer, TypeAdapter
 
+from edge.actions import Draft
 from edge.booth.cash import CashCount
 from edge.booth.report import ShiftReport
 from parking.wire import RecordKind
@@ -48,6 +49,10 @@ class BoothRecord(BaseModel):
         """The journal record's payload: this record as JSON-ready data."""
         data: dict[str, JsonValue] = self.model_dump(mode="json")
         return data
+
+    def draft(self) -> Draft:
+        """This record as a journal draft, ready for a lane-style ``Commit((record.draft(), ...))``."""
+        return Draft(id=self.id, kind=self.kind, lane=self.lane, at=self.at, payload=self.payload())
 
 
 class FeeLine(BaseModel):

@@ -103,3 +103,25 @@ class ShiftReport(ReportModel):
     def cash_shortage(self) -> int:
         """The shortage in minor units (0 when the cash balanced or was over)."""
         return max(0, -self.cash.difference)
+
+
+class RunningTotals(ReportModel):
+    """The shift panel's figures while the shift is open (not a record: computed on demand)."""
+
+    shift: str
+    state: str
+    operator: str
+    opened_at: str | None
+    currency: str
+    float_amount: int
+    expected_cash: int = Field(description="what the drawer should hold now")
+    takings: int
+    by_method: dict[str, MethodTotal]
+    drops: int
+    bags: list[str]
+    vehicles_total: int
+    waivers: int
+    manual_opens: int
+    abnormal_events: int
+    barrier_cycles: int
+    pending_exit: list[str] = Field(description="payments whose vehicle is still in the lane (reversible)")

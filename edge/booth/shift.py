@@ -35,7 +35,7 @@ from edge.booth.records import (
     ShiftOpened,
     utc_text,
 )
-from edge.booth.report import ShiftReport
+from edge.booth.report import RunningTotals, ShiftReport
 from edge.booth.tally import CardCount, CardPlace, ShiftTally
 from parking.ids import new_id
 
@@ -199,21 +199,7 @@ class Shift:
         self._need(ShiftState.OPEN)
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise ShiftError("payment.bad_amount", f"amount {amount!r} is not minor units")
-        change = 0
-        if method == "cash":
-            if tendered is None:
-                tendered = amount
-            if tendered < amount:
-                raise ShiftError("payment.short", f"tendered {tendered} is less than the {amount} due")
-            change = tendered - amount
-        elif method == "epay":
-            if not (reference or "").strip():
-                raise ShiftError("payment.reference_required", "an e-payment needs its reference")
-            tendered = amount
-        elif method == "bank_card":
-            tendered = amount
-        else:
-            raise ShiftError("payment.bad_method", f"unknown payment method {method!r}")
+        tendered, change = self._settle(amount, method, tendered, reference)
         base = self._base(operator, lane)
         record = self._make(
             PaymentTaken,
@@ -224,6 +210,20 @@ class Shift:
         )  # fmt: skip
         self._emit(record)
         return record
+
+    @staticmethod
+    def _settle(amount: int, method: str, tendered: int | None, reference: str | None) -> tuple[int, int]:
+        """What was tendered and the change: cash gives change from the amount tendered, other methods none."""
+        if method == "cash":
+            tendered = amount if tendered is None else tendered
+            if tendered < amount:
+                raise ShiftError("payment.short", f"tendered {tendered} is less than the {amount} due")
+            return tendered, tendered - amount
+        if method == "epay" and not (reference or "").strip():
+            raise ShiftError("payment.reference_required", "an e-payment needs its reference")
+        if method not in ("epay", "bank_card"):
+            raise ShiftError("payment.bad_method", f"unknown payment method {method!r}")
+        return amount, 0
 
     def vehicle_left(self, payment_id: str) -> None:
         """The vehicle of this payment has gone through the lane: the payment can no longer be reversed."""
@@ -348,6 +348,10 @@ class Shift:
     def expected_cash(self) -> int:
         """What the drawer should hold now (running total for the shift panel)."""
         return self.tally.expected_cash(self.opened.float_amount if self.opened else 0)
+
+    def totals(self) -> RunningTotals:
+        """The running figures for the console's shift panel."""
+        return self.tally.running_totals(self.id, self.state.value, self.operator, self.opened)
 
     # ------------------------------------------------------------------------------------------------ close
 

@@ -22,7 +22,15 @@ from edge.booth.records import (
     ShiftOpened,
     utc_text,
 )
-from edge.booth.report import CardFigures, CashFigures, DropLine, ManualOpenLine, MethodTotal, ShiftReport
+from edge.booth.report import (
+    CardFigures,
+    CashFigures,
+    DropLine,
+    ManualOpenLine,
+    MethodTotal,
+    RunningTotals,
+    ShiftReport,
+)
 
 METHODS = ("cash", "epay", "bank_card")
 CardPlace = Literal["entry", "booth"]
@@ -126,6 +134,19 @@ class ShiftTally:
 
     def expected_cards(self, stock: int) -> int:
         return stock - sum(self.cards_issued.values()) + self.cards_collected
+
+    def running_totals(self, shift: str, state: str, operator: str, opened: ShiftOpened | None) -> RunningTotals:
+        methods = self.by_method()
+        float_amount = opened.float_amount if opened else 0
+        return RunningTotals(
+            shift=shift, state=state, operator=operator, opened_at=utc_text(opened.at) if opened else None,
+            currency=self.currency, float_amount=float_amount, expected_cash=self.expected_cash(float_amount),
+            takings=sum(m.amount for m in methods.values()), by_method=methods, drops=self.dropped(),
+            bags=[d.bag for d in self.drops], vehicles_total=sum(self.vehicles().values()),
+            waivers=len(self.waivers), manual_opens=len(self.manual_opens),
+            abnormal_events=sum(self.abnormal.values()), barrier_cycles=self.barrier_cycles,
+            pending_exit=sorted(self.pending_exit),
+        )  # fmt: skip
 
     # ----------------------------------------------------------------------------------------------- report
 

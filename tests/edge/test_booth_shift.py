@@ -120,6 +120,12 @@ def run_the_day(booth: Booth, clock: Clock) -> tuple[Shift, list[BoothRecord]]:
     clock.advance(minutes=30)
     records.append(shift.drop_cash(operator="c01", bag="TB-0001", counts={10000: 1}, witness="s01"))
     assert shift.expected_cash() == 51500
+    totals = shift.totals()
+    assert (totals.state, totals.expected_cash, totals.takings, totals.drops, totals.bags) == (
+        "open", 51500, 12500, 10000, ["TB-0001"],
+    )  # fmt: skip
+    assert (totals.vehicles_total, totals.waivers, totals.manual_opens, totals.barrier_cycles) == (6, 1, 1, 6)
+    assert totals.pending_exit == []
     clock.advance(hours=7)
     records += shift.close(
         operator="c01", cash_counts=COUNT_505, cards_on_hand=199, cards_collected=2, handover_note="3号岗亭打印机缺纸"
@@ -180,6 +186,10 @@ def test_the_records_are_journal_ready(booth: Booth, clock: Clock) -> None:
                       payload=payload, prev_hash=prev)  # fmt: skip
         assert verify_record(sealed)
         prev = sealed.hash
+        draft = record.draft()
+        assert (draft.id, draft.kind, draft.lane, draft.at, draft.payload) == (
+            record.id, record.kind, record.lane, record.at, payload,
+        )  # fmt: skip
     payment = records[2].payload()
     assert payment["amount"] == 1500
     assert (payment["tendered"], payment["change"], payment["currency"]) == (2000, 500, "CNY")
@@ -239,6 +249,7 @@ def test_reversal_only_while_the_car_is_in_the_lane(booth: Booth) -> None:
     shift = open_shift(booth)
     paid = shift.take_payment(operator="c01", lane="X1", amount=1500, method="cash", tendered=2000)
     assert shift.pending_exit(paid.id)
+    assert shift.totals().pending_exit == [paid.id]
     with refused("reversal.reason_required"):
         shift.reverse_payment(paid.id, operator="c01", reason=" ")
     reversal = shift.reverse_payment(paid.id, operator="c01", reason="wrong plate matched")
