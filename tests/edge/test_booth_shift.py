@@ -211,6 +211,23 @@ def test_restore_from_the_journal(booth: Booth, clock: Clock) -> None:
     assert restored.handover == shift.handover
 
 
+def test_restore_two_shifts_with_their_handover(booth: Booth, clock: Clock) -> None:
+    first, _ = run_the_day(booth, clock)
+    second = open_shift(booth, "c02", acknowledge_handover=True)
+    again = Booth("B1", "lakeview", clock=clock)
+    again.restore(r.payload() for s in booth.shifts for r in s.records)
+    assert [s.id for s in again.shifts] == [first.id, second.id]
+    current = again.current
+    assert current is not None
+    assert (current.id, current.operator, current.state) == (second.id, "c02", ShiftState.OPEN)
+    assert current.previous_handover is not None
+    assert current.previous_handover.note == "3号岗亭打印机缺纸"
+    with refused("shift.already_open"):
+        again.begin_shift("c03")
+    with pytest.raises(ValueError, match="before the shift opened"):
+        Booth("B1", "lakeview", clock=clock).restore([first.records[-1].payload()])
+
+
 def test_restored_open_shift_goes_on_and_refuses_reversal(booth: Booth, clock: Clock) -> None:
     shift = open_shift(booth)
     paid = shift.take_payment(operator="c01", lane="X1", amount=500, method="cash", tendered=1000)
@@ -396,10 +413,15 @@ def test_barrier_cycles_without_transactions_show(booth: Booth) -> None:
     for _ in range(3):
         shift.observe_barrier_cycle()
     shift.observe_exit("large", "nothing_due")
+    shift.waive_fee(
+        operator="c01", lane="X1", list_kind="special", category="hearse", reason="殡仪车辆", note="主管同意"
+    )
     *_, closed = shift.close(operator="c01", cash_counts=FLOAT_500, cards_on_hand=200, cards_collected=0,
                              handover_note="")  # fmt: skip
     assert isinstance(closed, ShiftClosed)
-    assert (closed.report.barrier_cycles, closed.report.transactions, closed.report.unexplained_cycles) == (3, 1, 2)
+    assert (closed.report.barrier_cycles, closed.report.transactions, closed.report.unexplained_cycles) == (3, 2, 1)
+    assert closed.report.waivers == {"special": {"hearse": 1}}
+    assert closed.report.vehicles == {"large": {"nothing_due": 1}, "small": {"special": 1}}
 
 
 def test_reopen_a_closed_report_with_a_supervisor(booth: Booth, clock: Clock) -> None:
