@@ -120,8 +120,8 @@ class LineLinkConfig:
     name: str
     url: str
     baudrate: int = 9600
-    timeout_ms: int = 500  # command to reply
-    keepalive_ms: int = 300  # ping when the line has been quiet this long
+    timeout_ms: int = 300  # command to reply
+    keepalive_ms: int = 250  # ping when the line has been quiet this long (a dead device is offline in < 1 s)
     offline_after_failures: int = 2
 
 

@@ -7,7 +7,7 @@ import contextlib
 import random
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU
@@ -162,6 +162,5 @@ def test_fuzz_small() -> None:
 
 
 @pytest.mark.fuzz
-@settings(deadline=None)
 def test_fuzz_100k() -> None:
     _fuzz(100_000)
