@@ -60,8 +60,12 @@ class Mode(IntEnum):
     UNDERLINE = 0x80
 
 
-def display_width(text: str) -> int:
-    """Columns the text takes on the printer: CJK (wide and full-width) characters take two."""
+def display_width(text: str, *, chinese: bool = True) -> int:
+    """Columns the text takes on the printer. In Chinese mode every character outside ASCII is a double-byte
+    character printed full width (× and · included), so it takes two; otherwise only East Asian wide and
+    full-width characters do."""
+    if chinese:
+        return sum(1 if ord(char) < 0x80 else 2 for char in text)
     return sum(2 if unicodedata.east_asian_width(char) in ("W", "F") else 1 for char in text)
 
 
@@ -130,13 +134,13 @@ class EscPos:
     def columns_line(self, left: str, right: str, *, width: int | None = None) -> Self:
         """One line with ``left`` at the start and ``right`` at the end (CJK counted as two columns)."""
         width = width or self.columns
-        gap = width - display_width(left) - display_width(right)
+        gap = width - display_width(left, chinese=self.chinese) - display_width(right, chinese=self.chinese)
         if gap < 1:
             return self.line(left).align(Align.RIGHT).line(right).align(Align.LEFT)
         return self.line(left + " " * gap + right)
 
     def rule(self, char: str = "-") -> Self:
-        return self.line(char * (self.columns // display_width(char)))
+        return self.line(char * (self.columns // display_width(char, chinese=self.chinese)))
 
     def feed(self, lines: int = 1) -> Self:
         if not 0 <= lines <= 255:

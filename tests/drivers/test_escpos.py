@@ -110,6 +110,8 @@ def test_control_characters_in_text_cannot_become_commands() -> None:
 def test_columns_count_chinese_as_two() -> None:
     assert display_width("金额:") == 5
     assert display_width("实收") == 4
+    assert display_width("现金 ×2") == 8  # × is a double-byte (full-width) character on a Chinese printer
+    assert display_width("×2", chinese=False) == 2
     job = EscPos(columns=20).columns_line("实收", "15.00").build()
     assert job.decode("gb18030") == "实收" + " " * 11 + "15.00\n"
 

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 from drivers.escpos.decode import Command, decode, printed_text
 from edge.booth.booth import Booth
 from edge.booth.fonts import FONT_ENV, MissingFontError, find_cjk_font
+from edge.booth.handover import handover_escpos
 from edge.booth.slip import PaymentSlip, slip_escpos, slip_pdf
 from tests.edge.test_booth_shift import Clock, run_the_day
 
@@ -82,7 +83,7 @@ def test_slip_escpos(slip: PaymentSlip) -> None:
     assert re.search(r"缴款合计 +￥105\.00\n", text)
     assert re.search(r"短款 +-10\.00\n", text)
     for line in text.splitlines():
-        assert sum(2 if ord(c) > 0x2E7F else 1 for c in line) <= 32, line
+        assert sum(2 if ord(c) >= 0x80 else 1 for c in line) <= 32, line
 
 
 def test_font_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -93,3 +94,24 @@ def test_font_lookup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv(FONT_ENV, str(tmp_path / "nope.ttf"))
     with pytest.raises(MissingFontError, match="no such font file"):
         find_cjk_font()
+
+
+def test_handover_printout() -> None:
+    clock = Clock()
+    shift, _ = run_the_day(Booth("B1", "lakeview", clock=clock), clock)
+    assert shift.report is not None
+    job = handover_escpos(shift.report, zone=SHANGHAI, car_park_name="湖景花园停车场")
+    items = decode(job)
+    assert items[:2] == [Command("init"), Command("chinese_on")]
+    assert items[-1].name == "cut"  # type: ignore[union-attr]
+    text = printed_text(items)
+    assert "交接班记录\n湖景花园停车场\n" in text
+    assert "11-27 08:00 至 11-27 15:57" in text
+    for pattern in (
+        r"小型车 缴费 +2\n", r"小型车 月租车 +1\n", r"小型车 遗失卡 +1\n", r"现金 ×2 +115\.00\n",
+        r"电子支付 ×1 +10\.00\n",
+        r"收费合计 +125\.00\n", r"免费车 police +1\n", r"手动开闸 +1\n", r"异常事件 +1\n", r"道闸起落/交易 +6/6\n",
+        r"应有现金 +515\.00\n", r"清点现金 +505\.00\n", r"短款 +-10\.00\n", r"临时卡 应有/实有 +199/199\n",
+        r"交接说明:\n3号岗亭打印机缺纸\n",
+    ):  # fmt: skip
+        assert re.search(pattern, text), pattern
