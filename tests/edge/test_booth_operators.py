@@ -152,3 +152,11 @@ def test_store_on_a_file_keeps_operators_and_audit(tmp_path: Path, clock: Clock)
     again = OperatorStore(path, clock=clock, hasher=FAST)
     assert again.get("c01") == Operator("c01", "李收费", Role.COLLECTOR)
     assert [a.outcome for a in again.audit()] == [Outcome.WRONG_PIN]
+
+
+def test_production_hasher_parameters(clock: Clock) -> None:
+    store = OperatorStore(":memory:", clock=clock)
+    store.add("c01", "李收费", Role.COLLECTOR, "2468", by="admin")
+    (stored,) = store.db.execute("SELECT pin_hash FROM booth_operator").fetchone()
+    assert "m=65536,t=3" in stored  # argon2-cffi's RFC 9106 low-memory profile
+    assert store.sign_in("c01", "2468", booth="B1").id == "c01"
