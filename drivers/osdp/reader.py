@@ -188,8 +188,9 @@ class OsdpReader:
 
     def _on_event(self, pd: int, event: dict[str, Any]) -> int:
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._drain, time.perf_counter())
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed under us: the event stays queued in libosdp
+                loop.call_soon_threadsafe(self._drain, time.perf_counter())
         return 0
 
     def _drain(self, signalled: float | None = None) -> None:
@@ -232,11 +233,18 @@ class OsdpReader:
                 if self.health.health is not Health.OFFLINE:
                     ERRORS.labels(cfg.name, "transport").inc()
                 self.health.set(Health.OFFLINE, f"port {cfg.port}: {channel.last_error}")
-            elif not await asyncio.to_thread(cp.is_online, cfg.address):
-                self.health.set(Health.OFFLINE, "reader not answering")
-            elif cfg.scbk is not None and not cfg.commissioning and not cp.is_sc_active(cfg.address):
-                self.health.set(Health.DEGRADED, "secure channel not established")
             else:
-                secure = cp.is_sc_active(cfg.address)
-                self.health.set(Health.ONLINE, "secure channel active" if secure else "online without secure channel")
+                # both calls take libosdp's lock, held by its refresh thread while it talks: not on the event loop
+                online, secure = await asyncio.to_thread(self._link_state, cp)
+                if not online:
+                    self.health.set(Health.OFFLINE, "reader not answering")
+                elif cfg.scbk is not None and not cfg.commissioning and not secure:
+                    self.health.set(Health.DEGRADED, "secure channel not established")
+                else:
+                    self.health.set(
+                        Health.ONLINE, "secure channel active" if secure else "online without secure channel"
+                    )
             await asyncio.sleep(cfg.monitor_interval)
+
+    def _link_state(self, cp: Any) -> tuple[bool, bool]:
+        return bool(cp.is_online(self.config.address)), bool(cp.is_sc_active(self.config.address))
