@@ -68,6 +68,23 @@ class LaneRunner:
         self.out_of_service: str | None = None
         self._lock = asyncio.Lock()
         self._side_tasks: set[asyncio.Task[None]] = set()
+        self.inbox: asyncio.Queue[tuple[LaneEvent, float]] = asyncio.Queue()
+        self.draining = False
+
+    def submit(self, event: LaneEvent, received: float) -> None:
+        """Queue an event from a driver callback; :meth:`serve` handles them in arrival order."""
+        self.inbox.put_nowait((event, received))
+
+    async def serve(self) -> None:
+        """Handle queued events until cancelled. While draining, an idle lane takes no new vehicle."""
+        while True:
+            event, received = await self.inbox.get()
+            if self.draining and not self.lane.busy:
+                continue
+            try:
+                await self.feed(event, received)
+            except Exception:
+                _LOGGER.exception("lane %s: event %r failed", self.lane.id, event)
 
     async def feed(self, event: LaneEvent, received: float | None = None) -> list[LaneAction]:
         """Handle one event; ``received`` is the ``perf_counter()`` when it left the driver (for latency)."""

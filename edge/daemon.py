@@ -1,0 +1,234 @@
+"""The edge daemon: every lane of one car park, its devices, the journal, the outbox and list sync, metrics.
+
+Start-up order: journal (open sessions rebuild the car park's state), local lists, lanes, devices, then the
+background conversations with central. Shutdown order is the reverse, after the lanes are drained: a lane that
+is handling a vehicle finishes it (up to ``drain_timeout_s``); an idle lane takes no new vehicle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from edge.devices import LaneDevices, SiteDevices
+from edge.directory import Directory
+from edge.entry import EntryLane
+from edge.events import LaneEvent, Tick
+from edge.exit import ExitLane
+from edge.fees import FeeQuoter, TariffFees
+from edge.journal import Journal
+from edge.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
+from edge.lists import ListStore, lists_path
+from edge.metrics import EdgeMetrics
+from edge.park import ParkState
+from edge.runner import LanePort, LaneRunner, utc_now
+from edge.sync import CentralLink, ListSync, Outbox
+from edge.writer import JournalWriter
+from parking.site import Direction, LaneMode, SiteConfig, lane_devices, tariff_path
+
+_LOGGER = logging.getLogger(__name__)
+
+Submit = Callable[[LaneEvent, float], None]
+PortFactory = Callable[[SiteConfig, int, Submit], LanePort]
+
+
+def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
+    lane = site.lanes[index]
+    return LaneSettings(
+        id=lane.id, car_park=site.car_park.id, attended=lane.mode is LaneMode.ATTENDED,
+        read_window=timedelta(milliseconds=lane.read_window_ms), min_confidence=lane.plate_confidence_min,
+        free_vehicles=lane.free_vehicles, anti_passback=lane.anti_passback, ticketless=lane.ticketless,
+        has_dispenser="dispenser" in lane_devices(site, index), tariff=lane.tariff,
+        currency=site.car_park.currency, timezone=site.car_park.timezone,
+    )  # fmt: skip
+
+
+def site_fees(site: SiteConfig, site_file: Path) -> FeeQuoter | None:
+    """The tariff engine over the site's tariff files, or None when the engine is not installed."""
+    if not site.tariffs or importlib.util.find_spec("parking.tariff") is None:
+        return None
+    return TariffFees({name: tariff_path(site, site_file, name) for name in site.tariffs})
+
+
+class EdgeDaemon:
+    def __init__(
+        self,
+        site: SiteConfig,
+        site_file: Path,
+        *,
+        port_factory: PortFactory | None = None,
+        fees: FeeQuoter | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        metrics_listen: str | None = None,
+        tick_s: float = 0.1,
+        drain_timeout_s: float = 120.0,
+        synchronous: str = "FULL",
+    ) -> None:
+        self.site = site
+        self.site_file = site_file
+        self.clock = clock
+        self.tick_s = tick_s
+        self.drain_timeout_s = drain_timeout_s
+        self.metrics_listen = metrics_listen
+        self.metrics = EdgeMetrics()
+        journal_path = Path(site.journal.path)
+        if not journal_path.is_absolute():
+            journal_path = site_file.parent / journal_path
+        self.journal = Journal(
+            journal_path, site.car_park.id, synchronous="NORMAL" if synchronous == "NORMAL" else "FULL"
+        )
+        self.lists = ListStore(lists_path(journal_path))
+        self.park = ParkState(site.car_park.capacity)
+        for session in self.journal.open_sessions():
+            self.park.open(session)
+        directory = self.lists.directory(site.car_park.id)
+        self.holder = DirectoryHolder(directory)
+        self.metrics.lists_version.set(directory.version)
+        self.context = LaneContext(self.park, self.holder)
+        self.fees = fees or site_fees(site, site_file)
+        self.writer = JournalWriter(self.journal, on_commit=self.metrics.committed)
+        self.lanes: dict[str, Lane] = {}
+        for index, lane in enumerate(site.lanes):
+            settings = lane_settings(site, index)
+            if lane.direction is Direction.ENTRY:
+                self.lanes[lane.id] = EntryLane(settings, self.context)
+            else:
+                if self.fees is None:
+                    raise RuntimeError(f"exit lane {lane.id} needs the tariff engine (parking.tariff) to quote fees")
+                self.lanes[lane.id] = ExitLane(settings, self.context, self.fees)
+        self._port_factory = port_factory
+        self.runners: dict[str, LaneRunner] = {}
+        self.devices: SiteDevices | None = None
+        self.outbox: Outbox | None = None
+        self.sync: ListSync | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._web: web.AppRunner | None = None
+        _LOGGER.info("edge for %s: %d open sessions recovered, lists version %s", site.car_park.id,
+                     len(self.park.sessions), directory.version)  # fmt: skip
+
+    # ------------------------------------------------------------------------------------------- life cycle
+
+    async def start(self) -> None:
+        site_devices = None
+        if self._port_factory is None:
+            site_devices = SiteDevices(on_health=[self.metrics.health])
+            self.devices = site_devices
+        for index, lane in enumerate(self.site.lanes):
+            holder: dict[str, LaneRunner] = {}
+
+            def submit(event: LaneEvent, received: float, _holder: dict[str, LaneRunner] = holder) -> None:
+                _holder["runner"].submit(event, received)
+
+            port: LanePort
+            if self._port_factory is not None:
+                port = self._port_factory(self.site, index, submit)
+            else:
+                assert site_devices is not None
+                port = LaneDevices.for_lane(self.site, index, site_devices, submit)
+            runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock)
+            holder["runner"] = runner
+            self.runners[lane.id] = runner
+            self._tasks.append(asyncio.create_task(runner.serve(), name=f"lane-{lane.id}"))
+        if site_devices is not None:
+            await site_devices.start()
+        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        if self.site.central is not None:
+            link = CentralLink(self.site.central.url, self.site.central.edge_id, self.site.central.resolve_token())
+            client = link.client()
+            self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set)
+            self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
+            self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
+            self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
+        if self.metrics_listen:
+            await self._serve_metrics(self.metrics_listen)
+        self.metrics.park(self.park)
+
+    def _lists_updated(self, directory: Directory) -> None:
+        self.holder.directory = directory
+        self.metrics.lists_version.set(directory.version)
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_s)
+            for runner in self.runners.values():
+                runner.submit(Tick(), 0.0)
+            self.metrics.park(self.park)
+            self.metrics.lanes_out_of_service.set(sum(r.out_of_service is not None for r in self.runners.values()))
+            if self.outbox is not None and self.journal.last_seq:
+                self.outbox.wake()
+
+    async def _serve_metrics(self, listen: str) -> None:
+        host, _, port = listen.rpartition(":")
+
+        async def metrics(request: web.Request) -> web.Response:
+            return web.Response(body=self.metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+        async def health(request: web.Request) -> web.Response:
+            out = {lane: r.out_of_service for lane, r in self.runners.items() if r.out_of_service}
+            return web.json_response({"ok": not out, "lanes_out_of_service": out}, status=503 if out else 200)
+
+        app = web.Application()
+        app.router.add_get("/metrics", metrics)
+        app.router.add_get("/healthz", health)
+        self._web = web.AppRunner(app)
+        await self._web.setup()
+        await web.TCPSite(self._web, host, int(port)).start()
+
+    @property
+    def metrics_port(self) -> int | None:
+        if self._web is None:
+            return None
+        for site in self._web.sites:
+            server = getattr(site, "_server", None)
+            if server is not None and server.sockets:
+                return int(server.sockets[0].getsockname()[1])
+        return None
+
+    async def drain(self) -> None:
+        """Finish the vehicles in the lanes; idle lanes stop taking new ones."""
+        for runner in self.runners.values():
+            runner.draining = True
+        deadline = asyncio.get_running_loop().time() + self.drain_timeout_s
+        while any(r.lane.busy for r in self.runners.values()):
+            if asyncio.get_running_loop().time() > deadline:
+                busy = [r.lane.id for r in self.runners.values() if r.lane.busy]
+                _LOGGER.warning("shutdown: lanes %s still busy after %.0f s", busy, self.drain_timeout_s)
+                break
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        await self.drain()
+        self._stop.set()
+        for runner in self.runners.values():
+            await runner.drain()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.devices is not None:
+            await self.devices.stop()
+        if self.outbox is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.outbox.send_once(), timeout=2)
+            await self.outbox.client.aclose()
+        if self._web is not None:
+            await self._web.cleanup()
+        await asyncio.to_thread(self.writer.stop)
+        backlog = self.journal.backlog()
+        self.journal.close()
+        self.lists.close()
+        _LOGGER.info("edge stopped; %d records await central", backlog)
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.start()
+        await stop.wait()
+        await self.stop()

@@ -1,0 +1,257 @@
+"""Maps the drivers onto lanes: driver events become lane events, lane actions become driver commands.
+
+The drivers know nothing of lanes (``drivers/`` imports nothing of ours); this module is the integration layer.
+One :class:`SiteDevices` builds every device of the site once (devices on one RS-485 port share a Modbus bus),
+and one :class:`LaneDevices` per lane is that lane's :class:`~edge.runner.LanePort`.
+
+A barrier I/O module that goes offline makes its lane's safety loop count as faulted (so nothing closes on an
+unknown loop) until the driver reports the loops again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from drivers.cards import CardRead
+from drivers.health import Health, HealthChange
+from drivers.modbus import (
+    BarrierChanged,
+    IoMap,
+    ModbusBus,
+    ModbusError,
+    ModbusIoConfig,
+    ModbusIoModule,
+    ModbusLink,
+    SafetyInterlockError,
+)
+from drivers.modbus import BarrierPosition as DriverPosition
+from drivers.modbus import LoopChanged as DriverLoopChanged
+from drivers.modbus import LoopRole as DriverLoopRole
+from edge.events import BarrierPosition, BarrierReport, CardPresented, LaneEvent, Loop, LoopChanged, PlateSeen
+from parking.site import Device, SerialConnection, SiteConfig, TcpConnection, lane_devices
+
+_LOGGER = logging.getLogger(__name__)
+
+Submit = Callable[[LaneEvent, float], None]
+STOP_TIMEOUT_S = 3.0
+
+_POSITIONS = {
+    DriverPosition.OPEN: BarrierPosition.OPEN,
+    DriverPosition.CLOSED: BarrierPosition.CLOSED,
+    DriverPosition.MOVING: BarrierPosition.MOVING,
+    DriverPosition.FAULT: BarrierPosition.FAULT,
+}
+
+
+def loop_event(event: DriverLoopChanged) -> LoopChanged:
+    loop = Loop.SAFETY if event.loop is DriverLoopRole.SAFETY else Loop.ARMING
+    return LoopChanged(loop, event.present, faulted=event.fault is not None)
+
+
+def barrier_event(event: BarrierChanged) -> BarrierReport | None:
+    position = _POSITIONS.get(event.status.position)
+    if position is None:  # no limit switches wired: nothing to report
+        return None
+    detail = "obstacle" if event.status.obstacle else ""
+    return BarrierReport(position, detail)
+
+
+def card_number(read: CardRead) -> str:
+    """The number lists use (``parking.wire.CardRecord.number``): ``facility:card`` when there is a facility code."""
+    return f"{read.facility}:{read.card_number}" if read.facility is not None else str(read.card_number)
+
+
+def card_event(read: CardRead) -> CardPresented:
+    return CardPresented(card_number(read), read.reader)
+
+
+def plate_event(read: Any) -> PlateSeen:
+    """A plate camera's normalised read (``drivers.lpr``) as a lane event; attributes read by name."""
+    confidence = float(getattr(read, "confidence", 0.0))
+    if confidence > 1.0:  # some cameras report 0..100
+        confidence /= 100.0
+    colour = getattr(read, "colour", None) or getattr(read, "color", None)
+    return PlateSeen(
+        plate=str(read.plate), confidence=confidence, colour=colour,
+        camera=str(getattr(read, "camera", "") or getattr(read, "camera_id", "")),
+        image=getattr(read, "image", None) or getattr(read, "image_ref", None),
+    )  # fmt: skip
+
+
+def modbus_link(device: Device) -> ModbusLink:
+    conn = device.connection
+    if isinstance(conn, SerialConnection):
+        return ModbusLink(conn.port, conn.baudrate, conn.parity, conn.bytesize, conn.stopbits, conn.timeout_ms)
+    if isinstance(conn, TcpConnection):
+        return ModbusLink(f"socket://{conn.host}:{conn.port}")  # RTU through a serial server
+    raise ValueError(f"a Modbus device needs a serial or tcp connection, not {conn.type}")
+
+
+@dataclass
+class SiteDevices:
+    """Every driver instance of the site, built once, started and stopped together."""
+
+    io_modules: dict[str, ModbusIoModule] = field(default_factory=dict)
+    card_readers: dict[str, Any] = field(default_factory=dict)
+    buses: dict[str, ModbusBus] = field(default_factory=dict)
+    on_health: list[Callable[[HealthChange], None]] = field(default_factory=list)
+    _pumps: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def io_module(self, device_id: str, device: Device) -> ModbusIoModule:
+        if device_id not in self.io_modules:
+            link = modbus_link(device)
+            if link.url not in self.buses:
+                self.buses[link.url] = ModbusBus(link)
+            bus = self.buses[link.url]
+            io_map = IoMap.from_dict(device.io_map.model_dump()) if device.io_map else None
+            settings = device.modbus
+            config = ModbusIoConfig(
+                name=device_id, link=link, unit_id=settings.unit_id if settings else 1,
+                poll_interval_ms=settings.poll_interval_ms if settings else 20,
+                addressing=settings.addressing if settings else "bits",
+            )  # fmt: skip
+            if io_map is not None:
+                config = dataclasses.replace(config, io_map=io_map)
+            self.io_modules[device_id] = ModbusIoModule(config, bus=bus)
+        return self.io_modules[device_id]
+
+    def card_reader(self, device_id: str, device: Device) -> Any:
+        if device_id in self.card_readers:
+            return self.card_readers[device_id]
+        conn = device.connection
+        if not isinstance(conn, SerialConnection):
+            raise ValueError(f"card reader {device_id} needs a serial connection")
+        if device.driver == "wiegand_rs485":
+            from drivers.wiegand.converter import WiegandConverterConfig, WiegandConverterReader
+
+            reader: Any = WiegandConverterReader(WiegandConverterConfig(device_id, conn.port, conn.baudrate))
+        else:
+            from drivers.osdp.reader import OsdpReader, OsdpReaderConfig
+
+            key = os.environ.get(device.scbk_env or "", "")
+            reader = OsdpReader(OsdpReaderConfig(
+                device_id, conn.port, address=device.address or 0, baudrate=conn.baudrate,
+                scbk=bytes.fromhex(key) if key else None, require_secure=device.secure_channel,
+            ))  # fmt: skip
+        self.card_readers[device_id] = reader
+        return reader
+
+    async def start(self) -> None:
+        for io in self.io_modules.values():
+            io.health.listeners.extend(self.on_health)
+            await io.start()
+        for reader in self.card_readers.values():
+            reader.health.listeners.extend(self.on_health)
+            await reader.start()
+
+    async def stop(self) -> None:
+        for task in self._pumps:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        # A driver that does not stop in time must not hold up the shutdown (the journal is already safe).
+        for io in self.io_modules.values():
+            try:
+                await asyncio.wait_for(io.stop(), timeout=STOP_TIMEOUT_S)
+            except (ModbusError, TimeoutError) as err:
+                _LOGGER.warning("%s did not stop cleanly: %r", io.name, err)
+        for reader in self.card_readers.values():
+            try:
+                await asyncio.wait_for(reader.stop(), timeout=STOP_TIMEOUT_S)
+            except Exception as err:
+                _LOGGER.warning("card reader did not stop cleanly: %r", err)
+        for bus in self.buses.values():
+            bus.close()
+
+
+class LaneDevices:
+    """One lane's devices: routes their events to the lane (``submit``) and carries out its commands."""
+
+    def __init__(self, lane_id: str, submit: Submit) -> None:
+        self.lane_id = lane_id
+        self.submit = submit
+        self.barrier: ModbusIoModule | None = None
+        self.close_wanted = False  # the driver refused a close (its view of the safety loop): retry when clear
+        self._retries: set[asyncio.Future[None]] = set()
+
+    @classmethod
+    def for_lane(cls, site: SiteConfig, index: int, devices: SiteDevices, submit: Submit) -> LaneDevices:
+        lane = site.lanes[index]
+        port = cls(lane.id, submit)
+        slots = lane_devices(site, index)
+        barrier = slots.get("barrier")
+        if barrier is not None and barrier.device.driver == "modbus_io":
+            port.barrier = devices.io_module(barrier.id, barrier.device)
+            port.barrier.add_listener(port._on_modbus)
+        loops = slots.get("loops")
+        if loops is not None and loops.id != (barrier.id if barrier else None) and loops.device.driver == "modbus_io":
+            devices.io_module(loops.id, loops.device).add_listener(port._on_modbus)
+        reader = slots.get("card_reader")
+        if reader is not None:
+            card_reader = devices.card_reader(reader.id, reader.device)
+            devices._pumps.append(asyncio.ensure_future(port._pump_cards(card_reader)))
+        return port
+
+    # ------------------------------------------------------------------------------------------ events in
+
+    def _on_modbus(self, event: Any) -> None:
+        received = time.perf_counter()
+        if isinstance(event, DriverLoopChanged):
+            mapped = loop_event(event)
+            self.submit(mapped, received)
+            if mapped.loop is Loop.SAFETY and not (mapped.occupied or mapped.faulted) and self.close_wanted:
+                self.close_wanted = False
+                task = asyncio.ensure_future(self.close_barrier())
+                self._retries.add(task)
+                task.add_done_callback(self._retries.discard)
+        elif isinstance(event, BarrierChanged):
+            report = barrier_event(event)
+            if report is not None:
+                self.submit(report, received)
+        elif isinstance(event, HealthChange) and event.health in (Health.OFFLINE,):
+            # The loops are unknown while the module is unreachable: never close on them.
+            self.submit(LoopChanged(Loop.SAFETY, False, faulted=True), received)
+
+    async def _pump_cards(self, reader: Any) -> None:
+        while True:
+            read: CardRead = await reader.events.get()
+            self.submit(card_event(read), time.perf_counter())
+
+    def plate_read(self, read: Any) -> None:
+        """Feed a plate camera's read (from the LPR driver's listener or the camera HTTP endpoint)."""
+        self.submit(plate_event(read), time.perf_counter())
+
+    # --------------------------------------------------------------------------------------- commands out
+
+    async def open_barrier(self) -> None:
+        if self.barrier is None:
+            _LOGGER.warning("lane %s has no barrier driver: open not sent", self.lane_id)
+            return
+        self.close_wanted = False
+        await self.barrier.open()
+
+    async def close_barrier(self) -> None:
+        if self.barrier is None:
+            return
+        try:
+            await self.barrier.close()
+        except SafetyInterlockError as err:
+            self.close_wanted = True
+            _LOGGER.info("lane %s: %s; closing when the safety loop clears", self.lane_id, err)
+
+    async def show(self, lines: tuple[str, ...]) -> None:
+        _LOGGER.info("lane %s display: %s", self.lane_id, " | ".join(lines), extra={"lane": self.lane_id})
+
+    async def say(self, text: str) -> None:
+        _LOGGER.debug("lane %s voice: %s", self.lane_id, text)
+
+    async def dispense_card(self) -> None:
+        _LOGGER.warning("lane %s: no dispenser driver yet; the booth must hand out a card", self.lane_id)
