@@ -49,10 +49,10 @@ def quotes_per_second(tariff: Tariff, stays: list[tuple[datetime, datetime, str]
     """Best of ``rounds`` passes over ``stays``."""
     best = float("inf")
     for _ in range(rounds):
-        began = time.perf_counter()
+        began = time.process_time()
         for entry, exit, vehicle_class in stays:
             quote(tariff, entry, exit, vehicle_class)
-        best = min(best, time.perf_counter() - began)
+        best = min(best, time.process_time() - began)
     return len(stays) / best
 
 
@@ -63,9 +63,9 @@ def year_stay_ms(tariff: Tariff, zone: ZoneInfo, repeats: int = 200) -> tuple[fl
     for _ in range(repeats):
         entry = datetime(2026, 1, 1, tzinfo=zone) + timedelta(seconds=rng.randrange(365 * 86_400))
         exit = entry + timedelta(days=365, minutes=rng.randrange(1440))
-        began = time.perf_counter()
+        began = time.process_time()
         quote(tariff, entry, exit)
-        times.append((time.perf_counter() - began) * 1000)
+        times.append((time.process_time() - began) * 1000)
     return statistics.median(times), max(times)
 
 

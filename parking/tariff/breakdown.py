@@ -52,7 +52,7 @@ class QuoteLine(NamedTuple):
         if self.end is not None:
             out["end"] = datetime.fromtimestamp(self.end, zone).isoformat()
         if self.start is not None and self.end is not None:
-            out["minutes"] = self.seconds / 60
+            out["seconds"] = self.seconds
         if self.band is not None:
             out["band"] = self.band
         if self.cycle is not None:
@@ -67,7 +67,7 @@ class QuoteLine(NamedTuple):
             out["cap_applied"] = self.cap
         if self.repeat != 1:
             out["repeat"] = self.repeat
-            out["every_minutes"] = self.every / 60
+            out["every_seconds"] = self.every
             out["amount_each"] = self.amount
         out["amount"] = self.amount * self.repeat
         out["display"] = f"{format_amount(self.amount * self.repeat, currency)}"

@@ -67,6 +67,7 @@ class Tariff:
     free_deducted: bool
     grace_seconds: int
     max_stay: timedelta | None
+    max_stay_seconds: int | None
     cycle_kind: str | None
     cycle_reset: int
     band_names: tuple[str, ...]
@@ -232,21 +233,14 @@ def _scaled(value: int | None, factor: Fraction) -> int | None:
     return (2 * value * factor.numerator + factor.denominator) // (2 * factor.denominator)
 
 
-def compile_tariff(spec: TariffSpec, *, content_hash: str, source: str) -> Tariff:
-    """Cross-check a shape-valid tariff and compile it; raise :class:`TariffFileError` with every problem."""
-    check = _Checker(spec.currency)
-    if not is_currency(spec.currency):
-        check.add("currency", f"unknown currency {spec.currency!r} (use an ISO 4217 code such as CNY)")
-    clock = None
-    try:
-        clock = wall_clock(spec.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        check.add("timezone", f"unknown time zone {spec.timezone!r} (use an IANA name such as Asia/Shanghai)")
-
-    # Band geometry: the normal day, then the special days; band numbers run on across both.
+def _geometry(
+    check: _Checker, spec: TariffSpec
+) -> tuple[list[str], list[Rate], DayPattern, DayPattern, frozenset[int]]:
+    """Band names and base rates by band number (the normal day's bands, then the special days'), the two day
+    patterns, and the special dates as local day numbers."""
     names: list[str] = []
-    base_rates: list[Rate] = []
-    band_paths: list[str] = []
+    rates: list[Rate] = []
+    paths: list[str] = []
     if (spec.lines is None) == (spec.bands is None):
         check.add("lines", "give either 'lines' (one price all day) or 'bands' (time-of-day bands), not both")
     normal: DayPattern = ((0, 0),)
@@ -254,56 +248,45 @@ def compile_tariff(spec: TariffSpec, *, content_hash: str, source: str) -> Tarif
         normal = _pattern(check.bands(spec.bands, "bands"), 0)
         for i, band in enumerate(spec.bands):
             names.append(band.name)
-            band_paths.append(f"bands[{i}]")
-            base_rates.append((check.lines(band.lines, f"bands[{i}].lines"), check.amount(band.cap, f"bands[{i}].cap")))
+            paths.append(f"bands[{i}]")
+            rates.append((check.lines(band.lines, f"bands[{i}].lines"), check.amount(band.cap, f"bands[{i}].cap")))
     else:
         names.append(ALL_DAY)
-        band_paths.append("lines")
-        base_rates.append((check.lines(spec.lines or [], "lines"), None))
-    special: DayPattern = normal
-    special_dates: frozenset[int] = frozenset()
+        paths.append("lines")
+        rates.append((check.lines(spec.lines or [], "lines"), None))
+    special, dates = normal, frozenset[int]()
     if spec.special_days is not None:
         sd = spec.special_days
-        special_dates = frozenset(d.toordinal() - _EPOCH_ORDINAL for d in sd.dates)
-        if len(special_dates) != len(sd.dates):
+        dates = frozenset(d.toordinal() - _EPOCH_ORDINAL for d in sd.dates)
+        if len(dates) != len(sd.dates):
             check.add("special_days.dates", "a date is listed twice")
         first = len(names)
         if (sd.lines is None) == (sd.bands is None):
             check.add("special_days", "give either 'lines' (one price all day) or 'bands', not both")
         if sd.bands is not None:
+            if sd.cap is not None:
+                check.add("special_days.cap", "with special-day bands, give each band its own cap")
             special = _pattern(check.bands(sd.bands, "special_days.bands"), first)
             for i, band in enumerate(sd.bands):
-                names.append(band.name)
-                band_paths.append(f"special_days.bands[{i}]")
                 path = f"special_days.bands[{i}]"
-                base_rates.append((check.lines(band.lines, f"{path}.lines"), check.amount(band.cap, f"{path}.cap")))
+                names.append(band.name)
+                paths.append(path)
+                rates.append((check.lines(band.lines, f"{path}.lines"), check.amount(band.cap, f"{path}.cap")))
         else:
             special = ((0, first),)
             names.append(SPECIAL_DAY)
-            band_paths.append("special_days")
-            rate = (check.lines(sd.lines or [], "special_days.lines"), check.amount(sd.cap, "special_days.cap"))
-            base_rates.append(rate)
+            paths.append("special_days")
+            rates.append((check.lines(sd.lines or [], "special_days.lines"), check.amount(sd.cap, "special_days.cap")))
     for i, name in enumerate(names):
         if name in names[:i]:
-            check.add(f"{band_paths[i]}.name", f"band name {name!r} is used twice")
+            check.add(f"{paths[i]}.name", f"band name {name!r} is used twice")
+    return names, rates, normal, special, dates
 
-    cycle_kind = spec.cycle.kind if spec.cycle else None
-    cycle_reset = 0
-    cycle_cap = None
-    if spec.cycle is not None:
-        cycle_cap = check.amount(spec.cycle.cap, "cycle.cap")
-        if spec.cycle.resets_at is not None:
-            if spec.cycle.kind != "calendar_day":
-                check.add("cycle.resets_at", "only a calendar_day cycle resets at a time of day")
-            elif spec.cycle.resets_at == "24:00":
-                check.add("cycle.resets_at", "write 00:00 for midnight")
-            else:
-                cycle_reset = _minutes(spec.cycle.resets_at) * 60
 
-    lost_fee = None
-    if spec.lost_card is not None:
-        lost_fee = check.amount(spec.lost_card.fee, "lost_card.fee")
-
+def _class_pricing(
+    check: _Checker, spec: TariffSpec, names: list[str], base: list[Rate], cycle_cap: int | None, lost_fee: int | None
+) -> dict[str, ClassPricing]:
+    """Each vehicle class's prices: the base rates, scaled by a multiplier, or with its own lines and caps."""
     classes: dict[str, ClassPricing] = {}
     for cname, cls in spec.classes.items():
         path = f"classes.{cname}"
@@ -317,11 +300,11 @@ def compile_tariff(spec: TariffSpec, *, content_hash: str, source: str) -> Tarif
                 factor = Fraction(1)
             rates = tuple(
                 (tuple((span, unit, _scaled(price, factor) or 0) for span, unit, price in lines), _scaled(cap, factor))
-                for lines, cap in base_rates
+                for lines, cap in base
             )
             classes[cname] = ClassPricing(rates, _scaled(cycle_cap, factor), _scaled(lost_fee, factor))
             continue
-        class_rates = list(base_rates)
+        class_rates = list(base)
         if cls.lines is not None:
             if spec.lines is None:
                 check.add(f"{path}.lines", "this tariff has bands: give the class's prices under bands.<name>")
@@ -338,16 +321,42 @@ def compile_tariff(spec: TariffSpec, *, content_hash: str, source: str) -> Tarif
             if override.cap is not None:
                 cap = check.amount(override.cap, f"{path}.bands.{bname}.cap")
             class_rates[index] = (lines, cap)
-        ccap = cycle_cap if cls.cycle_cap is None else check.amount(cls.cycle_cap, f"{path}.cycle_cap")
+        own_cycle_cap = cycle_cap if cls.cycle_cap is None else check.amount(cls.cycle_cap, f"{path}.cycle_cap")
         if cls.cycle_cap is not None and spec.cycle is None:
             check.add(f"{path}.cycle_cap", "this tariff has no [cycle] to cap")
-        cfee = lost_fee if cls.lost_card_fee is None else check.amount(cls.lost_card_fee, f"{path}.lost_card_fee")
+        own_fee = lost_fee if cls.lost_card_fee is None else check.amount(cls.lost_card_fee, f"{path}.lost_card_fee")
         if cls.lost_card_fee is not None and spec.lost_card is None:
             check.add(f"{path}.lost_card_fee", "this tariff has no [lost_card] section")
-        classes[cname] = ClassPricing(tuple(class_rates), ccap, cfee)
+        classes[cname] = ClassPricing(tuple(class_rates), own_cycle_cap, own_fee)
     if spec.default_class not in spec.classes:
         check.add("default_class", f"unknown vehicle class {spec.default_class!r}; classes: {', '.join(spec.classes)}")
+    return classes
 
+
+def compile_tariff(spec: TariffSpec, *, content_hash: str, source: str) -> Tariff:
+    """Cross-check a shape-valid tariff and compile it; raise :class:`TariffFileError` with every problem."""
+    check = _Checker(spec.currency)
+    if not is_currency(spec.currency):
+        check.add("currency", f"unknown currency {spec.currency!r} (use an ISO 4217 code such as CNY)")
+    clock = None
+    try:
+        clock = wall_clock(spec.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        check.add("timezone", f"unknown time zone {spec.timezone!r} (use an IANA name such as Asia/Shanghai)")
+    names, base_rates, normal, special, special_dates = _geometry(check, spec)
+    cycle_reset = 0
+    cycle_cap = None
+    if spec.cycle is not None:
+        cycle_cap = check.amount(spec.cycle.cap, "cycle.cap")
+        if spec.cycle.resets_at is not None:
+            if spec.cycle.kind != "calendar_day":
+                check.add("cycle.resets_at", "only a calendar_day cycle resets at a time of day")
+            elif spec.cycle.resets_at == "24:00":
+                check.add("cycle.resets_at", "write 00:00 for midnight")
+            else:
+                cycle_reset = _minutes(spec.cycle.resets_at) * 60
+    lost_fee = check.amount(spec.lost_card.fee, "lost_card.fee") if spec.lost_card else None
+    classes = _class_pricing(check, spec, names, base_rates, cycle_cap, lost_fee)
     if check.problems or clock is None:
         raise TariffFileError(source, check.problems)
     return Tariff(
@@ -362,7 +371,8 @@ def compile_tariff(spec: TariffSpec, *, content_hash: str, source: str) -> Tarif
         free_deducted=spec.free_minutes_deducted,
         grace_seconds=spec.grace_minutes * 60,
         max_stay=timedelta(days=spec.max_session_days) if spec.max_session_days else None,
-        cycle_kind=cycle_kind,
+        max_stay_seconds=spec.max_session_days * 86_400 if spec.max_session_days else None,
+        cycle_kind=spec.cycle.kind if spec.cycle else None,
         cycle_reset=cycle_reset,
         band_names=tuple(names),
         normal_day=normal,

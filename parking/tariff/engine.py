@@ -28,7 +28,7 @@ _MEMO_MAX = 4096
 
 
 def _epoch(moment: datetime, what: str) -> int:
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if moment.tzinfo is None:
         raise NaiveDatetimeError(f"{what} {moment.isoformat()} has no time zone: give an aware datetime")
     return floor(moment.timestamp())
 
@@ -257,7 +257,7 @@ def quote(
             off = min(amount_off, fee)
             lines.append(QuoteLine("coupon", amount=-off, note=f"{format_amount(amount_off, currency)} off"))
             fee -= off
-        if tariff.max_stay is not None and e - s > tariff.max_stay.total_seconds():
+        if tariff.max_stay_seconds is not None and e - s > tariff.max_stay_seconds:
             flags.append("max_session_exceeded")
     total = fee
     if paid < 0:

@@ -19,13 +19,21 @@ def band_changes(tariff: Tariff, start: int, end: int) -> tuple[int, list[int], 
     uses the special band set from its local midnight to the next.
     """
     normal, special, dates = tariff.normal_day, tariff.special_day, tariff.special_dates
-    clock = tariff.clock
-    first_day = clock.to_local(start) // DAY
-    last_day = clock.to_local(end - 1) // DAY
-    if len(normal) == 1 and (not dates or not any(d in dates for d in range(first_day, last_day + 1))):
+    if len(normal) == 1 and not dates:
         return normal[0][1], [], []
+    clock = tariff.clock
     # Within a span free of offset changes every edge is plain arithmetic; otherwise ask the clock for each.
-    fixed = clock.offset_at(start) if clock.next_change(start - 2 * DAY) > end + 2 * DAY else None
+    fixed: int | None = None
+    if clock.next_change(start - 2 * DAY) > end + 2 * DAY:
+        fixed = clock.offset_at(start)
+        first_day, last_day = (start + fixed) // DAY, (end - 1 + fixed) // DAY
+    else:
+        first_day, last_day = clock.to_local(start) // DAY, clock.to_local(end - 1) // DAY
+    if len(normal) == 1:
+        specials = tariff.special_list
+        i = bisect_left(specials, first_day)
+        if i == len(specials) or specials[i] > last_day:
+            return normal[0][1], [], []
     to_utc = clock.to_utc
     times: list[int] = []
     bands: list[int] = []
@@ -83,13 +91,14 @@ def regular_runs(tariff: Tariff, anchor: int, start: int, end: int) -> list[tupl
         return []
     clock = tariff.clock
     offset = clock.offset_at(start)
-    # irregular stretches, generously widened, as (from, to) in UTC seconds
-    irregular = [(t - 2 * DAY, t + 2 * DAY) for t in clock.changes_between(start - 2 * DAY, end + 2 * DAY)]
+    # Irregular stretches as (from, to) in UTC seconds: an hour around each change of offset (a run only needs one
+    # offset throughout), and a special date's local day widened by a day each side (offsets are within +-14 h).
+    irregular = [(t - 3600, t + 3600) for t in clock.changes_between(start - DAY, end + DAY)]
     specials = tariff.special_list
     if specials:
         i = bisect_left(specials, (start + offset) // DAY - 2)
         while i < len(specials) and specials[i] <= (end + offset) // DAY + 2:
-            irregular.append((specials[i] * DAY - 2 * DAY, specials[i] * DAY + 3 * DAY))
+            irregular.append((specials[i] * DAY - DAY, specials[i] * DAY + 2 * DAY))
             i += 1
         irregular.sort()
     runs: list[tuple[int, int]] = []

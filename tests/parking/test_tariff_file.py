@@ -184,3 +184,15 @@ def test_config_check_compares_currency_and_zone(tmp_path: Path) -> None:
         "tariffs.residential.file: tariffs/residential.toml: the tariff's timezone is Asia/Hong_Kong, "
         "the car park's Asia/Shanghai"
     ]
+
+
+def test_special_days_rules() -> None:
+    special = '\n[special_days]\ndates = [2026-10-01, 2026-10-01]\ncap = "5.00"\n'
+    bands = '[[special_days.bands]]\nname = "holiday"\nfrom = "00:00"\nto = "24:00"\n'
+    bands += 'lines = [{ unit_minutes = 60, price = "1.00" }]\n'
+    problems = problems_of(GOOD + special + bands)
+    assert "special_days.dates: a date is listed twice" in problems
+    assert "special_days.cap: with special-day bands, give each band its own cap" in problems
+    assert "special_days: give either 'lines' (one price all day) or 'bands', not both" in problems_of(
+        GOOD + "\n[special_days]\ndates = [2026-10-01]\n"
+    )
