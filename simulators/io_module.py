@@ -178,7 +178,7 @@ class IoModuleSimulator:
             inputs = self.lane.inputs(now)
             for name, point in self.io_map.inputs().items():
                 _set_level(registers, start, point, inputs[name] != point.active_low, self.bits)
-        elif values is not None and function in (0x05, 0x0F, 0x06, 0x10):
+        elif values is not None and function in ((0x05, 0x0F) if self.bits else (0x06, 0x10)):
             self._written(now, start, address, registers, values)
         return None
 
@@ -186,16 +186,13 @@ class IoModuleSimulator:
         self, now: float, start: int, address: int, registers: list[int], values: list[int] | list[bool]
     ) -> None:
         after = list(registers)
-        if function_is_bits := self.bits:
-            for offset, value in enumerate(values):
+        for offset, value in enumerate(values):
+            if self.bits:
                 _set_level(after, start, IoPoint(address + offset), bool(value), True)
-        else:
-            for offset, value in enumerate(values):
-                index = address + offset - start
-                if 0 <= index < len(after):
-                    after[index] = int(value)
+            elif 0 <= address + offset - start < len(after):
+                after[address + offset - start] = int(value)
         for name, point in self.io_map.outputs().items():
-            active = _get_level(after, start, point, function_is_bits) != point.active_low
+            active = _get_level(after, start, point, self.bits) != point.active_low
             if active == self.outputs[name]:
                 continue
             self.outputs[name] = active

@@ -216,6 +216,9 @@ class LineClient:
                 await self._session(reader)
             except DriverError as err:
                 reason = str(err)
+            except Exception as err:  # a bug must not end the reconnect loop
+                _LOGGER.exception("%s: unexpected error", self.name)
+                reason = f"internal error: {err!r}"
             else:
                 reason = "link closed"
             finally:

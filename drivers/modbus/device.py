@@ -139,6 +139,10 @@ class PolledDevice:
         except ModbusError as err:
             self._failures += 1
             self.health.set(Health.DEGRADED, str(err))
+        except Exception as err:  # a bug or a library surprise must not end the poll loop
+            _LOGGER.exception("%s: unexpected error while polling", self.name)
+            self._failures += 1
+            self.health.set(Health.DEGRADED, f"internal error: {err!r}")
         else:
             self._failures = 0
             self._link_fresh = False
