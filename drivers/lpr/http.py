@@ -1,6 +1,7 @@
 """The HTTP listener plate cameras push to (aiohttp server).
 
-Each camera posts to ``/lpr/<camera name>``: Hikvision ISAPI (XML or multipart) or JSON through the camera's field
+Each camera posts to ``/lpr/<camera name>`` (or, for firmware that cannot set a path, to ``/lpr`` or ``/`` and is
+known by its configured IP address): Hikvision ISAPI (XML or multipart) or JSON through the camera's field
 map. A camera that pushes is healthy while it talks: it goes ``offline`` when no event or heartbeat arrived for its
 ``silence_timeout``, ``degraded`` while it sends documents that cannot be read. ``GET /lpr`` lists the cameras'
 health (for the installer).
@@ -40,6 +41,7 @@ class HttpCameraConfig:
     field_map: FieldMap = MILESIGHT
     silence_timeout: float = 60.0
     tz: tzinfo = UTC
+    address: str | None = None  # the camera's IP, for firmware that can only post to "/" or the bare prefix
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class PlateHttpListener:
         self.config = config
         self.events: asyncio.Queue[CameraEvent] = asyncio.Queue()
         self._cameras = {c.name: _Camera(c, HealthTracker(c.name, reason="no event yet")) for c in config.cameras}
+        self._by_address = {c.address: c.name for c in config.cameras if c.address}
         self._runner: web.AppRunner | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self.port: int = config.port
@@ -83,7 +86,10 @@ class PlateHttpListener:
         app = web.Application(client_max_size=self.config.max_body)
         prefix = self.config.path_prefix.rstrip("/")
         app.router.add_post(prefix + "/{camera}", self._on_post)
-        app.router.add_get(prefix, self._on_status)
+        app.router.add_post(prefix or "/", self._on_post)
+        if prefix:
+            app.router.add_post("/", self._on_post)
+        app.router.add_get(prefix or "/", self._on_status)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.config.host, self.config.port)
@@ -123,12 +129,12 @@ class PlateHttpListener:
 
     async def _on_post(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        name = request.match_info["camera"]
+        name = request.match_info.get("camera") or self._by_address.get(request.remote or "", "")
         camera = self._cameras.get(name)
         if camera is None:
             ERRORS.labels(self.config.name, "unknown-camera").inc()
             _LOGGER.warning("%s: push for unknown camera %r from %s", self.config.name, name, request.remote)
-            return web.Response(status=404, text=f"unknown camera {name!r}\n")
+            return web.Response(status=404, text=f"unknown camera {name or request.remote!r}\n")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:

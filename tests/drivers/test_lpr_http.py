@@ -21,6 +21,7 @@ from simulators.camera import CameraSim
 CAMERAS = (
     HttpCameraConfig("entry-1", "isapi", silence_timeout=0.4),
     HttpCameraConfig("exit-1", "json", silence_timeout=30),
+    HttpCameraConfig("by-ip", "isapi", silence_timeout=30, address="127.0.0.1"),
 )
 
 
@@ -117,3 +118,10 @@ async def test_silence_goes_offline_and_push_recovers(listener: PlateHttpListene
     event = await asyncio.wait_for(listener.events.get(), 2)
     assert isinstance(event, CameraHeartbeat)
     assert listener.health("entry-1").health is Health.ONLINE
+
+
+async def test_camera_known_by_address_posting_to_root(listener: PlateHttpListener) -> None:
+    sim = CameraSim("old-firmware", seed=9)
+    assert await sim.push_isapi(f"http://127.0.0.1:{listener.port}/", sim.read("粤B3R7K2"), images=False) == 200
+    read = await _next(listener)
+    assert read.camera == "by-ip"

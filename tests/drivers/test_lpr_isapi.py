@@ -22,7 +22,8 @@ from drivers.lpr import (
     encode_isapi_multipart,
     encode_isapi_xml,
 )
-from drivers.lpr.multipart import boundary_from_body
+from drivers.lpr.events import NO_READ_PLATES
+from drivers.lpr.multipart import boundary_from_body, build_multipart, parse_multipart
 
 # The shape of a DS-2CD7A26-series ANPR push (HTTP listening), with the fields real firmware adds that we ignore.
 GOLDEN_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -243,7 +244,9 @@ def test_bad_documents(body: bytes, message: str) -> None:
         decode_isapi(body)
 
 
-plates = st.text(alphabet="粤京沪ABCDEFGHJKLMNPQRSTUVWXYZ0123456789学警", min_size=1, max_size=9)
+plates = st.text(alphabet="粤京沪ABCDEFGHJKLMNPQRSTUVWXYZ0123456789学警", min_size=1, max_size=9).filter(
+    lambda p: p.lower() not in NO_READ_PLATES  # "NULL", "NONE": the no-read markers some firmware sends
+)
 
 
 @given(plates, st.integers(1, 100), st.sampled_from(["forward", "reverse", "unknown"]), st.booleans(), st.booleans())
@@ -264,6 +267,20 @@ def test_round_trip(plate: str, confidence: int, direction: str, gbk: bool, mult
         image = read.image("plate")
         assert image is not None
         assert image.data == PLATE_JPEG
+
+
+@given(
+    st.lists(st.binary(max_size=200).map(lambda b: b + b"\r\n--boundary\r\n" if b[:1] == b"x" else b), max_size=4),
+    st.sampled_from(["boundary", "----WebKitFormBoundary7MA4YWxk", "MIME_boundary"]),
+)
+def test_multipart_round_trip(contents: list[bytes], boundary: str) -> None:
+    parts = [(f"p{i}.jpg", f"p{i}.jpg", "image/jpeg", content) for i, content in enumerate(contents)]
+    body, content_type = build_multipart([("anpr.xml", "anpr.xml", "application/xml", b"<x/>"), *parts], boundary)
+    decoded = parse_multipart(body, boundary)
+    assert [p.content for p in decoded] == [b"<x/>", *contents]  # Content-Length protects delimiter look-alikes
+    assert [p.filename for p in decoded[1:]] == [name for name, *_ in parts]
+    assert boundary_from_body(body) == boundary
+    assert content_type.endswith(boundary)
 
 
 @given(st.binary(max_size=400))
