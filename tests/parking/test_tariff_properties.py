@@ -36,7 +36,39 @@ DAYNIGHT_SPLIT = parse_tariff(
 BERLIN_RESET = parse_tariff(
     (TARIFFS / "city-berlin.toml").read_text().replace('resets_at = "00:00"', 'resets_at = "06:00"'), source="reset"
 )
-ALL = {"residential": RESIDENTIAL, "daynight": DAYNIGHT, "city-berlin": BERLIN, "berlin-reset": BERLIN_RESET}
+# bands under rolling 24 h cycles with a cap, and holidays with their own band set
+DAYNIGHT_ROLLING = parse_tariff(
+    (TARIFFS / "daynight.toml")
+    .read_text()
+    .replace("max_session_days = 30", "max_session_days = 30\nfree_minutes_deducted = true")
+    + """
+[cycle]
+kind = "rolling_24h"
+cap = "35.00"
+
+[special_days]
+dates = [2026-02-17, 2026-02-18, 2026-10-01, 2027-02-06]
+[[special_days.bands]]
+name = "holiday"
+from = "09:00"
+to = "21:00"
+cap = "10.00"
+lines = [{ unit_minutes = 30, units = 2, price = "0.00" }, { unit_minutes = 60, price = "3.00" }]
+[[special_days.bands]]
+name = "holiday_night"
+from = "21:00"
+to = "09:00"
+lines = [{ unit_minutes = 60, price = "0.50" }]
+""",
+    source="rolling",
+)
+ALL = {
+    "residential": RESIDENTIAL,
+    "daynight": DAYNIGHT,
+    "city-berlin": BERLIN,
+    "berlin-reset": BERLIN_RESET,
+    "daynight-rolling": DAYNIGHT_ROLLING,
+}
 
 FIRST = int(datetime(2026, 1, 1, tzinfo=UTC).timestamp()) // 60
 LAST = int(datetime(2027, 12, 31, tzinfo=UTC).timestamp()) // 60
@@ -261,3 +293,20 @@ def test_breakdown_adds_up_to_the_total(
     )
     assert q.total >= 0
     assert sum(line.amount * line.repeat for line in q.lines) == q.total
+
+
+@pytest.mark.parametrize(
+    "stay",
+    [
+        ((2026, 2, 16, 20, 7), (2026, 2, 19, 10, 0)),  # into, through and out of two holidays
+        ((2026, 9, 30, 8, 59), (2026, 10, 2, 9, 1)),
+        ((2026, 10, 1, 9, 0), (2026, 10, 1, 21, 0)),  # exactly the holiday day band
+    ],
+)
+def test_engine_agrees_with_the_model_across_holidays(stay: tuple[tuple[int, int, int, int, int], ...]) -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    entry, exit = (int(datetime(y, mo, d, h, mi, tzinfo=zone).timestamp()) // 60 for y, mo, d, h, mi in stay)
+    for vehicle_class in ("small", "large"):
+        got = quote(DAYNIGHT_ROLLING, moment(entry), moment(exit), vehicle_class)
+        assert got.total == naive_total(DAYNIGHT_ROLLING, entry, exit, vehicle_class)
+        assert any(line.band in ("holiday", "holiday_night") for line in got.lines)
