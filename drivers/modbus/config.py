@@ -45,6 +45,24 @@ class ModbusLink:
             raise ModbusError(f"bad network URL {self.url!r}, expected scheme://host:port")
         return host.strip("[]"), int(port)
 
+    @classmethod
+    def from_connection(cls, data: Mapping[str, Any]) -> ModbusLink:
+        """From a site file connection as plain data (``parking.site`` ``SerialConnection`` / ``TcpConnection``
+        ``.model_dump()``): a serial port, or a TCP serial server spoken to in RTU over TCP."""
+        kind = data.get("type", "serial")
+        if kind == "tcp":
+            return cls(f"socket://{data['host']}:{int(data['port'])}")
+        if kind != "serial":
+            raise ModbusError(f"a Modbus device needs a serial or tcp connection, not {kind!r}")
+        return cls(
+            str(data["port"]),
+            baudrate=int(data.get("baudrate", 9600)),
+            parity=data.get("parity", "N"),
+            bytesize=int(data.get("bytesize", 8)),
+            stopbits=int(data.get("stopbits", 1)),
+            timeout_ms=int(data.get("timeout_ms", 200)),
+        )
+
     def wire_seconds(self, n_bytes: int) -> float:
         """Time ``n_bytes`` take on the serial line (start + data + parity + stop bits); 0 over TCP."""
         if self.kind != "serial":
