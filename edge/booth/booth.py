@@ -8,8 +8,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.booth.cash import count_cash
+from edge.booth.payment import ShiftError
 from edge.booth.records import ShiftOpened, parse_record
-from edge.booth.shift import Clock, Shift, ShiftError, ShiftState
+from edge.booth.shift import Clock, Shift, ShiftState
 
 
 class Booth:

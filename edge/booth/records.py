@@ -1,7 +1,8 @@
 """What a booth shift puts in the journal: one pydantic model per record, JSON-ready.
 
 Each model's ``kind`` (a class attribute) is the :class:`parking.wire.RecordKind` the journal files it under:
-``SHIFT`` for the shift's own events (opened, cash drop, closing, handover, report reopened), ``SHIFT_REPORT`` for
+``SHIFT`` for the shift's own events (opened, cash drop, card issued at the booth, closing, handover, report
+reopened), ``SHIFT_REPORT`` for
 the closing figures, ``TRANSACTION`` for payments, waivers and reversals, ``MANUAL_ACTION`` for manual opens.
 :meth:`BoothRecord.payload` is the ``payload`` of the journal record: times as ISO 8601 UTC text, money as integer
 minor units beside a ``currency``. Every record names the operator who did it; ``event`` tells the models apart
@@ -163,6 +164,15 @@ class ManualOpened(BoothRecord):
     evidence: str | None = None
 
 
+class CardIssuedAtBooth(BoothRecord):
+    """A temporary card handed out by the collector (the dispenser jammed or ran empty), with the reason."""
+
+    kind: ClassVar[RecordKind] = RecordKind.SHIFT
+    event: Literal["card_issued"] = "card_issued"
+    card: str | None = Field(default=None, max_length=64)
+    reason: Text = Field(min_length=1)
+
+
 class ShiftClosing(BoothRecord):
     """The operator started closing: no more transactions on this shift."""
 
@@ -199,8 +209,8 @@ class ShiftClosed(BoothRecord):
 
 
 AnyBoothRecord = Annotated[
-    ShiftOpened | CashDropped | PaymentTaken | PaymentReversed | FeeWaived | ManualOpened | ShiftClosing
-    | HandoverRecorded | ReportReopened | ShiftClosed,
+    ShiftOpened | CashDropped | PaymentTaken | PaymentReversed | FeeWaived | ManualOpened | CardIssuedAtBooth
+    | ShiftClosing | HandoverRecorded | ReportReopened | ShiftClosed,
     Field(discriminator="event"),
 ]  # fmt: skip
 _READER: TypeAdapter[AnyBoothRecord] = TypeAdapter(AnyBoothRecord)

@@ -19,8 +19,11 @@ from pydantic import ValidationError
 
 from edge.booth.cash import CashCountError, count_cash
 from edge.booth.operators import SupervisorApproval
+from edge.booth.payment import Method, settle
+from edge.booth.payment import ShiftError as ShiftError
 from edge.booth.records import (
     BoothRecord,
+    CardIssuedAtBooth,
     CashDropped,
     FeeLine,
     FeeWaived,
@@ -43,7 +46,6 @@ if TYPE_CHECKING:
     from edge.booth.booth import Booth
 
 Clock = Callable[[], datetime]
-Method = Literal["cash", "epay", "bank_card"]
 APPROVAL_VALID_FOR = timedelta(minutes=5)
 R = TypeVar("R", bound=BoothRecord)
 NOTE_MAX = 500  # as records.Text
@@ -54,14 +56,6 @@ class ShiftState(StrEnum):
     OPEN = "open"
     CLOSING = "closing"
     CLOSED = "closed"
-
-
-class ShiftError(Exception):
-    """A command the shift cannot take in its state or with that input; ``code`` is stable for the console."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        super().__init__(f"{code}: {message}")
 
 
 class Shift:
@@ -199,7 +193,7 @@ class Shift:
         self._need(ShiftState.OPEN)
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise ShiftError("payment.bad_amount", f"amount {amount!r} is not minor units")
-        tendered, change = self._settle(amount, method, tendered, reference)
+        tendered, change = settle(amount, method, tendered, reference)
         base = self._base(operator, lane)
         record = self._make(
             PaymentTaken,
@@ -210,20 +204,6 @@ class Shift:
         )  # fmt: skip
         self._emit(record)
         return record
-
-    @staticmethod
-    def _settle(amount: int, method: str, tendered: int | None, reference: str | None) -> tuple[int, int]:
-        """What was tendered and the change: cash gives change from the amount tendered, other methods none."""
-        if method == "cash":
-            tendered = amount if tendered is None else tendered
-            if tendered < amount:
-                raise ShiftError("payment.short", f"tendered {tendered} is less than the {amount} due")
-            return tendered, tendered - amount
-        if method == "epay" and not (reference or "").strip():
-            raise ShiftError("payment.reference_required", "an e-payment needs its reference")
-        if method not in ("epay", "bank_card"):
-            raise ShiftError("payment.bad_method", f"unknown payment method {method!r}")
-        return amount, 0
 
     def vehicle_left(self, payment_id: str) -> None:
         """The vehicle of this payment has gone through the lane: the payment can no longer be reversed."""
@@ -323,6 +303,15 @@ class Shift:
             **self._base(operator), bag=bag, currency=self.booth.currency, count=count, amount=count.total,
             witness=witness,
         )  # fmt: skip
+        self._emit(record)
+        return record
+
+    def issue_card(self, *, operator: str, lane: str | None, reason: str, card: str | None = None) -> CardIssuedAtBooth:
+        """Hand a temporary card out at the booth (the dispenser jammed or is empty), attributed and with reason."""
+        self._need(ShiftState.OPEN)
+        if not reason.strip():
+            raise ShiftError("card.reason_required", "a card issued by hand needs a reason")
+        record = self._make(CardIssuedAtBooth, **self._base(operator, lane), card=card, reason=reason)
         self._emit(record)
         return record
 

@@ -14,6 +14,7 @@ from typing import Literal
 from edge.booth.cash import CashCount
 from edge.booth.records import (
     BoothRecord,
+    CardIssuedAtBooth,
     CashDropped,
     FeeWaived,
     ManualOpened,
@@ -33,7 +34,7 @@ from edge.booth.report import (
 )
 
 METHODS = ("cash", "epay", "bank_card")
-CardPlace = Literal["entry", "booth"]
+CardPlace = Literal["entry", "booth"]  # "booth" here: issued at a booth by a device, not by hand
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,8 @@ class ShiftTally:
             self.manual_opens.append(record)
         elif isinstance(record, CashDropped):
             self.drops.append(record)
+        elif isinstance(record, CardIssuedAtBooth):
+            self.cards_issued["booth"] += 1
 
     # -------------------------------------------------------------------------------------- from the lanes
 

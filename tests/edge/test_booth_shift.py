@@ -344,6 +344,26 @@ def test_payment_rules(booth: Booth) -> None:
     assert shift.expected_cash() == 50700
 
 
+def test_a_card_handed_out_at_the_booth_is_recorded_and_counted(booth: Booth, clock: Clock) -> None:
+    shift = open_shift(booth)
+    with refused("card.reason_required"):
+        shift.issue_card(operator="c01", lane="E1", reason="")
+    record = shift.issue_card(operator="c01", lane="E1", reason="发卡机卡卡", card="T-00042")
+    assert (record.kind, record.operator, record.lane, record.card) == (RecordKind.SHIFT, "c01", "E1", "T-00042")
+    shift.observe_card_issued("entry", 2)
+    shift.observe_card_collected(1)
+    again = Booth("B1", "lakeview", clock=clock)
+    again.restore(r.payload() for r in shift.records)
+    *_, closed = shift.close(operator="c01", cash_counts=FLOAT_500, cards_on_hand=197, cards_collected=1,
+                             handover_note="")  # fmt: skip
+    assert isinstance(closed, ShiftClosed)
+    cards = closed.report.cards
+    assert (cards.issued_at_booth, cards.issued_at_entry, cards.expected_on_hand, cards.difference) == (1, 2, 198, -1)
+    restored = again.current
+    assert restored is not None
+    assert restored.tally.cards_issued["booth"] == 1  # the hand-issued card survives a restart
+
+
 def test_cash_drop_rules(booth: Booth) -> None:
     shift = open_shift(booth)
     shift.drop_cash(operator="c01", bag="TB-0001", counts={10000: 1})
