@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -51,8 +50,8 @@ def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
 
 
 def site_fees(site: SiteConfig, site_file: Path) -> FeeQuoter | None:
-    """The tariff engine over the site's tariff files, or None when the engine is not installed."""
-    if not site.tariffs or importlib.util.find_spec("parking.tariff") is None:
+    """The tariff engine over the site's tariff files (None for a site without tariffs: entry lanes only)."""
+    if not site.tariffs:
         return None
     return TariffFees({name: tariff_path(site, site_file, name) for name in site.tariffs})
 

@@ -107,7 +107,7 @@ class ExitLane(Lane):
 
     def _quote_session(self, session: Session | None, now: datetime, *, lost_card: bool) -> list[LaneAction]:
         tariff = self.settings.tariff or ""
-        entry = session.entry_at if session else now
+        entry = session.entry_at if session else None
         vehicle_class = (
             session.vehicle_class if session else (self.identity.vehicle_class if self.identity else "small")
         )

@@ -1,18 +1,18 @@
 """The fee a temporary vehicle owes at exit, behind a small protocol so lanes stay pure and testable.
 
-:class:`TariffFees` adapts the tariff engine (:mod:`parking.tariff`): tariffs are loaded once (from the site's
-files, or as published by central) and quoted in memory, so a quote never touches the disk at a lane.
+:class:`TariffFees` adapts the tariff engine (:mod:`parking.tariff`): tariffs are loaded once from the site's
+files and quoted in memory, so a quote never touches the disk at a lane.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
+
+from parking.tariff import Tariff, load_tariff, quote
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,40 +41,31 @@ class FeeQuote:
 
 class FeeQuoter(Protocol):
     def quote(
-        self, tariff: str, entry: datetime, exit: datetime, vehicle_class: str, *, lost_card: bool = False
-    ) -> FeeQuote: ...
+        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False
+    ) -> FeeQuote:
+        """What is due leaving at ``exit``; ``entry`` is None only for a lost card without a known entry."""
+        ...
 
     def max_stay(self, tariff: str) -> timedelta | None: ...
 
 
 class TariffFees:
-    """Quotes with :mod:`parking.tariff` for the tariffs named in the site file."""
+    """Quotes with :mod:`parking.tariff` for the tariffs named in the site file (loaded once, quoted in memory)."""
 
     def __init__(self, files: dict[str, Path]) -> None:
-        # Imported by name: the engine is a sibling component, and a site without tariffs needs none of it.
-        engine: Any = importlib.import_module("parking.tariff")
-        self._engine = engine
-        self._tariffs: dict[str, Any] = {}
-        self._hashes: dict[str, str] = {}
-        for name, path in files.items():
-            self._tariffs[name] = engine.load_tariff(path)
-            self._hashes[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.tariffs: dict[str, Tariff] = {name: load_tariff(path) for name, path in files.items()}
 
     def quote(
-        self, tariff: str, entry: datetime, exit: datetime, vehicle_class: str, *, lost_card: bool = False
+        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False
     ) -> FeeQuote:
-        result = self._engine.quote(self._tariffs[tariff], entry, exit, vehicle_class, lost_card=lost_card)
-        raw = result.to_json()
-        lines = raw.get("lines", []) if isinstance(raw, dict) else []
+        compiled = self.tariffs[tariff]
+        # A class the tariff does not price (e.g. new_energy where all pay alike) pays the default class.
+        cls = vehicle_class if vehicle_class in compiled.classes else compiled.default_class
+        result = quote(compiled, entry, exit, cls, lost_card=lost_card)
         return FeeQuote(
-            total=int(result.total),
-            currency=str(result.currency),
-            tariff_id=str(getattr(result, "tariff_id", tariff)),
-            tariff_hash=str(getattr(result, "tariff_hash", None) or self._hashes[tariff]),
-            lines=list(lines),
-            flags=tuple(str(f) for f in getattr(result, "flags", ())),
-        )
+            total=result.total, currency=result.currency, tariff_id=result.tariff_id, tariff_hash=result.tariff_hash,
+            lines=list(result.to_json()["lines"]), flags=tuple(result.flags),
+        )  # fmt: skip
 
     def max_stay(self, tariff: str) -> timedelta | None:
-        value = getattr(self._tariffs[tariff], "max_stay", None)
-        return value if isinstance(value, timedelta) else None
+        return self.tariffs[tariff].max_stay

@@ -31,9 +31,9 @@ class HourlyTariff:
     lost_card_fee: int = 10000
 
     def quote(
-        self, tariff: str, entry: datetime, exit: datetime, vehicle_class: str, *, lost_card: bool = False
+        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False
     ) -> FeeQuote:
-        if lost_card:
+        if lost_card or entry is None:
             return FeeQuote(self.lost_card_fee, "CNY", tariff, "h" * 64, [{"label": "lost card", "amount": 10000}])
         minutes = (exit - entry).total_seconds() / 60
         if minutes <= self.free_minutes:

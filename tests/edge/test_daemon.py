@@ -25,7 +25,6 @@ from parking.site import load_site
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
 from simulators.io_module import IoModuleSimulator, ModbusServing
 from tests.edge.central_double import TOKEN, CentralDouble
-from tests.edge.kit import HourlyTariff
 
 REPO = Path(__file__).resolve().parents[2]
 IO_MAP = IoMap(
@@ -133,7 +132,7 @@ async def sims() -> AsyncIterator[tuple[SimLane, SimLane]]:
 
 def daemon_for(site_file: Path) -> EdgeDaemon:
     return EdgeDaemon(
-        load_site(site_file), site_file, fees=HourlyTariff(), metrics_listen="127.0.0.1:0", synchronous="NORMAL",
+        load_site(site_file), site_file, metrics_listen="127.0.0.1:0", synchronous="NORMAL",
         drain_timeout_s=10,
     )  # fmt: skip
 

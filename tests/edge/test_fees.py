@@ -1,0 +1,60 @@
+"""The exit lane with the real tariff engine and the residential tariff file."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from edge.actions import Display
+from edge.events import LostCard, TakePayment
+from edge.exit import ExitLane
+from edge.fees import TariffFees
+from edge.lane import LaneContext, LaneSettings
+from parking.tariff import load_tariff
+from parking.wire import RecordKind
+from tests.edge.kit import CAR_PARK, Clock, arrive, context, cross, drafts, entry_lane, feed, of_type, opens
+
+RESIDENTIAL = Path(__file__).resolve().parents[2] / "config" / "tariffs" / "residential.toml"
+
+
+def real_exit(ctx: LaneContext) -> ExitLane:
+    settings = LaneSettings(id="out-1", car_park=CAR_PARK, tariff="residential")
+    return ExitLane(settings, ctx, TariffFees({"residential": RESIDENTIAL}))
+
+
+def test_fee_breakdown_and_tariff_hash_are_committed_with_the_payment() -> None:
+    ctx, clock = context(), Clock()
+    feed(entry_lane(ctx), clock, *arrive("粤B12345"), *cross())
+    clock.advance(timedelta(hours=3, minutes=10).total_seconds())
+    lane = real_exit(ctx)
+    actions = feed(lane, clock, *arrive("粤B12345"))
+    assert "请缴费 11.00元" in of_type(actions, Display)[0].lines
+    actions = feed(lane, clock, TakePayment(operator="c-7", reason="cash", amount=1100))
+    (tx,) = drafts(actions, RecordKind.TRANSACTION)
+    assert tx.payload["amount"] == 1100
+    assert tx.payload["tariff_hash"] == load_tariff(RESIDENTIAL).content_hash
+    assert sum(line["amount"] for line in tx.payload["lines"]) == 1100
+    assert len(opens(actions)) == 1
+
+
+def test_lost_card_without_entry_pays_the_flat_fee_and_large_class_pays_double() -> None:
+    ctx, clock = context(), Clock()
+    lane = real_exit(ctx)
+    feed(lane, clock, *arrive("粤A99999"))
+    actions = feed(lane, clock, LostCard(operator="c-7", reason="no ticket, no record"))
+    assert "请缴费 50.00元" in of_type(actions, Display)[0].lines
+
+    fees = TariffFees({"residential": RESIDENTIAL})
+    start = clock.now
+    small = fees.quote("residential", start, start + timedelta(hours=2), "small").total
+    large = fees.quote("residential", start, start + timedelta(hours=2), "large").total
+    assert large == 2 * small
+    assert fees.quote("residential", start, start + timedelta(hours=2), "new_energy").total == small
+
+
+def test_a_stay_beyond_the_tariff_maximum_is_abnormal() -> None:
+    ctx, clock = context(), Clock()
+    feed(entry_lane(ctx), clock, *arrive("粤B12345"), *cross())
+    clock.advance(timedelta(days=31).total_seconds())
+    actions = feed(real_exit(ctx), clock, *arrive("粤B12345"))
+    assert drafts(actions, RecordKind.ABNORMAL_EVENT)[0].payload["event"] == "session_over_max"
