@@ -17,8 +17,9 @@ class QuoteLine(NamedTuple):
 
     ``kind`` is ``stay`` (a piece of the stay in one band and one cycle), ``cycle_cap`` (what a cycle's cap took
     off), ``free_period``, ``lost_card`` (what the lost-card rule added), ``coupon``, ``paid`` or ``grace``.
-    ``start``/``end`` are UTC epoch seconds. For a ``stay`` line, ``items`` holds ``(units, unit_minutes,
-    unit_price)`` for each rate line used, ``charged`` their sum and ``cap`` the cap that applied (or ``None``).
+    ``start``/``end`` are UTC epoch seconds; ``cycle`` counts cycles from 0 (from 1 in JSON and text). For a
+    ``stay`` line, ``items`` holds ``(units, unit_minutes, unit_price)`` for each rate line used, ``charged`` their
+    sum and ``cap`` the cap that applied (or ``None``).
 
     A long stay repeats itself: ``repeat`` > 1 says the line stands for that many identical occurrences, each
     ``amount``, starting ``every`` seconds apart; ``start`` is the first one's start and ``end`` the last one's end.
