@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -77,7 +78,8 @@ class SerialTextDisplay(LineClient):
         super().__init__(config, **kwargs)
         self._listeners: list[Callable[[DisplayEvent], None]] = []
         self.fault: str | None = None
-        self._shown: list[str] | None = None
+        self._shown: tuple[list[str], Colour] | None = None  # restored after the display reboots or reconnects
+        self._restore_task: asyncio.Task[None] | None = None
 
     def add_listener(self, listener: Callable[[DisplayEvent], None]) -> None:
         self._listeners.append(listener)
@@ -97,8 +99,20 @@ class SerialTextDisplay(LineClient):
             self.fault = line.rest or None
             self._emit(DisplayFault(self.name, self.fault, datetime.now(UTC)))
             self.health.set(*self.healthy_state())
-        elif line.keyword == "READY":
-            self._shown = None  # it rebooted: what it showed is gone
+        elif line.keyword == "READY" and self._connected.is_set():  # it rebooted: put the text back
+            self._restore_task = asyncio.create_task(self._restore())
+
+    async def on_connected(self) -> None:
+        await self._restore()
+
+    async def _restore(self) -> None:
+        if not self._shown:
+            return
+        lines, colour = self._shown
+        try:
+            await self.show(lines, colour=colour)
+        except DisplayError as err:
+            _LOGGER.warning("%s: could not restore the text: %s", self.name, err)
 
     async def send(self, command: DisplayCommand) -> None:
         line = command_line(0, command)
@@ -110,11 +124,11 @@ class SerialTextDisplay(LineClient):
         await self.clear()
         for row, text in enumerate(lines, start=1):
             await self.send(Show(row, colour, text))
-        self._shown = list(lines)
+        self._shown = (list(lines), colour)
 
     async def say(self, text: str) -> None:
         await self.send(Say(text))
 
     async def clear(self) -> None:
         await self.send(Clear())
-        self._shown = []
+        self._shown = None

@@ -150,10 +150,13 @@ async def test_cards_are_issued_taken_and_counted_until_empty(
     pair: Pair,
 ) -> None:
     sim, driver, events = pair
-    for _ in range(3):
+
+    def taken() -> int:
+        return len([e for e in events if isinstance(e, CardTaken)])
+
+    for issued in range(1, 4):
         await driver.issue()
-        taken = len([e for e in events if isinstance(e, CardTaken)])
-        await _until(lambda n=taken: len([e for e in events if isinstance(e, CardTaken)]) == n + 1)  # type: ignore[misc]
+        await _until(lambda: taken() == issued)  # noqa: B023 (awaited within the iteration)
     assert driver.tally == DispenserTally(presented=3, taken=3, recalled=0)
     presented = [e.card for e in events if isinstance(e, CardPresented)]
     assert presented == [e.card for e in events if isinstance(e, CardTaken)]

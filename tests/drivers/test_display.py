@@ -211,5 +211,8 @@ async def test_unplug_and_replug_over_pty() -> None:
         await asyncio.wait_for(driver.wait_connected(), 4)
         await driver.show(["back"])
         assert sim.text() == ["back"]
+        sim.rows.clear()  # the display power-cycles: blank, then READY
+        sim.server.broadcast(Line(0, "READY"))
+        await _until(lambda: sim.text() == ["back"])
         await driver.stop()
         await sim.server.stop()
