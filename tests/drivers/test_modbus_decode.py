@@ -8,6 +8,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from drivers.modbus.decode import decode
 from drivers.modbus.errors import ModbusError
@@ -59,3 +61,12 @@ def test_cli_prints_json_and_fails_with_exit_1() -> None:
     )
     assert bad.returncode == 1
     assert b"not hex" in bad.stderr
+
+
+@given(st.binary(max_size=80) | st.text(alphabet="0123456789abcdefABCDEF :x\n", max_size=80).map(str.encode))
+def test_any_input_gives_a_result_or_the_family_error(data: bytes) -> None:
+    try:
+        out = decode(data, argparse.Namespace(direction="auto"))
+    except ModbusError:
+        return
+    assert out["direction"] in ("request", "response", "request or echo")
