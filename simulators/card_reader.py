@@ -145,7 +145,7 @@ def register_sim(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "card-reader", help="an OSDP reader (libosdp) or a Wiegand converter on a serial port"
     )
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
-    osdp_p = kinds.add_parser("osdp", help="libosdp peripheral device; presents cards typed on stdin")
+    osdp_p = kinds.add_parser("osdp", help="libosdp peripheral device presenting the --card list")
     osdp_p.add_argument("port", nargs="?", help="the device side of the line (omit with --link)")
     osdp_p.add_argument("--link", action="store_true", help="create a pseudo-terminal pair; print the host path")
     osdp_p.add_argument("--address", type=int, default=0)

@@ -39,6 +39,7 @@ class SerialChannel(Channel):  # type: ignore[misc]
         self.bytes_in = 0
         self.bytes_out = 0
         self.closed = False
+        self.last_rx = 0.0  # time.monotonic() of the last bytes received
         self.tap: Callable[[str, bytes], None] | None = None  # sees every byte read ("rx") and written ("tx")
 
     # ------------------------------------------------------------------ libosdp's interface
@@ -54,6 +55,7 @@ class SerialChannel(Channel):  # type: ignore[misc]
             return b""
         if data:
             self.bytes_in += len(data)
+            self.last_rx = time.monotonic()
             if self.tap is not None:
                 self.tap("rx", data)
             if _LOGGER.isEnabledFor(logging.DEBUG):

@@ -24,7 +24,7 @@ from osdp import CardFormat, Command, ControlPanel, Event, LibFlag, LogLevel, PD
 from prometheus_client import Counter, Histogram
 
 from drivers.cards import CardRead
-from drivers.health import Health, HealthTracker
+from drivers.health import Backoff, Health, HealthTracker
 from drivers.osdp.channel import SerialChannel
 from drivers.osdp.errors import OsdpConfigError, OsdpError, OsdpProtocolError, OsdpTimeoutError
 from drivers.osdp.raw import card_from_bits
@@ -67,6 +67,8 @@ class OsdpReaderConfig:
     require_secure: bool = True
     commissioning: bool = False
     monitor_interval: float = 0.05
+    answer_timeout: float = 0.5  # no byte from the reader for this long (libosdp polls every ~50 ms): offline
+    restart_after: float = 1.0  # libosdp offline this long: restart its state machine (it would wait 300 s)
 
     def check(self) -> None:
         """Refuse unsafe or impossible settings (raises :class:`OsdpConfigError`)."""
@@ -120,6 +122,10 @@ class OsdpReader:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._monitor: asyncio.Task[None] | None = None
         self._reopens = 0
+        self._offline_since: float | None = None
+        self._restart_backoff = Backoff(initial=config.restart_after, maximum=10.0, jitter=0.0)
+        self._next_restart = 0.0
+        self.restarts = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -229,22 +235,44 @@ class OsdpReader:
                 if self._reopens:
                     RECONNECTS.labels(cfg.name).inc()
                 self._reopens = channel.reopens
+            now = time.monotonic()
+            # both calls take libosdp's lock, held by its refresh thread while it talks: not on the event loop
+            online, secure = await asyncio.to_thread(self._link_state, cp)
+            silent = now - channel.last_rx > cfg.answer_timeout
             if not channel.connected:
                 if self.health.health is not Health.OFFLINE:
                     ERRORS.labels(cfg.name, "transport").inc()
                 self.health.set(Health.OFFLINE, f"port {cfg.port}: {channel.last_error}")
+            elif silent or not online:
+                if self.health.health is Health.ONLINE:
+                    ERRORS.labels(cfg.name, "silent").inc()
+                self.health.set(Health.OFFLINE, "reader not answering")
+            elif cfg.scbk is not None and not cfg.commissioning and not secure:
+                self.health.set(Health.DEGRADED, "secure channel not established")
             else:
-                # both calls take libosdp's lock, held by its refresh thread while it talks: not on the event loop
-                online, secure = await asyncio.to_thread(self._link_state, cp)
-                if not online:
-                    self.health.set(Health.OFFLINE, "reader not answering")
-                elif cfg.scbk is not None and not cfg.commissioning and not secure:
-                    self.health.set(Health.DEGRADED, "secure channel not established")
-                else:
-                    self.health.set(
-                        Health.ONLINE, "secure channel active" if secure else "online without secure channel"
-                    )
+                self.health.set(Health.ONLINE, "secure channel active" if secure else "online without secure channel")
+            await self._restart_if_stuck(cp, online and channel.connected and not silent, now)
             await asyncio.sleep(cfg.monitor_interval)
+
+    async def _restart_if_stuck(self, cp: Any, online: bool, now: float) -> None:
+        """libosdp parks an offline reader for 300 s; restart it (with backoff) so a reader that comes back is seen."""
+        if online:
+            self._offline_since = None
+            self._restart_backoff.reset()
+            return
+        if self._offline_since is None:
+            self._offline_since = now
+            self._next_restart = now + self.config.restart_after
+            return
+        if now < self._next_restart:
+            return
+        address = self.config.address
+        await asyncio.to_thread(cp.disable_pd, address)
+        await asyncio.sleep(0.1)  # the disable takes effect on libosdp's next refresh
+        await asyncio.to_thread(cp.enable_pd, address)
+        self.restarts += 1
+        self._next_restart = time.monotonic() + self._restart_backoff.next_delay()
+        _LOGGER.debug("%s: restarted libosdp's state machine for address %s", self.config.name, address)
 
     def _link_state(self, cp: Any) -> tuple[bool, bool]:
         return bool(cp.is_online(self.config.address)), bool(cp.is_sc_active(self.config.address))

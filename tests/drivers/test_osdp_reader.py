@@ -106,3 +106,23 @@ async def test_commissioning_sets_a_new_key(link: PtyLink) -> None:
             await _until(lambda: any(c.get("data") == KEY for c in sim.commands), 3)
     # libosdp's peripheral saw our osdp_KEYSET with the new key (over the SCBK-D secure channel)
     assert {"command": 5, "type": 1, "data": KEY} in sim.commands
+
+
+async def test_reader_dies_offline_within_a_second_and_recovers(link: PtyLink) -> None:
+    # The cable stays, the reader stops answering (power cut, process killed): libosdp alone would notice after
+    # ~8 s and then park the reader for 300 s; the driver notices the silence and restarts libosdp's state machine.
+    sim = OsdpCardReaderSim(link.device_port, address=5, scbk=KEY, baudrate=115200).start()
+    config = OsdpReaderConfig("r", link.host_port, address=5, baudrate=115200, scbk=KEY)
+    async with OsdpReader(config) as reader:
+        await reader.wait_online(5)
+        sim.stop()
+        assert await _until(lambda: reader.health.health is Health.OFFLINE, 1.0) < 1.0
+        assert reader.health.reason == "reader not answering"
+        await asyncio.sleep(2.0)
+        with OsdpCardReaderSim(link.device_port, address=5, scbk=KEY, baudrate=115200) as again:
+            await reader.wait_online(5)
+            assert reader.restarts >= 1
+            await _until(lambda: again.secure, 5)
+            again.present_card(9, 999)
+            read = await asyncio.wait_for(reader.events.get(), 3)
+    assert (read.facility, read.card_number) == (9, 999)
