@@ -18,6 +18,7 @@ from drivers.snapshot import (
     SnapshotConfig,
     SnapshotGrabber,
     SnapshotProtocolError,
+    SnapshotStream,
     SnapshotTimeoutError,
     SnapshotTransportError,
 )
@@ -145,3 +146,25 @@ async def test_a_hung_capture_is_not_joined_by_more_threads(monkeypatch: pytest.
     shot = await grabber.grab()  # the source works again: so does the grabber
     assert shot.width == 10
     assert grabber.health.health is Health.ONLINE
+
+
+async def test_kept_open_stream_gives_fresh_frames_and_says_when_stale(video: Path) -> None:
+    # The 5-frame file plays at 10 fps, ends, and is reopened: frames keep coming, one reader thread throughout.
+    stream = SnapshotStream(SnapshotConfig("lane-cam", str(video), timeout=1), max_age=0.5)
+    with pytest.raises(SnapshotTimeoutError, match="no frame yet"):
+        await stream.grab()
+    async with stream:
+        for _ in range(100):
+            if stream.health.health is Health.ONLINE:
+                break
+            await asyncio.sleep(0.02)
+        shots = []
+        for _ in range(8):
+            shots.append(await stream.grab())
+            await asyncio.sleep(0.1)
+        assert [t.name for t in threading.enumerate() if t.name.startswith("stream-")] == ["stream-lane-cam"]
+        assert stream.reopens >= 2  # the file ended at least once and was reopened
+    assert all(s.width == 320 and s.height == 240 for s in shots)
+    await asyncio.sleep(0.6)
+    with pytest.raises(SnapshotTimeoutError, match="old"):
+        await stream.grab()
