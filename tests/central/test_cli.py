@@ -1,0 +1,53 @@
+"""``parkgate central``: migrate, create a user and an edge on a SQLite file (the default database), and the token
+printed once works for sync and ingest against that same file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from central.core.config import Settings
+from central.main import create_app
+from parking.cli import main
+from parking.wire import IngestAck, IngestBatch, SyncPage
+from tests.central.scenario import chain
+
+
+def test_admin_commands_on_a_sqlite_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    monkeypatch.setenv("PARKGATE_DATABASE_URL", url)
+    assert main(["central", "migrate"]) == 0
+    monkeypatch.setenv("PARKGATE_NEW_PASSWORD", "short")
+    assert main(["central", "create-user", "wang", "--role", "front_desk"]) == 1
+    monkeypatch.setenv("PARKGATE_NEW_PASSWORD", "a good long password")
+    assert main(["central", "create-user", "wang", "--role", "front_desk"]) == 0
+    assert main(["central", "create-user", "wang", "--role", "front_desk"]) == 1
+    capsys.readouterr()
+    assert main(["central", "create-edge", "lakeview-edge", "--car-park", "lakeview"]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith("pge_")
+    assert main(["central", "create-edge", "lakeview-edge", "--car-park", "lakeview"]) == 1
+    assert main(["central", "purge-tombstones"]) == 0
+
+    with TestClient(create_app(Settings(database_url=url))) as client:
+        login = client.post("/api/v1/auth/login", json={"username": "wang", "password": "a good long password"})
+        assert login.json()["role"] == "front_desk"
+        edge = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        assert SyncPage.model_validate_json(client.get("/api/v1/sync", headers=edge).content).full
+        body = IngestBatch(edge_id="lakeview-edge", records=chain("lakeview", 5)).model_dump_json()
+        first = IngestAck.model_validate_json(client.post("/api/v1/ingest", headers=edge, content=body).content)
+        again = IngestAck.model_validate_json(client.post("/api/v1/ingest", headers=edge, content=body).content)
+        assert (len(first.accepted), first.chain, first.last_seq) == (5, "ok", 5)
+        assert (again.accepted, len(again.duplicates)) == ([], 5)
+
+
+def test_help_lists_the_central_actions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["central", "--help"])
+    out = capsys.readouterr().out
+    for action in ("run", "migrate", "create-user", "create-edge", "purge-tombstones"):
+        assert action in out

@@ -1,0 +1,45 @@
+"""Vehicle lists and holders: categories checked, plates normalised, holder changes reach the edges."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from central.core.security import Role
+from parking.wire import SyncPage
+from tests.central.conftest import Operators
+from tests.central.scenario import make_holder, make_plan, make_site, ok
+
+pytestmark = pytest.mark.postgres
+
+
+def test_free_vehicles_need_a_known_category(client: TestClient, as_role: Operators) -> None:
+    keeper = as_role[Role.SUPERVISOR]
+    refused = client.post("/api/v1/vehicles", headers=keeper,
+                          json={"list_kind": "free", "plate": "粤B12345", "category": "friend"})  # fmt: skip
+    assert refused.json()["code"] == "request.invalid"
+    entry = ok(client.post("/api/v1/vehicles", headers=keeper,
+                           json={"list_kind": "free", "plate": "粤b 12345", "category": "police",
+                                 "reason": "patrol car", "car_parks": ["lakeview"]}), 201)  # fmt: skip
+    assert entry["plate"] == "粤B12345"
+    listed = ok(client.get("/api/v1/vehicles?list_kind=free&plate=粤B12345", headers=as_role[Role.COLLECTOR]))
+    assert [v["id"] for v in listed] == [entry["id"]]
+    changed = ok(client.put(f"/api/v1/vehicles/{entry['id']}", headers=keeper,
+                            json={"list_kind": "special", "plate": "粤B12345", "category": "hearse"}))  # fmt: skip
+    assert (changed["list_kind"], changed["category"]) == ("special", "hearse")
+
+
+def test_renaming_a_holder_republishes_their_pass(client: TestClient, as_role: Operators) -> None:
+    site = make_site(client, as_role.admin)
+    holder = make_holder(client, as_role[Role.FRONT_DESK], name="张三")
+    plan = make_plan(client, as_role.admin)
+    ok(client.post("/api/v1/passes", headers=as_role[Role.FRONT_DESK],
+                   json={"holder_id": holder, "plan_id": plan, "plates": ["粤B00001"]}), 201)  # fmt: skip
+    start = SyncPage.model_validate_json(client.get("/api/v1/sync", headers=site.edge_headers).content)
+    ok(client.patch(f"/api/v1/holders/{holder}", headers=as_role[Role.FRONT_DESK], json={"name": "张三丰"}))
+    delta = SyncPage.model_validate_json(
+        client.get(f"/api/v1/sync?since={start.version}", headers=site.edge_headers).content
+    )
+    assert [p.holder for p in delta.passes] == ["张三丰"]
+    found = ok(client.get("/api/v1/holders?name=三丰", headers=as_role[Role.COLLECTOR]))
+    assert [h["id"] for h in found] == [holder]
