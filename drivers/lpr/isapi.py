@@ -17,11 +17,14 @@ none)::
     </EventNotificationAlert>
 
 Any other ``eventType`` without an ``<ANPR>`` element (e.g. the heartbeat some firmware sends) is a
-:class:`CameraHeartbeat`. Everything else the camera adds is ignored or kept in ``extra``.
+:class:`CameraHeartbeat`. Everything else the camera adds is ignored or kept in ``extra``. Firmware set to push JSON
+sends the same names as a JSON object (``{"eventType": "ANPR", "ANPR": {"licensePlate": ...}}``); it is read the
+same way.
 """
 
 from __future__ import annotations
 
+import json
 import xml.etree.ElementTree as ET  # building only; parsing goes through xmldoc
 from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
@@ -40,10 +43,11 @@ _EXTRA_ROOT = ("ipAddress", "portNo", "macAddress", "channelID", "channelName", 
 _EXTRA_ANPR = ("country", "plateType", "line", "vehicleListName", "originalLicensePlate")
 
 
-def _is_xml(part: Part) -> bool:
-    if "xml" in part.content_type or part.name.lower().endswith(".xml") or part.filename.lower().endswith(".xml"):
+def _is_document(part: Part) -> bool:
+    names = (part.name.lower(), part.filename.lower())
+    if "xml" in part.content_type or "json" in part.content_type or any(n.endswith((".xml", ".json")) for n in names):
         return True
-    return part.content.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<")
+    return part.content.lstrip(b"\xef\xbb\xbf \r\n\t").startswith((b"<", b"{"))
 
 
 def _image_kind(name: str) -> str:
@@ -61,9 +65,9 @@ def split_isapi(body: bytes, content_type: str | None = None) -> tuple[bytes, tu
     if boundary is None:
         return body, ()
     parts = parse_multipart(body, boundary)
-    xml_part = next((p for p in parts if _is_xml(p)), None)
+    xml_part = next((p for p in parts if _is_document(p)), None)
     if xml_part is None:
-        raise LprProtocolError("multipart push without an XML part", data=body[:64])
+        raise LprProtocolError("multipart push without an XML (or JSON) part", data=body[:64])
     images: list[PlateImage] = []
     for part in parts:
         if part is xml_part or not part.content:
@@ -101,7 +105,7 @@ def decode_isapi(
     Raises :class:`LprProtocolError` for anything that is not an ISAPI alert.
     """
     xml, images = split_isapi(body, content_type)
-    root = parse_xml(xml)
+    root = _json_alert(xml) if xml.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"{") else parse_xml(xml)
     if local(root.tag).lower() != "eventnotificationalert":
         raise LprProtocolError(f"root element is <{local(root.tag)}>, not <EventNotificationAlert>", data=xml[:64])
     event_type = text_of(root, "eventType") or ""
@@ -145,6 +149,34 @@ def decode_isapi(
         raw=xml,
         extra=extra,
     )
+
+
+def _json_alert(document: bytes) -> ET.Element:
+    """Newer firmware can push the same alert as JSON: read it into the element shape the XML path reads."""
+    try:
+        data = json.loads(document.decode("utf-8-sig"))
+        if isinstance(data, dict) and isinstance(data.get("EventNotificationAlert"), dict):
+            data = data["EventNotificationAlert"]
+        if not isinstance(data, dict):
+            raise LprProtocolError("JSON alert is not an object", data=document[:64])
+        return _element("EventNotificationAlert", data, 0)
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise LprProtocolError(f"not a JSON alert: {err}", data=document[:64]) from err
+
+
+def _element(tag: str, value: Any, depth: int) -> ET.Element:
+    if depth > 16:
+        raise LprProtocolError("JSON alert nested deeper than 16 levels")
+    element = ET.Element(tag)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            element.append(_element(str(key), item, depth + 1))
+    elif isinstance(value, list):
+        for item in value:
+            element.append(_element("item", item, depth + 1))
+    elif value is not None:
+        element.text = str(value).lower() if isinstance(value, bool) else str(value)
+    return element
 
 
 def _picture_names(anpr: ET.Element) -> list[str]:

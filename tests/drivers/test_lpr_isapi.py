@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import random
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -220,6 +221,33 @@ def test_reverse_and_naive_time_in_camera_zone() -> None:
     assert read.at == datetime(2026, 11, 27, 10, 15, 2, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
+def test_json_alert_from_newer_firmware() -> None:
+    alert = {
+        "ipAddress": "10.2.124.190", "channelID": 1, "dateTime": "2026-11-27T10:15:02+08:00", "activePostCount": 1,
+        "eventType": "ANPR", "eventState": "active", "eventDescription": "ANPR",
+        "ANPR": {"licensePlate": "粤BD12345", "confidenceLevel": 91, "direction": "reverse", "plateColor": "green",
+                 "vehicleType": "SUVMPV", "pictureInfoList": [{"fileName": "licensePlatePicture.jpg"}]},
+        "UUID": "u-42", "isDataRetransmission": False,
+    }  # fmt: skip
+    body, content_type = build_multipart(
+        [("anpr.json", "anpr.json", "application/json", json.dumps(alert, ensure_ascii=False).encode()),
+         ("licensePlatePicture.jpg", "licensePlatePicture.jpg", "image/jpeg", PLATE_JPEG)]
+    )  # fmt: skip
+    read = _read(body, content_type=content_type)
+    assert (read.plate, read.plate_color, read.vehicle_type, read.event_id) == ("粤BD12345", "green", "SUVMPV", "u-42")
+    assert read.confidence == pytest.approx(0.91)
+    assert read.direction is Direction.AWAY
+    assert read.camera == "10.2.124.190/1"
+    assert read.extra["pictures"] == ["licensePlatePicture.jpg"]
+    image = read.image("plate")
+    assert image is not None
+    assert image.data == PLATE_JPEG
+    wrapped = json.dumps({"EventNotificationAlert": {"eventType": "heartBeat"}}).encode()
+    assert isinstance(decode_isapi(wrapped), CameraHeartbeat)
+    with pytest.raises(LprProtocolError, match="not a JSON alert"):
+        decode_isapi(b'{"eventType": ')
+
+
 def test_heartbeat() -> None:
     event = decode_isapi(HEARTBEAT, camera="entry-1")
     assert isinstance(event, CameraHeartbeat)
@@ -235,7 +263,7 @@ def test_heartbeat() -> None:
         (b"<EventNotificationAlert><eventType>ANPR</eventType></EventNotificationAlert>", "without an <ANPR>"),
         (b'<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY a "aaaa">]><EventNotificationAlert/>', "document type"),
         (b'<!DOCTYPE x SYSTEM "file:///etc/passwd"><EventNotificationAlert/>', "document type"),
-        (b"--boundary\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\r\n--boundary--\r\n", "without an XML part"),
+        (b"--boundary\r\nContent-Type: image/jpeg\r\n\r\n\xff\xd8\r\n--boundary--\r\n", "without an XML"),
         (b"\xff\xfe\x00", "not valid utf-16"),
     ],
 )
@@ -291,7 +319,13 @@ def test_any_bytes_raise_only_our_error(data: bytes) -> None:
 
 def _fuzz(count: int, seed: int) -> None:
     rng = random.Random(seed)
-    seeds = [GOLDEN_XML.encode(), GOLDEN_MULTIPART, HEARTBEAT, GOLDEN_XML.encode("utf-8").replace(b"UTF-8", b"GBK")]
+    seeds = [
+        GOLDEN_XML.encode(),
+        GOLDEN_MULTIPART,
+        HEARTBEAT,
+        GOLDEN_XML.encode("utf-8").replace(b"UTF-8", b"GBK"),
+        b'{"eventType": "ANPR", "ANPR": {"licensePlate": "AB1", "confidenceLevel": 9, "pictureInfoList": [{}]}}',
+    ]
     for _ in range(count):
         data = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 6)):
