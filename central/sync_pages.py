@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session
 
 from central.models import SyncItem
@@ -41,36 +42,30 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
     # A snapshot when the edge starts, is behind the kept deletions, or is ahead of us (central restored).
     full = since == 0 or since < purged_through or since > clock
     pattern = f"%,{car_park},%"
-    sections: dict[str, list[str]] = {kind.value: [] for kind in _SECTIONS}
+    joined: dict[str, str] = {}
     deleted: list[str] = []
     if full:
-        # Only live records in scope: no per-row decisions, so fetch just what goes on the wire.
-        live = select(SyncItem.version, SyncItem.kind, SyncItem.body).where(
-            SyncItem.version <= clock, SyncItem.deleted.is_(False),
-            or_(SyncItem.scope == "", SyncItem.scope.like(pattern)),
-        )  # fmt: skip
-        snapshot = session.execute(live.order_by(SyncItem.version).limit(limit + 1)).all()
-        more = len(snapshot) > limit
-        snapshot = snapshot[:limit]
-        for _version, kind, body in snapshot:
-            sections[kind].append(body)
-        count = len(snapshot)
-        version = snapshot[-1][0] if more else clock
+        snapshot = _snapshot_postgres if session.get_bind().dialect.name == "postgresql" else _snapshot_rows
+        joined, count, more, last = snapshot(session, clock, pattern, limit)
+        version = last if more else clock
     else:
         query = select(
             SyncItem.version, SyncItem.kind, SyncItem.record_id, SyncItem.scope, SyncItem.deleted, SyncItem.body
         ).where(
             SyncItem.version > since, SyncItem.version <= clock, or_(SyncItem.reach == "", SyncItem.reach.like(pattern))
         )
-        changes = session.execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
+        # Core, not ORM, execution: no per-row ORM bookkeeping for up to 50,000 rows.
+        changes = session.connection().execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
         more = len(changes) > limit
         changes = changes[:limit]
+        sections: dict[str, list[str]] = {kind.value: [] for kind in _SECTIONS}
         for _version, kind, record_id, scope, is_deleted, body in changes:
             if not is_deleted and _in(scope, car_park):
                 sections[kind].append(body)
             else:
                 # Deleted, or no longer for this car park: an edge that had it must drop it.
                 deleted.append(f'{{"kind":"{kind}","id":{json.dumps(record_id, ensure_ascii=False)}}}')
+        joined = {kind: ",".join(bodies) for kind, bodies in sections.items()}
         count = len(changes)
         version = changes[-1][0] if more else clock
     head = (
@@ -80,7 +75,7 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
     parts = [head]
     for kind in _SECTIONS:
         parts.append(f',"{kind.value}":[')
-        parts.append(",".join(sections[kind.value]))
+        parts.append(joined.get(kind.value, ""))
         parts.append("]")
     parts.append(',"deleted":[')
     parts.append(",".join(deleted))
@@ -89,3 +84,51 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
         body="".join(parts).encode("utf-8"), since=since, version=version, full=full, more=more,
         items=count, central_version=clock,
     )  # fmt: skip
+
+
+def _live(clock: int, pattern: str) -> ColumnElement[bool]:
+    return and_(
+        SyncItem.version <= clock, SyncItem.deleted.is_(False), or_(SyncItem.scope == "", SyncItem.scope.like(pattern))
+    )
+
+
+def _snapshot_rows(session: Session, clock: int, pattern: str, limit: int) -> tuple[dict[str, str], int, bool, int]:
+    """A snapshot page, joined in Python: (JSON array bodies by kind, records, more follow, last version)."""
+    query = select(SyncItem.version, SyncItem.kind, SyncItem.body).where(_live(clock, pattern))
+    rows = session.connection().execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    sections: dict[str, list[str]] = {kind.value: [] for kind in _SECTIONS}
+    for _version, kind, body in rows:
+        sections[kind].append(body)
+    return {k: ",".join(v) for k, v in sections.items()}, len(rows), more, rows[-1][0] if rows else 0
+
+
+def _snapshot_postgres(session: Session, clock: int, pattern: str, limit: int) -> tuple[dict[str, str], int, bool, int]:
+    """The same page, joined by PostgreSQL (``string_agg``): four rows cross the wire instead of 20,000."""
+    page = (
+        select(SyncItem.version, SyncItem.kind, SyncItem.body)
+        .where(_live(clock, pattern))
+        .order_by(SyncItem.version)
+        .limit(limit)
+        .subquery()
+    )
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                page.c.kind,
+                func.count(),
+                func.max(page.c.version),
+                func.string_agg(page.c.body, aggregate_order_by(literal(","), page.c.version)),
+            ).group_by(page.c.kind)
+        )
+        .all()
+    )
+    joined = {kind: body for kind, _count, _last, body in rows}
+    count = sum(int(row[1]) for row in rows)
+    last = max((int(row[2]) for row in rows), default=0)
+    more = count == limit and bool(
+        session.scalar(select(exists().where(_live(clock, pattern), SyncItem.version > last)))
+    )
+    return joined, count, more, last
