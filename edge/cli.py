@@ -49,12 +49,15 @@ def _journal_path(site_file: Path, journal: str) -> Path:
 def run_edge(args: argparse.Namespace) -> int:
     import asyncio
     import signal
+    import sys
 
     from edge.daemon import EdgeDaemon
     from parking.site import SiteConfig
 
     site = _load(args.config)
     assert isinstance(site, SiteConfig)
+    # The journal's writer thread must get the interpreter quickly when a lane waits on its commit (default 5 ms).
+    sys.setswitchinterval(0.001)
 
     async def main() -> None:
         daemon = EdgeDaemon(

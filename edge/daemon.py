@@ -69,6 +69,7 @@ class EdgeDaemon:
         tick_s: float = 0.1,
         drain_timeout_s: float = 120.0,
         synchronous: str = "FULL",
+        inline_commits: bool = False,
     ) -> None:
         self.site = site
         self.site_file = site_file
@@ -81,8 +82,9 @@ class EdgeDaemon:
         if not journal_path.is_absolute():
             journal_path = site_file.parent / journal_path
         self.journal = Journal(
-            journal_path, site.car_park.id, synchronous="NORMAL" if synchronous == "NORMAL" else "FULL"
-        )
+            journal_path, site.car_park.id, synchronous="NORMAL" if synchronous == "NORMAL" else "FULL",
+            background_checkpoint=True,
+        )  # fmt: skip
         self.lists = ListStore(lists_path(journal_path))
         self.park = ParkState(site.car_park.capacity)
         for session in self.journal.open_sessions():
@@ -92,7 +94,7 @@ class EdgeDaemon:
         self.metrics.lists_version.set(directory.version)
         self.context = LaneContext(self.park, self.holder)
         self.fees = fees or site_fees(site, site_file)
-        self.writer = JournalWriter(self.journal, on_commit=self.metrics.committed)
+        self.writer = JournalWriter(self.journal, on_commit=self.metrics.committed, inline=inline_commits)
         self.lanes: dict[str, Lane] = {}
         for index, lane in enumerate(site.lanes):
             settings = lane_settings(site, index)
@@ -139,6 +141,7 @@ class EdgeDaemon:
         if site_devices is not None:
             await site_devices.start()
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        self._tasks.append(asyncio.create_task(self._checkpoints(), name="journal-checkpoints"))
         if self.site.central is not None:
             link = CentralLink(self.site.central.url, self.site.central.edge_id, self.site.central.resolve_token())
             client = link.client()
@@ -163,6 +166,14 @@ class EdgeDaemon:
             self.metrics.lanes_out_of_service.set(sum(r.out_of_service is not None for r in self.runners.values()))
             if self.outbox is not None and self.journal.last_seq:
                 self.outbox.wake()
+
+    async def _checkpoints(self, every_s: float = 2.0) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await asyncio.to_thread(self.journal.checkpoint)
+            except Exception:
+                _LOGGER.warning("journal checkpoint failed", exc_info=True)
 
     async def _serve_metrics(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")

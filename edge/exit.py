@@ -61,7 +61,8 @@ class ExitLane(Lane):
             if found is not None:
                 return found
         if identity.plate is not None:
-            for session, similarity in self.park.by_plate(identity.plate):
+            floor = self.settings.min_confidence / identity.plate_confidence if identity.plate_confidence else 1.0
+            for session, similarity in self.park.by_plate(identity.plate, floor):
                 if identity.plate_confidence * similarity >= self.settings.min_confidence:
                     return session
         return None

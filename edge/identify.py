@@ -58,10 +58,15 @@ class Identity:
         }
 
 
+def _floor(min_confidence: float, read: Consensus) -> float:
+    """The least similarity a stored plate needs for ``read.confidence x similarity`` to reach the threshold."""
+    return min_confidence / read.confidence if read.confidence > 0 else 1.0
+
+
 def _best_vehicle(
     directory: Directory, read: Consensus, kind: VehicleList, min_conf: float, now: datetime
 ) -> tuple[VehicleEntry, float] | None:
-    for m in directory.vehicles.lookup(read.plate):
+    for m in directory.vehicles.lookup(read.plate, _floor(min_conf, read)):
         score = read.confidence * m.similarity
         if score < min_conf:
             break
@@ -107,7 +112,7 @@ def identify(
     if card is not None and card in directory.passes_by_card:
         pass_record, match = directory.passes_by_card[card], 1.0
     elif read is not None:
-        for m in directory.passes_by_plate.lookup(read.plate):
+        for m in directory.passes_by_plate.lookup(read.plate, _floor(min_confidence, read)):
             score = read.confidence * m.similarity
             if score < min_confidence:
                 break

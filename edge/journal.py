@@ -90,6 +90,7 @@ class Journal:
         *,
         synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL",
         busy_timeout_s: float = 5.0,
+        background_checkpoint: bool = False,
     ) -> None:
         self.path = Path(path)
         self.car_park = car_park
@@ -100,6 +101,11 @@ class Journal:
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.executescript(SCHEMA)
+        self._checkpointer: sqlite3.Connection | None = None
+        if background_checkpoint:
+            # Checkpoints (copying the WAL into the database, with an fsync) are left to :meth:`checkpoint` on its
+            # own connection, so a lane's commit never pays for one.
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
         row = self._db.execute("SELECT seq, hash FROM records ORDER BY seq DESC LIMIT 1").fetchone()
         self._seq, self._head = (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)
 
@@ -110,6 +116,16 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+
+    def checkpoint(self) -> tuple[int, int]:
+        """Copy committed WAL pages into the database without blocking writers (PASSIVE); returns (wal pages,
+        pages copied). Run it from a background thread, e.g. every few seconds."""
+        if self._checkpointer is None:
+            self._checkpointer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        row = self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(row[1]), int(row[2])
 
     # ------------------------------------------------------------------------------------------------ writing
 

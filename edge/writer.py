@@ -25,8 +25,12 @@ _Request = tuple[Sequence[Draft], asyncio.AbstractEventLoop, "asyncio.Future[lis
 class JournalWriter:
     MAX_GROUP = 256
 
-    def __init__(self, journal: Journal, on_commit: Callable[[float, int], None] | None = None) -> None:
+    def __init__(
+        self, journal: Journal, on_commit: Callable[[float, int], None] | None = None, *, inline: bool = False
+    ) -> None:
         self.journal = journal
+        self.inline = inline
+        self._busy = 0  # requests queued or being written by the thread
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._on_commit = on_commit
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
@@ -34,10 +38,21 @@ class JournalWriter:
 
     async def commit(self, drafts: Sequence[Draft]) -> list[JournalRecord]:
         """Write ``drafts`` in one transaction (possibly shared with other lanes' commits); raises JournalError."""
+        if self.inline and not self._busy:
+            # Nothing queued: a thread hand-off would cost more than the commit itself.
+            started = time.perf_counter()
+            records = self.journal.commit(drafts)
+            if self._on_commit is not None:
+                self._on_commit(time.perf_counter() - started, len(drafts))
+            return records
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[JournalRecord]] = loop.create_future()
+        self._busy += 1
         self._queue.put((drafts, loop, future))
-        return await future
+        try:
+            return await future
+        finally:
+            self._busy -= 1
 
     def stop(self) -> None:
         self._queue.put(None)

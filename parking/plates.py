@@ -198,8 +198,11 @@ class PlateIndex(Generic[T]):
     def lookup(self, plate: str, min_similarity: float = 0.0) -> list[PlateMatch[T]]:
         """Every stored plate similar to ``plate``, best first (ties by plate text, so results are stable)."""
         plate = normalise_plate(plate)
+        skel = skeleton(plate)
+        # Above what one edit leaves, only look-alike variants (same skeleton) can qualify: one bucket to read.
+        keys = [skel] if min_similarity > 1.0 - SUBSTITUTION_COST else _neighbour_keys(skel)
         candidates: set[str] = set()
-        for key in _neighbour_keys(skeleton(plate)):
+        for key in keys:
             candidates |= self._near.get(key, set())
         matches: list[PlateMatch[T]] = []
         for cand in candidates:

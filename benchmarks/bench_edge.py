@@ -1,0 +1,191 @@
+"""Edge decision latency: from the last input a decision needs (the plate read) to the barrier command leaving
+the edge for the driver layer, for 1 lane and for 32 lanes in one process, each lane cycling a vehicle every 2 s.
+
+The whole edge runs as in production (lane runners, identification, fee quotes with the tariff engine, the SQLite
+journal with group commit and fsync, the metrics); only the devices are replaced by a port that timestamps the
+command (wire time excluded, as the goal states). The load is clock-driven: lane ``i`` of ``n`` starts its vehicle
+at ``i * 2 / n`` s into each 2 s cycle. Half the lanes are entries, half exits (the exits let out the vehicles the
+entries let in a cycle earlier, so they find the session and quote the fee).
+
+    .venv/bin/python benchmarks/bench_edge.py [--seconds 24] [--synchronous FULL|NORMAL] [--inline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+from edge.daemon import EdgeDaemon, Submit
+from edge.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen
+from edge.runner import LanePort
+from parking.site import SiteConfig
+
+REPO = Path(__file__).resolve().parents[1]
+CYCLE_S = 2.0
+
+
+class TimestampPort:
+    """Stands in for the devices: records when each barrier command is handed over."""
+
+    def __init__(self) -> None:
+        self.opens = 0
+
+    async def open_barrier(self) -> None:
+        self.opens += 1
+
+    async def close_barrier(self) -> None:
+        pass
+
+    async def show(self, lines: tuple[str, ...]) -> None:
+        pass
+
+    async def say(self, text: str) -> None:
+        pass
+
+    async def dispense_card(self) -> None:
+        pass
+
+
+def write_site(folder: Path, lanes: int) -> Path:
+    shutil.copy(REPO / "config" / "tariffs" / "residential.toml", folder / "residential.toml")
+    text = """
+[car_park]
+id = "bench"
+name = "Benchmark"
+timezone = "Asia/Shanghai"
+currency = "CNY"
+capacity = { small = 100000 }
+
+[journal]
+path = "journal.sqlite3"
+
+[tariffs.residential]
+file = "residential.toml"
+"""
+    for i in range(lanes):
+        direction = "entry" if i % 2 == 0 or lanes == 1 else "exit"
+        tariff = 'tariff = "residential"\n' if direction == "exit" else ""
+        text += (
+            f'\n[[lanes]]\nid = "lane-{i}"\ndirection = "{direction}"\nmode = "unattended"\n{tariff}devices = {{}}\n'
+        )
+    path = folder / "site.toml"
+    path.write_text(text)
+    return path
+
+
+async def run(lanes: int, seconds: float, synchronous: str, inline: bool = False) -> list[float]:
+    folder = Path(tempfile.mkdtemp(prefix="bench-edge-"))
+    try:
+        site_file = write_site(folder, lanes)
+        # The model only: the lanes have no devices (the port below stands in for them).
+        site = SiteConfig.model_validate(tomllib.loads(site_file.read_text()))
+        submits: dict[int, Submit] = {}
+
+        def port_factory(site: SiteConfig, index: int, submit: Submit) -> LanePort:
+            submits[index] = submit
+            return TimestampPort()
+
+        daemon = EdgeDaemon(
+            site, site_file, port_factory=port_factory, synchronous=synchronous, drain_timeout_s=5,
+            inline_commits=inline,
+        )  # fmt: skip
+        latencies: list[float] = []
+
+        class Recorder:
+            def decided(self, *args: str) -> None:
+                pass
+
+            def barrier_command(self, lane: str, command: str, latency_s: float | None) -> None:
+                if latency_s is not None:
+                    latencies.append(latency_s)
+
+            def alert(self, *args: object) -> None:
+                pass
+
+        await daemon.start()
+        for runner in daemon.runners.values():
+            runner.observer = Recorder()
+        loop = asyncio.get_running_loop()
+        start = loop.time() + 0.2
+        cycles = int(seconds / CYCLE_S)
+
+        async def vehicle(index: int, cycle: int) -> None:
+            submit = submits[index]
+            entry = lanes == 1 or index % 2 == 0
+            # exit lane 2k+1 lets out the vehicle entry lane 2k let in one cycle earlier
+            plate = f"粤B{(index if entry else index - 1):02d}{(cycle if entry else cycle - 1) % 1000:03d}"
+            now = time.perf_counter
+            submit(LoopChanged(Loop.ARMING, True), now())
+            await asyncio.sleep(0.05)
+            submit(PlateSeen(plate, 0.95), now())  # the last input the decision needs
+            await asyncio.sleep(0.3)
+            submit(BarrierReport(BarrierPosition.OPEN), now())
+            submit(LoopChanged(Loop.SAFETY, True), now())
+            await asyncio.sleep(0.3)
+            submit(LoopChanged(Loop.ARMING, False), now())
+            await asyncio.sleep(0.3)
+            submit(LoopChanged(Loop.SAFETY, False), now())
+            await asyncio.sleep(0.3)
+            submit(BarrierReport(BarrierPosition.CLOSED), now())
+
+        tasks: list[asyncio.Task[None]] = []
+        for cycle in range(cycles):
+            for index in range(lanes):
+                if lanes > 1 and index % 2 == 1 and cycle == 0:
+                    continue  # exits start once their entry has let a vehicle in
+                at = start + cycle * CYCLE_S + index * CYCLE_S / lanes
+                delay = max(0.0, at - loop.time())
+                tasks.append(asyncio.ensure_future(_later(delay, vehicle(index, cycle))))
+        await asyncio.gather(*tasks)
+        await asyncio.sleep(0.5)
+        await daemon.stop()
+        return latencies
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _later(delay: float, work: object) -> None:
+    await asyncio.sleep(delay)
+    await work  # type: ignore[misc]
+
+
+def report(label: str, latencies: list[float]) -> None:
+    if not latencies:
+        print(f"{label}: no decisions")
+        return
+    ms = sorted(x * 1000 for x in latencies)
+    p50 = statistics.median(ms)
+    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
+    print(f"{label}: n={len(ms)} p50={p50:.2f} ms p99={p99:.2f} ms max={ms[-1]:.2f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=24.0, help="per scenario (default %(default)s)")
+    parser.add_argument(
+        "--synchronous",
+        choices=("FULL", "NORMAL"),
+        default="FULL",
+        help="journal durability: FULL survives power loss, NORMAL a process crash",
+    )
+    parser.add_argument("--inline", action="store_true", help="commit on the event loop when the writer is idle")
+    args = parser.parse_args()
+    sys.setswitchinterval(0.001)  # as `parkgate edge run` does
+    print(f"edge decision latency, journal synchronous={args.synchronous}, a vehicle per lane every {CYCLE_S:.0f} s")
+    one = asyncio.run(run(1, args.seconds, args.synchronous, args.inline))
+    report(" 1 lane ", one)
+    many = asyncio.run(run(32, args.seconds, args.synchronous, args.inline))
+    report("32 lanes", many)
+    ok = many and sorted(many)[round(0.99 * (len(many) - 1))] < 0.005
+    print(f"goal p99 < 5 ms at 32 lanes: {'met' if ok else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
