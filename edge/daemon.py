@@ -16,6 +16,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from edge.booth_desk import BoothDesk, ObservedWriter
+from edge.console import attach_console
 from edge.devices import LaneDevices, SiteDevices
 from edge.directory import Directory
 from edge.entry import EntryLane
@@ -29,7 +31,6 @@ from edge.metrics import EdgeMetrics
 from edge.park import ParkState
 from edge.runner import LanePort, LaneRunner, utc_now
 from edge.sync import CentralLink, ListSync, Outbox
-from edge.writer import JournalWriter
 from parking.site import Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 
 _LOGGER = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class EdgeDaemon:
         tick_s: float = 0.1,
         drain_timeout_s: float = 120.0,
         synchronous: str = "FULL",
+        booth: str | None = "B1",
         inline_commits: bool = False,
     ) -> None:
         self.site = site
@@ -94,7 +96,7 @@ class EdgeDaemon:
         self.metrics.lists_version.set(directory.version)
         self.context = LaneContext(self.park, self.holder)
         self.fees = fees or site_fees(site, site_file)
-        self.writer = JournalWriter(self.journal, on_commit=self.metrics.committed, inline=inline_commits)
+        self.writer = ObservedWriter(self.journal, on_commit=self.metrics.committed, inline=inline_commits)
         self.lanes: dict[str, Lane] = {}
         for index, lane in enumerate(site.lanes):
             settings = lane_settings(site, index)
@@ -104,6 +106,10 @@ class EdgeDaemon:
                 if self.fees is None:
                     raise RuntimeError(f"exit lane {lane.id} needs the tariff engine (parking.tariff) to quote fees")
                 self.lanes[lane.id] = ExitLane(settings, self.context, self.fees)
+        self.desk: BoothDesk | None = None  # the booth console's side (None: no console)
+        if booth is not None:
+            self.desk = BoothDesk(self, booth)
+            self.writer.listeners.append(self.desk.committed)
         self._port_factory = port_factory
         self.runners: dict[str, LaneRunner] = {}
         self.devices: SiteDevices | None = None
@@ -125,7 +131,11 @@ class EdgeDaemon:
         for index, lane in enumerate(self.site.lanes):
             holder: dict[str, LaneRunner] = {}
 
-            def submit(event: LaneEvent, received: float, _holder: dict[str, LaneRunner] = holder) -> None:
+            def submit(
+                event: LaneEvent, received: float, _holder: dict[str, LaneRunner] = holder, _lane: str = lane.id
+            ) -> None:
+                if self.desk is not None:
+                    self.desk.lane_event(_lane, event)
                 _holder["runner"].submit(event, received)
 
             port: LanePort
@@ -188,6 +198,8 @@ class EdgeDaemon:
         app = web.Application()
         app.router.add_get("/metrics", metrics)
         app.router.add_get("/healthz", health)
+        if self.desk is not None:
+            attach_console(app, self.desk)
         self._web = web.AppRunner(app)
         await self._web.setup()
         await web.TCPSite(self._web, host, int(port)).start()

@@ -27,6 +27,30 @@ _LOGGER = logging.getLogger(__name__)
 RENEWAL_REMINDER_DAYS = 7
 
 
+# The booth's commands: the booth's own record (edge.booth.records, with the shift, method, tender and change) is
+# the transaction or manual record the lane commits with the opening, instead of one of its own, so that a
+# payment is one record in the journal.
+@dataclass(frozen=True, slots=True)
+class BoothPayment(TakePayment):
+    """A payment taken at the booth; ``record`` is its TRANSACTION draft (committed only if the lane releases)."""
+
+    record: Draft | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoothWaiver(WaiveFee):
+    """A free or special vehicle let through at the booth; ``record`` is its TRANSACTION draft."""
+
+    record: Draft | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BoothManualOpen(ManualOpen):
+    """A manual open from the booth; ``record`` is its MANUAL_ACTION draft."""
+
+    record: Draft | None = None
+
+
 @dataclass(slots=True)
 class Due:
     """What the vehicle in the lane owes, and for which session."""
@@ -134,9 +158,17 @@ class ExitLane(Lane):
         return actions
 
     def _release(
-        self, now: datetime, quote: FeeQuote, kind: str, reason: str, drafts: list[Draft], **extra: Any
+        self,
+        now: datetime,
+        quote: FeeQuote,
+        kind: str,
+        reason: str,
+        drafts: list[Draft],
+        transaction: Draft | None = None,
+        **extra: Any,
     ) -> list[LaneAction]:
-        """Commit the transaction and the session's closing with the opening, then open."""
+        """Commit the transaction (``transaction``: the booth's, else the lane's own) and the session's closing
+        with the opening, then open."""
         session = self.session if self.due is None else self.due.session
         identity = self.identity
         tx_payload: dict[str, Any] = {
@@ -148,11 +180,14 @@ class ExitLane(Lane):
             tx_payload["identity"] = identity.evidence()
         if identity is not None and identity.vehicle is not None:
             tx_payload["category"] = identity.vehicle.category
-        transaction = self._draft(RecordKind.TRANSACTION, now, tx_payload)
+        booth = transaction is not None
+        transaction = transaction or self._draft(RecordKind.TRANSACTION, now, tx_payload)
         records = [*drafts, transaction]
         if session is not None:
             closing = {"event": "closed", "session": session.id, "exit_at": now.isoformat(), "exit_lane": self.id,
                        "transaction": transaction.id}  # fmt: skip
+            if booth:  # the booth's record does not carry the tariff's hash: it goes with the closing
+                closing |= {"tariff_id": quote.tariff_id, "tariff_hash": quote.tariff_hash}
             records.append(self._draft(RecordKind.SESSION, now, closing))
             self.park.close(session.id)
         self.released = session
@@ -185,6 +220,8 @@ class ExitLane(Lane):
 
     def _manual_open(self, command: ManualOpen, now: datetime) -> list[LaneAction]:
         manual = self._manual_record("manual_open", command, now, session=self.session.id if self.session else None)
+        if isinstance(command, BoothManualOpen) and command.record is not None:
+            manual = command.record
         quote = self.due.quote if self.due else self._zero_quote()
         waived = FeeQuote(0, quote.currency, quote.tariff_id, quote.tariff_hash, quote.lines, quote.flags)
         return self._release(now, waived, "manual_open", command.reason, [manual], due=quote.total)
@@ -197,9 +234,18 @@ class ExitLane(Lane):
             if event.amount < due.total:
                 short = format_amount(due.total - event.amount, due.currency)
                 return [Display((f"金额不足 差{short}元",)), Alert("payment_short", f"{self.id}: short by {short}")]
-            extra = {"method": event.method, "tendered": event.amount, "operator": event.operator,
-                     "lost_card": self.due.lost_card}  # fmt: skip
+            if isinstance(event, BoothPayment) and event.record is not None:
+                if event.record.payload.get("amount") != due.total:  # the fee changed since the booth read it
+                    return [Alert("payment_mismatch", f"{self.id}: the booth took {event.record.payload.get('amount')}"
+                                                      f" but {due.total} is due")]  # fmt: skip
+                return self._release(now, due, "payment", event.reason or "paid", [], event.record)
+            extra: dict[str, Any] = {"method": event.method, "tendered": event.amount, "operator": event.operator,
+                                     "lost_card": self.due.lost_card}  # fmt: skip
             return self._release(now, due, "payment", event.reason or "paid", [], **extra)
+        if isinstance(event, BoothWaiver) and event.record is not None:
+            quote = self.due.quote if self.due else self._zero_quote()
+            waived = FeeQuote(0, quote.currency, quote.tariff_id, quote.tariff_hash, quote.lines, quote.flags)
+            return self._release(now, waived, "waiver", event.reason, [], event.record)
         if isinstance(event, WaiveFee):
             manual = self._manual_record("waive_fee", event, now, category=event.category,
                                          session=self.session.id if self.session else None)  # fmt: skip

@@ -1,0 +1,446 @@
+"""The booth desk: where the console's operator actions meet the booth's shift, the lanes and the journal.
+
+An action on a vehicle (cash, e-payment, free or special, manual open) makes the shift's record first
+(:mod:`edge.booth.shift` checks the shift and the input), then hands it to the exit lane inside the lane's command
+(:class:`~edge.exit.BoothPayment`, ...): the lane commits *that* record with the barrier command and the session's
+closing, so a payment is one TRANSACTION record carrying the shift, method, tender and change. If the lane does not
+take it (the vehicle left, the fee changed, the journal failed) the record is withdrawn from the shift and the
+operator is told: the shift's figures never hold what the journal does not.
+
+What the lanes do by themselves (a pass holder leaving, barrier cycles, abnormal events) reaches the shift through
+:class:`ObservedWriter`, which tells the desk every batch of records once it is committed; what the devices saw
+(plate reads with their images, loops, barrier) reaches :meth:`BoothDesk.lane_event` from the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from edge.actions import Commit, Draft, LaneAction
+from edge.booth.booth import Booth
+from edge.booth.operators import Operator, OperatorStore
+from edge.booth.payment import Method, ShiftError
+from edge.booth.records import BoothRecord, PaymentTaken
+from edge.booth.shift import Shift, ShiftState
+from edge.events import AttachEntry, LaneEvent, LostCard, ManualOpen, PlateSeen, Refuse, ResetAntiPassback
+from edge.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
+from edge.journal import JournalError
+from edge.lane import Phase
+from edge.park import Session
+from edge.writer import JournalWriter
+from parking.money import format_amount
+from parking.wire import JournalRecord, RecordKind
+
+if TYPE_CHECKING:
+    from edge.daemon import EdgeDaemon
+
+_LOGGER = logging.getLogger(__name__)
+BOOTH_KINDS = ("shift", "shift_report", "transaction", "manual_action")
+
+
+class DeskError(Exception):
+    """An operator action refused; ``code`` is stable (the console translates it), ``status`` the HTTP status."""
+
+    def __init__(self, code: str, message: str, status: int = 409) -> None:
+        self.code, self.message, self.status = code, message, status
+        super().__init__(f"{code}: {message}")
+
+
+class ObservedWriter(JournalWriter):
+    """The journal writer that tells listeners each batch of drafts once it is committed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listeners: list[Callable[[Sequence[Draft]], None]] = []
+
+    async def commit(self, drafts: Sequence[Draft]) -> list[JournalRecord]:
+        records = await super().commit(drafts)
+        for listener in self.listeners:
+            try:
+                listener(drafts)
+            except Exception:
+                _LOGGER.exception("commit listener failed")
+        return records
+
+
+def line_label(line: Mapping[str, Any], currency: str) -> str:
+    """A tariff breakdown line as one short label: ``stay 1×60min@5.00 + 1×60min@2.00``."""
+    label = str(line.get("note") or line.get("kind") or "fee")
+    units = line.get("units") or []
+    if units:
+        parts = [f"{u['units']}×{u['unit_minutes']}min@{format_amount(u['unit_price'], currency)}" for u in units]
+        label = f"{line.get('kind', 'fee')} " + " + ".join(parts)
+    return label
+
+
+@dataclass
+class LaneWatch:
+    """What the desk remembers of a lane beyond its state machine: the last plate read and its image."""
+
+    plate: str | None = None
+    confidence: float = 0.0
+    image: str | None = None
+    read_at: datetime | None = None
+    pending_payment: str | None = None  # the booth payment whose vehicle has not crossed yet
+    last_message: str = ""
+
+
+@dataclass
+class BoothDesk:
+    daemon: EdgeDaemon
+    booth_id: str = "B1"
+    image_roots: list[Path] = field(default_factory=list)
+    version: int = 0
+    watches: dict[str, LaneWatch] = field(default_factory=dict)
+    entry_images: dict[str, str] = field(default_factory=dict)  # session id -> entry image reference
+
+    def __post_init__(self) -> None:
+        site = self.daemon.site
+        self.zone = ZoneInfo(site.car_park.timezone)
+        self.currency = site.car_park.currency
+        self.booth = Booth(self.booth_id, site.car_park.id, clock=self.daemon.clock, currency=self.currency,
+                           zone=self.zone)  # fmt: skip
+        folder = self.daemon.journal.path.parent
+        self.operators = OperatorStore(folder / "operators.sqlite3", clock=self.daemon.clock)
+        if not self.image_roots:
+            self.image_roots = [folder / "images"]
+        self.staffed = [lane_id for lane_id, lane in self.daemon.lanes.items() if isinstance(lane, ExitLane)]
+        self.watches = {lane_id: LaneWatch() for lane_id in self.daemon.lanes}
+        self._lock = asyncio.Lock()
+        self._tick = asyncio.Event()
+        self.restore()
+
+    # ------------------------------------------------------------------------------------------- restore
+
+    def restore(self) -> None:
+        """Rebuild the booth's shifts from the journal (the booth's records carry ``booth`` and ``event``)."""
+        marks = ", ".join(f"'{k}'" for k in BOOTH_KINDS)
+        rows = self.daemon.journal.rows(
+            f"SELECT payload FROM records WHERE kind IN ({marks}) AND json_extract(payload, '$.booth') = ? "  # noqa: S608
+            "AND json_extract(payload, '$.event') IS NOT NULL ORDER BY seq",
+            (self.booth_id,),
+        )
+        self.booth.restore(json.loads(row[0]) for row in rows)
+
+    # ---------------------------------------------------------------------------------------- live state
+
+    @property
+    def shift(self) -> Shift | None:
+        return self.booth.current
+
+    def _open_shift(self) -> Shift:
+        shift = self.booth.current
+        if shift is None or shift.state is not ShiftState.OPEN:
+            raise DeskError("shift.not_open", "open a shift first")
+        return shift
+
+    def changed(self) -> None:
+        """Something the screens show changed: wake the live streams."""
+        self.version += 1
+        tick, self._tick = self._tick, asyncio.Event()
+        tick.set()
+
+    async def wait_change(self, seen: int, within: float) -> int:
+        """Wait until :attr:`version` moves past ``seen`` (or ``within`` seconds); answers the version."""
+        if self.version == seen:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tick.wait(), within)
+        return self.version
+
+    def lane_event(self, lane_id: str, event: LaneEvent) -> None:
+        """Every event the daemon gives a lane: remember plate reads (with their images) for the screens."""
+        watch = self.watches.get(lane_id)
+        if watch is None:
+            return
+        if isinstance(event, PlateSeen):
+            watch.plate, watch.confidence, watch.image = event.plate, event.confidence, event.image
+            watch.read_at = self.daemon.clock()
+        self.changed()
+
+    def committed(self, drafts: Sequence[Draft]) -> None:
+        """A batch of records reached the journal: tell the shift what the lanes did without the booth."""
+        booth_commit = any("shift" in d.payload and "booth" in d.payload for d in drafts)
+        shift = self.booth.current
+        observing = shift is not None and shift.state in (ShiftState.OPEN, ShiftState.CLOSING)
+        for draft in drafts:
+            lane, payload = draft.lane, draft.payload
+            if draft.kind is RecordKind.SESSION and payload.get("event") == "opened" and lane in self.watches:
+                image = self.watches[lane].image
+                if image:
+                    self.entry_images[str(payload["session"])] = image
+            if lane not in self.staffed or not observing or shift is None:
+                continue
+            if draft.kind is RecordKind.BARRIER_COMMAND:
+                if payload.get("command") == "open":
+                    shift.observe_barrier_cycle()
+                elif payload.get("reason") == "vehicle passed":
+                    self._vehicle_left(shift, lane)
+            elif draft.kind is RecordKind.ABNORMAL_EVENT:
+                shift.observe_abnormal(str(payload.get("event")))
+            elif draft.kind is RecordKind.TRANSACTION and not booth_commit:
+                exit_lane = self.daemon.lanes[lane]
+                released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
+                vehicle_class = released.vehicle_class if released else "small"
+                shift.observe_exit(vehicle_class, str(payload.get("transaction_kind", "other")))
+        self.changed()
+
+    def _vehicle_left(self, shift: Shift, lane: str) -> None:
+        watch = self.watches[lane]
+        if watch.pending_payment is not None:
+            shift.vehicle_left(watch.pending_payment)
+            watch.pending_payment = None
+
+    # ------------------------------------------------------------------------------------- sign-in, shift
+
+    def sign_in(self, operator: str, pin: str) -> Operator:
+        return self.operators.sign_in(operator, pin, booth=self.booth_id)
+
+    async def _commit(self, records: Sequence[BoothRecord]) -> None:
+        try:
+            await self.daemon.writer.commit([r.draft() for r in records])
+        except JournalError as err:
+            raise DeskError("journal.failed", str(err), 503) from err
+        self.changed()
+
+    async def open_shift(
+        self, operator: str, float_counts: Mapping[int, int], cards_stock: int, acknowledge_handover: bool
+    ) -> Shift:
+        async with self._lock:
+            shift = self.booth.current
+            if shift is None:
+                shift = self.booth.begin_shift(operator)
+            elif shift.state is not ShiftState.OPENING:
+                raise DeskError("shift.already_open", f"shift of {shift.operator} is {shift.state.value}")
+            try:
+                record = shift.open(operator=operator, float_counts=float_counts, cards_stock=cards_stock,
+                                    acknowledge_handover=acknowledge_handover)  # fmt: skip
+            except ShiftError:
+                self.booth.abandon_opening(shift)
+                raise
+            await self._commit([record])
+            return shift
+
+    async def drop_cash(self, operator: str, bag: str, counts: Mapping[int, int], witness: str | None) -> BoothRecord:
+        async with self._lock:
+            record = self._open_shift().drop_cash(operator=operator, bag=bag, counts=counts, witness=witness)
+            await self._commit([record])
+            return record
+
+    async def close_shift(
+        self, operator: str, counts: Mapping[int, int], cards_on_hand: int, cards_collected: int, note: str
+    ) -> Shift:
+        async with self._lock:
+            shift = self.booth.current
+            if shift is None:
+                raise DeskError("shift.not_open", "no shift to close")
+            pending = [w for w in self.watches.values() if w.pending_payment]
+            if pending:
+                raise DeskError("shift.vehicle_in_lane", "a paid vehicle is still in the lane")
+            records = shift.close(operator=operator, cash_counts=counts, cards_on_hand=cards_on_hand,
+                                  cards_collected=cards_collected, handover_note=note)  # fmt: skip
+            await self._commit(records)
+            return shift
+
+    async def reopen_report(self, operator: str, supervisor: str, pin: str, reason: str) -> Shift:
+        async with self._lock:
+            closed = self.booth.last_closed
+            if closed is None or closed.state is not ShiftState.CLOSED or self.booth.current is not None:
+                raise DeskError("reopen.nothing_closed", "there is no closed shift report to reopen")
+            approval = self.operators.approve(supervisor, pin, action="reopen_shift_report", requested_by=operator,
+                                              booth=self.booth_id)  # fmt: skip
+            record = closed.reopen_report(approval, reason=reason)
+            await self._commit([record])
+            return closed
+
+    async def reverse_payment(self, operator: str, payment_id: str, reason: str) -> BoothRecord:
+        async with self._lock:
+            record = self._open_shift().reverse_payment(payment_id, operator=operator, reason=reason)
+            await self._commit([record])
+            for watch in self.watches.values():
+                if watch.pending_payment == payment_id:
+                    watch.pending_payment = None
+            return record
+
+    # ------------------------------------------------------------------------------------------ the lanes
+
+    def exit_lane(self, lane_id: str) -> ExitLane:
+        lane = self.daemon.lanes.get(lane_id)
+        if lane is None:
+            raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
+        if not isinstance(lane, ExitLane):
+            raise DeskError("lane.not_exit", f"lane {lane_id} is not an exit lane")
+        return lane
+
+    def _waiting(self, lane: ExitLane, *, due: bool) -> None:
+        if lane.phase is not Phase.WAITING:
+            raise DeskError("lane.no_vehicle_waiting", f"no vehicle is waiting in lane {lane.id}")
+        if due and lane.due is None:
+            raise DeskError("lane.nothing_due", f"no fee is quoted in lane {lane.id}: search the entry first")
+
+    async def _feed(self, lane_id: str, event: LaneEvent) -> list[LaneAction]:
+        runner = self.daemon.runners.get(lane_id)
+        if runner is None:
+            raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
+        if runner.out_of_service is not None:
+            raise DeskError("lane.out_of_service", runner.out_of_service, 503)
+        actions = await runner.feed(event)
+        self.changed()
+        return actions
+
+    async def _through_lane(self, shift: Shift, record: BoothRecord, event: LaneEvent) -> None:
+        """Give the lane the booth's record; withdraw it from the shift if the lane did not commit it."""
+        actions = await self._feed(str(record.lane), event)
+        committed = any(d.id == record.id for a in actions if isinstance(a, Commit) for d in a.drafts)
+        lane_ok = self.daemon.runners[str(record.lane)].out_of_service is None
+        if not (committed and lane_ok):
+            withdraw(shift, record)
+            self.changed()
+            raise DeskError("lane.refused", f"lane {record.lane} did not take the {record.kind.value}: nothing stored")
+
+    def _vehicle(self, lane: ExitLane) -> tuple[Session | None, str | None, str]:
+        session = lane.due.session if lane.due else lane.session
+        identity = lane.identity
+        plate = (
+            (session.plate if session else None)
+            or (identity.plate if identity else None)
+            or self.watches[lane.id].plate
+        )
+        vehicle_class = session.vehicle_class if session else (identity.vehicle_class if identity else "small")
+        return session, plate, vehicle_class
+
+    async def take_payment(
+        self, lane_id: str, operator: str, method: Method, *, tendered: int | None = None, reference: str | None = None
+    ) -> PaymentTaken:
+        async with self._lock:
+            lane = self.exit_lane(lane_id)
+            self._waiting(lane, due=True)
+            assert lane.due is not None
+            shift = self._open_shift()
+            quote = lane.due.quote
+            session, plate, vehicle_class = self._vehicle(lane)
+            record = shift.take_payment(
+                operator=operator, lane=lane_id, amount=quote.total, method=method, tendered=tendered,
+                reference=reference, vehicle_class=vehicle_class, plate=plate, session=session.id if session else None,
+                lost_card=lane.due.lost_card, entry_at=session.entry_at if session else None,
+                tariff_id=quote.tariff_id or None, lines=[(line_label(x, quote.currency), int(x.get("amount", 0)))
+                                                          for x in quote.lines],
+            )  # fmt: skip
+            event = BoothPayment(operator, f"paid at booth ({method})", record.amount, method, record=record.draft())
+            await self._through_lane(shift, record, event)
+            self.watches[lane_id].pending_payment = record.id
+            return record
+
+    async def waive(
+        self, lane_id: str, operator: str, list_kind: Literal["free", "special"], category: str, reason: str, note: str
+    ) -> BoothRecord:
+        async with self._lock:
+            lane = self.exit_lane(lane_id)
+            self._waiting(lane, due=False)
+            shift = self._open_shift()
+            session, plate, vehicle_class = self._vehicle(lane)
+            record = shift.waive_fee(
+                operator=operator, lane=lane_id, list_kind=list_kind, category=category, reason=reason, note=note,
+                due=lane.due.quote.total if lane.due else 0, vehicle_class=vehicle_class, plate=plate,
+                session=session.id if session else None, evidence=self.watches[lane_id].image,
+            )  # fmt: skip
+            event = BoothWaiver(operator, reason, category=category, record=record.draft())
+            await self._through_lane(shift, record, event)
+            return record
+
+    async def manual_open(self, lane_id: str, operator: str, reason: str) -> BoothRecord | None:
+        async with self._lock:
+            if not reason.strip():
+                raise DeskError("manual_open.reason_required", "a manual open needs a reason", 422)
+            lane = self.daemon.lanes.get(lane_id)
+            if lane is None:
+                raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
+            if lane.phase is Phase.PASSING:
+                raise DeskError("lane.passing", f"the barrier of lane {lane_id} is open for a vehicle already")
+            evidence = self.watches[lane_id].image
+            if not isinstance(lane, ExitLane):  # an entry lane: its own manual record names the operator
+                await self._feed(lane_id, ManualOpen(operator, reason, evidence=evidence))
+                return None
+            shift = self._open_shift()
+            _, plate, vehicle_class = self._vehicle(lane)
+            record = shift.manual_open(operator=operator, lane=lane_id, reason=reason, plate=plate,
+                                       vehicle_class=vehicle_class, evidence=evidence)  # fmt: skip
+            await self._through_lane(shift, record, BoothManualOpen(operator, reason, evidence, record=record.draft()))
+            return record
+
+    async def lost_card(self, lane_id: str, operator: str) -> None:
+        async with self._lock:
+            lane = self.exit_lane(lane_id)
+            self._waiting(lane, due=False)
+            self._open_shift()
+            await self._feed(lane_id, LostCard(operator, "driver lost the temporary card"))
+            if lane.due is None or not lane.due.lost_card:
+                raise DeskError("lane.refused", f"lane {lane_id} did not quote the lost-card fee")
+
+    async def attach_entry(self, lane_id: str, operator: str, session_id: str) -> None:
+        async with self._lock:
+            lane = self.exit_lane(lane_id)
+            self._waiting(lane, due=False)
+            if session_id not in self.daemon.park.sessions:
+                raise DeskError("search.unknown_session", f"no vehicle inside with session {session_id}", 404)
+            await self._feed(lane_id, AttachEntry(operator, "entry found by search", session_id))
+            if lane.due is None or lane.due.session is None or lane.due.session.id != session_id:
+                raise DeskError("lane.refused", f"lane {lane_id} did not take the entry")
+
+    async def refuse(self, lane_id: str, operator: str, reason: str) -> None:
+        async with self._lock:
+            lane = self.daemon.lanes.get(lane_id)
+            if lane is None:
+                raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
+            if lane.phase in (Phase.IDLE, Phase.PASSING):
+                raise DeskError("lane.no_vehicle_waiting", f"no vehicle is waiting in lane {lane_id}")
+            await self._feed(lane_id, Refuse(operator, reason or "refused at the booth"))
+
+    async def reset_anti_passback(self, lane_id: str, operator: str, supervisor: str, pin: str, reason: str) -> None:
+        async with self._lock:
+            if lane_id not in self.daemon.lanes:
+                raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
+            approval = self.operators.approve(supervisor, pin, action="reset_anti_passback", requested_by=operator,
+                                              booth=self.booth_id)  # fmt: skip
+            why = f"{reason or 'anti-passback reset'} (approved by supervisor {approval.supervisor})"
+            lane = self.daemon.lanes[lane_id]
+            before = lane.phase
+            await self._feed(lane_id, ResetAntiPassback(operator, why))
+            if lane.phase is before is Phase.DENIED:
+                raise DeskError("lane.refused", f"lane {lane_id} has no vehicle held by anti-passback")
+
+    def search(self, plate: str, since: datetime | None, until: datetime | None) -> list[Session]:
+        if len(plate.strip()) < 2:
+            raise DeskError("search.too_short", "give at least 2 characters of the plate", 422)
+        return self.daemon.park.search(plate, since, until)[:50]
+
+    def image_path(self, ref: str) -> Path | None:
+        """The file of an image reference, only inside the configured image folders."""
+        for root in self.image_roots:
+            candidate = Path(ref) if Path(ref).is_absolute() else root / ref
+            try:
+                resolved = candidate.resolve(strict=True)
+            except (OSError, RuntimeError):
+                continue
+            if resolved.is_file() and resolved.is_relative_to(root.resolve()):
+                return resolved
+        return None
+
+
+def withdraw(shift: Shift, record: BoothRecord) -> None:
+    """Take back a record the journal never got (the lane refused it): the shift forgets it was made."""
+    if record in shift.records:
+        shift.records.remove(record)
+    shift.tally.payments.pop(record.id, None)
+    shift.tally.pending_exit.discard(record.id)
+    for kept in (shift.tally.waivers, shift.tally.manual_opens):
+        if record in kept:
+            kept.remove(record)  # type: ignore[arg-type]

@@ -1,0 +1,13 @@
+"""The booth console: a web app on the edge daemon's server (beside ``/metrics``), served with every asset from the
+edge so it works with no internet.
+
+* :mod:`edge.console.app`: the routes (``/console/``, the JSON API under ``/console/api/``, the live stream).
+* :mod:`edge.console.auth`: operator sign-in with a PIN and the session cookie.
+* :mod:`edge.console.views`: what the screens show, as JSON (money in minor units beside display text, times in
+  the car park's zone).
+* ``static/``: plain HTML, CSS and JavaScript (no build step), zh-CN and English.
+"""
+
+from edge.console.app import attach_console
+
+__all__ = ["attach_console"]

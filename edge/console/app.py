@@ -1,0 +1,374 @@
+"""The console's routes on the edge daemon's aiohttp app: the page, its assets, the JSON API and the live stream.
+
+Every API answer is JSON; a refused request answers ``{"error": {"code", "message"}}`` with a 4xx status and
+changes nothing. Amounts typed by the operator arrive as decimal text (``"20.00"``) and cash counts as
+``{"<denomination in minor units>": count}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from aiohttp import web
+
+from edge.booth.cash import CashCountError
+from edge.booth.fonts import MissingFontError
+from edge.booth.operators import OperatorError, Outcome, SignInError
+from edge.booth.payment import ShiftError
+from edge.booth.slip import PaymentSlip, slip_pdf
+from edge.booth_desk import BoothDesk, DeskError
+from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
+from edge.console.views import report_view, session_view, state_view
+from parking.money import MoneyError, parse_amount
+
+_LOGGER = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+DESK = web.AppKey("console_desk", BoothDesk)
+SESSIONS = web.AppKey("console_sessions", ConsoleSessions)
+CLOSING = web.AppKey("console_closing", asyncio.Event)
+KEEPALIVE_S = 15.0
+Handler = Callable[[web.Request, SignedIn], Awaitable[web.StreamResponse]]
+INPUT_CODES = ("input.", "payment.", "cash.", "cards.", "drop.bag_required", "drop.empty", "shift.no_", "waiver.")
+
+
+class BadInputError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        self.code, self.message = code, message
+        super().__init__(message)
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+# ------------------------------------------------------------------------------------------------ input parsing
+
+
+async def body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise BadInputError("input.not_json", "send a JSON object (Content-Type: application/json)")
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise BadInputError("input.not_json", f"the body is not JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise BadInputError("input.not_object", "send a JSON object")
+    return data
+
+
+def text(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 500) -> str:
+    value = data.get(name, "")
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise BadInputError("input.bad_field", f"{name} must be text")
+    value = value.strip()
+    if required and not value:
+        raise BadInputError("input.missing", f"{name} is required")
+    if len(value) > limit:
+        raise BadInputError("input.too_long", f"{name} is longer than {limit} characters")
+    return value
+
+
+def amount(data: dict[str, Any], name: str, currency: str) -> int | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadInputError("input.bad_amount", f"{name} must be decimal text such as 20.00")
+    try:
+        minor = parse_amount(value, currency)
+    except MoneyError as err:
+        raise BadInputError("input.bad_amount", str(err)) from err
+    if minor < 0:
+        raise BadInputError("input.bad_amount", f"{name} cannot be negative")
+    return minor
+
+
+def count(data: dict[str, Any], name: str) -> int:
+    value = data.get(name)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadInputError("input.bad_count", f"{name} must be a whole number, 0 or more")
+    return value
+
+
+def counts(data: dict[str, Any], name: str) -> dict[int, int]:
+    value = data.get(name)
+    if not isinstance(value, dict) or not value:
+        raise BadInputError("input.bad_counts", f"{name} must map each denomination (minor units) to a count")
+    out: dict[int, int] = {}
+    for key, number in value.items():
+        if not str(key).isdigit():
+            raise BadInputError("input.bad_counts", f"denomination {key!r} is not minor units")
+        out[int(key)] = count({"n": number}, f"{name}[{key}]")
+    return out
+
+
+def local_time(desk: BoothDesk, value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise BadInputError("input.bad_time", f"{name} is not a time like 2026-11-27T08:30") from err
+    return at.replace(tzinfo=desk.zone) if at.tzinfo is None else at
+
+
+# ------------------------------------------------------------------------------------------------ the handlers
+
+
+def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Only a signed-in collector or supervisor; every refusal of the desk becomes a clear JSON error."""
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        signed = request.app[SESSIONS].get(request.cookies.get(COOKIE))
+        if signed is None:
+            return error(401, "auth.required", "sign in with your operator id and PIN")
+        try:
+            return await handler(request, signed)
+        except BadInputError as err:
+            return error(422, err.code, err.message)
+        except DeskError as err:
+            return error(err.status, err.code, err.message)
+        except ShiftError as err:
+            status = 422 if err.code.startswith(INPUT_CODES) else 409
+            return error(status, err.code, str(err).split(": ", 1)[-1])
+        except CashCountError as err:
+            return error(422, "cash.bad_count", str(err))
+        except SignInError as err:
+            return sign_in_refusal(err, supervisor=True)
+        except OperatorError as err:
+            return error(422, "operator.invalid", str(err))
+
+    return run
+
+
+def sign_in_refusal(err: SignInError, *, supervisor: bool = False) -> web.Response:
+    prefix = "supervisor" if supervisor else "auth"
+    if err.outcome is Outcome.LOCKED or err.locked_until is not None:
+        until = err.locked_until.isoformat() if err.locked_until else ""
+        return error(423, f"{prefix}.locked", f"{err.operator} is locked until {until} after wrong PINs")
+    if err.outcome is Outcome.NOT_SUPERVISOR:
+        return error(403, "supervisor.not_supervisor", f"{err.operator} is not a supervisor")
+    return error(403 if supervisor else 401, f"{prefix}.refused", "operator id or PIN not accepted")
+
+
+async def sign_in(request: web.Request) -> web.Response:
+    desk, sessions = request.app[DESK], request.app[SESSIONS]
+    try:
+        data = await body(request)
+        operator, pin = text(data, "operator", limit=40), text(data, "pin", limit=16)
+    except BadInputError as err:
+        return error(422, err.code, err.message)
+    try:
+        found = desk.sign_in(operator, pin)
+    except SignInError as err:
+        return sign_in_refusal(err)
+    try:
+        signed = sessions.start(found)
+    except PermissionError as err:
+        return error(403, "auth.role", str(err))
+    response = web.json_response({"operator": found.id, "name": found.name, "role": found.role.value})
+    response.set_cookie(COOKIE, signed.token, httponly=True, samesite="Strict", path="/console")
+    return response
+
+
+async def sign_out(request: web.Request, signed: SignedIn) -> web.Response:
+    request.app[SESSIONS].end(signed.token)
+    response = web.json_response({"ok": True})
+    response.del_cookie(COOKIE, path="/console")
+    return response
+
+
+async def me(request: web.Request, signed: SignedIn) -> web.Response:
+    op = signed.operator
+    return web.json_response({"operator": op.id, "name": op.name, "role": op.role.value})
+
+
+async def state(request: web.Request, signed: SignedIn) -> web.Response:
+    return web.json_response(state_view(request.app[DESK]))
+
+
+async def events(request: web.Request, signed: SignedIn) -> web.StreamResponse:
+    """The live state, pushed as server-sent events whenever a lane or the shift changes."""
+    desk, sessions = request.app[DESK], request.app[SESSIONS]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    seen, quiet = -1, 0.0
+    try:
+        while sessions.get(signed.token) is not None and not request.app[CLOSING].is_set():
+            if desk.version != seen:
+                seen = desk.version
+                payload = json.dumps(state_view(desk), ensure_ascii=False)
+                await response.write(f"event: state\ndata: {payload}\n\n".encode())
+                quiet = 0.0
+                await asyncio.sleep(0.05)  # a burst of changes goes out as one update
+                continue
+            before = desk.version
+            if await desk.wait_change(before, 1.0) == before:
+                quiet += 1.0
+                if quiet >= KEEPALIVE_S:
+                    await response.write(b": keepalive\n\n")
+                    quiet = 0.0
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass
+    return response
+
+
+def lane_action(name: str) -> Handler:
+    async def act(request: web.Request, signed: SignedIn) -> web.Response:
+        desk, lane = request.app[DESK], request.match_info["lane"]
+        data = await body(request)
+        who = signed.operator.id
+        result: dict[str, Any] = {"ok": True}
+        if name == "pay":
+            method = text(data, "method", limit=16)
+            if method not in ("cash", "epay", "bank_card"):
+                raise BadInputError("payment.bad_method", f"unknown payment method {method!r}")
+            record = await desk.take_payment(
+                lane, who, cast(Literal["cash", "epay", "bank_card"], method),
+                tendered=amount(data, "tendered", desk.currency), reference=text(data, "reference", required=False,
+                                                                                 limit=64) or None,
+            )  # fmt: skip
+            result |= {"payment": record.id, "receipt_no": record.receipt_no, "amount": record.amount,
+                       "tendered": record.tendered, "change": record.change}  # fmt: skip
+        elif name == "waive":
+            kind = text(data, "list_kind", limit=16)
+            if kind not in ("free", "special"):
+                raise BadInputError("waiver.bad_kind", "list_kind is free or special")
+            await desk.waive(lane, who, cast(Literal["free", "special"], kind), text(data, "category", limit=40),
+                             text(data, "reason"), text(data, "note", required=False))  # fmt: skip
+        elif name == "lost-card":
+            await desk.lost_card(lane, who)
+        elif name == "manual-open":
+            await desk.manual_open(lane, who, text(data, "reason"))
+        elif name == "reject":
+            await desk.refuse(lane, who, text(data, "reason", required=False))
+        elif name == "attach":
+            await desk.attach_entry(lane, who, text(data, "session", limit=64))
+        elif name == "reset-anti-passback":
+            await desk.reset_anti_passback(lane, who, text(data, "supervisor", limit=40), text(data, "pin", limit=16),
+                                           text(data, "reason", required=False))  # fmt: skip
+        return web.json_response(result)
+
+    return act
+
+
+async def search(request: web.Request, signed: SignedIn) -> web.Response:
+    desk, query = request.app[DESK], request.query
+    found = desk.search(query.get("plate", ""), local_time(desk, query.get("since"), "since"),
+                        local_time(desk, query.get("until"), "until"))  # fmt: skip
+    return web.json_response({"sessions": [session_view(desk, s) for s in found]})
+
+
+def shift_action(name: str) -> Handler:
+    async def act(request: web.Request, signed: SignedIn) -> web.Response:
+        desk, data, who = request.app[DESK], await body(request), signed.operator.id
+        if name == "open":
+            await desk.open_shift(who, counts(data, "float"), count(data, "cards_stock"),
+                                  data.get("acknowledge") is True)  # fmt: skip
+        elif name == "drop":
+            witness = text(data, "witness", required=False, limit=40) or None
+            await desk.drop_cash(who, text(data, "bag", limit=32), counts(data, "counts"), witness)
+        elif name == "close":
+            cards = count(data, "cards_on_hand"), count(data, "cards_collected")
+            note = text(data, "note", required=False)
+            shift = await desk.close_shift(who, counts(data, "counts"), *cards, note)
+            return web.json_response({"ok": True, "report": report_view(desk, shift)})
+        elif name == "reopen":
+            await desk.reopen_report(who, text(data, "supervisor", limit=40), text(data, "pin", limit=16),
+                                     text(data, "reason"))  # fmt: skip
+        elif name == "reverse":
+            await desk.reverse_payment(who, text(data, "payment", limit=64), text(data, "reason"))
+        return web.json_response({"ok": True})
+
+    return act
+
+
+def _shift(desk: BoothDesk, shift_id: str) -> Any:
+    for shift in desk.booth.shifts:
+        if shift.id == shift_id:
+            return shift
+    raise DeskError("shift.unknown", f"no shift {shift_id}", 404)
+
+
+async def report(request: web.Request, signed: SignedIn) -> web.Response:
+    desk = request.app[DESK]
+    view = report_view(desk, _shift(desk, request.match_info["shift"]))
+    if view is None:
+        raise DeskError("shift.no_report", "the shift has not closed yet", 404)
+    return web.json_response(view)
+
+
+async def slip(request: web.Request, signed: SignedIn) -> web.Response:
+    desk = request.app[DESK]
+    shift = _shift(desk, request.match_info["shift"])
+    if shift.report is None:
+        raise DeskError("shift.no_report", "the shift has not closed yet: no payment slip", 404)
+    operator = desk.operators.get(shift.operator)
+    closed = datetime.fromisoformat(shift.report.closed_at).astimezone(desk.zone)
+    document = PaymentSlip.from_report(
+        shift.report, number=f"JK-{closed:%Y%m%d}-{desk.booth_id}-{shift.id[-6:]}", zone=desk.zone,
+        car_park_name=desk.daemon.site.car_park.name,
+        operator_name=f"{operator.name}({operator.id})" if operator else shift.operator,
+    )  # fmt: skip
+    try:
+        data = await asyncio.to_thread(slip_pdf, document)
+    except MissingFontError as err:
+        raise DeskError("slip.no_font", str(err), 503) from err
+    name = f"slip-{shift.id}.pdf"
+    return web.Response(body=data, content_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{name}"'})  # fmt: skip
+
+
+async def image(request: web.Request, signed: SignedIn) -> web.StreamResponse:
+    path = request.app[DESK].image_path(request.match_info["ref"])
+    if path is None:
+        raise DeskError("image.unknown", "no such image", 404)
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+
+async def page(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+async def to_page(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/console/")
+
+
+def attach_console(app: web.Application, desk: BoothDesk) -> None:
+    """Serve the booth console under ``/console/`` on ``app`` (the daemon's metrics server)."""
+    app[DESK] = desk
+    app[SESSIONS] = ConsoleSessions()
+
+    app[CLOSING] = asyncio.Event()
+
+    async def closing(app: web.Application) -> None:
+        app[CLOSING].set()  # live streams end, so the server's shutdown does not wait on them
+
+    app.on_shutdown.append(closing)
+    api = "/console/api"
+    app.router.add_get("/console", to_page)
+    app.router.add_get("/console/", page)
+    app.router.add_static("/console/static/", STATIC)
+    app.router.add_post(f"{api}/sign-in", sign_in)
+    app.router.add_post(f"{api}/sign-out", guarded(sign_out))
+    app.router.add_get(f"{api}/me", guarded(me))
+    app.router.add_get(f"{api}/state", guarded(state))
+    app.router.add_get(f"{api}/events", guarded(events))
+    for name in ("pay", "waive", "lost-card", "manual-open", "reject", "attach", "reset-anti-passback"):
+        app.router.add_post(f"{api}/lanes/{{lane}}/{name}", guarded(lane_action(name)))
+    app.router.add_get(f"{api}/search", guarded(search))
+    for name in ("open", "drop", "close", "reopen", "reverse"):
+        app.router.add_post(f"{api}/shift/{name}", guarded(shift_action(name)))
+    app.router.add_get(f"{api}/shifts/{{shift}}/report", guarded(report))
+    app.router.add_get(f"{api}/shifts/{{shift}}/slip.pdf", guarded(slip))
+    app.router.add_get(f"{api}/images/{{ref}}", guarded(image))
