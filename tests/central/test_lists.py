@@ -43,3 +43,34 @@ def test_renaming_a_holder_republishes_their_pass(client: TestClient, as_role: O
     assert [p.holder for p in delta.passes] == ["张三丰"]
     found = ok(client.get("/api/v1/holders?name=三丰", headers=as_role[Role.COLLECTOR]))
     assert [h["id"] for h in found] == [holder]
+
+
+def test_changing_an_access_group_reaches_its_cards(client: TestClient, as_role: Operators) -> None:
+    site = make_site(client, as_role.admin)
+    holder = make_holder(client, as_role[Role.FRONT_DESK])
+    group = ok(
+        client.post("/api/v1/access-groups", headers=as_role.admin, json={"name": "garage", "lanes": ["in-1"]}), 201
+    )
+    ok(client.post("/api/v1/cards", headers=as_role[Role.FRONT_DESK],
+                   json={"raw": "3735928559", "holder_id": holder, "groups": [group["id"]]}), 201)  # fmt: skip
+    start = SyncPage.model_validate_json(client.get("/api/v1/sync", headers=site.edge_headers).content)
+    assert [c.lanes for c in start.cards] == [["in-1"]]
+    ok(client.put(f"/api/v1/access-groups/{group['id']}", headers=as_role.admin,
+                  json={"name": "garage", "lanes": ["in-1", "in-2"]}))  # fmt: skip
+    delta = SyncPage.model_validate_json(
+        client.get(f"/api/v1/sync?since={start.version}", headers=site.edge_headers).content
+    )
+    assert [c.lanes for c in delta.cards] == [["in-1", "in-2"]]
+    missing = client.post("/api/v1/cards", headers=as_role[Role.FRONT_DESK],
+                          json={"raw": "42", "holder_id": holder, "groups": [999]})  # fmt: skip
+    assert (missing.status_code, missing.json()["code"]) == (404, "access_group.not_found")
+
+
+def test_reminder_export_never_writes_a_spreadsheet_formula(client: TestClient, as_role: Operators) -> None:
+    holder = make_holder(client, as_role.admin, name='=HYPERLINK("http://evil")')
+    plan = make_plan(client, as_role.admin)
+    ok(client.post("/api/v1/passes", headers=as_role.admin,
+                   json={"holder_id": holder, "plan_id": plan, "plates": ["粤B00001"]}), 201)  # fmt: skip
+    text = client.get("/api/v1/passes/reminders.csv?days=40", headers=as_role.admin).content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text
+    assert ",=HYPERLINK" not in text

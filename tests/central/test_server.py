@@ -3,6 +3,7 @@ it syncs its lists, sends its journal twice, and sees each record stored once.""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -70,5 +71,17 @@ async def test_an_edge_syncs_and_ingests_over_http(
         unauthorised = await edge.get(SYNC_PATH, headers={"Authorization": "Bearer pge_forged"})
         assert (unauthorised.status_code, unauthorised.json()["code"]) == (401, "auth.invalid_edge_token")
 
+        # The same batch sent three times at once (a retry racing its original) is still stored once.
+        again = IngestBatch(
+            edge_id=site.edge, records=chain(site.car_park, 50, start_seq=101, prev=batch.records[-1].hash)
+        )
+        racing = await asyncio.gather(*(
+            edge.post(INGEST_PATH, content=again.model_dump_json(), headers={"Content-Type": "application/json"})
+            for _ in range(3)
+        ))  # fmt: skip
+        acks = [IngestAck.model_validate_json(answer.content) for answer in racing]
+        assert sorted(len(ack.accepted) for ack in acks) == [0, 0, 50]
+        assert all(ack.last_seq == 150 for ack in acks)
+
     with Session(central_engine) as session:
-        assert session.scalar(select(func.count()).select_from(EdgeRecord)) == 100
+        assert session.scalar(select(func.count()).select_from(EdgeRecord)) == 150
