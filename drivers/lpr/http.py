@@ -1,10 +1,10 @@
 """The HTTP listener plate cameras push to (aiohttp server).
 
-Each camera posts to ``/lpr/<camera name>`` (or, for firmware that cannot set a path, to ``/lpr`` or ``/`` and is
-known by its configured IP address): Hikvision ISAPI (XML or multipart) or JSON through the camera's field
-map. A camera that pushes is healthy while it talks: it goes ``offline`` when no event or heartbeat arrived for its
-``silence_timeout``, ``degraded`` while it sends documents that cannot be read. ``GET /lpr`` lists the cameras'
-health (for the installer).
+Each camera posts to ``/lpr/<camera name>`` or to an exact path of its own (``HttpCameraConfig.path``, e.g. the site
+file's ``/isapi/north-in``); firmware that cannot set a path posts to ``/lpr`` or ``/`` and is known by its IP address.
+Hikvision ISAPI (XML or multipart) or JSON through the camera's field map. A camera that pushes is healthy while it
+talks: it goes ``offline`` when no event or heartbeat arrived for its ``silence_timeout``, ``degraded`` while it sends
+documents that cannot be read. ``GET /lpr`` lists the cameras' health (for the installer).
 
 aiohttp is used because it is an asyncio server already installed for the project, handles multipart and large
 bodies, and runs inside the edge's event loop without threads.
@@ -42,6 +42,7 @@ class HttpCameraConfig:
     silence_timeout: float = 60.0
     tz: tzinfo = UTC
     address: str | None = None  # the camera's IP, for firmware that can only post to "/" or the bare prefix
+    path: str | None = None  # an exact path of its own (e.g. "/isapi/north-in"), instead of <prefix>/<name>
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class PlateHttpListener:
         self.events: asyncio.Queue[CameraEvent] = asyncio.Queue()
         self._cameras = {c.name: _Camera(c, HealthTracker(c.name, reason="no event yet")) for c in config.cameras}
         self._by_address = {c.address: c.name for c in config.cameras if c.address}
+        self._by_path = {c.path: c.name for c in config.cameras if c.path}
         self._runner: web.AppRunner | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self.port: int = config.port
@@ -85,6 +87,8 @@ class PlateHttpListener:
             return
         app = web.Application(client_max_size=self.config.max_body)
         prefix = self.config.path_prefix.rstrip("/")
+        for path in self._by_path:  # before the generic route, which would otherwise take them
+            app.router.add_post(path, self._on_post)
         app.router.add_post(prefix + "/{camera}", self._on_post)
         app.router.add_post(prefix or "/", self._on_post)
         if prefix:
@@ -129,7 +133,11 @@ class PlateHttpListener:
 
     async def _on_post(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        name = request.match_info.get("camera") or self._by_address.get(request.remote or "", "")
+        name = (
+            self._by_path.get(request.path)
+            or request.match_info.get("camera")
+            or self._by_address.get(request.remote or "", "")
+        )
         camera = self._cameras.get(name)
         if camera is None:
             ERRORS.labels(self.config.name, "unknown-camera").inc()

@@ -65,8 +65,11 @@ MILESIGHT = FieldMap(
 BUILTIN_MAPS: dict[str, FieldMap] = {"milesight": MILESIGHT, "default": FieldMap(name="default")}
 
 
-def load_field_map(spec: str) -> FieldMap:
-    """A built-in map by name (``milesight``) or a JSON map file's path. Raises :class:`LprProtocolError`."""
+def load_field_map(spec: str | Mapping[str, Any]) -> FieldMap:
+    """A built-in map by name (``milesight``), a JSON map file's path, or a table with :class:`FieldMap`'s keys
+    (as a site file gives it). Raises :class:`LprProtocolError`."""
+    if isinstance(spec, Mapping):
+        return _map_from_table(dict(spec), "inline")
     if spec in BUILTIN_MAPS:
         return BUILTIN_MAPS[spec]
     try:
@@ -77,16 +80,20 @@ def load_field_map(spec: str) -> FieldMap:
         ) from err
     if not isinstance(data, dict):
         raise LprProtocolError(f"field map {spec!r} must be a JSON object")
+    return _map_from_table(data, Path(spec).stem)
+
+
+def _map_from_table(data: dict[str, Any], name: str) -> FieldMap:
     known = {f.name for f in fields(FieldMap)}
     unknown = set(data) - known
     if unknown:
-        raise LprProtocolError(f"field map {spec!r} has unknown keys: {', '.join(sorted(unknown))}")
+        raise LprProtocolError(f"field map {name!r} has unknown keys: {', '.join(sorted(unknown))}")
     if "keep" in data:
         data["keep"] = tuple(data["keep"])
     try:
-        return FieldMap(**{"name": Path(spec).stem, **data})
+        return FieldMap(**{"name": name, **data})
     except TypeError as err:
-        raise LprProtocolError(f"field map {spec!r}: {err}") from err
+        raise LprProtocolError(f"field map {name!r}: {err}") from err
 
 
 def lookup(document: Any, path: str | None) -> Any:

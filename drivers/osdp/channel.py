@@ -22,7 +22,8 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class SerialChannel(Channel):  # type: ignore[misc]
-    """A pyserial port as a libosdp channel; reopens itself after the port goes away."""
+    """A pyserial port (a path, or ``socket://host:port`` for a serial server) as a libosdp channel; reopens itself
+    after the port goes away."""
 
     def __init__(self, port: str, baudrate: int = 9600, *, name: str = "osdp", max_backoff: float = 1.0) -> None:
         super().__init__()
@@ -108,7 +109,7 @@ class SerialChannel(Channel):  # type: ignore[misc]
         with self._lock:
             if self._serial is None and not self.closed:
                 try:
-                    self._serial = serial.Serial(self.port, self.baudrate, timeout=0, write_timeout=0.5)
+                    self._serial = serial.serial_for_url(self.port, self.baudrate, timeout=0, write_timeout=0.5)
                 except (serial.SerialException, OSError) as err:
                     self.last_error = str(err)
                     self._retry_at = now + self._backoff.next_delay()

@@ -31,9 +31,13 @@ def encode_jpeg(frame: Any, quality: int = 85, max_width: int | None = None) -> 
 
 
 def source_argument(source: str) -> str | int:
-    """What ``cv2.VideoCapture`` takes: a camera index for ``"0"``/``"/dev/video0"``-style V4L2 numbers, else text."""
+    """What ``cv2.VideoCapture`` takes: ``"0"`` -> camera index 0, ``v4l2:///dev/video0`` -> the device path,
+    ``file:///x.mp4`` or ``file:x.mp4`` -> the path; ``rtsp://`` and ``http(s)://`` URLs as they are."""
     if source.isdigit():
         return int(source)
+    for scheme in ("v4l2://", "file://", "file:"):
+        if source.startswith(scheme):
+            return source[len(scheme) :]
     return source
 
 
@@ -43,15 +47,15 @@ def capture_frame(source: str, timeout: float, warmup_frames: int = 0) -> Any:
     Still images are read with ``imread``; everything else (RTSP, HTTP, V4L2, video files) through
     ``VideoCapture`` with FFmpeg's open and read timeouts set, so a dead stream usually ends the thread on its own.
     """
-    path = Path(source)
-    if path.suffix.lower() in IMAGE_SUFFIXES and "://" not in source:
-        frame = cv2.imread(source, cv2.IMREAD_COLOR)
+    target = source_argument(source)
+    if isinstance(target, str) and "://" not in target and Path(target).suffix.lower() in IMAGE_SUFFIXES:
+        frame = cv2.imread(target, cv2.IMREAD_COLOR)
         if frame is None:
             raise SnapshotTransportError(f"cannot read image {source}")
         return frame
     milliseconds = max(1, int(timeout * 1000))
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, milliseconds, cv2.CAP_PROP_READ_TIMEOUT_MSEC, milliseconds]
-    capture = cv2.VideoCapture(source_argument(source), cv2.CAP_ANY, params)
+    capture = cv2.VideoCapture(target, cv2.CAP_ANY, params)
     try:
         if not capture.isOpened():
             raise SnapshotTransportError(f"cannot open {source}")

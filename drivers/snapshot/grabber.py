@@ -41,7 +41,8 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class SnapshotConfig:
-    """A snapshot source: ``rtsp://``, ``http://`` (MJPEG or a JPEG URL), a V4L2 index (``"0"``) or a file."""
+    """A snapshot source: ``rtsp://``, ``http(s)://`` (MJPEG or a JPEG URL), ``v4l2:///dev/video0`` or a V4L2 index
+    (``"0"``), ``file:`` or a plain path (video or still image). The site file's ``url`` goes here as it is."""
 
     name: str
     source: str

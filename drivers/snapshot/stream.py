@@ -109,7 +109,8 @@ class SnapshotStream:
                 else:
                     self.reopens += 1
                     fps = capture.get(cv2.CAP_PROP_FPS) or 0.0
-                    live = "://" in cfg.source or cfg.source.isdigit() or cfg.source.startswith("/dev/")
+                    target = source_argument(cfg.source)
+                    live = not isinstance(target, str) or "://" in target or target.startswith("/dev/")
                     pace = 0.0 if live or not 0 < fps < 200 else 1.0 / fps  # files play in real time
                     self._read_frames(capture, pace, backoff)
             finally:

@@ -39,7 +39,7 @@ def _utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class WiegandConverterConfig:
-    """One converter: its device name (the reader id in events), port path and line settings."""
+    """One converter: its device name (the reader id in events), port (a path or ``socket://host:port``), speed."""
 
     name: str
     port: str
@@ -85,7 +85,8 @@ class WiegandConverterReader:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                port = serial.Serial(self.config.port, self.config.baudrate, timeout=0)
+                # a path, or socket://host:port for a serial server; opening a socket may block, so off the loop
+                port = await asyncio.to_thread(serial.serial_for_url, self.config.port, self.config.baudrate, timeout=0)
             except (serial.SerialException, OSError) as err:
                 ERRORS.labels(self.config.name, "open").inc()
                 self.health.set(Health.OFFLINE, f"cannot open {self.config.port}: {err}")
@@ -116,17 +117,34 @@ class WiegandConverterReader:
         port = self._serial
         if port is None:
             return
+        # Read what is waiting in small steps: pyserial's socket:// read() drops bytes it already received when the
+        # peer closes in the same call, and a serial server often sends the last card and hangs up together.
+        chunks: list[bytes] = []
+        lost: Exception | None = None
         try:
-            data = port.read(4096)
-            if not data:
-                raise serial.SerialException("port hung up")
+            while (waiting := port.in_waiting) > 0 and sum(map(len, chunks)) < 4096:
+                chunk = port.read(waiting)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            if not chunks:
+                chunk = port.read(1)
+                if not chunk:  # readable but nothing to read: the line hung up
+                    raise serial.SerialException("port hung up")
+                chunks.append(chunk)
         except (serial.SerialException, OSError) as err:
+            lost = err
+        data = b"".join(chunks)
+        if data:
+            self._consume(data)
+        if lost is not None:
             ERRORS.labels(self.config.name, "transport").inc()
-            self.health.set(Health.OFFLINE, f"{self.config.port} lost: {err}")
+            self.health.set(Health.OFFLINE, f"{self.config.port} lost: {lost}")
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(port.fileno())
             self._lost.set()
-            return
+
+    def _consume(self, data: bytes) -> None:
         started = time.perf_counter()
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s <- %s", self.config.name, data.hex(" "))

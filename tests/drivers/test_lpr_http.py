@@ -125,3 +125,14 @@ async def test_camera_known_by_address_posting_to_root(listener: PlateHttpListen
     assert await sim.push_isapi(f"http://127.0.0.1:{listener.port}/", sim.read("粤B3R7K2"), images=False) == 200
     read = await _next(listener)
     assert read.camera == "by-ip"
+
+
+async def test_camera_on_an_exact_path_of_its_own() -> None:
+    cameras = (HttpCameraConfig("north-in", path="/isapi/north-in"), HttpCameraConfig("east-out", "json"))
+    async with PlateHttpListener(PlateListenerConfig(cameras, host="127.0.0.1", port=0)) as server:
+        sim = CameraSim("hik", seed=11)
+        assert await sim.push_isapi(f"http://127.0.0.1:{server.port}/isapi/north-in", sim.read("粤B3R7K2")) == 200
+        assert await sim.push_json(f"http://127.0.0.1:{server.port}/lpr/east-out", sim.read("京A12345")) == 200
+        first, second = await _next(server), await _next(server)
+    assert (first.camera, first.plate) == ("north-in", "粤B3R7K2")
+    assert (second.camera, second.plate) == ("east-out", "京A12345")

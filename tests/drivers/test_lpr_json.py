@@ -110,6 +110,14 @@ def test_custom_map_file(tmp_path: Path) -> None:
     assert vehicle.data == PLATE_JPEG
 
 
+def test_inline_map_table() -> None:
+    field_map = load_field_map({"plate": "lp", "confidence": "score", "camera": None, "direction": "dir"})
+    read = decode_json(b'{"lp": "AB123", "score": "97", "dir": "in"}', field_map, camera="cam")
+    assert (read.plate, read.confidence, read.direction, read.camera) == ("AB123", 0.97, Direction.APPROACH, "cam")
+    with pytest.raises(LprProtocolError, match="unknown keys"):
+        load_field_map({"plaet": "lp"})
+
+
 def test_bad_map_files(tmp_path: Path) -> None:
     with pytest.raises(LprProtocolError, match="neither built in"):
         load_field_map(str(tmp_path / "missing.json"))

@@ -22,7 +22,7 @@ from drivers.snapshot import (
     SnapshotTimeoutError,
     SnapshotTransportError,
 )
-from drivers.snapshot.frames import encode_jpeg
+from drivers.snapshot.frames import encode_jpeg, source_argument
 from simulators.camera import render_vehicle
 
 
@@ -66,6 +66,14 @@ def dead_http() -> Iterator[str]:
     server.close()
 
 
+def test_site_file_urls() -> None:
+    assert source_argument("v4l2:///dev/video0") == "/dev/video0"
+    assert source_argument("file:///srv/lane.mp4") == "/srv/lane.mp4"
+    assert source_argument("file:lane.mp4") == "lane.mp4"
+    assert source_argument("0") == 0
+    assert source_argument("rtsp://192.0.2.31/Streaming/Channels/102") == "rtsp://192.0.2.31/Streaming/Channels/102"
+
+
 def test_encode_jpeg_scales_down() -> None:
     frame = np.zeros((1080, 3840, 3), np.uint8)
     jpeg, width, height = encode_jpeg(frame, 80, max_width=1920)
@@ -91,7 +99,7 @@ async def test_snapshot_from_still_image(tmp_path: Path) -> None:
 
 
 async def test_snapshot_from_video_file(video: Path) -> None:
-    grabber = SnapshotGrabber(SnapshotConfig("cam", str(video), timeout=3, warmup_frames=2))
+    grabber = SnapshotGrabber(SnapshotConfig("cam", f"file://{video}", timeout=3, warmup_frames=2))  # site file URL
     shot = await grabber.grab()
     frame = cv2.imdecode(np.frombuffer(shot.jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert frame is not None

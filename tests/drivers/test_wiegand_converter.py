@@ -59,3 +59,26 @@ async def test_unplug_offline_within_a_second_and_recovers(link: PtyLink) -> Non
         read = await asyncio.wait_for(reader.events.get(), 2)
         assert read.card_number == 99
     sim.close()
+
+
+async def test_converter_behind_a_serial_server() -> None:
+    # socket://host:port, as a site file's tcp connection to an RS-485 serial server; a dropped connection is
+    # reconnected by itself.
+    lines = [b"0000000042\r\n", b"0000000043\r\n"]
+
+    async def serial_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not lines:
+            writer.close()
+            return
+        await asyncio.sleep(0.2)  # pyserial flushes input on connect: a card is presented after, not during
+        writer.write(lines.pop(0))
+        await writer.drain()
+        writer.close()  # the serial server drops the connection after each card
+
+    server = await asyncio.start_server(serial_server, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = WiegandConverterConfig("tcp-reader", f"socket://127.0.0.1:{port}", max_backoff=0.1)
+    async with server, WiegandConverterReader(config) as reader:
+        first = await asyncio.wait_for(reader.events.get(), 3)
+        second = await asyncio.wait_for(reader.events.get(), 3)
+    assert [first.card_number, second.card_number] == [42, 43]
