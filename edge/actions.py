@@ -27,9 +27,11 @@ class Draft:
 
 @dataclass(frozen=True, slots=True)
 class Commit:
-    """Write these records to the journal in one transaction."""
+    """Write these records to the journal in one transaction. ``urgent=False``: nothing waits for them (a close
+    command), so the runner may write them with the next commit instead of waiting."""
 
     drafts: tuple[Draft, ...]
+    urgent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -262,7 +262,7 @@ class Lane:
         self.close_pending = False
         self.barrier.expect_open = False
         record = self._draft(RecordKind.BARRIER_COMMAND, now, {"command": "close", "reason": reason})
-        return [CloseBarrier(reason), Commit((record,))]
+        return [CloseBarrier(reason), Commit((record,), urgent=False)]
 
     # ---------------------------------------------------------------------------------------------- reads
 

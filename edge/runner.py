@@ -100,6 +100,9 @@ class LaneRunner:
         lane = self.lane
         for action in actions:
             if isinstance(action, Commit):
+                if not action.urgent:
+                    self.writer.defer(action.drafts)
+                    continue
                 try:
                     await self.writer.commit(action.drafts)
                 except JournalError as err:

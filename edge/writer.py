@@ -2,6 +2,8 @@
 
 Commits requested while the previous one is being written are gathered into one SQLite transaction (one fsync),
 so 32 busy lanes cost a few fsyncs a second, not 32. Each lane still gets its own records back, in chain order.
+Records no barrier waits for (close commands) are deferred: they ride with the next commit, or go within
+``DEFER_S``, so they never queue in front of an opening.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _Request = tuple[Sequence[Draft], asyncio.AbstractEventLoop, "asyncio.Future[lis
 
 class JournalWriter:
     MAX_GROUP = 256
+    DEFER_S = 0.2  # deferred records wait at most this long for a commit to ride with
 
     def __init__(
         self, journal: Journal, on_commit: Callable[[float, int], None] | None = None, *, inline: bool = False
@@ -33,6 +36,8 @@ class JournalWriter:
         self._busy = 0  # requests queued or being written by the thread
         self._queue: queue.Queue[_Request | None] = queue.Queue()
         self._on_commit = on_commit
+        self._deferred: list[Draft] = []
+        self._deferred_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -54,14 +59,24 @@ class JournalWriter:
         finally:
             self._busy -= 1
 
+    def defer(self, drafts: Sequence[Draft]) -> None:
+        """Records nothing waits for (a close command): written with the next commit, or within ``DEFER_S``."""
+        with self._deferred_lock:
+            self._deferred.extend(drafts)
+
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=self.DEFER_S)
+            except queue.Empty:
+                self._write([])  # only deferred records, if any
+                continue
             if first is None:
+                self._write([])
                 return
             group = [first]
             stop = False
@@ -79,17 +94,23 @@ class JournalWriter:
                 return
 
     def _write(self, group: list[_Request]) -> None:
+        with self._deferred_lock:
+            deferred, self._deferred = self._deferred, []
+        if not group and not deferred:
+            return
         started = time.perf_counter()
-        drafts = [d for request in group for d in request[0]]
+        drafts = [*deferred, *(d for request in group for d in request[0])]
         try:
             records = self.journal.commit(drafts)
         except Exception as err:  # every waiting lane learns of the failure; none opens
+            if deferred:
+                _LOGGER.error("journal: %d deferred records lost with a failed commit: %r", len(deferred), deferred)
             for _, loop, future in group:
                 loop.call_soon_threadsafe(_set_exception, future, err)
             return
         if self._on_commit is not None:
             self._on_commit(time.perf_counter() - started, len(drafts))
-        offset = 0
+        offset = len(deferred)
         for request_drafts, loop, future in group:
             mine = records[offset : offset + len(request_drafts)]
             offset += len(request_drafts)

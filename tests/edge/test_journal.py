@@ -201,3 +201,24 @@ async def test_runner_opens_only_after_the_commit_and_stops_when_the_journal_fai
         assert await runner.feed(BarrierReport(BarrierPosition.OPEN)) == []
     finally:
         await asyncio.to_thread(writer.stop)
+
+
+async def test_deferred_records_ride_with_the_next_commit_or_go_on_their_own(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3", "lakeview")
+    writer = JournalWriter(journal)
+    try:
+        close = Draft("close-1", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "close"})
+        writer.defer([close])
+        opening = Draft("open-1", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "open"})
+        (record,) = await writer.commit([opening])
+        assert record.id == "open-1"
+        assert [r.id for r in journal.records()] == ["close-1", "open-1"]
+        writer.defer([Draft("close-2", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "close"})])
+        for _ in range(50):
+            if journal.last_seq == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert journal.last_seq == 3
+        assert journal.verify_chain().ok
+    finally:
+        await asyncio.to_thread(writer.stop)
