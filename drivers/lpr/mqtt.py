@@ -28,18 +28,20 @@ _LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class MqttCameraConfig:
-    """A broker and the topic filter the cameras publish on.
+    """A broker and the topic filter(s) the cameras publish on.
 
-    ``camera_topic_level`` takes the camera name from that level of the topic (``parkgate/lpr/<camera>`` -> 2);
-    otherwise the field map's camera field is used, else ``name``.
+    The camera of a read is ``camera`` when set (one camera on these topics, e.g. the site file's ``camera_id``);
+    else the topic level ``camera_topic_level`` (``parkgate/lpr/<camera>`` -> 2); else the field map's camera field;
+    else ``name``.
     """
 
     name: str
-    topic: str
+    topic: str | tuple[str, ...]
     host: str = "127.0.0.1"
     port: int = 1883
     field_map: FieldMap = MILESIGHT
     camera_topic_level: int | None = None
+    camera: str | None = None
     username: str | None = None
     password: str | None = None
     keepalive: int = 10
@@ -60,6 +62,7 @@ class MqttPlateSubscriber:
         self._backoff = Backoff(initial=0.05, maximum=config.max_backoff)
         self._last_message = time.monotonic()
         self.connections = 0
+        self.topics: tuple[str, ...] = (config.topic,) if isinstance(config.topic, str) else tuple(config.topic)
 
     async def start(self) -> None:
         if self._task is None:
@@ -89,13 +92,14 @@ class MqttPlateSubscriber:
                     cfg.host, cfg.port, identifier=identifier, username=cfg.username, password=cfg.password,
                     keepalive=cfg.keepalive, timeout=2.0,
                 ) as client:  # fmt: skip
-                    await client.subscribe(cfg.topic, qos=cfg.qos)
+                    for topic in self.topics:
+                        await client.subscribe(topic, qos=cfg.qos)
                     self.connections += 1
                     if self.connections > 1:
                         RECONNECTS.labels(cfg.name).inc()
                     self._backoff.reset()
                     self._last_message = time.monotonic()
-                    self.health.set(Health.ONLINE, f"subscribed to {cfg.topic} on {cfg.host}:{cfg.port}")
+                    self.health.set(Health.ONLINE, f"subscribed to {', '.join(self.topics)} on {cfg.host}:{cfg.port}")
                     watchdog = asyncio.create_task(self._watch_silence()) if cfg.silence_timeout else None
                     try:
                         async for message in client.messages:
@@ -114,8 +118,8 @@ class MqttPlateSubscriber:
         cfg = self.config
         if not isinstance(payload, bytes | bytearray):
             payload = str(payload).encode()
-        camera = None
-        if cfg.camera_topic_level is not None:
+        camera = cfg.camera
+        if camera is None and cfg.camera_topic_level is not None:
             levels = topic.split("/")
             if cfg.camera_topic_level < len(levels):
                 camera = levels[cfg.camera_topic_level]
@@ -133,7 +137,7 @@ class MqttPlateSubscriber:
         self.events.put_nowait(read)
         LATENCY.labels(cfg.name).observe(time.perf_counter() - started)
         if self.health.health is Health.DEGRADED:
-            self.health.set(Health.ONLINE, f"subscribed to {cfg.topic}")
+            self.health.set(Health.ONLINE, f"subscribed to {', '.join(self.topics)}")
 
     async def _watch_silence(self) -> None:
         timeout = self.config.silence_timeout

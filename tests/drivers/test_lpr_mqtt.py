@@ -100,3 +100,17 @@ async def test_broker_link_cut_offline_within_a_second_and_recovers(
         read = await asyncio.wait_for(subscriber.events.get(), 5)
     assert read.plate == "京A12345"
     assert read.camera == "ms-cam"  # from the payload's device field
+
+
+async def test_several_topics_and_a_fixed_camera(mqtt_broker: tuple[str, int], mqtt_topic: str) -> None:
+    topics = (f"{mqtt_topic}/a/events", f"{mqtt_topic}/b/events")
+    config = MqttCameraConfig("sub", topics, *mqtt_broker, camera="south-in")
+    sim = CameraSim("device-name-on-camera", seed=8)
+    async with MqttPlateSubscriber(config) as subscriber:
+        await _until(lambda: subscriber.health.health is Health.ONLINE, 5)
+        async with aiomqtt.Client(*mqtt_broker) as client:
+            for topic in topics:
+                await sim.publish(client, topic, sim.read("粤B3R7K2"))
+        reads = [await asyncio.wait_for(subscriber.events.get(), 5) for _ in topics]
+    assert [r.camera for r in reads] == ["south-in", "south-in"]
+    assert sorted(r.extra["topic"] for r in reads) == sorted(topics)
