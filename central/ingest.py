@@ -13,13 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, select
+from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from central.core.db import utcnow
-from central.models import ChainBreak, Edge, EdgeRecord
+from central.models import ChainBreak, Edge, EdgeRecord, EdgeTransaction
+from central.transactions import PROJECT_INCOMING, transaction_row
 from parking.wire import GENESIS_HASH, ChainStatus, IngestAck, IngestBatch, JournalRecord, Rejection, verify_record
 
 
@@ -46,7 +47,10 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     """
     if session.get_bind().dialect.name != "postgresql":
         statement = sqlite_insert(EdgeRecord).on_conflict_do_nothing(index_elements=["id"]).returning(EdgeRecord.id)
-        return set(session.scalars(statement, rows))
+        stored = set(session.scalars(statement, rows))
+        if projected := [transaction_row(r) for r in rows if r["id"] in stored and r["kind"] == "transaction"]:
+            session.execute(insert(EdgeTransaction), projected)
+        return stored
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
         "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_records (LIKE edge_records INCLUDING DEFAULTS) "
@@ -59,6 +63,8 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> set[str]:
             )
     cursor.execute(_MOVE_INCOMING)
     inserted = {str(row[0]) for row in cursor.fetchall()}
+    if inserted:
+        cursor.execute(PROJECT_INCOMING, (list(inserted),))
     cursor.execute("TRUNCATE incoming_records")
     return inserted
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.core.db import Base, JsonDocument, UTCDateTime, utcnow
@@ -42,3 +42,25 @@ class ChainBreak(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class EdgeTransaction(Base):
+    """A typed view of each ``transaction`` record (payments, waivers, reversals) for billing and reconciliation.
+
+    Built from ``edge_records`` at ingest and always rebuildable from it; a payload field that is missing or not of
+    the expected type is left empty here, never refused (the record itself is kept as sent).
+    """
+
+    __tablename__ = "edge_transactions"
+    __table_args__ = (Index("ix_edge_transactions_car_park_at", "car_park", "at"),)
+
+    record_id: Mapped[str] = mapped_column(ForeignKey("edge_records.id", ondelete="CASCADE"), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64))
+    car_park: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    transaction_kind: Mapped[str] = mapped_column(String(32), default="")
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    plate: Mapped[str | None] = mapped_column(String(16))

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from central.core.config import Settings
 from central.main import create_app
+from central.models import EdgeTransaction
 from parking.cli import main
 from parking.wire import IngestAck, IngestBatch, SyncPage
 from tests.central.scenario import chain
@@ -43,6 +45,10 @@ def test_admin_commands_on_a_sqlite_file(
         again = IngestAck.model_validate_json(client.post("/api/v1/ingest", headers=edge, content=body).content)
         assert (len(first.accepted), first.chain, first.last_seq) == (5, "ok", 5)
         assert (again.accepted, len(again.duplicates)) == ([], 5)
+        staff = {"Authorization": f"Bearer {login.json()['token']}"}
+        assert client.get("/api/v1/transactions", headers=staff).status_code == 403  # front desk: not theirs
+        with create_app(Settings(database_url=url)).state.sessions() as session:
+            assert session.scalar(select(func.sum(EdgeTransaction.amount_minor))) == 2500
 
 
 def test_help_lists_the_central_actions(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from central.core.security import Role
 from central.models import ChainBreak, EdgeRecord
-from parking.wire import IngestAck, IngestBatch, JournalRecord, seal
+from parking.ids import new_id
+from parking.wire import IngestAck, IngestBatch, JournalRecord, RecordKind, seal
 from tests.central.conftest import Operators
 from tests.central.scenario import Site, chain, make_site, ok
 
@@ -143,3 +144,29 @@ def test_records_are_listed_for_the_office(client: TestClient, as_role: Operator
     assert client.get("/api/v1/records", headers=as_role[Role.COLLECTOR]).status_code == 403
     edges = ok(client.get("/api/v1/edges", headers=as_role[Role.SUPERVISOR]))
     assert [(e["id"], e["chain_seq"]) for e in edges] == [(site.edge, 3)]
+
+
+def test_transactions_are_projected_for_billing(client: TestClient, as_role: Operators) -> None:
+    site = make_site(client, as_role.admin)
+    records = chain(site.car_park, 3)
+    odd = seal(id=new_id(), seq=4, kind=RecordKind.TRANSACTION, car_park=site.car_park, lane="exit-1",
+               at=records[-1].at, payload={"amount": "5.00", "currency": 156, "transaction_kind": "payment"},
+               prev_hash=records[-1].hash)  # fmt: skip
+    session_record = seal(id=new_id(), seq=5, kind=RecordKind.SESSION, car_park=site.car_park, lane="in-1",
+                          at=records[-1].at, payload={"event": "opened"}, prev_hash=odd.hash)  # fmt: skip
+    ack = send(client, site, [*records, odd, session_record])
+    assert (len(ack.accepted), ack.chain) == (5, "ok")
+    send(client, site, [*records, odd, session_record])  # a replay projects nothing twice
+    office = as_role[Role.OFFICE]
+    listed = ok(client.get(f"/api/v1/transactions?car_park={site.car_park}", headers=office))
+    assert [(t["amount_minor"], t["currency"], t["plate"]) for t in listed] == [
+        (500, "CNY", "粤B3R7K2"),
+        (500, "CNY", "粤B3R7K2"),
+        (500, "CNY", "粤B3R7K2"),
+        (None, "", None),
+    ]
+    totals = ok(client.get("/api/v1/transactions/totals", headers=office))
+    assert [(t["transaction_kind"], t["currency"], t["count"], t["amount_minor"]) for t in totals] == [
+        ("", "CNY", 3, 1500),
+        ("payment", "", 1, 0),
+    ]

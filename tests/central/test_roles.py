@@ -74,6 +74,8 @@ ENDPOINTS = [
     ("delete", "/api/v1/tariffs/{tariff_id}", "/api/v1/tariffs/nope", FINANCE),
     ("get", "/api/v1/records", "/api/v1/records", REGISTRY_READERS),
     ("get", "/api/v1/chain-breaks", "/api/v1/chain-breaks", REGISTRY_READERS),
+    ("get", "/api/v1/transactions", "/api/v1/transactions", REGISTRY_READERS),
+    ("get", "/api/v1/transactions/totals", "/api/v1/transactions/totals", REGISTRY_READERS),
     ("get", "/api/v1/audit", "/api/v1/audit", LIST_KEEPERS),
 ]
 

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from central.api.deps import SessionDep, allow
 from central.api.fields import Limit, Offset, ResponseModel, When
 from central.api.routes import API_PREFIX
 from central.core.security import Role
-from central.models import ChainBreak, EdgeRecord, User
+from central.models import ChainBreak, EdgeRecord, EdgeTransaction, User
 from parking.wire import RecordKind
 
 router = APIRouter(prefix=API_PREFIX, tags=["journal"])
@@ -76,3 +76,71 @@ def list_chain_breaks(
     if edge_id is not None:
         query = query.where(ChainBreak.edge_id == edge_id.replace("\x00", ""))
     return list(session.scalars(query))
+
+
+class TransactionOut(ResponseModel):
+    record_id: str
+    edge_id: str
+    car_park: str
+    lane: str | None
+    at: datetime
+    transaction_kind: str
+    amount_minor: int | None
+    currency: str
+    session_id: str | None
+    plate: str | None
+
+
+class TransactionTotal(ResponseModel):
+    car_park: str
+    transaction_kind: str
+    currency: str
+    count: int
+    amount_minor: int
+
+
+Since = Annotated[When | None, Query(description="at or after this time")]
+Until = Annotated[When | None, Query(description="before this time")]
+
+
+def _window(query: Any, car_park: str | None, since: datetime | None, until: datetime | None) -> Any:
+    if car_park is not None:
+        query = query.where(EdgeTransaction.car_park == car_park.replace("\x00", ""))
+    if since is not None:
+        query = query.where(EdgeTransaction.at >= since)
+    if until is not None:
+        query = query.where(EdgeTransaction.at < until)
+    return query
+
+
+@router.get("/transactions", response_model=list[TransactionOut], summary="Transactions reported by the edges")
+def list_transactions(
+    session: SessionDep,
+    car_park: str | None = Query(default=None, max_length=64),
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Readers,
+) -> list[EdgeTransaction]:
+    query = select(EdgeTransaction).order_by(EdgeTransaction.at, EdgeTransaction.record_id)
+    return list(session.scalars(_window(query, car_park, since, until).limit(limit).offset(offset)))
+
+
+@router.get("/transactions/totals", response_model=list[TransactionTotal], summary="Takings by car park and kind")
+def transaction_totals(
+    session: SessionDep,
+    car_park: str | None = Query(default=None, max_length=64),
+    since: Since = None,
+    until: Until = None,
+    _user: User = Readers,
+) -> list[TransactionTotal]:
+    query = select(
+        EdgeTransaction.car_park, EdgeTransaction.transaction_kind, EdgeTransaction.currency, func.count(),
+        func.coalesce(func.sum(EdgeTransaction.amount_minor), 0),
+    ).group_by(EdgeTransaction.car_park, EdgeTransaction.transaction_kind, EdgeTransaction.currency)  # fmt: skip
+    rows = session.execute(_window(query, car_park, since, until).order_by(EdgeTransaction.car_park)).all()
+    return [
+        TransactionTotal(car_park=park, transaction_kind=kind, currency=currency, count=count, amount_minor=int(total))
+        for park, kind, currency, count, total in rows
+    ]
