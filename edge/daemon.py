@@ -127,6 +127,7 @@ class EdgeDaemon:
         site_devices = None
         if self._port_factory is None:
             site_devices = SiteDevices(on_health=[self.metrics.health])
+            site_devices.cameras.timezone = self.site.car_park.timezone
             self.devices = site_devices
         for index, lane in enumerate(self.site.lanes):
             holder: dict[str, LaneRunner] = {}

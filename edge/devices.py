@@ -35,6 +35,7 @@ from drivers.modbus import (
 from drivers.modbus import BarrierPosition as DriverPosition
 from drivers.modbus import LoopChanged as DriverLoopChanged
 from drivers.modbus import LoopRole as DriverLoopRole
+from edge.cameras import SiteCameras
 from edge.events import BarrierPosition, BarrierReport, CardPresented, LaneEvent, Loop, LoopChanged, PlateSeen
 from parking.site import Device, SerialConnection, SiteConfig, TcpConnection, lane_devices
 
@@ -103,6 +104,7 @@ class SiteDevices:
     card_readers: dict[str, Any] = field(default_factory=dict)
     buses: dict[str, ModbusBus] = field(default_factory=dict)
     on_health: list[Callable[[HealthChange], None]] = field(default_factory=list)
+    cameras: SiteCameras = field(default_factory=SiteCameras)
     _pumps: list[asyncio.Task[None]] = field(default_factory=list)
 
     def io_module(self, device_id: str, device: Device) -> ModbusIoModule:
@@ -151,8 +153,10 @@ class SiteDevices:
         for reader in self.card_readers.values():
             reader.health.listeners.extend(self.on_health)
             await reader.start()
+        await self.cameras.start(self.on_health)
 
     async def stop(self) -> None:
+        await self.cameras.stop()
         for task in self._pumps:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -194,6 +198,10 @@ class LaneDevices:
         loops = slots.get("loops")
         if loops is not None and loops.id != (barrier.id if barrier else None) and loops.device.driver == "modbus_io":
             devices.io_module(loops.id, loops.device).add_listener(port._on_modbus)
+        for slot in ("camera", "rear_camera"):
+            camera = slots.get(slot)
+            if camera is not None:
+                devices.cameras.add(camera.id, camera.device, submit)
         reader = slots.get("card_reader")
         if reader is not None:
             card_reader = devices.card_reader(reader.id, reader.device)

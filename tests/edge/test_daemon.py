@@ -2,25 +2,28 @@
 TCP, lane physics behind it): entry, restart with a vehicle inside, exit, an opening without command, metrics,
 and delivery to central after an outage.
 
-Plate reads are injected at the lane's device adapter (``LaneDevices.plate_read``) because the LPR driver has not
-landed yet; everything from the adapter down (lanes, journal, Modbus driver, simulator) is real.
+Plate reads are pushed over HTTP to the LPR driver's listener as the cameras do: a Hikvision ISAPI alert at the
+entry, a Milesight-style JSON event at the exit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from drivers.lpr import encode_isapi_xml, encode_milesight
 from drivers.modbus import IoMap, IoPoint
 from edge.daemon import EdgeDaemon
-from edge.devices import LaneDevices
 from parking.site import load_site
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
 from simulators.io_module import IoModuleSimulator, ModbusServing
@@ -33,13 +36,27 @@ IO_MAP = IoMap(
 )  # fmt: skip
 
 
-@dataclass
-class CameraRead:
-    """Stands in for ``drivers.lpr``'s normalised read until that driver lands."""
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
-    plate: str
-    confidence: float
-    colour: str | None = "blue"
+
+async def push_isapi(port: int, plate: str, confidence: int) -> None:
+    xml = encode_isapi_xml(plate=plate, confidence=confidence, at=datetime.now(UTC), event_id=uuid.uuid4().hex)
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"http://127.0.0.1:{port}/isapi/in", content=xml,
+                                     headers={"Content-Type": "application/xml"})  # fmt: skip
+    assert response.status_code == 200
+
+
+async def push_json(port: int, plate: str, confidence: float) -> None:
+    body = encode_milesight(plate=plate, confidence=confidence, direction="Approach", at=datetime.now(UTC),
+                            device="out-cam")  # fmt: skip
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"http://127.0.0.1:{port}/lpr/out", content=body,
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.status_code == 200
 
 
 @dataclass
@@ -64,7 +81,7 @@ async def start_sim() -> SimLane:
     return SimLane(sim, serving, port)
 
 
-def write_site(tmp_path: Path, entry_port: int, exit_port: int, central_url: str | None) -> Path:
+def write_site(tmp_path: Path, entry_port: int, exit_port: int, central_url: str | None, camera_port: int) -> Path:
     io_map = "\n".join(
         f"{name} = {{ address = {getattr(IO_MAP, name).address} }}"
         for name in ("open", "close", "open_limit", "closed_limit", "arming_loop", "safety_loop")
@@ -77,6 +94,13 @@ def write_site(tmp_path: Path, entry_port: int, exit_port: int, central_url: str
             f'connection = {{ type = "tcp", host = "127.0.0.1", port = {port} }}\n'
             f"modbus = {{ unit_id = 1, poll_interval_ms = 10 }}\n[devices.{name}.io_map]\npulse_ms = 100\n{io_map}\n\n"
         )
+    devices += (
+        f'[devices.in-cam]\nkind = "plate_camera"\ndriver = "hikvision_isapi"\ncamera_id = "in-cam"\n'
+        f'connection = {{ type = "http_listen", listen = "127.0.0.1:{camera_port}", path = "/isapi/in" }}\n\n'
+        f'[devices.out-cam]\nkind = "plate_camera"\ndriver = "json_http"\ncamera_id = "out-cam"\n'
+        f'field_map = "milesight"\n'
+        f'connection = {{ type = "http_listen", listen = "127.0.0.1:{camera_port}", path = "/lpr/out" }}\n\n'
+    )
     (tmp_path / "tariffs").mkdir(exist_ok=True)
     shutil.copy(REPO / "config" / "tariffs" / "residential.toml", tmp_path / "tariffs" / "hourly.toml")
     site = f"""
@@ -99,14 +123,14 @@ file = "tariffs/hourly.toml"
 id = "in-1"
 direction = "entry"
 mode = "unattended"
-devices = {{ barrier = "in-io", loops = "in-io" }}
+devices = {{ barrier = "in-io", loops = "in-io", camera = "in-cam" }}
 
 [[lanes]]
 id = "out-1"
 direction = "exit"
 mode = "unattended"
 tariff = "hourly"
-devices = {{ barrier = "out-io", loops = "out-io" }}
+devices = {{ barrier = "out-io", loops = "out-io", camera = "out-cam" }}
 """
     path = tmp_path / "site.toml"
     path.write_text(site)
@@ -142,12 +166,6 @@ def online(daemon: EdgeDaemon) -> bool:
     return all(io.inputs is not None for io in daemon.devices.io_modules.values())
 
 
-def lane_port(daemon: EdgeDaemon, lane: str) -> LaneDevices:
-    port = daemon.runners[lane].port
-    assert isinstance(port, LaneDevices)
-    return port
-
-
 async def test_vehicle_in_restart_vehicle_out_through_real_modbus(
     tmp_path: Path, sims: tuple[SimLane, SimLane]
 ) -> None:
@@ -155,12 +173,13 @@ async def test_vehicle_in_restart_vehicle_out_through_real_modbus(
     central = CentralDouble()
     await central.start()
     await central.stop()  # central is down the whole time the vehicle is in
-    site_file = write_site(tmp_path, entry.port, out.port, central.url)
+    cameras = free_port()
+    site_file = write_site(tmp_path, entry.port, out.port, central.url, cameras)
     daemon = daemon_for(site_file)
     await daemon.start()
     try:
         await until(lambda: online(daemon), what="devices online")
-        lane_port(daemon, "in-1").plate_read(CameraRead("粤B12345", 0.96))  # the camera fires first
+        await push_isapi(cameras, "粤B12345", 96)  # the camera fires first
         entry.drive_up()
         await until(lambda: entry.model.passed == 1, what="vehicle through the entry")
         await until(lambda: entry.model.barrier.closed_limit, what="entry barrier closed")
@@ -189,7 +208,7 @@ async def test_vehicle_in_restart_vehicle_out_through_real_modbus(
     await daemon.start()
     try:
         await until(lambda: online(daemon), what="devices online")
-        lane_port(daemon, "out-1").plate_read(CameraRead("粤B12345", 0.93))
+        await push_json(cameras, "粤B12345", 0.93)
         out.drive_up()
         await until(lambda: out.model.passed == 1, what="vehicle through the exit")
         assert daemon.park.occupancy["small"] == 0
