@@ -24,15 +24,16 @@ import pytest
 from drivers.lpr import encode_isapi_xml, encode_milesight
 from drivers.modbus import IoMap, IoPoint
 from edge.daemon import EdgeDaemon
+from edge.journal import Journal
 from parking.site import load_site
-from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
+from simulators.barrier import SAFETY_LOOP, BarrierConfig, BarrierModel, LaneModel
 from simulators.io_module import IoModuleSimulator, ModbusServing
 from tests.edge.central_double import TOKEN, CentralDouble
 
 REPO = Path(__file__).resolve().parents[2]
 IO_MAP = IoMap(
     open=IoPoint(0), close=IoPoint(1), pulse_ms=100, open_limit=IoPoint(0), closed_limit=IoPoint(1),
-    arming_loop=IoPoint(2), safety_loop=IoPoint(3),
+    arming_loop=IoPoint(2), safety_loop=IoPoint(3), fault=IoPoint(4),
 )  # fmt: skip
 
 
@@ -84,7 +85,7 @@ async def start_sim() -> SimLane:
 def write_site(tmp_path: Path, entry_port: int, exit_port: int, central_url: str | None, camera_port: int) -> Path:
     io_map = "\n".join(
         f"{name} = {{ address = {getattr(IO_MAP, name).address} }}"
-        for name in ("open", "close", "open_limit", "closed_limit", "arming_loop", "safety_loop")
+        for name in ("open", "close", "open_limit", "closed_limit", "arming_loop", "safety_loop", "fault")
     )
     central = f'[central]\nurl = "{central_url}"\nedge_id = "lakeview-edge"\ntoken = "{TOKEN}"\n' if central_url else ""
     devices = ""
@@ -220,3 +221,28 @@ async def test_vehicle_in_restart_vehicle_out_through_real_modbus(
         await central.stop()
     assert len(central.records) >= 8
     assert central.chain().value == "ok"
+
+
+async def test_shutdown_finishes_the_vehicle_in_the_lane_and_faults_are_recorded(
+    tmp_path: Path, sims: tuple[SimLane, SimLane]
+) -> None:
+    entry, out = sims
+    cameras = free_port()
+    site_file = write_site(tmp_path, entry.port, out.port, None, cameras)
+    daemon = daemon_for(site_file)
+    await daemon.start()
+    await until(lambda: online(daemon), what="devices online")
+    entry.model.barrier.inject_fault(time.monotonic(), "motor overload")
+    await until(lambda: daemon.journal.count("abnormal_events", "event = 'barrier_fault'") == 1, what="fault")
+    entry.model.barrier.clear_fault(time.monotonic())
+    await asyncio.sleep(0.1)
+
+    await push_isapi(cameras, "粤B54321", 95)
+    entry.drive_up()
+    await until(lambda: daemon.lanes["in-1"].busy and entry.model.barrier.open_limit, what="barrier up")
+    await daemon.stop()  # asked to stop with a vehicle under the barrier: it is let through first
+    assert all(v.rear > SAFETY_LOOP[1] for v in entry.model.vehicles)  # past the barrier
+    assert [c.point for c in entry.sim.output_changes if c.active] == ["open", "close"]
+    journal = Journal(daemon.journal.path, "lakeview")
+    assert journal.count("barrier_commands", "command = 'close'") == 1
+    assert journal.verify_chain().ok
