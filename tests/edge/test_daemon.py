@@ -25,10 +25,15 @@ from drivers.lpr import encode_isapi_xml, encode_milesight
 from drivers.modbus import IoMap, IoPoint
 from edge.daemon import EdgeDaemon
 from edge.journal import Journal
+from edge.lists import ListStore, lists_path
 from parking.site import load_site
+from parking.wire import SyncPage
 from simulators.barrier import SAFETY_LOOP, BarrierConfig, BarrierModel, LaneModel
+from simulators.card_reader import WiegandConverterSim
 from simulators.io_module import IoModuleSimulator, ModbusServing
+from simulators.pty import PtyLink
 from tests.edge.central_double import TOKEN, CentralDouble
+from tests.edge.kit import a_pass
 
 REPO = Path(__file__).resolve().parents[2]
 IO_MAP = IoMap(
@@ -246,3 +251,38 @@ async def test_shutdown_finishes_the_vehicle_in_the_lane_and_faults_are_recorded
     journal = Journal(daemon.journal.path, "lakeview")
     assert journal.count("barrier_commands", "command = 'close'") == 1
     assert journal.verify_chain().ok
+
+
+async def test_monthly_pass_card_through_the_wiegand_converter(tmp_path: Path, sims: tuple[SimLane, SimLane]) -> None:
+    entry, out = sims
+    link = PtyLink("wiegand", tmp_path).open()
+    converter = WiegandConverterSim(link.device_port)
+    site_file = write_site(tmp_path, entry.port, out.port, None, free_port())
+    text = site_file.read_text().replace(
+        'camera = "in-cam" }',
+        'camera = "in-cam", card_reader = "in-reader" }',
+    )
+    text += (
+        f'\n[devices.in-reader]\nkind = "card_reader"\ndriver = "wiegand_rs485"\n'
+        f'connection = {{ type = "serial", port = "{link.host_port}", baudrate = 9600 }}\n'
+    )
+    site_file.write_text(text)
+    # The lists as a previous sync left them: a pass identified by its card.
+    store = ListStore(lists_path(tmp_path / "var" / "journal.sqlite3"))
+    holder = a_pass("粤B3R7K2", card="12345678", id="pass-1")
+    store.apply(SyncPage(since=0, version=7, full=True, more=False, passes=[holder]), replace=True)
+    store.close()
+    daemon = daemon_for(site_file)
+    try:
+        await daemon.start()
+        await until(lambda: online(daemon), what="devices online")
+        entry.drive_up()
+        await asyncio.sleep(0.3)
+        converter.send(12345678)
+        await until(lambda: entry.model.passed == 1, what="pass holder through the entry")
+        (row,) = daemon.journal.rows("SELECT kind, pass_id, card FROM sessions")
+        assert row == ("pass", "pass-1", "12345678")
+    finally:
+        await daemon.stop()
+        converter.close()
+        link.close()
