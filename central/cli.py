@@ -37,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     purge = actions.add_parser("purge-tombstones", help="forget list deletions older than PARKGATE_TOMBSTONE_DAYS")
     purge.set_defaults(handler=run_purge)
 
+    expire = actions.add_parser("expire-passes", help="mark passes past their validity as expired (run daily)")
+    expire.set_defaults(handler=run_expire)
+
 
 def run_migrate(_args: argparse.Namespace) -> int:
     from central.core.config import Settings
@@ -138,4 +141,18 @@ def run_purge(_args: argparse.Namespace) -> int:
         session.commit()
     engine.dispose()
     print(f"purged {purged} deletions older than {settings.tombstone_days} days")
+    return 0
+
+
+def run_expire(_args: argparse.Namespace) -> int:
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory, utcnow
+    from central.renewal import expire_lapsed_passes
+
+    engine = make_engine(Settings().sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        expired = expire_lapsed_passes(session, utcnow())
+        session.commit()
+    engine.dispose()
+    print(f"{expired} passes expired")
     return 0

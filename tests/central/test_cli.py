@@ -34,6 +34,7 @@ def test_admin_commands_on_a_sqlite_file(
     assert token.startswith("pge_")
     assert main(["central", "create-edge", "lakeview-edge", "--car-park", "lakeview"]) == 1
     assert main(["central", "purge-tombstones"]) == 0
+    assert main(["central", "expire-passes"]) == 0
 
     with TestClient(create_app(Settings(database_url=url))) as client:
         login = client.post("/api/v1/auth/login", json={"username": "wang", "password": "a good long password"})
@@ -47,7 +48,7 @@ def test_admin_commands_on_a_sqlite_file(
         assert (again.accepted, len(again.duplicates)) == ([], 5)
         staff = {"Authorization": f"Bearer {login.json()['token']}"}
         assert client.get("/api/v1/transactions", headers=staff).status_code == 403  # front desk: not theirs
-        with create_app(Settings(database_url=url)).state.sessions() as session:
+        with client.app.state.sessions() as session:  # type: ignore[attr-defined]
             assert session.scalar(select(func.sum(EdgeTransaction.amount_minor))) == 2500
 
 
@@ -55,5 +56,5 @@ def test_help_lists_the_central_actions(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["central", "--help"])
     out = capsys.readouterr().out
-    for action in ("run", "migrate", "create-user", "create-edge", "purge-tombstones"):
+    for action in ("run", "migrate", "create-user", "create-edge", "purge-tombstones", "expire-passes"):
         assert action in out

@@ -10,8 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from central.core.security import Role
+from central.renewal import expire_lapsed_passes
 from tests.central.conftest import Operators
 from tests.central.scenario import make_holder, make_plan, ok
 
@@ -107,3 +110,20 @@ def test_validation_errors_have_a_stable_code(client: TestClient, as_role: Opera
     assert {tuple(p["loc"]) for p in body["detail"]} >= {("body", "plan_id"), ("body", "plates")}
     unknown = client.get("/api/v1/passes/nope", headers=as_role.admin)
     assert (unknown.status_code, unknown.json()["code"]) == (404, "pass.not_found")
+
+
+def test_lapsed_passes_expire_and_renewal_revives_them(
+    client: TestClient, as_role: Operators, central_engine: Engine
+) -> None:
+    lapsed = sell(client, as_role.admin, valid_from=(datetime.now(UTC) - timedelta(days=40)).isoformat())
+    current = sell(client, as_role.admin, valid_from=datetime.now(UTC).isoformat())
+    with Session(central_engine) as session:
+        assert expire_lapsed_passes(session, datetime.now(UTC)) == 1
+        session.commit()
+    assert ok(client.get(f"/api/v1/passes/{lapsed['id']}", headers=as_role.admin))["status"] == "expired"
+    assert ok(client.get(f"/api/v1/passes/{current['id']}", headers=as_role.admin))["status"] == "active"
+    renewed = ok(client.post(f"/api/v1/passes/{lapsed['id']}/renew", headers=as_role.admin, json={"months": 1}))
+    assert renewed["status"] == "active"
+    assert datetime.fromisoformat(renewed["valid_to"]) > datetime.now(UTC) + timedelta(days=27)
+    trail = ok(client.get(f"/api/v1/audit?entity=pass&entity_id={lapsed['id']}", headers=as_role.admin))
+    assert [(e["action"], e["username"]) for e in trail][:2] == [("pass.renew", "admin"), ("pass.expire", "system")]
