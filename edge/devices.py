@@ -36,7 +36,17 @@ from drivers.modbus import BarrierPosition as DriverPosition
 from drivers.modbus import LoopChanged as DriverLoopChanged
 from drivers.modbus import LoopRole as DriverLoopRole
 from edge.cameras import SiteCameras
-from edge.events import BarrierPosition, BarrierReport, CardPresented, LaneEvent, Loop, LoopChanged, PlateSeen
+from edge.events import (
+    BarrierPosition,
+    BarrierReport,
+    CardDispensed,
+    CardPresented,
+    DispenserFailed,
+    LaneEvent,
+    Loop,
+    LoopChanged,
+    PlateSeen,
+)
 from parking.site import Device, SerialConnection, SiteConfig, TcpConnection, lane_devices
 
 _LOGGER = logging.getLogger(__name__)
@@ -105,6 +115,7 @@ class SiteDevices:
     buses: dict[str, ModbusBus] = field(default_factory=dict)
     on_health: list[Callable[[HealthChange], None]] = field(default_factory=list)
     cameras: SiteCameras = field(default_factory=SiteCameras)
+    line_devices: dict[str, Any] = field(default_factory=dict)  # displays and card dispensers
     _pumps: list[asyncio.Task[None]] = field(default_factory=list)
 
     def io_module(self, device_id: str, device: Device) -> ModbusIoModule:
@@ -146,7 +157,21 @@ class SiteDevices:
         self.card_readers[device_id] = reader
         return reader
 
+    def line_device(self, device_id: str, device: Device) -> Any:
+        """A display (``serial_text``) or a card dispenser (``serial_dispenser``) on our line protocol."""
+        if device_id not in self.line_devices:
+            from drivers.dispenser import SerialCardDispenser
+            from drivers.display import LineLinkConfig, SerialTextDisplay
+
+            config = LineLinkConfig.from_connection(device_id, device.connection.model_dump())
+            kind = SerialCardDispenser if device.driver == "serial_dispenser" else SerialTextDisplay
+            self.line_devices[device_id] = kind(config)
+        return self.line_devices[device_id]
+
     async def start(self) -> None:
+        for line_device in self.line_devices.values():
+            line_device.health.listeners.extend(self.on_health)
+            await line_device.start()
         for io in self.io_modules.values():
             io.health.listeners.extend(self.on_health)
             await io.start()
@@ -167,11 +192,11 @@ class SiteDevices:
                 await asyncio.wait_for(io.stop(), timeout=STOP_TIMEOUT_S)
             except (ModbusError, TimeoutError) as err:
                 _LOGGER.warning("%s did not stop cleanly: %r", io.name, err)
-        for reader in self.card_readers.values():
+        for other in [*self.card_readers.values(), *self.line_devices.values()]:
             try:
-                await asyncio.wait_for(reader.stop(), timeout=STOP_TIMEOUT_S)
+                await asyncio.wait_for(other.stop(), timeout=STOP_TIMEOUT_S)
             except Exception as err:
-                _LOGGER.warning("card reader did not stop cleanly: %r", err)
+                _LOGGER.warning("device did not stop cleanly: %r", err)
         for bus in self.buses.values():
             bus.close()
 
@@ -185,6 +210,8 @@ class LaneDevices:
         self.barrier: ModbusIoModule | None = None
         self.close_wanted = False  # the driver refused a close (its view of the safety loop): retry when clear
         self._retries: set[asyncio.Future[None]] = set()
+        self.display: Any = None
+        self.dispenser: Any = None
 
     @classmethod
     def for_lane(cls, site: SiteConfig, index: int, devices: SiteDevices, submit: Submit) -> LaneDevices:
@@ -202,6 +229,13 @@ class LaneDevices:
             camera = slots.get(slot)
             if camera is not None:
                 devices.cameras.add(camera.id, camera.device, submit)
+        display = slots.get("display")
+        if display is not None and display.device.driver == "serial_text":
+            port.display = devices.line_device(display.id, display.device)
+        dispenser = slots.get("dispenser")
+        if dispenser is not None and dispenser.device.driver == "serial_dispenser":
+            port.dispenser = devices.line_device(dispenser.id, dispenser.device)
+            port.dispenser.add_listener(port._on_dispenser)
         reader = slots.get("card_reader")
         if reader is not None:
             card_reader = devices.card_reader(reader.id, reader.device)
@@ -227,6 +261,17 @@ class LaneDevices:
         elif isinstance(event, HealthChange) and event.health in (Health.OFFLINE,):
             # The loops are unknown while the module is unreachable: never close on them.
             self.submit(LoopChanged(Loop.SAFETY, False, faulted=True), received)
+
+    def _on_dispenser(self, event: Any) -> None:
+        from drivers.dispenser import CardRecalled, CardTaken, Jammed
+
+        received = time.perf_counter()
+        if isinstance(event, CardTaken):  # the driver has the card: the entry can be committed and opened
+            self.submit(CardDispensed(event.card), received)
+        elif isinstance(event, CardRecalled):
+            self.submit(DispenserFailed("card not taken (recalled)"), received)
+        elif isinstance(event, Jammed) and event.jammed:
+            self.submit(DispenserFailed("dispenser jammed"), received)
 
     async def _pump_cards(self, reader: Any) -> None:
         while True:
@@ -257,9 +302,19 @@ class LaneDevices:
 
     async def show(self, lines: tuple[str, ...]) -> None:
         _LOGGER.info("lane %s display: %s", self.lane_id, " | ".join(lines), extra={"lane": self.lane_id})
+        if self.display is not None:
+            await self.display.show(lines)
 
     async def say(self, text: str) -> None:
-        _LOGGER.debug("lane %s voice: %s", self.lane_id, text)
+        if self.display is not None:
+            await self.display.say(text)
 
     async def dispense_card(self) -> None:
-        _LOGGER.warning("lane %s: no dispenser driver yet; the booth must hand out a card", self.lane_id)
+        if self.dispenser is None:
+            _LOGGER.warning("lane %s: no dispenser; the booth must hand out a card", self.lane_id)
+            self.submit(DispenserFailed("no dispenser"), time.perf_counter())
+            return
+        try:
+            await self.dispenser.issue()
+        except Exception as err:
+            self.submit(DispenserFailed(f"dispenser refused: {err}"), time.perf_counter())

@@ -55,9 +55,9 @@ class BarrierReport:
 
 @dataclass(frozen=True, slots=True)
 class CardDispensed:
-    """The dispenser issued a temporary card (临时卡) with this number."""
+    """The driver took the temporary card (临时卡) the dispenser issued; ``number`` when the dispenser reads it."""
 
-    number: str
+    number: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,8 @@ from parking.site import load_site
 from parking.wire import SyncPage
 from simulators.barrier import SAFETY_LOOP, BarrierConfig, BarrierModel, LaneModel
 from simulators.card_reader import WiegandConverterSim
+from simulators.dispenser import DispenserModel, DispenserSimulator
+from simulators.display import DisplaySimulator
 from simulators.io_module import IoModuleSimulator, ModbusServing
 from simulators.pty import PtyLink
 from tests.edge.central_double import TOKEN, CentralDouble
@@ -286,3 +288,42 @@ async def test_monthly_pass_card_through_the_wiegand_converter(tmp_path: Path, s
         await daemon.stop()
         converter.close()
         link.close()
+
+
+async def test_temporary_card_from_the_dispenser_with_the_display_over_tcp(
+    tmp_path: Path, sims: tuple[SimLane, SimLane]
+) -> None:
+    entry, out = sims
+    display = DisplaySimulator()
+    display_port = await display.server.serve_tcp("127.0.0.1", 0)
+    dispenser = DispenserSimulator(DispenserModel(present_time_s=0.05, take_after_s=0.1))
+    dispenser_port = await dispenser.server.serve_tcp("127.0.0.1", 0)
+    await dispenser.start_ticking()
+    cameras = free_port()
+    site_file = write_site(tmp_path, entry.port, out.port, None, cameras)
+    text = site_file.read_text().replace(
+        'camera = "in-cam" }', 'camera = "in-cam", display = "in-led", dispenser = "in-cards" }\nticketless = false'
+    )
+    text += (
+        f'\n[devices.in-led]\nkind = "display"\ndriver = "serial_text"\n'
+        f'connection = {{ type = "tcp", host = "127.0.0.1", port = {display_port} }}\n'
+        f'\n[devices.in-cards]\nkind = "card_dispenser"\ndriver = "serial_dispenser"\n'
+        f'connection = {{ type = "tcp", host = "127.0.0.1", port = {dispenser_port} }}\n'
+    )
+    site_file.write_text(text)
+    daemon = daemon_for(site_file)
+    try:
+        await daemon.start()
+        await until(lambda: online(daemon), what="devices online")
+        await push_isapi(cameras, "粤B77777", 97)
+        entry.drive_up()
+        await until(lambda: entry.model.passed == 1, what="vehicle through with its card")
+        (row,) = daemon.journal.rows("SELECT kind, plate, card FROM sessions")
+        assert row[:2] == ("temporary", "粤B77777")
+        assert row[2] == "04A10001"  # the card the dispenser issued and the driver took
+        assert dispenser.model.issued == 1
+        await until(lambda: "临时卡 欢迎光临" in display.text(), what="welcome on the display")
+    finally:
+        await daemon.stop()
+        await dispenser.stop()
+        await display.server.stop()
