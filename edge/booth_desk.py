@@ -56,7 +56,8 @@ class DeskError(Exception):
 
 
 class ObservedWriter(JournalWriter):
-    """The journal writer that tells listeners each batch of drafts once it is committed."""
+    """The journal writer that tells listeners each batch of drafts once it is committed (deferred records, which
+    nothing waits for, such as a close command, when they are handed to the writer)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -64,12 +65,19 @@ class ObservedWriter(JournalWriter):
 
     async def commit(self, drafts: Sequence[Draft]) -> list[JournalRecord]:
         records = await super().commit(drafts)
+        self._tell(drafts)
+        return records
+
+    def defer(self, drafts: Sequence[Draft]) -> None:
+        super().defer(drafts)
+        self._tell(drafts)
+
+    def _tell(self, drafts: Sequence[Draft]) -> None:
         for listener in self.listeners:
             try:
                 listener(drafts)
             except Exception:
                 _LOGGER.exception("commit listener failed")
-        return records
 
 
 def line_label(line: Mapping[str, Any], currency: str) -> str:

@@ -92,7 +92,10 @@ def amount(data: dict[str, Any], name: str, currency: str) -> int | None:
 
 
 def count(data: dict[str, Any], name: str) -> int:
-    value = data.get(name)
+    return whole(data.get(name), name)
+
+
+def whole(value: Any, name: str) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -108,7 +111,7 @@ def counts(data: dict[str, Any], name: str) -> dict[int, int]:
     for key, number in value.items():
         if not str(key).isdigit():
             raise BadInputError("input.bad_counts", f"denomination {key!r} is not minor units")
-        out[int(key)] = count({"n": number}, f"{name}[{key}]")
+        out[int(key)] = whole(number, f"{name}[{key}]")
     return out
 
 
