@@ -41,7 +41,7 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
     clock, purged_through = current_version(session)
     # A snapshot when the edge starts, is behind the kept deletions, or is ahead of us (central restored).
     full = since == 0 or since < purged_through or since > clock
-    pattern = f"%,{car_park},%"
+    pattern = f",{car_park},"  # matched with LIKE escaping: "_" in a car park id is not a wildcard
     joined: dict[str, str] = {}
     deleted: list[str] = []
     if full:
@@ -52,7 +52,9 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
         query = select(
             SyncItem.version, SyncItem.kind, SyncItem.record_id, SyncItem.scope, SyncItem.deleted, SyncItem.body
         ).where(
-            SyncItem.version > since, SyncItem.version <= clock, or_(SyncItem.reach == "", SyncItem.reach.like(pattern))
+            SyncItem.version > since,
+            SyncItem.version <= clock,
+            or_(SyncItem.reach == "", SyncItem.reach.contains(pattern, autoescape=True)),
         )
         # Core, not ORM, execution: no per-row ORM bookkeeping for up to 50,000 rows.
         changes = session.connection().execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
@@ -88,7 +90,9 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
 
 def _live(clock: int, pattern: str) -> ColumnElement[bool]:
     return and_(
-        SyncItem.version <= clock, SyncItem.deleted.is_(False), or_(SyncItem.scope == "", SyncItem.scope.like(pattern))
+        SyncItem.version <= clock,
+        SyncItem.deleted.is_(False),
+        or_(SyncItem.scope == "", SyncItem.scope.contains(pattern, autoescape=True)),
     )
 
 

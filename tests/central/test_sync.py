@@ -37,14 +37,17 @@ def test_snapshot_is_scoped_to_the_edges_car_park(client: TestClient, as_role: O
     admin = as_role.admin
     lakeview = make_site(client, admin, "lakeview")
     harbour = make_site(client, admin, "harbour")
+    underscore = make_site(client, admin, "lake_view")  # its "_" must not match the "-" of "lake-view"
     everywhere = sell(client, admin, make_plan(client, admin), "粤B00001")
     lakeview_only = sell(client, admin, make_plan(client, admin, ["lakeview"]), "粤B00002")
     harbour_only = sell(client, admin, make_plan(client, admin, ["harbour"]), "粤B00003")
+    sell(client, admin, make_plan(client, admin, ["lake-view"]), "粤B00004")
     page = pull(client, lakeview)
     assert page.full
     assert not page.more
     assert {p.id for p in page.passes} == {everywhere, lakeview_only}
     assert {p.id for p in pull(client, harbour).passes} == {everywhere, harbour_only}
+    assert {p.id for p in pull(client, underscore).passes} == {everywhere}
     record = next(p for p in page.passes if p.id == lakeview_only)
     assert record.holder == "holder 粤B00002"
     assert record.unit == "3-1201"
