@@ -83,6 +83,11 @@ def install_error_handlers(app: FastAPI) -> None:
         _LOGGER.info("integrity error: %s", exc.orig)
         return error_response(409, "db.conflict", "the change conflicts with existing records")
 
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        _LOGGER.error("unexpected error: %s", exc, exc_info=exc)
+        return error_response(500, "internal.error", "an unexpected error; it has been logged")
+
     @app.exception_handler(DataError)
     async def _data(_request: Request, exc: DataError) -> JSONResponse:
         _LOGGER.info("data error: %s", exc.orig)

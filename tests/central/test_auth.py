@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
@@ -58,3 +59,14 @@ def test_unknown_routes_and_methods_answer_error_bodies(client: TestClient) -> N
     assert (missing.status_code, missing.json()["code"]) == (404, "http.not_found")
     wrong = client.delete("/api/v1/auth/me")
     assert (wrong.status_code, wrong.json()["code"]) == (405, "http.method_not_allowed")
+
+
+def test_an_unexpected_failure_still_answers_an_error_body(app: FastAPI) -> None:
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("disk on fire")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answer = client.get("/boom")
+    assert (answer.status_code, answer.json()["code"]) == (500, "internal.error")
+    assert "disk on fire" not in answer.text
