@@ -25,11 +25,13 @@ from drivers.health import Health, HealthChange
 from drivers.modbus import (
     BarrierChanged,
     IoMap,
+    LoopDetectorConfig,
     ModbusBus,
     ModbusError,
     ModbusIoConfig,
     ModbusIoModule,
     ModbusLink,
+    ModbusLoopDetector,
     SafetyInterlockError,
 )
 from drivers.modbus import BarrierPosition as DriverPosition
@@ -111,6 +113,7 @@ class SiteDevices:
     """Every driver instance of the site, built once, started and stopped together."""
 
     io_modules: dict[str, ModbusIoModule] = field(default_factory=dict)
+    loop_detectors: dict[str, ModbusLoopDetector] = field(default_factory=dict)
     card_readers: dict[str, Any] = field(default_factory=dict)
     buses: dict[str, ModbusBus] = field(default_factory=dict)
     on_health: list[Callable[[HealthChange], None]] = field(default_factory=list)
@@ -135,6 +138,20 @@ class SiteDevices:
                 config = dataclasses.replace(config, io_map=io_map)
             self.io_modules[device_id] = ModbusIoModule(config, bus=bus)
         return self.io_modules[device_id]
+
+    def loop_detector(self, device_id: str, device: Device) -> ModbusLoopDetector:
+        """An LD120-style loop detector (channel 1 arming, channel 2 safety), sharing its RS-485 bus."""
+        if device_id not in self.loop_detectors:
+            link = modbus_link(device)
+            if link.url not in self.buses:
+                self.buses[link.url] = ModbusBus(link)
+            settings = device.modbus
+            config = LoopDetectorConfig(
+                name=device_id, link=link, unit_id=settings.unit_id if settings else 1,
+                poll_interval_ms=settings.poll_interval_ms if settings else 50,
+            )  # fmt: skip
+            self.loop_detectors[device_id] = ModbusLoopDetector(config, bus=self.buses[link.url])
+        return self.loop_detectors[device_id]
 
     def card_reader(self, device_id: str, device: Device) -> Any:
         if device_id in self.card_readers:
@@ -172,9 +189,9 @@ class SiteDevices:
         for line_device in self.line_devices.values():
             line_device.health.listeners.extend(self.on_health)
             await line_device.start()
-        for io in self.io_modules.values():
-            io.health.listeners.extend(self.on_health)
-            await io.start()
+        for polled in [*self.io_modules.values(), *self.loop_detectors.values()]:
+            polled.health.listeners.extend(self.on_health)
+            await polled.start()
         for reader in self.card_readers.values():
             reader.health.listeners.extend(self.on_health)
             await reader.start()
@@ -187,11 +204,11 @@ class SiteDevices:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         # A driver that does not stop in time must not hold up the shutdown (the journal is already safe).
-        for io in self.io_modules.values():
+        for polled in [*self.io_modules.values(), *self.loop_detectors.values()]:
             try:
-                await asyncio.wait_for(io.stop(), timeout=STOP_TIMEOUT_S)
+                await asyncio.wait_for(polled.stop(), timeout=STOP_TIMEOUT_S)
             except (ModbusError, TimeoutError) as err:
-                _LOGGER.warning("%s did not stop cleanly: %r", io.name, err)
+                _LOGGER.warning("%s did not stop cleanly: %r", polled.name, err)
         for other in [*self.card_readers.values(), *self.line_devices.values()]:
             try:
                 await asyncio.wait_for(other.stop(), timeout=STOP_TIMEOUT_S)
@@ -223,8 +240,11 @@ class LaneDevices:
             port.barrier = devices.io_module(barrier.id, barrier.device)
             port.barrier.add_listener(port._on_modbus)
         loops = slots.get("loops")
-        if loops is not None and loops.id != (barrier.id if barrier else None) and loops.device.driver == "modbus_io":
-            devices.io_module(loops.id, loops.device).add_listener(port._on_modbus)
+        if loops is not None and loops.id != (barrier.id if barrier else None):
+            if loops.device.driver == "modbus_io":
+                devices.io_module(loops.id, loops.device).add_listener(port._on_modbus)
+            elif loops.device.driver == "modbus_ld":
+                devices.loop_detector(loops.id, loops.device).add_listener(port._on_modbus)
         for slot in ("camera", "rear_camera"):
             camera = slots.get(slot)
             if camera is not None:

@@ -33,6 +33,7 @@ from simulators.card_reader import WiegandConverterSim
 from simulators.dispenser import DispenserModel, DispenserSimulator
 from simulators.display import DisplaySimulator
 from simulators.io_module import IoModuleSimulator, ModbusServing
+from simulators.loop_detector import LoopDetectorSimulator
 from simulators.pty import PtyLink
 from tests.edge.central_double import TOKEN, CentralDouble
 from tests.edge.kit import a_pass
@@ -327,3 +328,42 @@ async def test_temporary_card_from_the_dispenser_with_the_display_over_tcp(
         await daemon.stop()
         await dispenser.stop()
         await display.server.stop()
+
+
+async def test_loops_from_a_separate_loop_detector_on_the_same_bus(
+    tmp_path: Path, sims: tuple[SimLane, SimLane]
+) -> None:
+    _, out = sims
+    barrier = BarrierModel(BarrierConfig(travel_time_s=0.3, allow_short_travel=True), now=time.monotonic())
+    lane_model = LaneModel(barrier)
+    contacts_only = IoMap(open=IoPoint(0), close=IoPoint(1), pulse_ms=100, open_limit=IoPoint(0),
+                          closed_limit=IoPoint(1))  # fmt: skip
+    io = IoModuleSimulator(lane_model, io_map=contacts_only, unit_id=1)
+    detector = LoopDetectorSimulator(lane_model, unit_id=5)
+    serving = ModbusServing(io.device, detector.device)
+    port = await serving.serve_tcp("127.0.0.1", 0)
+    cameras = free_port()
+    site_file = write_site(tmp_path, port, out.port, None, cameras)
+    text = site_file.read_text()
+    text = text.replace("safety_loop = { address = 3 }\n", "", 1).replace("arming_loop = { address = 2 }\n", "", 1)
+    text = text.replace(
+        'devices = { barrier = "in-io", loops = "in-io",', 'devices = { barrier = "in-io", loops = "in-ld",'
+    )
+    text += (
+        f'\n[devices.in-ld]\nkind = "loop_detector"\ndriver = "modbus_ld"\n'
+        f'connection = {{ type = "tcp", host = "127.0.0.1", port = {port} }}\n'
+        f"modbus = {{ unit_id = 5, poll_interval_ms = 10 }}\n"
+    )
+    site_file.write_text(text)
+    daemon = daemon_for(site_file)
+    try:
+        await daemon.start()
+        await until(lambda: online(daemon), what="devices online")
+        await push_isapi(cameras, "粤B24680", 95)
+        lane_model.add_vehicle(time.monotonic(), front=0.0, speed=8.0)
+        await until(lambda: lane_model.passed == 1, what="vehicle through")
+        await until(lambda: lane_model.barrier.closed_limit, what="barrier closed behind it")
+        assert [c.point for c in io.output_changes if c.active] == ["open", "close"]
+    finally:
+        await daemon.stop()
+        await serving.stop()
