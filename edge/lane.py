@@ -123,6 +123,7 @@ class Lane:
         self.reads: deque[tuple[datetime, PlateSeen]] = deque(maxlen=16)
         self.card: tuple[datetime, str] | None = None
         self.identity: Identity | None = None
+        self.evidence: str | None = None  # image reference of the last decision's reads
 
     # ------------------------------------------------------------------------------------------------ queries
 
@@ -278,7 +279,8 @@ class Lane:
         return next((r.colour for _, r in reversed(self.reads) if r.colour), None)
 
     def _evidence_image(self) -> str | None:
-        return next((r.image for _, r in reversed(self.reads) if r.image), None)
+        """The newest image reference of the vehicle in the lane (kept past the decision for later events)."""
+        return next((r.image for _, r in reversed(self.reads) if r.image), None) or self.evidence
 
     def _try_decide(self, now: datetime) -> list[LaneAction]:
         reads = self._usable_reads(now)
@@ -290,6 +292,7 @@ class Lane:
             self.context.lists.directory, agreed, card, now, lane=self.id,
             min_confidence=self.settings.min_confidence, colour=self._colour(),
         )  # fmt: skip
+        self.evidence = next((r.image for _, r in reversed(self.reads) if r.image), None)  # this vehicle's only
         self.reads.clear()
         self.card = None
         return self._decide(self.identity, now)

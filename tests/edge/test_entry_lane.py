@@ -246,3 +246,11 @@ def test_entry_session_kinds() -> None:
     feed(entry_lane(ctx), Clock(), *arrive("粤B3R7K2"))
     (session,) = ctx.park.sessions.values()
     assert session.kind is SessionKind.PASS
+
+
+def test_abnormal_events_after_the_decision_keep_the_evidence_image() -> None:
+    lane, clock = entry_lane(context()), Clock()
+    feed(lane, clock, LoopChanged(Loop.ARMING, True), PlateSeen("粤B12345", 0.95, image="snap/0001.jpg"))
+    actions = feed(lane, clock, LoopChanged(Loop.ARMING, False))  # backs out
+    (event,) = [d for d in drafts(actions, RecordKind.ABNORMAL_EVENT)]
+    assert event.payload["evidence"] == "snap/0001.jpg"
