@@ -18,7 +18,7 @@ from typing import Any, Literal, cast
 from aiohttp import web
 
 from edge.booth.cash import CashCountError
-from edge.booth.fonts import MissingFontError
+from edge.booth.fonts import MissingFontError, find_cjk_font
 from edge.booth.operators import OperatorError, Outcome, SignInError
 from edge.booth.payment import ShiftError
 from edge.booth.slip import PaymentSlip, slip_pdf
@@ -339,6 +339,15 @@ async def image(request: web.Request, signed: SignedIn) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
 
 
+async def font(request: web.Request) -> web.StreamResponse:
+    """The CJK font the PDFs use, for the page too: a booth PC may have no Chinese font and no internet."""
+    try:
+        found = find_cjk_font()
+    except MissingFontError:
+        raise web.HTTPNotFound(text="no CJK font on this edge") from None
+    return web.FileResponse(found.path, headers={"Cache-Control": "public, max-age=86400"})
+
+
 async def page(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
@@ -362,6 +371,7 @@ def attach_console(app: web.Application, desk: BoothDesk) -> None:
     app.router.add_get("/console", to_page)
     app.router.add_get("/console/", page)
     app.router.add_static("/console/static/", STATIC)
+    app.router.add_get("/console/font.otf", font)
     app.router.add_post(f"{api}/sign-in", sign_in)
     app.router.add_post(f"{api}/sign-out", guarded(sign_out))
     app.router.add_get(f"{api}/me", guarded(me))

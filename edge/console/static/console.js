@@ -209,7 +209,8 @@
     $("vehicle-class").textContent = v && v.vehicle_class ? t("cls_" + v.vehicle_class) : "—";
     $("entry-time").textContent = (v && v.entry_at) || "—";
     $("exit-time").textContent = (v && v.exit_at) || "—";
-    $("identity").textContent = v && v.identity ? `${v.identity} ${v.reason || ""}` : "—";
+    $("identity").textContent = v && v.identity ? t("id_" + v.identity) : "—";
+    $("identity").title = (v && v.reason) || "";
     for (const [id, url] of [["entry-image", v && v.entry_image], ["exit-image", v && v.exit_image]]) {
       const img = $(id);
       if (url) { if (img.getAttribute("src") !== url) img.src = url; img.hidden = false; }
@@ -481,8 +482,13 @@
 
   document.addEventListener("keydown", (event) => {
     if ($("dialog").open) {
-      if (dialogKeys && dialogKeys(event)) event.preventDefault();
-      return; // Enter submits the form, Esc closes the dialog (the browser's own)
+      if (dialogKeys && dialogKeys(event)) {
+        event.preventDefault();
+      } else if (event.key === "Enter" && !["TEXTAREA", "BUTTON"].includes(event.target.tagName)) {
+        event.preventDefault(); // Enter confirms from any field, a list included; Esc is the dialog's own cancel
+        $("dialog-form").requestSubmit();
+      }
+      return;
     }
     if (!state) return;
     if (event.key === "g" && event.target.tagName !== "INPUT" && event.target.tagName !== "TEXTAREA") {
