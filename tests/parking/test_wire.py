@@ -50,3 +50,11 @@ def test_ids_are_time_ordered_and_unique() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert abs(id_time_ms(ids[0]) - datetime.now(UTC).timestamp() * 1000) < 5000
+
+
+def test_a_pinned_clock_never_drags_real_ids_into_the_future() -> None:
+    future = int(datetime(2030, 1, 1, tzinfo=UTC).timestamp() * 1000)
+    pinned = [new_id(now_ms=future) for _ in range(3)]
+    assert pinned == sorted(pinned)
+    assert id_time_ms(pinned[0]) == future
+    assert id_time_ms(new_id()) < future
