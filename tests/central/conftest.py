@@ -3,7 +3,9 @@ operator per role, logged in once per module."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -13,9 +15,9 @@ from sqlalchemy import Engine, insert, text
 from central.core.config import Settings
 from central.core.db import make_engine
 from central.core.migrate import upgrade
-from central.core.security import Role, hash_password
+from central.core.security import Role, hash_password, new_token, token_digest
 from central.main import create_app
-from central.models import Base, User
+from central.models import Base, User, UserSession
 
 PASSWORD = "correct horse battery"
 # Kept between the tests of a module (logging in costs an argon2 hash); everything else is emptied.
@@ -35,22 +37,25 @@ def central_settings(postgres_sqlalchemy_url: str, central_engine: Engine) -> Se
     return Settings(database_url=postgres_sqlalchemy_url, db_pool_size=4, bootstrap_admin_password=None)
 
 
+@functools.cache
+def password_hash() -> str:
+    """One argon2 hash for every test user (hashing is deliberately slow)."""
+    return hash_password(PASSWORD)
+
+
 @pytest.fixture(scope="module")
-def role_tokens(central_engine: Engine, central_settings: Settings) -> dict[Role, str]:
-    """One user per role (named after it), logged in once for the module."""
+def role_tokens(central_engine: Engine) -> dict[Role, str]:
+    """One user per role (named after it) with a session made directly in the database (logging in through the API
+    costs an argon2 verification per user; ``test_auth`` covers that path)."""
+    tokens = {role: new_token("pgu") for role in Role}
     with central_engine.begin() as conn:
         for role in Role:
-            conn.execute(
+            user_id = conn.execute(
                 insert(User).values(username=role.value, full_name=role.value.title(), role=role.value,
-                                               password_hash=hash_password(PASSWORD), active=True)
-            )  # fmt: skip
-    app = create_app(central_settings)
-    tokens = {}
-    with TestClient(app) as client:
-        for role in Role:
-            answer = client.post("/api/v1/auth/login", json={"username": role.value, "password": PASSWORD})
-            assert answer.status_code == 200, answer.text
-            tokens[role] = answer.json()["token"]
+                                    password_hash=password_hash(), active=True).returning(User.id)
+            ).scalar_one()  # fmt: skip
+            conn.execute(insert(UserSession).values(token_hash=token_digest(tokens[role]), user_id=user_id,
+                                                    expires_at=datetime.now(UTC) + timedelta(hours=2)))  # fmt: skip
     return tokens
 
 

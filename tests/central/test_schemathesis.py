@@ -17,10 +17,9 @@ from sqlalchemy import Engine, insert, update
 from starlette.types import Receive, Scope, Send
 
 from central.core.config import Settings
-from central.core.security import hash_password
 from central.main import create_app
 from central.models import User
-from tests.central.conftest import PASSWORD, empty_tables
+from tests.central.conftest import PASSWORD, empty_tables, password_hash
 from tests.central.scenario import make_holder, make_plan, make_site, ok
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -62,7 +61,7 @@ class FuzzAdmin:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.password_hash = hash_password(PASSWORD)
+        self.password_hash = password_hash()
         self.headers: dict[str, str] = {}
         with engine.begin() as conn:
             conn.execute(insert(User).values(username=FUZZ_ADMIN, full_name="Fuzz", role="admin",
