@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +41,8 @@ class Base(DeclarativeBase):
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """An engine for ``url``: SQLite gets foreign keys and a busy timeout; PostgreSQL a sized pool."""
-    kwargs: dict[str, Any] = {}
+    # Readable JSON text (plates in Chinese stay searchable on SQLite, where JSON is stored as text).
+    kwargs: dict[str, Any] = {"json_serializer": lambda value: json.dumps(value, ensure_ascii=False)}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:

@@ -28,6 +28,7 @@ def test_admin_commands_on_a_sqlite_file(
     monkeypatch.setenv("PARKGATE_NEW_PASSWORD", "a good long password")
     assert main(["central", "create-user", "wang", "--role", "front_desk"]) == 0
     assert main(["central", "create-user", "wang", "--role", "front_desk"]) == 1
+    assert main(["central", "create-user", "boss", "--role", "admin"]) == 0
     capsys.readouterr()
     assert main(["central", "create-edge", "lakeview-edge", "--car-park", "lakeview"]) == 0
     token = capsys.readouterr().out.strip()
@@ -47,6 +48,14 @@ def test_admin_commands_on_a_sqlite_file(
         assert (len(first.accepted), first.chain, first.last_seq) == (5, "ok", 5)
         assert (again.accepted, len(again.duplicates)) == ([], 5)
         staff = {"Authorization": f"Bearer {login.json()['token']}"}
+        boss = client.post("/api/v1/auth/login", json={"username": "boss", "password": "a good long password"})
+        admin = {"Authorization": f"Bearer {boss.json()['token']}"}
+        holder = client.post("/api/v1/holders", headers=staff, json={"name": "王芳"}).json()["id"]
+        plan = client.post("/api/v1/plans", headers=admin, json={"name": "resident", "price_minor": 30000}).json()["id"]
+        sale = {"holder_id": holder, "plan_id": plan, "plates": ["粤B3R7K2"], "months": 2}
+        assert client.post("/api/v1/passes", headers=staff, json=sale).status_code == 201
+        found = client.get("/api/v1/passes?plate=粤B3R7K2", headers=staff).json()
+        assert [p["plates"] for p in found] == [["粤B3R7K2"]]
         assert client.get("/api/v1/transactions", headers=staff).status_code == 403  # front desk: not theirs
         with client.app.state.sessions() as session:  # type: ignore[attr-defined]
             assert session.scalar(select(func.sum(EdgeTransaction.amount_minor))) == 2500
