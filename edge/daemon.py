@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from edge.booth_desk import BoothDesk, ObservedWriter
-from edge.console import attach_console
+from edge.console.app import attach_console
 from edge.devices import LaneDevices, SiteDevices
 from edge.directory import Directory
 from edge.entry import EntryLane
@@ -172,7 +172,8 @@ class EdgeDaemon:
         while True:
             await asyncio.sleep(self.tick_s)
             for runner in self.runners.values():
-                runner.submit(Tick(), 0.0)
+                if runner.lane.deadline is not None:  # only a lane waiting out its read window needs the time
+                    runner.submit(Tick(), 0.0)
             self.metrics.park(self.park)
             self.metrics.lanes_out_of_service.set(sum(r.out_of_service is not None for r in self.runners.values()))
             if self.outbox is not None and self.journal.last_seq:
