@@ -117,13 +117,14 @@ class ExitLane(Lane):
                 ]  # fmt: skip
             return [*actions, *self._release(now, self._zero_quote(), "waiver", identity.reason, []), Display((plate,))]
         if self.session is None:
-            self.phase = Phase.WAITING
+            # The tariff's rule for an unknown entry (its lost-card fee) is due unless the operator finds the
+            # entry (AttachEntry re-quotes) or waives it.
             evidence = {"identity": identity.evidence()}
             return [
                 *actions, *self._abnormal(now, "no_entry_record", evidence),
-                Decided("wait", identity.kind.value, "no entry record"),
                 Alert("no_entry_record", f"{self.id}: no entry record for {plate}", evidence),
                 Display((plate, "无入场记录", "请联系岗亭")),
+                *self._quote_session(None, now, lost_card=True),
             ]  # fmt: skip
         return actions + self._quote_session(self.session, now, lost_card=False)
 

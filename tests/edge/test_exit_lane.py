@@ -112,6 +112,7 @@ def test_no_entry_record_waits_for_the_operator_who_attaches_one() -> None:
     actions = feed(lane, clock, *arrive("粤A99999"))  # misread beyond matching
     assert drafts(actions, RecordKind.ABNORMAL_EVENT)[0].payload["event"] == "no_entry_record"
     assert opens(actions) == []
+    assert "请缴费 100.00元" in of_type(actions, Display)[-1].lines  # the tariff's rule: the lost-card fee
     (found,) = ctx.park.search("12345")
     actions = feed(lane, clock, AttachEntry(operator="c-7", reason="matched by partial plate", session_id=found.id))
     assert drafts(actions, RecordKind.MANUAL_ACTION)[0].payload["action"] == "attach_entry"
