@@ -47,6 +47,11 @@ _LOGGER = logging.getLogger(__name__)
 BOOTH_KINDS = ("shift", "shift_report", "transaction", "manual_action")
 
 
+def operators_path(journal_path: Path) -> Path:
+    """The booth operators' SQLite file, beside the journal."""
+    return journal_path.parent / "operators.sqlite3"
+
+
 class DeskError(Exception):
     """An operator action refused; ``code`` is stable (the console translates it), ``status`` the HTTP status."""
 
@@ -118,7 +123,7 @@ class BoothDesk:
         self.booth = Booth(self.booth_id, site.car_park.id, clock=self.daemon.clock, currency=self.currency,
                            zone=self.zone)  # fmt: skip
         folder = self.daemon.journal.path.parent
-        self.operators = OperatorStore(folder / "operators.sqlite3", clock=self.daemon.clock)
+        self.operators = OperatorStore(operators_path(self.daemon.journal.path), clock=self.daemon.clock)
         if not self.image_roots:
             self.image_roots = [folder / "images"]
         self.staffed = [lane_id for lane_id, lane in self.daemon.lanes.items() if isinstance(lane, ExitLane)]

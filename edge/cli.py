@@ -30,6 +30,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument("--config", required=True, type=Path, metavar="SITE.toml")
     status.set_defaults(handler=show_status)
 
+    from edge.console.cli import register_operators  # the booth console's operators and PINs
+
+    register_operators(actions)
+
 
 def _load(path: Path) -> object:
     from parking.cli import UsageError
