@@ -69,6 +69,9 @@ def import_passes(session: Session, plan: PassPlan, items: Sequence[PassImport],
             _copy(session, table, rows)
         else:
             session.execute(insert(table), rows)
+    if postgres:
+        # Fresh statistics, or the planner guesses a handful of rows and sorts the whole table for each sync page.
+        session.execute(text("ANALYZE holders, passes, sync_items"))
     record_change(session, user, "pass.import", "plan", plan.id, None, {"passes": len(pass_ids)})
     return pass_ids
 

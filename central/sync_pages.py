@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal, or_, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from central.models import SyncItem
@@ -45,31 +44,13 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
     joined: dict[str, str] = {}
     deleted: list[str] = []
     if full:
-        snapshot = _snapshot_postgres if session.get_bind().dialect.name == "postgresql" else _snapshot_rows
-        joined, count, more, last = snapshot(session, clock, pattern, limit)
+        joined, count, more, last = _snapshot(session, clock, pattern, limit)
         version = last if more else clock
     else:
-        query = select(
-            SyncItem.version, SyncItem.kind, SyncItem.record_id, SyncItem.scope, SyncItem.deleted, SyncItem.body
-        ).where(
-            SyncItem.version > since,
-            SyncItem.version <= clock,
-            or_(SyncItem.reach == "", SyncItem.reach.contains(pattern, autoescape=True)),
-        )
-        # Core, not ORM, execution: no per-row ORM bookkeeping for up to 50,000 rows.
-        changes = session.connection().execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
-        more = len(changes) > limit
-        changes = changes[:limit]
-        sections: dict[str, list[str]] = {kind.value: [] for kind in _SECTIONS}
-        for _version, kind, record_id, scope, is_deleted, body in changes:
-            if not is_deleted and _in(scope, car_park):
-                sections[kind].append(body)
-            else:
-                # Deleted, or no longer for this car park: an edge that had it must drop it.
-                deleted.append(f'{{"kind":"{kind}","id":{json.dumps(record_id, ensure_ascii=False)}}}')
-        joined = {kind: ",".join(bodies) for kind, bodies in sections.items()}
-        count = len(changes)
-        version = changes[-1][0] if more else clock
+        joined, gone, count, more, last = _changes(session, since, clock, car_park, limit)
+        # Deleted, or no longer for this car park: an edge that had it must drop it.
+        deleted = [f'{{"kind":"{kind}","id":{json.dumps(record_id, ensure_ascii=False)}}}' for kind, record_id in gone]
+        version = last if more else clock
     head = (
         f'{{"wire_version":1,"since":{since},"version":{version},'
         f'"full":{"true" if full else "false"},"more":{"true" if more else "false"}'
@@ -88,16 +69,16 @@ def build_page(session: Session, car_park: str, since: int, limit: int) -> Built
     )  # fmt: skip
 
 
+def _in_scope(pattern: str) -> ColumnElement[bool]:
+    return or_(SyncItem.scope == "", SyncItem.scope.contains(pattern, autoescape=True))
+
+
 def _live(clock: int, pattern: str) -> ColumnElement[bool]:
-    return and_(
-        SyncItem.version <= clock,
-        SyncItem.deleted.is_(False),
-        or_(SyncItem.scope == "", SyncItem.scope.contains(pattern, autoescape=True)),
-    )
+    return and_(SyncItem.version <= clock, SyncItem.deleted.is_(False), _in_scope(pattern))
 
 
-def _snapshot_rows(session: Session, clock: int, pattern: str, limit: int) -> tuple[dict[str, str], int, bool, int]:
-    """A snapshot page, joined in Python: (JSON array bodies by kind, records, more follow, last version)."""
+def _snapshot(session: Session, clock: int, pattern: str, limit: int) -> tuple[dict[str, str], int, bool, int]:
+    """A snapshot page: (JSON array bodies by kind, records, more follow, last version)."""
     query = select(SyncItem.version, SyncItem.kind, SyncItem.body).where(_live(clock, pattern))
     rows = session.connection().execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
     more = len(rows) > limit
@@ -108,31 +89,31 @@ def _snapshot_rows(session: Session, clock: int, pattern: str, limit: int) -> tu
     return {k: ",".join(v) for k, v in sections.items()}, len(rows), more, rows[-1][0] if rows else 0
 
 
-def _snapshot_postgres(session: Session, clock: int, pattern: str, limit: int) -> tuple[dict[str, str], int, bool, int]:
-    """The same page, joined by PostgreSQL (``string_agg``): four rows cross the wire instead of 20,000."""
-    page = (
-        select(SyncItem.version, SyncItem.kind, SyncItem.body)
-        .where(_live(clock, pattern))
-        .order_by(SyncItem.version)
-        .limit(limit)
-        .subquery()
-    )
-    rows = (
-        session.connection()
-        .execute(
-            select(
-                page.c.kind,
-                func.count(),
-                func.max(page.c.version),
-                func.string_agg(page.c.body, aggregate_order_by(literal(","), page.c.version)),
-            ).group_by(page.c.kind)
-        )
-        .all()
-    )
-    joined = {kind: body for kind, _count, _last, body in rows}
-    count = sum(int(row[1]) for row in rows)
-    last = max((int(row[2]) for row in rows), default=0)
-    more = count == limit and bool(
-        session.scalar(select(exists().where(_live(clock, pattern), SyncItem.version > last)))
-    )
-    return joined, count, more, last
+def _reaching(since: int, clock: int, pattern: str) -> ColumnElement[bool]:
+    return and_(
+        SyncItem.version > since, SyncItem.version <= clock,
+        or_(SyncItem.reach == "", SyncItem.reach.contains(pattern, autoescape=True)),
+    )  # fmt: skip
+
+
+Changes = tuple[dict[str, str], list[tuple[str, str]], int, bool, int]
+
+
+def _changes(session: Session, since: int, clock: int, car_park: str, limit: int) -> Changes:
+    """A delta page: (JSON array bodies by kind, (kind, id) to delete, records, more, last)."""
+    query = select(
+        SyncItem.version, SyncItem.kind, SyncItem.record_id, SyncItem.scope, SyncItem.deleted, SyncItem.body
+    ).where(_reaching(since, clock, f",{car_park},"))
+    # Core, not ORM, execution: no per-row ORM bookkeeping for up to 50,000 rows.
+    rows = session.connection().execute(query.order_by(SyncItem.version).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    sections: dict[str, list[str]] = {kind.value: [] for kind in _SECTIONS}
+    gone: list[tuple[str, str]] = []
+    for _version, kind, record_id, scope, is_deleted, body in rows:
+        if not is_deleted and _in(scope, car_park):
+            sections[kind].append(body)
+        else:
+            gone.append((kind, record_id))
+    joined = {kind: ",".join(bodies) for kind, bodies in sections.items()}
+    return joined, gone, len(rows), more, rows[-1][0] if rows else 0
