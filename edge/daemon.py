@@ -29,6 +29,7 @@ from edge.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lists import ListStore, lists_path
 from edge.metrics import EdgeMetrics
 from edge.park import ParkState
+from edge.payments import PaymentRefusedError, Prepayment, prepay
 from edge.runner import LanePort, LaneRunner, utc_now
 from edge.sync import CentralLink, ListSync, Outbox
 from parking.site import Direction, LaneMode, SiteConfig, lane_devices, tariff_path
@@ -215,6 +216,28 @@ class EdgeDaemon:
             if server is not None and server.sockets:
                 return int(server.sockets[0].getsockname()[1])
         return None
+
+    async def prepay(
+        self, session_id: str, amount: int, *, method: str, station: str, operator: str | None = None,
+        tariff: str | None = None,
+    ) -> Prepayment:  # fmt: skip
+        """Take a payment ahead of the exit (pay station, QR) and commit it; raises PaymentRefusedError."""
+        if self.fees is None:
+            raise PaymentRefusedError("this edge has no tariff")
+        name = tariff or next((lane.tariff for lane in self.site.lanes if lane.tariff), None)
+        if name is None:
+            raise PaymentRefusedError("no lane of this edge names a tariff")
+        session = self.park.sessions.get(session_id)
+        before = (session.paid, session.paid_at) if session else (0, None)
+        payment = prepay(self.park, self.fees, name, session_id, amount, self.clock(), method=method,
+                         station=station, operator=operator)  # fmt: skip
+        try:
+            await self.writer.commit(payment.drafts)
+        except Exception:
+            if session is not None:  # not on disk: not paid
+                session.paid, session.paid_at = before
+            raise
+        return payment
 
     async def drain(self) -> None:
         """Finish the vehicles in the lanes; idle lanes stop taking new ones."""

@@ -137,7 +137,8 @@ class ExitLane(Lane):
         vehicle_class = (
             session.vehicle_class if session else (self.identity.vehicle_class if self.identity else "small")
         )
-        quote = self.fees.quote(tariff, entry, now, vehicle_class, lost_card=lost_card)
+        paid, paid_at = (session.paid, session.paid_at) if session else (0, None)
+        quote = self.fees.quote(tariff, entry, now, vehicle_class, lost_card=lost_card, paid=paid, paid_at=paid_at)
         actions: list[LaneAction] = []
         limit = self.fees.max_stay(tariff)
         if session is not None and limit is not None and now - session.entry_at > limit:

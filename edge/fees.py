@@ -41,9 +41,11 @@ class FeeQuote:
 
 class FeeQuoter(Protocol):
     def quote(
-        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False
-    ) -> FeeQuote:
-        """What is due leaving at ``exit``; ``entry`` is None only for a lost card without a known entry."""
+        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False,
+        paid: int = 0, paid_at: datetime | None = None,
+    ) -> FeeQuote:  # fmt: skip
+        """What is due leaving at ``exit``; ``entry`` is None only for a lost card without a known entry; ``paid``
+        at ``paid_at`` (a pay station) counts, and nothing is due within the tariff's grace after it."""
         ...
 
     def max_stay(self, tariff: str) -> timedelta | None: ...
@@ -56,12 +58,13 @@ class TariffFees:
         self.tariffs: dict[str, Tariff] = {name: load_tariff(path) for name, path in files.items()}
 
     def quote(
-        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False
-    ) -> FeeQuote:
+        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False,
+        paid: int = 0, paid_at: datetime | None = None,
+    ) -> FeeQuote:  # fmt: skip
         compiled = self.tariffs[tariff]
         # A class the tariff does not price (e.g. new_energy where all pay alike) pays the default class.
         cls = vehicle_class if vehicle_class in compiled.classes else compiled.default_class
-        result = quote(compiled, entry, exit, cls, lost_card=lost_card)
+        result = quote(compiled, entry, exit, cls, lost_card=lost_card, paid=paid, paid_at=paid_at)
         return FeeQuote(
             total=result.total, currency=result.currency, tariff_id=result.tariff_id, tariff_hash=result.tariff_hash,
             lines=list(result.to_json()["lines"]), flags=tuple(result.flags),

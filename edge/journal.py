@@ -179,6 +179,11 @@ class Journal:
                     "UPDATE sessions SET status = 'closed', exit_at = ?, exit_lane = ? WHERE id = ?",
                     (p.get("exit_at"), p.get("exit_lane"), p["session"]),
                 )
+            elif event == "paid":  # paid ahead of the exit: kept in the data a restart recovers the session from
+                db.execute(
+                    "UPDATE sessions SET data = json_set(data, '$.paid', ?, '$.paid_at', ?) WHERE id = ?",
+                    (p["paid"], p["paid_at"], p["session"]),
+                )
             elif event == "voided":
                 db.execute("UPDATE sessions SET status = 'void' WHERE id = ?", (p["session"],))
         elif draft.kind is RecordKind.TRANSACTION:

@@ -35,6 +35,8 @@ class Session:
     pass_id: str | None = None
     category: str | None = None  # free/special category
     flags: list[str] = field(default_factory=list)
+    paid: int = 0  # paid ahead of the exit (pay station, app), minor units
+    paid_at: datetime | None = None
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,8 @@ class Session:
             "pass_id": self.pass_id,
             "category": self.category,
             "flags": list(self.flags),
+            "paid": self.paid,
+            "paid_at": self.paid_at.isoformat() if self.paid_at else None,
         }
 
     @classmethod
@@ -63,6 +67,8 @@ class Session:
             pass_id=payload.get("pass_id"),
             category=payload.get("category"),
             flags=list(payload.get("flags") or ()),
+            paid=int(payload.get("paid") or 0),
+            paid_at=datetime.fromisoformat(payload["paid_at"]) if payload.get("paid_at") else None,
         )
 
 

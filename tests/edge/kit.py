@@ -31,15 +31,20 @@ class HourlyTariff:
     lost_card_fee: int = 10000
 
     def quote(
-        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False
-    ) -> FeeQuote:
+        self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False,
+        paid: int = 0, paid_at: datetime | None = None,
+    ) -> FeeQuote:  # fmt: skip
+        if paid_at is not None and exit - paid_at <= timedelta(minutes=15):
+            return FeeQuote(
+                0, "CNY", tariff, "h" * 64, [{"label": "paid, within grace", "amount": 0}], ("within_grace",)
+            )
         if lost_card or entry is None:
             return FeeQuote(self.lost_card_fee, "CNY", tariff, "h" * 64, [{"label": "lost card", "amount": 10000}])
         minutes = (exit - entry).total_seconds() / 60
         if minutes <= self.free_minutes:
             return FeeQuote(0, "CNY", tariff, "h" * 64, [{"label": "free period", "amount": 0}], ("grace",))
         hours = int(-(-minutes // 60))
-        total = min(hours * self.hourly, 3000 * (1 + hours // 24))
+        total = max(0, min(hours * self.hourly, 3000 * (1 + hours // 24)) - paid)
         return FeeQuote(total, "CNY", tariff, "h" * 64, [{"label": f"{hours} h", "amount": total}])
 
     def max_stay(self, tariff: str) -> timedelta | None:
