@@ -18,11 +18,11 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from edge.actions import Commit, Draft, LaneAction
@@ -31,14 +31,15 @@ from edge.booth.operators import Operator, OperatorStore
 from edge.booth.payment import Method, ShiftError
 from edge.booth.records import BoothRecord, PaymentTaken
 from edge.booth.shift import Shift, ShiftState
+from edge.booth_watch import LaneWatch, history_line
+from edge.booth_watch import ObservedWriter as ObservedWriter
+from edge.booth_watch import line_label as line_label
 from edge.events import AttachEntry, LaneEvent, LostCard, ManualOpen, PlateSeen, Refuse, ResetAntiPassback
 from edge.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
 from edge.journal import JournalError
 from edge.lane import Phase
 from edge.park import Session
-from edge.writer import JournalWriter
-from parking.money import format_amount
-from parking.wire import JournalRecord, RecordKind
+from parking.wire import RecordKind
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
@@ -58,53 +59,6 @@ class DeskError(Exception):
     def __init__(self, code: str, message: str, status: int = 409) -> None:
         self.code, self.message, self.status = code, message, status
         super().__init__(f"{code}: {message}")
-
-
-class ObservedWriter(JournalWriter):
-    """The journal writer that tells listeners each batch of drafts once it is committed (deferred records, which
-    nothing waits for, such as a close command, when they are handed to the writer)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.listeners: list[Callable[[Sequence[Draft]], None]] = []
-
-    async def commit(self, drafts: Sequence[Draft]) -> list[JournalRecord]:
-        records = await super().commit(drafts)
-        self._tell(drafts)
-        return records
-
-    def defer(self, drafts: Sequence[Draft]) -> None:
-        super().defer(drafts)
-        self._tell(drafts)
-
-    def _tell(self, drafts: Sequence[Draft]) -> None:
-        for listener in self.listeners:
-            try:
-                listener(drafts)
-            except Exception:
-                _LOGGER.exception("commit listener failed")
-
-
-def line_label(line: Mapping[str, Any], currency: str) -> str:
-    """A tariff breakdown line as one short label: ``stay 1×60min@5.00 + 1×60min@2.00``."""
-    label = str(line.get("note") or line.get("kind") or "fee")
-    units = line.get("units") or []
-    if units:
-        parts = [f"{u['units']}×{u['unit_minutes']}min@{format_amount(u['unit_price'], currency)}" for u in units]
-        label = f"{line.get('kind', 'fee')} " + " + ".join(parts)
-    return label
-
-
-@dataclass
-class LaneWatch:
-    """What the desk remembers of a lane beyond its state machine: the last plate read and its image."""
-
-    plate: str | None = None
-    confidence: float = 0.0
-    image: str | None = None
-    read_at: datetime | None = None
-    pending_payment: str | None = None  # the booth payment whose vehicle has not crossed yet
-    last_message: str = ""
 
 
 @dataclass
@@ -186,6 +140,9 @@ class BoothDesk:
         observing = shift is not None and shift.state in (ShiftState.OPEN, ShiftState.CLOSING)
         for draft in drafts:
             lane, payload = draft.lane, draft.payload
+            line = history_line(draft, self.currency) if lane in self.watches else None
+            if lane is not None and line is not None:
+                self.watches[lane].history.appendleft((draft.at, *line))
             if draft.kind is RecordKind.SESSION and payload.get("event") == "opened" and lane in self.watches:
                 image = self.watches[lane].image
                 if image:

@@ -61,6 +61,7 @@ def lane_view(desk: BoothDesk, lane_id: str) -> dict[str, Any]:
         "arming": lane.arming, "safety": lane.safety, "safety_faulted": lane.safety_faulted,
         "devices": device_health(desk, index), "out_of_service": runner.out_of_service if runner else None,
         "pending_payment": watch.pending_payment, "vehicle": None, "due": None,
+        "history": [{"at": local_text(desk, at), "kind": kind, "text": text} for at, kind, text in watch.history],
     }  # fmt: skip
     identity = lane.identity
     session: Session | None = None
@@ -85,7 +86,8 @@ def lane_view(desk: BoothDesk, lane_id: str) -> dict[str, Any]:
         view["due"] = {
             **money(desk, quote_.total), "currency": quote_.currency, "lost_card": due.lost_card,
             "tariff_id": quote_.tariff_id,
-            "lines": [{"label": line_label(x, quote_.currency), **money(desk, int(x.get("amount", 0)))}
+            "lines": [{"kind": x.get("kind", ""), "label": line_label(x, quote_.currency),
+                       **money(desk, int(x.get("amount", 0)))}
                       for x in quote_.lines],
         }  # fmt: skip
     return view
@@ -97,7 +99,7 @@ def shift_view(desk: BoothDesk) -> dict[str, Any]:
     view: dict[str, Any] = {
         "booth": desk.booth_id, "currency": desk.currency, "denominations": [
             {"minor": d, "text": format_amount(d, desk.currency)} for d in denominations(desk.currency)],
-        "state": shift.state.value if shift else "none", "shift": None, "totals": None,
+        "state": shift.state.value if shift else ("closed" if last else "none"), "shift": None, "totals": None,
         "previous_handover": None, "last_closed": report_view(desk, last) if last else None,
     }  # fmt: skip
     handover = shift.previous_handover if shift else (last.handover if last else None)
@@ -144,6 +146,8 @@ def report_view(desk: BoothDesk, shift: Shift) -> dict[str, Any] | None:
             "difference": money(desk, cash.difference), "float_left": money(desk, cash.float_left),
             "handed_in": money(desk, cash.handed_in),
             "bags": [{"bag": b.bag, **money(desk, b.amount)} for b in cash.drop_bags],
+            "counted_lines": [{"denomination": format_amount(line.denomination, desk.currency), "count": line.count,
+                               **money(desk, line.denomination * line.count)} for line in cash.counted.lines],
         },
         "cards": cards.model_dump(), "handover_note": report.handover_note,
         "slip_url": f"/console/api/shifts/{shift.id}/slip.pdf",

@@ -67,7 +67,12 @@
     document.documentElement.lang = lang;
     document.querySelectorAll("[data-i18n]").forEach((node) => { node.textContent = t(node.dataset.i18n); });
     $("lang").textContent = lang === "zh-CN" ? "English (G)" : "中文 (G)";
+    renderWho();
     if (state) render();
+  }
+  function renderWho() {
+    const who = $("who");
+    if (who.dataset.name) who.textContent = `${who.dataset.name} · ${t("role_" + who.dataset.role)}`;
   }
   function toggleLanguage() {
     lang = lang === "zh-CN" ? "en" : "zh-CN";
@@ -85,6 +90,7 @@
     if (source) { source.close(); source = null; }
     state = null;
     $("who").textContent = "";
+    delete $("who").dataset.name;
     $("sign-out").hidden = true;
     show("sign-in-view");
     $("sign-in-operator").focus();
@@ -220,7 +226,16 @@
     $("due-amount").textContent = due ? "¥ " + due.text : "—";
     $("due-flags").textContent = due && due.lost_card ? t("lost_card_flag") : "";
     $("due-lines").replaceChildren(...(due ? due.lines : []).map(
-      (line) => el("tr", {}, el("td", { text: line.label }), el("td", { class: "num", text: line.text }))));
+      (line) => el("tr", {}, el("td", { text: lineLabel(line) }), el("td", { class: "num", text: line.text }))));
+    $("history-list").replaceChildren(...lane.history.map((h) => el("li", { class: h.kind },
+      el("span", { text: h.at }), el("span", { class: "kind", text: t("h_" + h.kind) }),
+      el("span", { text: h.kind === "abnormal" ? t("ab_" + h.text) : h.text }))));
+  }
+
+  function lineLabel(line) {
+    const known = line.kind && I18N[lang]["line_" + line.kind];
+    return known && line.label.startsWith(line.kind) ? t("line_" + line.kind) + line.label.slice(line.kind.length)
+      : line.label;
   }
 
   function renderKeys() {
@@ -421,6 +436,7 @@
     $("close-expected").textContent = totals ? totals.expected_cash.text : "—";
     $("close-form").hidden = !!showingReport;
     $("report").hidden = !showingReport;
+    $("report-details").hidden = !showingReport;
     if (showingReport) renderReport(showingReport);
     else if (first) $("close-denoms").querySelector("input").focus();
   }
@@ -445,7 +461,7 @@
     const rows = [
       ["r_vehicles", r.vehicles_total], ["r_takings", r.takings.text],
       ...["cash", "epay", "bank_card"].map((m) => ["t_" + m, `${r.by_method[m].count} · ${r.by_method[m].text}`]),
-      ["r_waived", `${Object.entries(r.waivers).map(([k, c]) => k + " " + JSON.stringify(c)).join("; ") || "—"} · ${r.waived.text}`],
+      ["r_waived", r.waived.text],
       ["r_manual", r.manual_opens.length], ["r_abnormal", r.abnormal_events],
       ["r_cycles", `${r.barrier_cycles} / ${r.transactions}`], ["r_float", r.cash.float.text],
       ["r_tendered", r.cash.tendered.text], ["r_change", r.cash.change.text], ["r_taken", r.cash.taken.text],
@@ -457,6 +473,27 @@
     $("report-table").replaceChildren(...rows.map(([k, v]) => el("tr", { id: "report-" + k },
       el("th", { text: t(k) }), el("td", { class: k === "r_difference" && diff ? "num bad" : "num", text: String(v) }))));
     $("slip-download").href = r.slip_url;
+    renderDetails(r);
+  }
+
+  function table(rows) {
+    return el("table", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c, i) => el("td",
+      { class: i === cells.length - 1 ? "num" : "", text: String(c) })))));
+  }
+
+  function renderDetails(r) {
+    const waivers = Object.entries(r.waivers).flatMap(([kind, byCategory]) => Object.entries(byCategory).map(
+      ([category, n]) => [t("id_" + kind), t("cat_" + category), "× " + n]));
+    const parts = [
+      el("h3", { text: t("d_counted") }),
+      table(r.cash.counted_lines.filter((l) => l.count).map((l) => [l.denomination + " × " + l.count, l.text])),
+      el("h3", { text: t("d_bags") }), table(r.cash.bags.map((b) => [b.bag, b.text])),
+      el("h3", { text: t("d_waivers") }), table(waivers),
+      el("h3", { text: t("d_manual") }), table(r.manual_opens.map((m) => [m.at, m.plate || "—", m.reason])),
+      el("h3", { text: t("d_abnormal") }), table(Object.entries(r.abnormal_by_kind).map(([k, n]) => [t("ab_" + k), n])),
+    ];
+    $("report-details").replaceChildren(...parts);
+    $("report-details").hidden = false;
   }
 
   $("slip-print").addEventListener("click", printSlip);
@@ -536,7 +573,9 @@
   $("lang").addEventListener("click", toggleLanguage);
 
   function start(who) {
-    $("who").textContent = `${who.name} (${who.operator}) · ${who.role}`;
+    $("who").dataset.role = who.role;
+    $("who").dataset.name = `${who.name} (${who.operator})`;
+    renderWho();
     $("sign-out").hidden = false;
     connect();
   }

@@ -2,6 +2,14 @@
 "use strict";
 window.I18N = {
   "zh-CN": {
+    lane_history: "本车道最近记录", role_collector: "收费员", role_supervisor: "主管",
+    h_payment: "收费", h_waiver: "免费/特殊", h_manual_open: "手动开闸", h_pass: "月租车", h_nothing_due: "无需缴费",
+    h_lost_card: "遗失卡", h_attach_entry: "关联入场", h_refuse: "拒绝放行", h_abnormal: "异常",
+    h_waive_fee: "免收", h_confirm_vehicle: "确认放行", h_reset_anti_passback: "重置防潜回", h_reversal: "冲正",
+    line_stay: "停车", line_lost_card: "遗失卡", line_free: "免费时段",
+    d_counted: "清点明细", d_bags: "投包", d_manual: "手动开闸", d_abnormal: "异常事件", d_waivers: "免费/特殊车辆",
+    ab_no_entry_record: "无入场记录", ab_back_out: "倒车退出", ab_tailgating: "跟车", ab_opened_without_command: "无指令开闸",
+    ab_barrier_fault: "道闸故障", ab_session_over_max: "超长停车", ab_blacklist_at_exit: "黑名单出场",
     sign_in_title: "收费员登录", operator_id: "工号", pin: "密码 (PIN)", sign_in: "登录 (Enter)",
     sign_in_hint: "连续输错 3 次将被锁定", sign_out: "退出",
     open_title: "开班", previous_handover: "上一班交接班记录", acknowledge_handover: "我已阅读并确认交接内容",
@@ -60,6 +68,16 @@ window.I18N = {
     "err.network": "无法连接岗亭服务"
   },
   "en": {
+    lane_history: "Recent records in this lane", role_collector: "collector", role_supervisor: "supervisor",
+    h_payment: "payment", h_waiver: "free/special", h_manual_open: "manual open", h_pass: "monthly pass",
+    h_nothing_due: "nothing due", h_lost_card: "lost card", h_attach_entry: "entry attached", h_refuse: "refused",
+    h_abnormal: "abnormal", h_waive_fee: "waived", h_confirm_vehicle: "confirmed", h_reset_anti_passback: "APB reset",
+    h_reversal: "reversal", line_stay: "stay", line_lost_card: "lost card", line_free: "free period",
+    d_counted: "Cash counted", d_bags: "Cash drops", d_manual: "Manual opens", d_abnormal: "Abnormal events",
+    d_waivers: "Free and special vehicles",
+    ab_no_entry_record: "no entry record", ab_back_out: "backed out", ab_tailgating: "tailgating",
+    ab_opened_without_command: "opened without command", ab_barrier_fault: "barrier fault",
+    ab_session_over_max: "stay over maximum", ab_blacklist_at_exit: "blacklisted at exit",
     sign_in_title: "Collector sign-in", operator_id: "Operator ID", pin: "PIN", sign_in: "Sign in (Enter)",
     sign_in_hint: "3 wrong PINs lock the operator", sign_out: "Sign out",
     open_title: "Open shift", previous_handover: "Previous shift's handover", acknowledge_handover: "I have read the handover",
@@ -76,7 +94,7 @@ window.I18N = {
     cancel_esc: "Cancel (Esc)",
     act_cash: "Cash", act_epay: "E-payment", act_card: "Bank card", act_free: "Free vehicle", act_special: "Special vehicle",
     act_lost: "Lost card", act_search: "Search entry", act_manual: "Manual open", act_reject: "Reject",
-    act_apb: "Reset anti-passback (supervisor)", act_drop: "Cash drop", act_close: "Close shift", act_lang: "中文",
+    act_apb: "Reset APB (supervisor)", act_drop: "Cash drop", act_close: "Close shift", act_lang: "中文",
     tendered: "Tendered (empty = exact)", change: "Change", reference: "Reference", category: "Category",
     reason: "Reason", note: "Note", bag: "Bag number", witness: "Witness", supervisor: "Supervisor ID",
     supervisor_pin: "Supervisor PIN", plate_part: "Plate (part)", since: "From", until: "To",
