@@ -21,6 +21,7 @@ from edge.booth.cash import CashCountError
 from edge.booth.fonts import MissingFontError, find_cjk_font
 from edge.booth.operators import OperatorError, Outcome, SignInError
 from edge.booth.payment import ShiftError
+from edge.booth.receipt import DriverReceipt, receipt_pdf
 from edge.booth.slip import PaymentSlip, slip_pdf
 from edge.booth_desk import BoothDesk, DeskError
 from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
@@ -332,6 +333,21 @@ async def slip(request: web.Request, signed: SignedIn) -> web.Response:
                         headers={"Content-Disposition": f'inline; filename="{name}"'})  # fmt: skip
 
 
+async def receipt(request: web.Request, signed: SignedIn) -> web.Response:
+    """The driver's receipt (停车收费凭证) of a booth payment, as PDF."""
+    desk, payment_id = request.app[DESK], request.match_info["payment"]
+    payment = next((s.tally.payments[payment_id] for s in desk.booth.shifts if payment_id in s.tally.payments), None)
+    if payment is None:
+        raise DeskError("payment.unknown", f"no booth payment {payment_id}", 404)
+    document = DriverReceipt.from_payment(payment, car_park_name=desk.daemon.site.car_park.name, zone=desk.zone)
+    try:
+        data = await asyncio.to_thread(receipt_pdf, document)
+    except MissingFontError as err:
+        raise DeskError("receipt.no_font", str(err), 503) from err
+    disposition = f'inline; filename="receipt-{payment.receipt_no}.pdf"'
+    return web.Response(body=data, content_type="application/pdf", headers={"Content-Disposition": disposition})
+
+
 async def image(request: web.Request, signed: SignedIn) -> web.StreamResponse:
     path = request.app[DESK].image_path(request.match_info["ref"])
     if path is None:
@@ -384,4 +400,5 @@ def attach_console(app: web.Application, desk: BoothDesk) -> None:
         app.router.add_post(f"{api}/shift/{name}", guarded(shift_action(name)))
     app.router.add_get(f"{api}/shifts/{{shift}}/report", guarded(report))
     app.router.add_get(f"{api}/shifts/{{shift}}/slip.pdf", guarded(slip))
+    app.router.add_get(f"{api}/payments/{{payment}}/receipt.pdf", guarded(receipt))
     app.router.add_get(f"{api}/images/{{ref}}", guarded(image))

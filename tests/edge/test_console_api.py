@@ -135,6 +135,7 @@ class Edge:
     clock: MovableClock
     ports: dict[str, RecordingPort]
     http: httpx.AsyncClient
+    stopped: bool = False
 
     @property
     def desk(self) -> BoothDesk:
@@ -186,8 +187,10 @@ async def edge(tmp_path: Path) -> AsyncIterator[Edge]:
     daemon.desk.operators.add("s01", "王主管", Role.SUPERVISOR, "1357", by="test")
     await daemon.start()
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{daemon.metrics_port}", timeout=10) as http:
-        yield Edge(daemon, clock, ports, http)
-    await daemon.stop()
+        edge = Edge(daemon, clock, ports, http)
+        yield edge
+    if not edge.stopped:
+        await daemon.stop()
 
 
 def error_code(response: httpx.Response) -> str:
@@ -465,3 +468,61 @@ async def test_images_are_served_only_from_the_image_folder(edge: Edge, tmp_path
     for ref in ("..%2Fsecret.txt", "%2Fetc%2Fpasswd", str(tmp_path / "secret.txt").replace("/", "%2F")):
         refused = await edge.http.get(f"/console/api/images/{ref}")
         assert refused.status_code == 404, ref
+
+
+async def test_a_restart_keeps_the_open_shift_and_its_figures(edge: Edge) -> None:
+    await edge.sign_in()
+    await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
+    await edge.enter("粤B12345")
+    edge.clock.advance(hours=2)
+    await edge.arrive_at_exit("粤B12345")
+    paid = (await edge.post("lanes/out-1/pay", {"method": "cash", "tendered": "10.00"})).json()
+    await edge.cross("out-1")
+    receipt = await edge.http.get(f"/console/api/payments/{paid['payment']}/receipt.pdf")
+    assert receipt.status_code == 200
+    text = pdf_text(receipt.content)
+    for expected in ("停车收费凭证", paid["receipt_no"], "粤B12345", "7.00", "10.00", "3.00", "现金"):
+        assert expected in text, expected
+    await edge.daemon.stop()
+    edge.stopped = True
+
+    site_file = edge.daemon.site_file
+    again = EdgeDaemon(load_site(site_file), site_file, port_factory=lambda _s, _i, submit: RecordingPort(submit),
+                       clock=edge.clock, metrics_listen="127.0.0.1:0", synchronous="NORMAL")  # fmt: skip
+    await again.start()
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{again.metrics_port}", timeout=10) as http:
+            assert (await http.get("/console/api/state")).status_code == 401  # sessions do not survive a restart
+            await http.post("/console/api/sign-in", json={"operator": "c01", "pin": "2468"})
+            shift = (await http.get("/console/api/state")).json()["shift"]
+            assert shift["state"] == "open"
+            assert shift["totals"]["takings"]["minor"] == 700
+            assert shift["totals"]["expected_cash"]["minor"] == 50700
+            assert shift["totals"]["pending_exit"] == []
+            again_paid = await http.get(f"/console/api/payments/{paid['payment']}/receipt.pdf")
+            assert again_paid.status_code == 200
+    finally:
+        await again.stop()
+
+
+async def test_a_payment_is_reversed_only_while_its_vehicle_is_in_the_lane(edge: Edge) -> None:
+    await edge.sign_in()
+    await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
+    await edge.enter("粤B12345")
+    edge.clock.advance(hours=2)
+    await edge.arrive_at_exit("粤B12345")
+    paid = (await edge.post("lanes/out-1/pay", {"method": "cash", "tendered": "10.00"})).json()
+    no_reason = await edge.post("shift/reverse", {"payment": paid["payment"], "reason": " "})
+    assert (no_reason.status_code, error_code(no_reason)) == (422, "input.missing")
+    # the driver changes their mind and backs out before crossing: the session is open again
+    edge.feed("out-1", BarrierReport(BarrierPosition.OPEN), LoopChanged(Loop.ARMING, False))
+    await until(lambda: len(edge.daemon.park.sessions) == 1, what="session reopened on back-out")
+    reversed_ = await edge.post("shift/reverse", {"payment": paid["payment"], "reason": "driver turned back"})
+    assert reversed_.status_code == 200, reversed_.text
+    rows = edge.daemon.journal.rows("SELECT kind, amount FROM transactions WHERE lane = 'out-1' ORDER BY at")
+    assert rows == [("payment", 700), ("reversal", 700)]
+    shift = edge.desk.booth.current
+    assert shift is not None
+    assert (shift.totals().takings, shift.expected_cash()) == (0, 50000)
+    again = await edge.post("shift/reverse", {"payment": paid["payment"], "reason": "twice"})
+    assert (again.status_code, error_code(again)) == (409, "reversal.already_reversed")

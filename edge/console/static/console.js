@@ -10,6 +10,7 @@
   let closing = false;       // the operator is on the close screen
   let dialogSubmit = null;   // what Enter does in the open dialog
   let dialogKeys = null;     // extra keys while the dialog is open (search results)
+  let lastPayment = null;    // the last payment taken here, for its receipt
 
   const t = (key) => (I18N[lang] && I18N[lang][key]) || I18N["zh-CN"][key] || key;
   const fmt = (minor) => (minor < 0 ? "-" : "") + Math.floor(Math.abs(minor) / 100) + "." +
@@ -175,7 +176,9 @@
     ["s", "F4", "act_special", () => waiveDialog("special")], ["l", "F6", "act_lost", lostCard],
     ["q", "F7", "act_search", searchDialog], ["m", "F8", "act_manual", manualDialog],
     ["r", "F9", "act_reject", rejectDialog], ["a", "", "act_apb", apbDialog], ["d", "F10", "act_drop", dropDialog],
-    ["k", "", "act_close", startClose], ["g", "", "act_lang", toggleLanguage],
+    ["v", "", "act_reverse", reverseDialog], ["p", "", "act_receipt", printReceipt],
+    ["k", "", "act_close", startClose],
+    ["g", "", "act_lang", toggleLanguage],
   ];
 
   function renderDesk() {
@@ -314,6 +317,7 @@
       const payload = { method };
       if (method === "cash") payload.tendered = value("tendered"); else payload.reference = value("reference");
       const paid = await api("POST", `lanes/${lane.id}/pay`, payload);
+      lastPayment = paid.payment;
       toast(`${t("paid_ok")} ¥ ${fmt(paid.change)} · ${paid.receipt_no}`);
     });
     if (method === "cash") {
@@ -364,6 +368,15 @@
     openDialog(t("act_reject"), [field("reason", t("reason"))], async () => {
       await api("POST", `lanes/${lane.id}/reject`, { reason: value("reason") });
       toast(t("rejected_ok"));
+    });
+  }
+
+  function reverseDialog() {
+    const lane = currentLane();
+    if (!lane.pending_payment) { toast(t("err.reversal.nothing"), true); return; }
+    openDialog(t("act_reverse"), [field("reason", t("reason"))], async () => {
+      await api("POST", "shift/reverse", { payment: lane.pending_payment, reason: value("reason") });
+      toast(t("reversed_ok"));
     });
   }
 
@@ -496,13 +509,14 @@
     $("report-details").hidden = false;
   }
 
-  $("slip-print").addEventListener("click", printSlip);
-  function printSlip() {
-    if (!showingReport) return;
+  function printPdf(url) {
     const frame = $("print-frame");
     frame.onload = () => { try { frame.contentWindow.print(); } catch (e) { /* the viewer prints itself */ } };
-    frame.src = showingReport.slip_url;
+    frame.src = url;
   }
+  $("slip-print").addEventListener("click", printSlip);
+  function printSlip() { if (showingReport) printPdf(showingReport.slip_url); }
+  function printReceipt() { if (lastPayment) printPdf(`/console/api/payments/${lastPayment}/receipt.pdf`); }
   $("next-shift").addEventListener("click", nextShift);
   function nextShift() { showingReport = null; render(); }
   $("reopen").addEventListener("click", () => {

@@ -26,7 +26,9 @@ window.I18N = {
     // actions
     act_cash: "现金", act_epay: "电子支付", act_card: "银行卡", act_free: "免费车辆", act_special: "特殊车辆",
     act_lost: "遗失卡", act_search: "查询入场", act_manual: "手动开闸", act_reject: "拒绝放行",
-    act_apb: "重置防潜回 (主管)", act_drop: "投包", act_close: "结班", act_lang: "English",
+    act_apb: "重置防潜回 (主管)", act_drop: "投包", act_close: "结班", act_lang: "English", act_receipt: "打印收费凭证", act_reverse: "冲正 (车未离开)",
+    reversed_ok: "已冲正, 请退还现金", "err.reversal.nothing": "本车道没有可冲正的收费",
+    "err.reversal.vehicle_left": "车辆已离开, 收费不可冲正",
     // dialogs
     tendered: "实收 (留空 = 正好)", change: "找零", reference: "交易号", category: "类别", reason: "原因", note: "备注",
     bag: "包号", witness: "见证人", supervisor: "主管工号", supervisor_pin: "主管密码", plate_part: "车牌 (部分)",
@@ -94,7 +96,9 @@ window.I18N = {
     cancel_esc: "Cancel (Esc)",
     act_cash: "Cash", act_epay: "E-payment", act_card: "Bank card", act_free: "Free vehicle", act_special: "Special vehicle",
     act_lost: "Lost card", act_search: "Search entry", act_manual: "Manual open", act_reject: "Reject",
-    act_apb: "Reset APB (supervisor)", act_drop: "Cash drop", act_close: "Close shift", act_lang: "中文",
+    act_apb: "Reset APB (supervisor)", act_drop: "Cash drop", act_close: "Close shift", act_lang: "中文", act_receipt: "Print receipt", act_reverse: "Reverse payment",
+    reversed_ok: "Reversed: hand the cash back", "err.reversal.nothing": "No reversible payment in this lane",
+    "err.reversal.vehicle_left": "The vehicle has left: the payment is final",
     tendered: "Tendered (empty = exact)", change: "Change", reference: "Reference", category: "Category",
     reason: "Reason", note: "Note", bag: "Bag number", witness: "Witness", supervisor: "Supervisor ID",
     supervisor_pin: "Supervisor PIN", plate_part: "Plate (part)", since: "From", until: "To",
