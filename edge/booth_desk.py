@@ -102,7 +102,12 @@ class BoothDesk:
 
     @property
     def shift(self) -> Shift | None:
-        return self.booth.current
+        """The shift the console works on: the booth's current one, or a closed one a supervisor reopened."""
+        current = self.booth.current
+        if current is not None:
+            return current
+        last = self.booth.shifts[-1] if self.booth.shifts else None
+        return last if last is not None and last.reopened else None
 
     def _open_shift(self) -> Shift:
         shift = self.booth.current
@@ -185,6 +190,8 @@ class BoothDesk:
         self, operator: str, float_counts: Mapping[int, int], cards_stock: int, acknowledge_handover: bool
     ) -> Shift:
         async with self._lock:
+            if self.shift is not None and self.shift.reopened:
+                raise DeskError("shift.report_reopened", "a reopened shift report waits for its recount")
             shift = self.booth.current
             if shift is None:
                 shift = self.booth.begin_shift(operator)
@@ -209,7 +216,7 @@ class BoothDesk:
         self, operator: str, counts: Mapping[int, int], cards_on_hand: int, cards_collected: int, note: str
     ) -> Shift:
         async with self._lock:
-            shift = self.booth.current
+            shift = self.shift
             if shift is None:
                 raise DeskError("shift.not_open", "no shift to close")
             pending = [w for w in self.watches.values() if w.pending_payment]
@@ -223,7 +230,7 @@ class BoothDesk:
     async def reopen_report(self, operator: str, supervisor: str, pin: str, reason: str) -> Shift:
         async with self._lock:
             closed = self.booth.last_closed
-            if closed is None or closed.state is not ShiftState.CLOSED or self.booth.current is not None:
+            if closed is None or closed.state is not ShiftState.CLOSED or self.shift is not None:
                 raise DeskError("reopen.nothing_closed", "there is no closed shift report to reopen")
             approval = self.operators.approve(supervisor, pin, action="reopen_shift_report", requested_by=operator,
                                               booth=self.booth_id)  # fmt: skip

@@ -94,7 +94,7 @@ def lane_view(desk: BoothDesk, lane_id: str) -> dict[str, Any]:
 
 
 def shift_view(desk: BoothDesk) -> dict[str, Any]:
-    shift = desk.booth.current
+    shift = desk.shift
     last = desk.booth.last_closed
     view: dict[str, Any] = {
         "booth": desk.booth_id, "currency": desk.currency, "denominations": [

@@ -401,6 +401,15 @@ async def test_reopening_a_report_needs_a_supervisor_pin(edge: Edge) -> None:
     reopened = edge.daemon.journal.rows("SELECT payload FROM records WHERE payload LIKE '%report_reopened%'")
     payload = json.loads(reopened[0][0])
     assert (payload["operator"], payload["requested_by"]) == ("s01", "c01")
+    state = (await edge.http.get("/console/api/state")).json()["shift"]
+    assert state["state"] == "closing"  # the console goes back to counting
+    recount = await edge.post("shift/close", {"counts": FLOAT, "cards_on_hand": 99, "cards_collected": 0, "note": ""})
+    assert recount.status_code == 200, recount.text
+    assert (recount.json()["report"]["revision"], recount.json()["report"]["cards"]["difference"]) == (2, -1)
+    assert edge.daemon.journal.count("records", "kind = 'shift_report'") == 2  # the first report stays on record
+    reopen_again = await edge.post("shift/open", {"float": FLOAT, "cards_stock": 99, "acknowledge": False})
+    assert (reopen_again.status_code, error_code(reopen_again)) == (409, "shift.handover_unacknowledged")
+    assert (await edge.post("shift/open", {"float": FLOAT, "cards_stock": 99, "acknowledge": True})).status_code == 200
     apb = await edge.post("lanes/in-1/reset-anti-passback", {"supervisor": "c01", "pin": "2468"})
     assert (apb.status_code, error_code(apb)) == (403, "supervisor.not_supervisor")
 
@@ -526,3 +535,37 @@ async def test_a_payment_is_reversed_only_while_its_vehicle_is_in_the_lane(edge:
     assert (shift.totals().takings, shift.expected_cash()) == (0, 50000)
     again = await edge.post("shift/reverse", {"payment": paid["payment"], "reason": "twice"})
     assert (again.status_code, error_code(again)) == (409, "reversal.already_reversed")
+
+
+async def test_search_the_entry_of_a_misread_plate_and_attach_it(edge: Edge) -> None:
+    await edge.sign_in()
+    await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
+    folder = edge.desk.image_roots[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "in-12345.jpg").write_bytes(b"\xff\xd8\xff entry")
+    await edge.enter("粤B12345", image="in-12345.jpg")
+    await edge.enter("粤B67890")
+    edge.clock.advance(hours=2)
+    await edge.arrive_at_exit("粤E99999")  # misread at the exit: no entry record for it
+    lane = next(v for v in (await edge.http.get("/console/api/state")).json()["lanes"] if v["id"] == "out-1")
+    assert (lane["phase"], lane["vehicle"]["plate"]) == ("waiting", "粤E99999")
+    assert lane["due"] is None or lane["due"]["lost_card"]  # at most the flat fee of an unknown entry
+    since = (edge.clock() - timedelta(hours=3)).astimezone(edge.desk.zone).strftime("%Y-%m-%dT%H:%M")
+    found = (await edge.http.get("/console/api/search", params={"plate": "12345", "since": since})).json()["sessions"]
+    assert [s["plate"] for s in found] == ["粤B12345"]
+    assert (await edge.http.get(found[0]["entry_image"])).content == b"\xff\xd8\xff entry"
+    later = (edge.clock() + timedelta(hours=1)).astimezone(edge.desk.zone).strftime("%Y-%m-%dT%H:%M")
+    assert (await edge.http.get("/console/api/search", params={"plate": "12345", "since": later})).json() == {
+        "sessions": []
+    }
+    unknown = await edge.post("lanes/out-1/attach", {"session": "no-such-session"})
+    assert (unknown.status_code, error_code(unknown)) == (404, "search.unknown_session")
+    assert (await edge.post("lanes/out-1/attach", {"session": found[0]["session"]})).status_code == 200
+    lane = next(v for v in (await edge.http.get("/console/api/state")).json()["lanes"] if v["id"] == "out-1")
+    assert lane["due"]["minor"] == 700
+    assert lane["vehicle"]["entry_image"] == found[0]["entry_image"]
+    paid = await edge.post("lanes/out-1/pay", {"method": "epay", "reference": "ALI2026112700042"})
+    assert paid.status_code == 200, paid.text
+    attach = edge.daemon.journal.rows("SELECT operator, reason FROM manual_actions WHERE action = 'attach_entry'")
+    assert attach == [("c01", "entry found by search")]
+    assert edge.daemon.journal.count("abnormal_events", "event = 'no_entry_record'") == 1
