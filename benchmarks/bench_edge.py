@@ -7,7 +7,7 @@ command (wire time excluded, as the goal states). The load is clock-driven: lane
 at ``i * 2 / n`` s into each 2 s cycle. Half the lanes are entries, half exits (the exits let out the vehicles the
 entries let in a cycle earlier, so they find the session and quote the fee).
 
-    .venv/bin/python benchmarks/bench_edge.py [--seconds 24] [--synchronous FULL|NORMAL] [--inline]
+    .venv/bin/python benchmarks/bench_edge.py [--seconds 24] [--synchronous FULL|NORMAL] [--[no-]inline]
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ file = "residential.toml"
     return path
 
 
-async def run(lanes: int, seconds: float, synchronous: str, inline: bool = False) -> list[float]:
+async def run(lanes: int, seconds: float, synchronous: str, inline: bool | None = None) -> list[float]:
     folder = Path(tempfile.mkdtemp(prefix="bench-edge-"))
     try:
         site_file = write_site(folder, lanes)
@@ -175,10 +175,19 @@ def main() -> None:
         default="FULL",
         help="journal durability: FULL survives power loss, NORMAL a process crash",
     )
-    parser.add_argument("--inline", action="store_true", help="commit on the event loop when the writer is idle")
+    parser.add_argument(
+        "--inline",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="commit on the event loop when the writer is idle (default: with NORMAL only)",
+    )
     args = parser.parse_args()
     sys.setswitchinterval(0.001)  # as `parkgate edge run` does
-    print(f"edge decision latency, journal synchronous={args.synchronous}, a vehicle per lane every {CYCLE_S:.0f} s")
+    inline = args.synchronous == "NORMAL" if args.inline is None else args.inline
+    print(
+        f"edge decision latency, journal synchronous={args.synchronous}, inline commits {'on' if inline else 'off'},"
+        f" a vehicle per lane every {CYCLE_S:.0f} s"
+    )
     one = asyncio.run(run(1, args.seconds, args.synchronous, args.inline))
     report(" 1 lane ", one)
     many = asyncio.run(run(32, args.seconds, args.synchronous, args.inline))
