@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from edge.actions import Commit, Draft, LaneAction
@@ -38,7 +38,7 @@ from edge.events import AttachEntry, LaneEvent, LostCard, ManualOpen, PlateSeen,
 from edge.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
 from edge.journal import JournalError
 from edge.lane import Phase
-from edge.park import Session
+from edge.park import Session, SessionKind
 from parking.wire import RecordKind
 
 if TYPE_CHECKING:
@@ -152,6 +152,8 @@ class BoothDesk:
                 image = self.watches[lane].image
                 if image:
                     self.entry_images[str(payload["session"])] = image
+            if draft.kind is RecordKind.SESSION and observing and shift is not None:
+                self._observe_cards(shift, lane, payload)
             if lane not in self.staffed or not observing or shift is None:
                 continue
             if draft.kind is RecordKind.BARRIER_COMMAND:
@@ -167,6 +169,20 @@ class BoothDesk:
                 vehicle_class = released.vehicle_class if released else "small"
                 shift.observe_exit(vehicle_class, str(payload.get("transaction_kind", "other")))
         self.changed()
+
+    def _observe_cards(self, shift: Shift, lane: str | None, payload: Mapping[str, Any]) -> None:
+        """Temporary cards: issued by an entry lane's dispenser, collected from a temporary vehicle at the exit."""
+        event = payload.get("event")
+        identity = payload.get("identity") or {}
+        if event == "opened" and payload.get("session_kind") == "temporary" and payload.get("card"):
+            if not identity.get("card"):  # not a card the driver presented: one the dispenser issued
+                shift.observe_card_issued("entry")
+        elif event == "closed" and lane in self.staffed:
+            exit_lane = self.daemon.lanes[lane]
+            released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
+            ours = released is not None and released.id == payload.get("session")
+            if ours and released is not None and released.card and released.kind is SessionKind.TEMPORARY:
+                shift.observe_card_collected()
 
     def _vehicle_left(self, shift: Shift, lane: str) -> None:
         watch = self.watches[lane]

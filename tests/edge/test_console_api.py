@@ -20,11 +20,14 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from edge.actions import Draft
 from edge.booth.operators import Role
 from edge.booth_desk import BoothDesk
 from edge.daemon import EdgeDaemon, Submit
 from edge.events import BarrierPosition, BarrierReport, LaneEvent, Loop, LoopChanged, PlateSeen
+from edge.park import Session, SessionKind
 from parking.site import SiteConfig, load_site
+from parking.wire import RecordKind
 from tests.edge.central_double import TOKEN
 from tests.edge.test_daemon import IO_MAP
 
@@ -569,3 +572,27 @@ async def test_search_the_entry_of_a_misread_plate_and_attach_it(edge: Edge) -> 
     attach = edge.daemon.journal.rows("SELECT operator, reason FROM manual_actions WHERE action = 'attach_entry'")
     assert attach == [("c01", "entry found by search")]
     assert edge.daemon.journal.count("abnormal_events", "event = 'no_entry_record'") == 1
+
+
+async def test_temporary_cards_issued_at_entry_and_collected_at_exit_reach_the_shift(edge: Edge) -> None:
+    await edge.sign_in()
+    await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
+    shift = edge.desk.booth.current
+    assert shift is not None
+    now = edge.clock()
+    dispensed = Session("s-1", SessionKind.TEMPORARY, "small", now, "in-1", card="T-0001")
+    presented = Session("s-2", SessionKind.PASS, "small", now, "in-1", card="A-77", pass_id="p-1")
+    opened = [
+        Draft("r-1", RecordKind.SESSION, "in-1", now, {"event": "opened", **dispensed.to_payload(),
+                                                      "identity": {"card": None}}),
+        Draft("r-2", RecordKind.SESSION, "in-1", now, {"event": "opened", **presented.to_payload(),
+                                                      "identity": {"card": "A-77"}}),
+    ]  # fmt: skip
+    edge.desk.committed(opened)
+    exit_lane = edge.desk.exit_lane("out-1")
+    exit_lane.released = dispensed
+    edge.desk.committed([Draft("r-3", RecordKind.SESSION, "out-1", now, {"event": "closed", "session": "s-1"})])
+    exit_lane.released = presented
+    edge.desk.committed([Draft("r-4", RecordKind.SESSION, "out-1", now, {"event": "closed", "session": "s-2"})])
+    assert (shift.tally.cards_issued["entry"], shift.tally.cards_collected) == (1, 1)
+    assert shift.tally.expected_cards(100) == 100
