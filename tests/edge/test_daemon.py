@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiomqtt
 import httpx
 import pytest
 
@@ -367,3 +368,34 @@ async def test_loops_from_a_separate_loop_detector_on_the_same_bus(
     finally:
         await daemon.stop()
         await serving.stop()
+
+
+@pytest.mark.mqtt
+async def test_plate_read_over_mqtt_from_mosquitto(
+    tmp_path: Path, sims: tuple[SimLane, SimLane], mqtt_broker: tuple[str, int], mqtt_topic: str
+) -> None:
+    entry, out = sims
+    host, port = mqtt_broker
+    site_file = write_site(tmp_path, entry.port, out.port, None, free_port())
+    text = site_file.read_text().replace('camera = "in-cam" }', 'camera = "in-mqtt" }')
+    text += (
+        f'\n[devices.in-mqtt]\nkind = "plate_camera"\ndriver = "json_mqtt"\ncamera_id = "in-mqtt"\n'
+        f'field_map = "milesight"\n'
+        f'connection = {{ type = "mqtt", broker = "mqtt://{host}:{port}", topics = ["{mqtt_topic}/lpr"] }}\n'
+    )
+    site_file.write_text(text)
+    daemon = daemon_for(site_file)
+    try:
+        await daemon.start()
+        await until(lambda: online(daemon), what="devices online")
+        await asyncio.sleep(0.5)  # the subscription
+        body = encode_milesight(plate="粤B86420", confidence=0.94, direction="Approach", at=datetime.now(UTC),
+                                device="in-mqtt")  # fmt: skip
+        async with aiomqtt.Client(host, port) as client:
+            await client.publish(f"{mqtt_topic}/lpr", body, qos=1)
+        entry.drive_up()
+        await until(lambda: entry.model.passed == 1, what="vehicle through on an MQTT read")
+        (row,) = daemon.journal.rows("SELECT plate FROM sessions")
+        assert row == ("粤B86420",)
+    finally:
+        await daemon.stop()
