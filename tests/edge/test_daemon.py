@@ -30,7 +30,7 @@ from edge.lists import ListStore, lists_path
 from parking.site import load_site
 from parking.wire import SyncPage
 from simulators.barrier import SAFETY_LOOP, BarrierConfig, BarrierModel, LaneModel
-from simulators.card_reader import WiegandConverterSim
+from simulators.card_reader import OsdpCardReaderSim, WiegandConverterSim
 from simulators.dispenser import DispenserModel, DispenserSimulator
 from simulators.display import DisplaySimulator
 from simulators.io_module import IoModuleSimulator, ModbusServing
@@ -399,3 +399,38 @@ async def test_plate_read_over_mqtt_from_mosquitto(
         assert row == ("粤B86420",)
     finally:
         await daemon.stop()
+
+
+async def test_monthly_pass_card_through_an_osdp_reader_with_secure_channel(
+    tmp_path: Path, sims: tuple[SimLane, SimLane], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry, out = sims
+    key = bytes(range(16))
+    monkeypatch.setenv("TEST_OSDP_SCBK", key.hex())
+    link = PtyLink("osdp", tmp_path).open()
+    site_file = write_site(tmp_path, entry.port, out.port, None, free_port())
+    text = site_file.read_text().replace('camera = "in-cam" }', 'camera = "in-cam", card_reader = "in-osdp" }')
+    text += (
+        f'\n[devices.in-osdp]\nkind = "card_reader"\ndriver = "osdp"\naddress = 3\nsecure_channel = true\n'
+        f'scbk_env = "TEST_OSDP_SCBK"\n'
+        f'connection = {{ type = "serial", port = "{link.host_port}", baudrate = 115200 }}\n'
+    )
+    site_file.write_text(text)
+    store = ListStore(lists_path(tmp_path / "var" / "journal.sqlite3"))
+    holder = a_pass("粤B3R7K2", card="123:45678", id="pass-osdp")
+    store.apply(SyncPage(since=0, version=3, full=True, more=False, passes=[holder]), replace=True)
+    store.close()
+    with OsdpCardReaderSim(link.device_port, address=3, scbk=key, baudrate=115200) as reader:
+        daemon = daemon_for(site_file)
+        try:
+            await daemon.start()
+            await until(lambda: online(daemon) and reader.secure, within=10, what="secure channel")
+            entry.drive_up()
+            await asyncio.sleep(0.3)
+            reader.present_card(123, 45678)
+            await until(lambda: entry.model.passed == 1, what="pass holder through on an OSDP card")
+            (row,) = daemon.journal.rows("SELECT kind, pass_id, card FROM sessions")
+            assert row == ("pass", "pass-osdp", "123:45678")
+        finally:
+            await daemon.stop()
+    link.close()
