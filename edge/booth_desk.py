@@ -22,24 +22,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from edge.actions import Commit, Draft, LaneAction
+from edge.actions import Commit, LaneAction
 from edge.booth.booth import Booth
 from edge.booth.operators import Operator, OperatorStore
 from edge.booth.payment import Method, ShiftError
 from edge.booth.records import BoothRecord, PaymentTaken
 from edge.booth.shift import Shift, ShiftState
-from edge.booth_watch import LaneWatch, history_line
+from edge.booth_watch import LaneObservations, LaneWatch
 from edge.booth_watch import ObservedWriter as ObservedWriter
 from edge.booth_watch import line_label as line_label
-from edge.events import AttachEntry, LaneEvent, LostCard, ManualOpen, PlateSeen, Refuse, ResetAntiPassback
+from edge.events import AttachEntry, LaneEvent, LostCard, ManualOpen, Refuse, ResetAntiPassback
 from edge.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
 from edge.journal import JournalError
 from edge.lane import Phase
-from edge.park import Session, SessionKind
-from parking.wire import RecordKind
+from edge.park import Session
 
 if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
@@ -62,7 +61,7 @@ class DeskError(Exception):
 
 
 @dataclass
-class BoothDesk:
+class BoothDesk(LaneObservations):
     daemon: EdgeDaemon
     booth_id: str = "B1"
     image_roots: list[Path] = field(default_factory=list)
@@ -127,68 +126,6 @@ class BoothDesk:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._tick.wait(), within)
         return self.version
-
-    def lane_event(self, lane_id: str, event: LaneEvent) -> None:
-        """Every event the daemon gives a lane: remember plate reads (with their images) for the screens."""
-        watch = self.watches.get(lane_id)
-        if watch is None:
-            return
-        if isinstance(event, PlateSeen):
-            watch.plate, watch.confidence, watch.image = event.plate, event.confidence, event.image
-            watch.read_at = self.daemon.clock()
-        self.changed()
-
-    def committed(self, drafts: Sequence[Draft]) -> None:
-        """A batch of records reached the journal: tell the shift what the lanes did without the booth."""
-        booth_commit = any("shift" in d.payload and "booth" in d.payload for d in drafts)
-        shift = self.booth.current
-        observing = shift is not None and shift.state in (ShiftState.OPEN, ShiftState.CLOSING)
-        for draft in drafts:
-            lane, payload = draft.lane, draft.payload
-            line = history_line(draft, self.currency) if lane in self.watches else None
-            if lane is not None and line is not None:
-                self.watches[lane].history.appendleft((draft.at, *line))
-            if draft.kind is RecordKind.SESSION and payload.get("event") == "opened" and lane in self.watches:
-                image = self.watches[lane].image
-                if image:
-                    self.entry_images[str(payload["session"])] = image
-            if draft.kind is RecordKind.SESSION and observing and shift is not None:
-                self._observe_cards(shift, lane, payload)
-            if lane not in self.staffed or not observing or shift is None:
-                continue
-            if draft.kind is RecordKind.BARRIER_COMMAND:
-                if payload.get("command") == "open":
-                    shift.observe_barrier_cycle()
-                elif payload.get("reason") == "vehicle passed":
-                    self._vehicle_left(shift, lane)
-            elif draft.kind is RecordKind.ABNORMAL_EVENT:
-                shift.observe_abnormal(str(payload.get("event")))
-            elif draft.kind is RecordKind.TRANSACTION and not booth_commit:
-                exit_lane = self.daemon.lanes[lane]
-                released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
-                vehicle_class = released.vehicle_class if released else "small"
-                shift.observe_exit(vehicle_class, str(payload.get("transaction_kind", "other")))
-        self.changed()
-
-    def _observe_cards(self, shift: Shift, lane: str | None, payload: Mapping[str, Any]) -> None:
-        """Temporary cards: issued by an entry lane's dispenser, collected from a temporary vehicle at the exit."""
-        event = payload.get("event")
-        identity = payload.get("identity") or {}
-        if event == "opened" and payload.get("session_kind") == "temporary" and payload.get("card"):
-            if not identity.get("card"):  # not a card the driver presented: one the dispenser issued
-                shift.observe_card_issued("entry")
-        elif event == "closed" and lane in self.staffed:
-            exit_lane = self.daemon.lanes[lane]
-            released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
-            ours = released is not None and released.id == payload.get("session")
-            if ours and released is not None and released.card and released.kind is SessionKind.TEMPORARY:
-                shift.observe_card_collected()
-
-    def _vehicle_left(self, shift: Shift, lane: str) -> None:
-        watch = self.watches[lane]
-        if watch.pending_payment is not None:
-            shift.vehicle_left(watch.pending_payment)
-            watch.pending_payment = None
 
     # ------------------------------------------------------------------------------------- sign-in, shift
 

@@ -156,10 +156,14 @@ class Edge:
         await self.cross("in-1")
 
     async def cross(self, lane: str) -> None:
+        """The vehicle crosses; returns once the lane's close command is in the journal (the writer defers it)."""
+        journal, closes = self.daemon.journal, "lane = ? AND command = 'close'"
+        before = journal.count("barrier_commands", closes, (lane,))
         self.feed(lane, BarrierReport(BarrierPosition.OPEN), LoopChanged(Loop.SAFETY, True),
                   LoopChanged(Loop.ARMING, False), LoopChanged(Loop.SAFETY, False),
                   BarrierReport(BarrierPosition.CLOSED))  # fmt: skip
         await until(lambda: self.daemon.lanes[lane].phase.value == "idle", what=f"{lane} idle")
+        await until(lambda: journal.count("barrier_commands", closes, (lane,)) > before, what="close command stored")
 
     async def arrive_at_exit(self, plate: str, image: str | None = None) -> None:
         self.feed("out-1", PlateSeen(plate, 0.93, "blue", image=image), LoopChanged(Loop.ARMING, True))
@@ -278,7 +282,7 @@ async def test_bad_input_gets_a_clear_error_and_stores_nothing(edge: Edge) -> No
 
     assert (await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})).status_code == 200
     await edge.enter("粤B12345")
-    edge.clock.advance(hours=2)
+    edge.clock.advance(hours=1, minutes=50)
     await edge.arrive_at_exit("粤B12345")
     records = edge.daemon.journal.last_seq
     payments: tuple[tuple[dict[str, Any], str], ...] = (
@@ -313,7 +317,7 @@ async def test_a_cash_payment_is_one_journal_record_that_opens_the_barrier(edge:
     await edge.sign_in()
     assert (await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})).status_code == 200
     await edge.enter("粤B12345")
-    edge.clock.advance(hours=2)
+    edge.clock.advance(hours=1, minutes=50)
     await edge.arrive_at_exit("粤B12345")
     state = (await edge.http.get("/console/api/state")).json()
     lane = next(lane for lane in state["lanes"] if lane["id"] == "out-1")
@@ -357,7 +361,7 @@ async def test_a_payment_the_lane_does_not_take_is_withdrawn(edge: Edge, monkeyp
     await edge.sign_in()
     await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
     await edge.enter("粤B12345")
-    edge.clock.advance(hours=2)
+    edge.clock.advance(hours=1, minutes=50)
     await edge.arrive_at_exit("粤B12345")
     shift = edge.desk.booth.current
     assert shift is not None
@@ -426,7 +430,7 @@ async def test_the_slip_pdf_of_a_closed_shift(edge: Edge) -> None:
     await edge.sign_in()
     await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
     await edge.enter("粤B12345")
-    edge.clock.advance(hours=2)
+    edge.clock.advance(hours=1, minutes=50)
     await edge.arrive_at_exit("粤B12345")
     assert (await edge.post("lanes/out-1/pay", {"method": "cash", "tendered": "10.00"})).status_code == 200
     await edge.cross("out-1")
@@ -486,7 +490,7 @@ async def test_a_restart_keeps_the_open_shift_and_its_figures(edge: Edge) -> Non
     await edge.sign_in()
     await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
     await edge.enter("粤B12345")
-    edge.clock.advance(hours=2)
+    edge.clock.advance(hours=1, minutes=50)
     await edge.arrive_at_exit("粤B12345")
     paid = (await edge.post("lanes/out-1/pay", {"method": "cash", "tendered": "10.00"})).json()
     await edge.cross("out-1")
@@ -521,7 +525,7 @@ async def test_a_payment_is_reversed_only_while_its_vehicle_is_in_the_lane(edge:
     await edge.sign_in()
     await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
     await edge.enter("粤B12345")
-    edge.clock.advance(hours=2)
+    edge.clock.advance(hours=1, minutes=50)
     await edge.arrive_at_exit("粤B12345")
     paid = (await edge.post("lanes/out-1/pay", {"method": "cash", "tendered": "10.00"})).json()
     no_reason = await edge.post("shift/reverse", {"payment": paid["payment"], "reason": " "})
@@ -548,7 +552,7 @@ async def test_search_the_entry_of_a_misread_plate_and_attach_it(edge: Edge) -> 
     (folder / "in-12345.jpg").write_bytes(b"\xff\xd8\xff entry")
     await edge.enter("粤B12345", image="in-12345.jpg")
     await edge.enter("粤B67890")
-    edge.clock.advance(hours=2)
+    edge.clock.advance(hours=1, minutes=50)
     await edge.arrive_at_exit("粤E99999")  # misread at the exit: no entry record for it
     lane = next(v for v in (await edge.http.get("/console/api/state")).json()["lanes"] if v["id"] == "out-1")
     assert (lane["phase"], lane["vehicle"]["plate"]) == ("waiting", "粤E99999")
