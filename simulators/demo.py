@@ -224,6 +224,12 @@ class Demo:
     # ---------------------------------------------------------------------------------------- start-up
 
     def _fresh_workdir(self) -> None:
+        try:
+            self._clear_workdir()
+        except OSError as err:
+            raise DemoError(f"cannot use {self.workdir} as the work folder: {err}") from err
+
+    def _clear_workdir(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         for name in ("central.sqlite3", "central.sqlite3-wal", "central.sqlite3-shm", "central.log", "edge.log",
                      "site.toml"):  # fmt: skip
@@ -421,10 +427,10 @@ class Demo:
             loop.add_signal_handler(sig, self.stop.set)
         say("ParkGate demo: central, one edge with 4 lanes, simulated devices and traffic")
         say("=" * 110)
-        self._fresh_workdir()
         failed: str | None = None
         ok = False
         try:
+            self._fresh_workdir()
             await self.start_central()
             token = await self.set_up_central()
             await self.start_edge(token)
