@@ -248,8 +248,10 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             for denomination, count in {10000: 2, 5000: 2, 2000: 5, 1000: 2, 500: 3, 100: 10, 50: 4}.items():
                 await page.fill(f"#count-{denomination}", str(count))
             await expect(page.locator("#close-total")).to_have_text("447.00")
+            await expect(page.locator("#close-diff")).to_have_text("-10.00 短款")
             await page.fill("#close-note", "3号岗亭打印机缺纸")
             await page.fill("#close-cards-hand", "200")
+            await shot(page, artefacts_dir / "close-count-zh.png")
             await page.press("#close-cards-collected", "Enter")
             await expect(page.locator("#report")).to_be_visible()
             await expect(page.locator("#report-r_difference")).to_contain_text("-10.00 短款")

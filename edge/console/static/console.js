@@ -447,12 +447,22 @@
     denomInputs($("close-denoms"), "close-total", "count");
     const totals = state.shift.totals;
     $("close-expected").textContent = totals ? totals.expected_cash.text : "—";
+    closeDifference();
     $("close-form").hidden = !!showingReport;
     $("report").hidden = !showingReport;
     $("report-details").hidden = !showingReport;
     if (showingReport) renderReport(showingReport);
     else if (first) $("close-denoms").querySelector("input").focus();
   }
+
+  function closeDifference() {
+    const totals = state && state.shift.totals;
+    const diff = totals ? countTotal($("close-denoms")) - totals.expected_cash.minor : null;
+    $("close-diff").textContent = diff === null ? "—" :
+      `${fmt(diff)} ${diff < 0 ? t("r_short") : diff > 0 ? t("r_over") : t("r_balanced")}`;
+    $("close-diff").className = diff ? "bad" : "";
+  }
+  $("close-denoms").addEventListener("input", closeDifference);
 
   $("close-form").addEventListener("submit", async (event) => {
     event.preventDefault();
