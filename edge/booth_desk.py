@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from edge.actions import Commit, LaneAction
 from edge.booth.booth import Booth
-from edge.booth.operators import Operator, OperatorStore
+from edge.booth.operators import Operator, OperatorStore, SupervisorApproval
 from edge.booth.payment import Method, ShiftError
 from edge.booth.records import BoothRecord, PaymentTaken
 from edge.booth.shift import Shift, ShiftState
@@ -76,7 +77,10 @@ class BoothDesk(LaneObservations):
         self.booth = Booth(self.booth_id, site.car_park.id, clock=self.daemon.clock, currency=self.currency,
                            zone=self.zone)  # fmt: skip
         folder = self.daemon.journal.path.parent
-        self.operators = OperatorStore(operators_path(self.daemon.journal.path), clock=self.daemon.clock)
+        # PINs are checked in a worker thread (argon2 takes tens of milliseconds the lanes must not wait for)
+        db = sqlite3.connect(operators_path(self.daemon.journal.path), check_same_thread=False)
+        self.operators = OperatorStore(db, clock=self.daemon.clock)
+        self._pins = asyncio.Lock()
         if not self.image_roots:
             self.image_roots = [folder / "images"]
         self.staffed = [lane_id for lane_id, lane in self.daemon.lanes.items() if isinstance(lane, ExitLane)]
@@ -129,8 +133,16 @@ class BoothDesk(LaneObservations):
 
     # ------------------------------------------------------------------------------------- sign-in, shift
 
-    def sign_in(self, operator: str, pin: str) -> Operator:
-        return self.operators.sign_in(operator, pin, booth=self.booth_id)
+    async def sign_in(self, operator: str, pin: str) -> Operator:
+        async with self._pins:
+            return await asyncio.to_thread(self.operators.sign_in, operator, pin, booth=self.booth_id)
+
+    async def approve(self, supervisor: str, pin: str, action: str, requested_by: str) -> SupervisorApproval:
+        """A supervisor's PIN for one supervisor-only action."""
+        async with self._pins:
+            return await asyncio.to_thread(
+                self.operators.approve, supervisor, pin, action=action, requested_by=requested_by, booth=self.booth_id
+            )
 
     async def _commit(self, records: Sequence[BoothRecord]) -> None:
         try:
@@ -185,8 +197,7 @@ class BoothDesk(LaneObservations):
             closed = self.booth.last_closed
             if closed is None or closed.state is not ShiftState.CLOSED or self.shift is not None:
                 raise DeskError("reopen.nothing_closed", "there is no closed shift report to reopen")
-            approval = self.operators.approve(supervisor, pin, action="reopen_shift_report", requested_by=operator,
-                                              booth=self.booth_id)  # fmt: skip
+            approval = await self.approve(supervisor, pin, "reopen_shift_report", operator)
             record = closed.reopen_report(approval, reason=reason)
             await self._commit([record])
             return closed
@@ -338,8 +349,7 @@ class BoothDesk(LaneObservations):
         async with self._lock:
             if lane_id not in self.daemon.lanes:
                 raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
-            approval = self.operators.approve(supervisor, pin, action="reset_anti_passback", requested_by=operator,
-                                              booth=self.booth_id)  # fmt: skip
+            approval = await self.approve(supervisor, pin, "reset_anti_passback", operator)
             why = f"{reason or 'anti-passback reset'} (approved by supervisor {approval.supervisor})"
             lane = self.daemon.lanes[lane_id]
             before = lane.phase

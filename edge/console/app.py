@@ -173,7 +173,7 @@ async def sign_in(request: web.Request) -> web.Response:
     except BadInputError as err:
         return error(422, err.code, err.message)
     try:
-        found = desk.sign_in(operator, pin)
+        found = await desk.sign_in(operator, pin)
     except SignInError as err:
         return sign_in_refusal(err)
     try:
@@ -222,8 +222,8 @@ async def events(request: web.Request, signed: SignedIn) -> web.StreamResponse:
                 if quiet >= KEEPALIVE_S:
                     await response.write(b": keepalive\n\n")
                     quiet = 0.0
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+    except ConnectionResetError:
+        pass  # the browser went away
     return response
 
 
