@@ -600,3 +600,25 @@ async def test_temporary_cards_issued_at_entry_and_collected_at_exit_reach_the_s
     edge.desk.committed([Draft("r-4", RecordKind.SESSION, "out-1", now, {"event": "closed", "session": "s-2"})])
     assert (shift.tally.cards_issued["entry"], shift.tally.cards_collected) == (1, 1)
     assert shift.tally.expected_cards(100) == 100
+
+
+async def test_reject_and_an_entry_lane_manual_open_are_recorded_with_the_operator(edge: Edge) -> None:
+    await edge.sign_in()
+    await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})
+    nothing = await edge.post("lanes/out-1/reject", {"reason": "no vehicle"})
+    assert (nothing.status_code, error_code(nothing)) == (409, "lane.no_vehicle_waiting")
+    await edge.arrive_at_exit("粤E99999")
+    assert (await edge.post("lanes/out-1/reject", {"reason": "refuses to pay"})).status_code == 200
+    assert edge.daemon.lanes["out-1"].phase.value in ("denied", "idle")
+    assert edge.ports["out-1"].commands == []
+    refused = edge.daemon.journal.rows("SELECT operator, reason FROM manual_actions WHERE action = 'refuse'")
+    assert refused == [("c01", "refuses to pay")]
+    no_reason = await edge.post("lanes/in-1/manual-open", {"reason": ""})
+    assert (no_reason.status_code, error_code(no_reason)) == (422, "input.missing")
+    assert (await edge.post("lanes/in-1/manual-open", {"reason": "ambulance, reader down"})).status_code == 200
+    await until(lambda: edge.ports["in-1"].commands == ["open"], what="entry barrier opened")
+    opened = edge.daemon.journal.rows("SELECT operator, reason FROM manual_actions WHERE action = 'manual_open'")
+    assert opened == [("c01", "ambulance, reader down")]
+    shift = edge.desk.booth.current
+    assert shift is not None
+    assert shift.totals().manual_opens == 0  # an entry lane's opening is the lane's record, not the booth shift's
