@@ -113,8 +113,7 @@ class SiteCameras:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        from edge.devices import stop_within  # the shared bounded stop (devices imports this module)
+
         for source in self.listeners:
-            try:
-                await asyncio.wait_for(source.stop(), timeout=3.0)
-            except Exception as err:
-                _LOGGER.warning("camera listener did not stop cleanly: %r", err)
+            await stop_within(source.stop(), getattr(source.config, "name", "camera listener"))

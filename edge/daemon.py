@@ -205,7 +205,7 @@ class EdgeDaemon:
         app.router.add_get("/healthz", health)
         if self.desk is not None:
             attach_console(app, self.desk)
-        self._web = web.AppRunner(app)
+        self._web = web.AppRunner(app, shutdown_timeout=3.0)  # a stuck client must not hold up the shutdown
         await self._web.setup()
         await web.TCPSite(self._web, host, int(port)).start()
 

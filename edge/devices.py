@@ -16,7 +16,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,6 @@ from drivers.modbus import (
     IoMap,
     LoopDetectorConfig,
     ModbusBus,
-    ModbusError,
     ModbusIoConfig,
     ModbusIoModule,
     ModbusLink,
@@ -204,18 +203,28 @@ class SiteDevices:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         # A driver that does not stop in time must not hold up the shutdown (the journal is already safe).
-        for polled in [*self.io_modules.values(), *self.loop_detectors.values()]:
-            try:
-                await asyncio.wait_for(polled.stop(), timeout=STOP_TIMEOUT_S)
-            except (ModbusError, TimeoutError) as err:
-                _LOGGER.warning("%s did not stop cleanly: %r", polled.name, err)
-        for other in [*self.card_readers.values(), *self.line_devices.values()]:
-            try:
-                await asyncio.wait_for(other.stop(), timeout=STOP_TIMEOUT_S)
-            except Exception as err:
-                _LOGGER.warning("device did not stop cleanly: %r", err)
+        devices: list[Any] = [
+            *self.io_modules.values(), *self.loop_detectors.values(), *self.card_readers.values(),
+            *self.line_devices.values(),
+        ]  # fmt: skip
+        for device in devices:
+            await stop_within(device.stop(), getattr(device, "name", None) or type(device).__name__)
         for bus in self.buses.values():
             bus.close()
+
+
+async def stop_within(stopping: Coroutine[Any, Any, None], name: str, seconds: float = STOP_TIMEOUT_S) -> None:
+    """Stop a driver, but never wait for it longer than ``seconds``: a driver that hangs (or swallows the
+    cancellation ``asyncio.wait_for`` would send) is abandoned with a warning, so the shutdown always ends."""
+    task = asyncio.ensure_future(stopping)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        task.cancel()
+        _LOGGER.warning("%s did not stop within %.0f s; abandoned", name, seconds)
+        return
+    error = task.exception()
+    if error is not None:
+        _LOGGER.warning("%s did not stop cleanly: %r", name, error)
 
 
 class LaneDevices:
