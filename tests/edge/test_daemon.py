@@ -434,3 +434,26 @@ async def test_monthly_pass_card_through_an_osdp_reader_with_secure_channel(
         finally:
             await daemon.stop()
     link.close()
+
+
+async def test_tailgating_is_recorded_and_the_barrier_waits_for_the_second_vehicle(
+    tmp_path: Path, sims: tuple[SimLane, SimLane]
+) -> None:
+    entry, out = sims
+    cameras = free_port()
+    daemon = daemon_for(write_site(tmp_path, entry.port, out.port, None, cameras))
+    try:
+        await daemon.start()
+        await until(lambda: online(daemon), what="devices online")
+        await push_isapi(cameras, "粤B11223", 95)
+        entry.drive_up()
+        await until(lambda: entry.model.barrier.open_limit, what="barrier open")
+        # A second car follows 2.3 m behind the first, too close to be stopped by the closing barrier.
+        first = entry.model.vehicles[0]
+        entry.model.add_vehicle(time.monotonic(), front=first.rear - 2.3, speed=first.speed)
+        await until(lambda: entry.model.passed == 2, within=10, what="both cars through")
+        await until(lambda: daemon.journal.count("abnormal_events", "event = 'tailgating'") == 1, what="tailgating")
+        await until(lambda: entry.model.barrier.closed_limit, what="barrier closed behind the second car")
+        assert daemon.journal.count("sessions") == 1  # one entry recorded, the tailgater flagged
+    finally:
+        await daemon.stop()
