@@ -128,6 +128,12 @@ async def shot(page: Page, path: Path) -> None:
     await page.screenshot(path=str(path))
 
 
+async def confirm(page: Page) -> None:
+    """Enter in a dialog, and wait until the edge answered and the dialog closed."""
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#dialog")).to_be_hidden()
+
+
 async def due_is(page: Page, amount: str) -> None:
     await expect(page.locator("#due-amount")).to_have_text(f"¥ {amount}", timeout=8000)
 
@@ -176,7 +182,7 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await due_is(page, "7.00")
             await key(page, "f")
             await expect(page.locator("#f-reason")).to_have_value("警车")
-            await key(page, "Enter")
+            await confirm(page)
             await site.left(before, POLICE)
 
             # temporary vehicle 1: cash, 10.00 tendered, 3.00 change; the lane screen in both languages
@@ -193,7 +199,7 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await key(page, "F1")
             await page.fill("#f-tendered", "10")
             await expect(page.locator("#change-line")).to_contain_text("3.00")
-            await key(page, "Enter")
+            await confirm(page)
             await expect(page.locator("#toast")).to_contain_text("3.00")
             await site.left(before, CASH)
 
@@ -204,7 +210,7 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await key(page, "Enter")  # no reference: refused, the dialog stays
             await expect(page.locator("#dialog-error")).to_contain_text("交易号")
             await page.fill("#f-reference", "WX4200001234")
-            await key(page, "Enter")
+            await confirm(page)
             await site.left(before, EPAY)
 
             # temporary vehicle 3: lost card, 50.00 in cash
@@ -214,7 +220,7 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await due_is(page, "50.00")
             await key(page, "c")
             await page.fill("#f-tendered", "50.00")
-            await key(page, "Enter")
+            await confirm(page)
             await site.left(before, LOST)
 
             # a car with no entry record: searched for, not found, opened by hand with the reason
@@ -226,11 +232,12 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await key(page, "Enter")
             await expect(page.locator("#search-results")).to_contain_text("无匹配入场记录")
             await key(page, "Escape")
+            await expect(page.locator("#dialog")).to_be_hidden()
             await key(page, "m")
             await key(page, "Enter")  # no reason: refused
             await expect(page.locator("#dialog-error")).not_to_be_empty()
             await page.fill("#f-reason", "无入场记录, 核实后放行")
-            await key(page, "Enter")
+            await confirm(page)
             await site.left(before, NO_ENTRY)
 
             # running totals, then a cash drop of 100.00 into bag TB-0001
@@ -238,7 +245,7 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await key(page, "d")
             await page.fill("#f-bag", "TB-0001")
             await page.fill("#drop-10000", "1")
-            await key(page, "Enter")
+            await confirm(page)
             await expect(page.locator("#total-t_expected")).to_have_text("457.00")
 
             # close: 447.00 counted (10.00 short), 200 cards on hand, none collected
