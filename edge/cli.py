@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     run = actions.add_parser("run", help="run every lane of the site until SIGTERM/SIGINT (lanes drain first)")
     run.add_argument("--config", required=True, type=Path, metavar="SITE.toml")
-    run.add_argument("--metrics-listen", default="127.0.0.1:9464", metavar="HOST:PORT",
-                     help="where /metrics and /healthz are served (default %(default)s; '' to disable)")  # fmt: skip
+    run.add_argument("--listen", "--metrics-listen", dest="metrics_listen", default=None, metavar="HOST:PORT",
+                     help="where the booth console, /metrics and /healthz are served (default: the site file's "
+                          "[console] listen, 127.0.0.1:8700 if unset; '' to disable)")  # fmt: skip
     run.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL",
                      help="SQLite durability: FULL survives power loss (default), NORMAL survives a crash")  # fmt: skip
     run.add_argument("--drain-timeout", type=float, default=120.0, metavar="SECONDS")
@@ -63,9 +64,11 @@ def run_edge(args: argparse.Namespace) -> int:
     # The journal's writer thread must get the interpreter quickly when a lane waits on its commit (default 5 ms).
     sys.setswitchinterval(0.001)
 
+    listen = site.console.listen if args.metrics_listen is None else args.metrics_listen
+
     async def main() -> None:
         daemon = EdgeDaemon(
-            site, args.config.resolve(), metrics_listen=args.metrics_listen or None,
+            site, args.config.resolve(), metrics_listen=listen or None,
             drain_timeout_s=args.drain_timeout, synchronous=args.synchronous,
         )  # fmt: skip
         stop = asyncio.Event()
@@ -73,7 +76,7 @@ def run_edge(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await daemon.start()
-        _LOGGER.info("edge running: %d lanes; metrics at %s", len(daemon.lanes), args.metrics_listen or "-")
+        _LOGGER.info("edge running: %d lanes; console and metrics at %s", len(daemon.lanes), listen or "-")
         await stop.wait()
         _LOGGER.info("stopping: finishing the vehicles in the lanes")
         await daemon.stop()
