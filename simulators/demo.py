@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,8 +163,10 @@ class EdgeWatch:
             if message.startswith("alert "):  # the booth is called: the collector answers in the next lines
                 say(f"     booth called: {message.split(': ', 1)[-1]}")
                 return
-            self.problems.append(message)
-            say(f"     edge {str(entry.get('level')).lower()}: {message}")
+            first = message.splitlines()[0] if message else ""
+            self.problems.append(first)
+            if self.problems.count(first) == 1:  # once per kind: a flaky line would drown the traffic
+                say(f"     edge {str(entry.get('level')).lower()}: {first} (repeats are counted in the summary)")
 
 
 # ------------------------------------------------------------------------------------------- the demo
@@ -334,7 +337,7 @@ class Demo:
             pass_plates=PASS_PLATES, free_plates=tuple(p for p, _ in FREE_VEHICLES), entry_lanes=("in-1", "in-2"),
             attended_exits=("out-1",), unattended_exits=("out-2",), opening=SHOWCASE,
         )  # fmt: skip
-        visits = plan_traffic(self.seed, 2000, mix)
+        visits = await asyncio.to_thread(plan_traffic, self.seed, 20_000, mix)  # some 14 hours, off the loop
         self.runner = TrafficRunner(self.lanes(), self.feed, self.operator, say)
         say()
         say(f"Traffic (seed {self.seed}): IN/OUT, lane, plate, who, what the camera did -> the edge's decision; booth")
@@ -372,6 +375,10 @@ class Demo:
             say(f"  takings    {takings} CNY in cash at the booth ({self.operator.payments if self.operator else 0} "
                 "payments)")  # fmt: skip
         say(f"  edge       exit status {edge_status}" + ("" if edge_status == 0 else "  <-- FAILED"))
+        if self.watch.problems:
+            say(f"             {len(self.watch.problems)} warnings/errors logged ({self.workdir / 'edge.log'}):")
+            for message, number in Counter(self.watch.problems).most_common(5):
+                say(f"             {number:>5} x {message[:140]}")
         code, out = await run_once(parkgate("edge", "status", "--config", str(self.site_file)), self.env)
         for line in out.strip().splitlines():
             say(f"             {line}")
@@ -416,6 +423,8 @@ class Demo:
         of = f" of the journal's {self.journal_records}" if self.journal_records is not None else ""
         say(f"  central    {records}{of} records received from {EDGE_ID} (chain at seq {edge.get('chain_seq')}), "
             f"{len(breaks)} chain breaks")  # fmt: skip
+        if self.journal_records is not None and records < self.journal_records:
+            say(f"             the other {self.journal_records - records} wait in the edge's outbox for its next start")
         for total in totals:
             say(f"             {total['transaction_kind']}: {total['count']} transactions, "
                 f"{format_amount(total['amount_minor'], total['currency'])} {total['currency']}")  # fmt: skip

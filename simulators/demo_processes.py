@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
 import os
@@ -16,13 +15,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 _LOGGER = logging.getLogger(__name__)
-PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the demo's process dies, even by SIGKILL (Linux)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+# The child asks the kernel for SIGTERM when the demo dies (even by SIGKILL), then becomes the real command. Done
+# in the child's own single-threaded interpreter rather than a preexec_fn, which is unsafe in the demo's process
+# (the pseudo-terminals' pump threads run there). Linux only; elsewhere the command simply runs.
+_LAUNCHER = """
+import contextlib, ctypes, os, signal, sys
+with contextlib.suppress(Exception):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit("parkgate demo: the demo is gone")
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def _dies_with_demo(argv: list[str]) -> list[str]:
+    return [sys.executable, "-c", _LAUNCHER, str(os.getpid()), *argv]
 
 
 def parkgate(*args: str) -> list[str]:
@@ -46,8 +55,8 @@ class Child:
     async def start(self) -> None:
         self._log = self.log_path.open("a", encoding="utf-8")
         self.process = await asyncio.create_subprocess_exec(
-            *self.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True, preexec_fn=_die_with_parent,
+            *_dies_with_demo(self.argv), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE, env=self.env, start_new_session=True,
         )  # fmt: skip
         self._reader = asyncio.create_task(self._read(), name=f"{self.name}-stderr")
 
@@ -114,9 +123,8 @@ async def run_once(argv: list[str], env: dict[str, str], stdin: str | None = Non
                    within: float = 60.0) -> tuple[int, str]:  # fmt: skip
     """A one-shot command; its exit status and its output (stdout then stderr)."""
     process = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        *_dies_with_demo(argv), stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
-        preexec_fn=_die_with_parent,
     )  # fmt: skip
     try:
         out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin is not None else None), within)

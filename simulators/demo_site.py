@@ -14,8 +14,8 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 CAR_PARK = "demo"
 EDGE_ID = "demo-edge"
 TOKEN_ENV = "PARKGATE_EDGE_TOKEN"
-PASS_PLATES = ("粤B3R7K2", "粤B8D2Z5", "粤AD10086", "粤S5B8Q1")
-FREE_VEHICLES = (("粤B1234警", "police"), ("粤A120J9", "ambulance"))
+PASS_PLATES = ("粤B3R7K2", "粤B8D2Z5", "粤AD10086", "粤S5B8Q1", "粤B6L2M0", "粤E2Z81C", "粤BF36901", "粤S0Q8B6")
+FREE_VEHICLES = (("粤B1234警", "police"), ("粤A120J9", "ambulance"), ("粤B119X7", "fire"))
 IO_POINTS = {"open": 0, "close": 1, "open_limit": 0, "closed_limit": 1, "arming_loop": 2, "safety_loop": 3, "fault": 4}
 
 
@@ -143,7 +143,7 @@ async def set_up_central(client: httpx.AsyncClient) -> str:
                                                         "name": "booth PC"}), 201)  # fmt: skip
     plan = _ok(await client.post("/api/v1/plans", json={"name": "月租 residents", "price_minor": 30000,
                                                         "currency": "CNY", "car_parks": [CAR_PARK]}), 201)  # fmt: skip
-    names = ("王小明", "李娜", "张伟", "陈静")
+    names = ("王小明", "李娜", "张伟", "陈静", "刘洋", "杨帆", "赵磊", "黄敏")
     for number, (plate, name) in enumerate(zip(PASS_PLATES, names, strict=True), start=1):
         unit = _ok(await client.post("/api/v1/units", json={"building": str(number), "room": f"{number}201"}), 201)
         holder = _ok(await client.post("/api/v1/holders", json={"name": name, "phone": f"1380000000{number}",

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from simulators.barrier import LaneModel
+import httpx
+
+from simulators.barrier import SAFETY_LOOP, LaneModel
 from simulators.camera import CameraSim
 
 _LOGGER = logging.getLogger(__name__)
@@ -70,8 +72,9 @@ class TrafficMix:
     entry_lanes: tuple[str, ...]
     attended_exits: tuple[str, ...]
     unattended_exits: tuple[str, ...]
-    pass_share: float = 0.35
+    pass_share: float = 0.4
     free_share: float = 0.1
+    unattended_share: float = 0.8  # of passes and free vehicles, who leave by an unattended exit when there is one
     misread_share: float = 0.12
     no_read_share: float = 0.1
     mean_gap_s: float = 2.5
@@ -131,7 +134,9 @@ def plan_traffic(seed: int, count: int, mix: TrafficMix) -> list[Visit]:
             exit_fault = ReadFault.NONE  # the collector searches visitors' plates; passes are found by plate
         stay = round(rng.uniform(*mix.stay_s), 2)
         back_at[plate] = at + stay + 30.0
-        exits = mix.attended_exits if kind is VehicleKind.VISITOR else mix.attended_exits + mix.unattended_exits
+        exits = mix.attended_exits
+        if kind is not VehicleKind.VISITOR and mix.unattended_exits and rng.random() < mix.unattended_share:
+            exits = mix.unattended_exits
         colour = "white" if plate.endswith("警") else ("green" if len(plate) == 8 else "blue")
         visits.append(Visit(
             number=number, plate=plate, kind=kind, entry_lane=rng.choice(mix.entry_lanes), exit_lane=rng.choice(exits),
@@ -211,10 +216,17 @@ class SimulatedLane:
         """The camera reads the vehicle and pushes the read; returns what it read."""
         read = self.camera.read(plate, colour=colour, misread=fault is ReadFault.MISREAD,
                                 unknown=fault is ReadFault.NO_READ)  # fmt: skip
+        # The JPEGs are drawn off the event loop: the Modbus simulators in it must answer within the poll timeout.
         if self.protocol == "isapi":
-            status = await self.camera.push_isapi(self.url, read, images=self.images)
+            body, content_type = await asyncio.to_thread(self.camera.isapi_body, read, images=self.images)
         else:
-            status = await self.camera.push_json(self.url, read, images=self.images)
+            body, content_type = (
+                await asyncio.to_thread(self.camera.json_body, read, images=self.images),
+                "application/json",
+            )
+        async with httpx.AsyncClient(timeout=5) as client:
+            status = (await client.post(self.url, content=body, headers={"Content-Type": content_type})).status_code
+        self.camera.sent += 1
         if status != 200:
             _LOGGER.warning("camera of %s: the edge answered %s", self.id, status)
         return read.plate
@@ -300,7 +312,6 @@ class TrafficRunner:
             if self.stopping.is_set() and lane.direction == "entry":
                 return False  # closing time: no new vehicle comes in
             self.feed.clear(lane.id)
-            passed = lane.model.passed
             vehicle = lane.model.add_vehicle(time.monotonic(), speed=self.speed_mps)
             await self._until(lambda: lane.model.arming.occupied, 5.0)
             seen = await lane.push(visit.plate, visit.colour, fault)
@@ -322,10 +333,19 @@ class TrafficRunner:
             crossed = False
             if decision is not None and decision.outcome == "open":
                 self.stats.decisions[f"{lane.direction} {decision.outcome} {decision.identity}"] += 1
-                crossed = await self._until(lambda: lane.model.passed > passed, self.pass_timeout_s)
+                # Past the safety loop the barrier closes behind it and the next vehicle may drive up.
+                crossed = await self._until(
+                    lambda: vehicle.rear > SAFETY_LOOP[1] or vehicle not in lane.model.vehicles, self.pass_timeout_s
+                )
             self.stats.takings_minor += paid
             self.log(self._line(visit, lane, seen, decision, notes, crossed))
             if not crossed:
+                model = lane.model
+                _LOGGER.warning(
+                    "%s stuck in %s: vehicles at %s m, barrier at %.2f (%s, fault %s), loops arming %s safety %s",
+                    visit.plate, lane.id, [round(v.front, 1) for v in model.vehicles], model.barrier.position,
+                    model.barrier.motion.value, model.barrier.fault, model.arming.occupied, model.safety.occupied,
+                )  # fmt: skip
                 self.stats.stuck += 1
                 if vehicle in lane.model.vehicles:  # it backs away, so the lane serves the next one
                     lane.model.vehicles.remove(vehicle)
