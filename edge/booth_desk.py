@@ -100,6 +100,17 @@ class BoothDesk(LaneObservations):
             (self.booth_id,),
         )
         self.booth.restore(json.loads(row[0]) for row in rows)
+        # The entry pictures of the vehicles still inside, from their sessions' opening records.
+        inside = list(self.daemon.park.sessions)
+        if inside:
+            found = self.daemon.journal.rows(
+                "SELECT json_extract(payload, '$.session'), json_extract(payload, '$.image') FROM records "
+                "WHERE kind = 'session' AND json_extract(payload, '$.event') = 'opened' "
+                "AND json_extract(payload, '$.image') IS NOT NULL "
+                "AND json_extract(payload, '$.session') IN (SELECT value FROM json_each(?))",
+                (json.dumps(inside),),
+            )
+            self.entry_images.update({str(session): str(image) for session, image in found})
 
     # ---------------------------------------------------------------------------------------- live state
 

@@ -126,7 +126,7 @@ class LaneObservations:
             if lane is not None and line is not None:
                 self.watches[lane].history.appendleft((draft.at, *line))
             if draft.kind is RecordKind.SESSION and payload.get("event") == "opened" and lane in self.watches:
-                image = self.watches[lane].image
+                image = payload.get("image") or self.watches[lane].image
                 if image:
                     self.entry_images[str(payload["session"])] = image
             if draft.kind is RecordKind.SESSION and observing and shift is not None:

@@ -3,6 +3,15 @@ reads routed to the lanes that use each camera (front ``camera`` or ``rear_camer
 
 A read the camera marks as failed (no plate) is dropped here: the lane treats it as no read. A camera that does
 not report a confidence is trusted as if it said 1.0 (such cameras apply their own threshold before pushing).
+
+Pictures a camera sends with a read are the evidence of every record about that vehicle (its session, an abnormal
+event, a manual action). They are stored under ``<journal dir>/images/<yyyy-mm-dd>/<read id>-<kind>.jpg`` (the
+day in the car park's zone) and the lane gets the relative name: the name is made before the event is submitted,
+and the file is written in a worker thread after, so the lane's decision never waits for the disk.
+
+Retention: nothing is deleted yet. The day folders are there so a bounded retention (keep N days, configured per
+site, e.g. 90: the longest a session, a dispute or a shift reconciliation needs its pictures) can drop whole days
+older than the newest open session's entry; until then the folder grows by roughly reads x picture size a day.
 """
 
 from __future__ import annotations
@@ -10,18 +19,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from drivers.health import HealthChange
-from drivers.lpr import MILESIGHT, PlateRead, load_field_map
+from drivers.lpr import MILESIGHT, PlateImage, PlateRead, load_field_map
 from drivers.lpr.http import HttpCameraConfig, PlateHttpListener, PlateListenerConfig
 from drivers.lpr.mqtt import MqttCameraConfig, MqttPlateSubscriber
 from edge.events import LaneEvent, PlateSeen
+from parking.ids import new_id
 from parking.site import Device, HttpListenConnection, MqttConnection
 
 _LOGGER = logging.getLogger(__name__)
@@ -29,18 +43,53 @@ _LOGGER = logging.getLogger(__name__)
 Submit = Callable[[LaneEvent, float], None]
 
 
-def plate_seen(read: PlateRead) -> PlateSeen | None:
-    """The lane event for a camera read, or None for a failed read."""
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def evidence_image(read: PlateRead) -> PlateImage | None:
+    """The picture that stands for a read: the plate crop, else the vehicle, else the first one."""
+    return read.image("plate") or read.image("vehicle") or (read.images[0] if read.images else None)
+
+
+def plate_seen(read: PlateRead, stored: Mapping[str, str] | None = None) -> PlateSeen | None:
+    """The lane event for a camera read, or None for a failed read.
+
+    ``stored`` maps an image's kind to the name it is stored under (see :func:`image_names`); an image not stored
+    is referred to by the camera's own path or file name.
+    """
     if read.no_read or read.plate is None:
         return None
-    image = read.image("plate") or read.image("vehicle") or (read.images[0] if read.images else None)
+    image = evidence_image(read)
+    reference = None
+    if image is not None:
+        reference = (stored or {}).get(image.kind) or image.path or image.name
     return PlateSeen(
         plate=read.plate,
         confidence=1.0 if read.confidence is None else float(read.confidence),
         colour=read.plate_color,
         camera=read.camera,
-        image=(image.path or image.name) if image else None,
+        image=reference,
     )
+
+
+def image_names(read: PlateRead, day: str, read_id: str) -> dict[str, str]:
+    """Where each picture of ``read`` that came with its bytes is stored, relative to the image folder."""
+    names: dict[str, str] = {}
+    for image in read.images:
+        if image.data is None or image.kind in names:
+            continue
+        kind = re.sub(r"[^a-z0-9_]+", "_", image.kind.lower()) or "image"
+        names[image.kind] = f"{day}/{read_id}-{kind}.jpg"
+    return names
+
+
+def write_image(path: Path, data: bytes) -> None:
+    """Write a picture whole or not at all: the console never serves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.part")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 @dataclass
@@ -50,7 +99,10 @@ class SiteCameras:
     http: dict[tuple[str, int], list[HttpCameraConfig]] = field(default_factory=lambda: defaultdict(list))
     mqtt: dict[str, MqttCameraConfig] = field(default_factory=dict)
     listeners: list[Any] = field(default_factory=list)
+    image_dir: Path | None = None  # where pictures that come with reads are stored (None: not stored)
+    clock: Callable[[], datetime] = field(default_factory=lambda: _utc_now)  # names the day folder
     _pumps: list[asyncio.Task[None]] = field(default_factory=list)
+    _writes: set[asyncio.Task[None]] = field(default_factory=set)
 
     def add(self, device_id: str, device: Device, submit: Submit) -> None:
         """Route ``device``'s reads to a lane (a camera may serve several lanes)."""
@@ -101,18 +153,46 @@ class SiteCameras:
             event = await source.events.get()
             if not isinstance(event, PlateRead):
                 continue  # heartbeats: the driver keeps the camera's health
-            seen = plate_seen(event)
+            received = time.perf_counter()
+            stored = self._image_names(event)
+            seen = plate_seen(event, stored)
             if seen is None:
                 continue
-            received = time.perf_counter()
             for submit in self.routes.get(event.camera, ()):
                 submit(seen, received)
+            if stored:
+                self._store(event, stored)
+
+    def _image_names(self, read: PlateRead) -> dict[str, str]:
+        if self.image_dir is None or read.no_read or read.plate is None:
+            return {}
+        day = self.clock().astimezone(ZoneInfo(self.timezone)).date().isoformat()
+        return image_names(read, day, new_id())
+
+    def _store(self, read: PlateRead, stored: Mapping[str, str]) -> None:
+        """Write the pictures after the lane has the event (a worker thread: the event loop never waits)."""
+        assert self.image_dir is not None
+        folder = self.image_dir
+        pictures = [(folder / stored[i.kind], i.data) for i in read.images if i.data is not None and i.kind in stored]
+
+        def write_all() -> None:
+            for path, data in pictures:
+                try:
+                    write_image(path, data)
+                except OSError:
+                    _LOGGER.warning("camera %s: cannot store the picture %s", read.camera, path, exc_info=True)
+
+        task = asyncio.create_task(asyncio.to_thread(write_all), name="plate-images")
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def stop(self) -> None:
         for task in self._pumps:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._writes:  # pictures already named in records: finish writing them
+            await asyncio.wait(set(self._writes), timeout=5.0)
         from edge.devices import stop_within  # the shared bounded stop (devices imports this module)
 
         for source in self.listeners:

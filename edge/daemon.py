@@ -131,6 +131,8 @@ class EdgeDaemon:
         if self._port_factory is None:
             site_devices = SiteDevices(on_health=[self.metrics.health])
             site_devices.cameras.timezone = self.site.car_park.timezone
+            site_devices.cameras.image_dir = self.journal.path.parent / "images"  # where the console looks
+            site_devices.cameras.clock = self.clock
             self.devices = site_devices
         for index, lane in enumerate(self.site.lanes):
             holder: dict[str, LaneRunner] = {}

@@ -137,6 +137,9 @@ class EntryLane(Lane):
         payload = {"event": "opened", **session.to_payload(), "decision": reason}
         if identity is not None:
             payload["identity"] = identity.evidence()
+        image = self._evidence_image()
+        if image is not None:
+            payload["image"] = image  # the entry picture, for the exit booth's screen (also after a restart)
         record = self._draft(RecordKind.SESSION, now, payload)
         record = type(record)(session.id, record.kind, record.lane, record.at, record.payload)
         self.park.open(session)
