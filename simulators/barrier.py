@@ -11,6 +11,8 @@ Lane geometry (metres along the lane, vehicles move towards +x)::
                   stop line  boom / photo-eye
 
 A vehicle drives up, stops with its front at the stop line until the barrier is fully open, then drives through.
+A vehicle told to :meth:`~LaneModel.back_out` reverses (negative speed) instead: it ignores the stop line, keeps a
+metre from the vehicle behind it, and leaves the lane once its front is back past ``LANE_START``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ SAFETY_LOOP = (2.8, 4.8)
 STOP_LINE = 2.5
 BOOM = 3.0
 LANE_END = 14.0
+LANE_START = -10.0  # a reversing vehicle whose front is back past here has left the lane
 STEP = 0.01  # physics sub-step, seconds
 
 
@@ -169,11 +172,19 @@ class LoopModel:
 class Vehicle:
     front: float = -8.0
     length: float = 4.5
-    speed: float = 4.0  # m/s
+    speed: float = 4.0  # m/s; negative while reversing
 
     @property
     def rear(self) -> float:
         return self.front - self.length
+
+    @property
+    def reversing(self) -> bool:
+        return self.speed < 0
+
+    def back_out(self, speed: float = 2.0) -> None:
+        """Reverse at ``speed`` m/s (the driver changed their mind, or was refused)."""
+        self.speed = -abs(speed)
 
     def covers(self, start: float, end: float) -> bool:
         return self.rear < end and self.front > start
@@ -189,6 +200,7 @@ class LaneModel:
     vehicles: list[Vehicle] = field(default_factory=list)
     forced_obstacle: bool = False
     passed: int = 0
+    backed_out: int = 0  # vehicles that reversed out of the lane
     _last: float | None = None
 
     def add_vehicle(self, now: float, *, speed: float = 4.0, front: float = -5.0) -> Vehicle:
@@ -197,6 +209,11 @@ class LaneModel:
         vehicle = Vehicle(front=front, speed=speed)
         self.vehicles.append(vehicle)
         return vehicle
+
+    def back_out(self, now: float, vehicle: Vehicle, speed: float = 2.0) -> None:
+        """From ``now`` on, ``vehicle`` reverses out of the lane at ``speed`` m/s."""
+        self.advance(now)
+        vehicle.back_out(speed)
 
     def photo_eye(self) -> bool:
         return self.forced_obstacle or any(v.covers(BOOM - 0.05, BOOM + 0.05) for v in self.vehicles)
@@ -209,7 +226,14 @@ class LaneModel:
         self.barrier.obstacle = self.photo_eye() or self.safety.output(t)
         self.barrier.advance(t)
         ahead: Vehicle | None = None
-        for vehicle in sorted(self.vehicles, key=lambda v: -v.front):
+        queue = sorted(self.vehicles, key=lambda v: -v.front)
+        for index, vehicle in enumerate(queue):
+            if vehicle.reversing:
+                behind = queue[index + 1] if index + 1 < len(queue) else None
+                floor = -1e9 if behind is None else behind.front + 1.0 + vehicle.length
+                vehicle.front = min(vehicle.front, max(vehicle.front + vehicle.speed * dt, floor))
+                ahead = vehicle
+                continue
             limit = LANE_END + 100 if ahead is None else ahead.rear - 1.0
             if not self.barrier.open_limit and vehicle.front <= STOP_LINE:
                 limit = min(limit, STOP_LINE)
@@ -217,7 +241,9 @@ class LaneModel:
             ahead = vehicle
         gone = [v for v in self.vehicles if v.rear > LANE_END]
         self.passed += len(gone)
-        self.vehicles = [v for v in self.vehicles if v.rear <= LANE_END]
+        left = [v for v in self.vehicles if v.reversing and v.front < LANE_START]
+        self.backed_out += len(left)
+        self.vehicles = [v for v in self.vehicles if v.rear <= LANE_END and v not in left]
         for loop in (self.arming, self.safety):
             loop.update(t, any(v.covers(loop.start, loop.end) for v in self.vehicles))
 

@@ -107,6 +107,49 @@ def test_a_vehicle_waits_at_the_barrier_then_crosses_arming_then_safety() -> Non
     assert (model.arming.count, model.safety.count) == (1, 1)
 
 
+def test_a_vehicle_backs_out_from_the_stop_line_without_reaching_the_safety_loop() -> None:
+    model = lane(travel=1.0)
+    vehicle = model.add_vehicle(0.0, speed=5.0)
+    follower = model.add_vehicle(0.0, speed=5.0, front=-9.0)
+    assert model.inputs(3.0)["arming_loop"]
+    assert vehicle.front == pytest.approx(2.5)
+    model.contact(3.0, "open")
+    model.back_out(3.2, vehicle, speed=2.0)  # changes their mind while the boom rises
+    seen: list[tuple[float, str, bool]] = []
+    last = model.inputs(3.2)
+    t = 3.2
+    while t < 12.0:
+        t += 0.05
+        now = model.inputs(t)
+        seen += [(t, name, now[name]) for name in ("arming_loop", "safety_loop") if now[name] != last[name]]
+        if model.backed_out == 0:
+            assert vehicle.front <= 2.5
+            assert vehicle.rear >= follower.front + 1.0 - 1e-9  # never backs into the car behind
+        last = now
+    assert model.safety.count == 0  # the safety loop never saw it
+    assert model.passed == 0
+    assert vehicle.reversing
+    # a car queued behind blocks the way back: the reversing car stops a metre from it, still on the arming loop
+    assert model.backed_out == 0
+    assert model.inputs(12.0)["arming_loop"]
+    assert all(not changed for _, name, changed in seen if name == "safety_loop")
+
+
+def test_a_vehicle_alone_backs_out_of_the_lane_and_clears_the_arming_loop() -> None:
+    model = lane(travel=1.0)
+    vehicle = model.add_vehicle(0.0, speed=5.0)
+    assert model.inputs(2.0)["arming_loop"]
+    model.contact(2.0, "open")
+    model.back_out(2.1, vehicle)
+    assert model.inputs(2.5)["open_limit"] is False
+    assert model.inputs(2.5)["arming_loop"]
+    assert not model.inputs(6.0)["arming_loop"]  # 3.5 m back at 2 m/s
+    assert not model.inputs(6.0)["safety_loop"]
+    assert model.inputs(12.0)["open_limit"]  # the boom stays up until the controller closes it
+    assert (model.backed_out, model.passed, model.vehicles) == (1, 0, [])
+    assert (model.arming.count, model.safety.count) == (1, 0)
+
+
 def test_loop_fault_reads_as_presence_and_limited_presence_drops_out() -> None:
     loop = LoopModel("arming_loop", 0, 2, presence_limit_s=300)
     loop.update(0.0, True)
