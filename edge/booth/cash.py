@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from parking.money import format_amount, minor_digits
+from parking.shift_report import CashCount as CashCount  # the model is shared with central
+from parking.shift_report import CountLine as CountLine
 
 # Notes and coins in circulation a booth counts, in minor units, largest first. CNY: 100, 50, 20, 10, 5, 1 yuan,
 # 5 jiao, 1 jiao (the 2-yuan note and the fen coins are out of everyday use and a booth does not stock them).
@@ -21,31 +21,6 @@ DENOMINATIONS: dict[str, tuple[int, ...]] = {
 
 class CashCountError(ValueError):
     """A count that is not a count: an unknown denomination, a negative number, an unsupported currency."""
-
-
-class CountLine(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    denomination: int = Field(gt=0, description="the note or coin's value in minor units")
-    count: int = Field(ge=0)
-
-
-class CashCount(BaseModel):
-    """Cash counted by denomination (JSON-ready: a list of lines, largest denomination first)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    currency: str
-    lines: list[CountLine]
-
-    @property
-    def total(self) -> int:
-        return sum(line.denomination * line.count for line in self.lines)
-
-    def describe(self) -> str:
-        return ", ".join(
-            f"{format_amount(line.denomination, self.currency)}×{line.count}" for line in self.lines if line.count
-        )
 
 
 def denominations(currency: str) -> tuple[int, ...]:

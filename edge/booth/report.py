@@ -1,108 +1,21 @@
 """The shift report: the closing figures of a booth shift, as sent to central in the SHIFT_REPORT record.
 
-Differences are counted minus expected: a negative cash difference is a shortage (短款), a positive one a surplus
-(长款). They are part of the report and stay with it after closing; a recount needs a supervisor to reopen the
-report, and the reopened report is kept beside the new revision.
+The report's models are :mod:`parking.shift_report` (central checks the reports it receives with them); this
+module re-exports them and adds the shift panel's running totals, which stay on the edge.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from edge.booth.cash import CashCount
-
-
-class ReportModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MethodTotal(ReportModel):
-    count: int = Field(ge=0, description="payments by this method, reversals taken out")
-    amount: int = Field(description="net amount in minor units")
-
-
-class DropLine(ReportModel):
-    bag: str
-    amount: int
-    at: str
-    operator: str
-
-
-class ManualOpenLine(ReportModel):
-    at: str
-    operator: str
-    lane: str | None
-    reason: str
-    plate: str | None
-
-
-class CashFigures(ReportModel):
-    """Expected cash = float + cash tendered - change given - cash refunded on reversals - cash drops."""
-
-    float_amount: int
-    tendered: int
-    change: int
-    refunded: int
-    taken: int = Field(description="tendered - change - refunded: the cash fees kept")
-    drops: int
-    drop_bags: list[DropLine]
-    expected: int
-    counted: CashCount
-    counted_amount: int
-    difference: int = Field(description="counted - expected: negative is a shortage (短款), positive a surplus (长款)")
-    float_left: int = Field(description="cash left in the drawer for the next shift")
-    handed_in: int = Field(description="cash handed in: the drops plus the counted cash less the float left")
-
-
-class CardFigures(ReportModel):
-    """Expected temporary cards on hand = stock at opening - issued + collected."""
-
-    stock: int
-    issued_at_entry: int
-    issued_at_booth: int
-    issued: int
-    collected: int = Field(description="collected at exit, as recorded by the lanes and the booth")
-    expected_on_hand: int
-    counted_on_hand: int
-    difference: int = Field(description="counted on hand - expected on hand")
-    collected_counted: int = Field(description="collected cards physically counted at close")
-    collected_difference: int = Field(description="collected counted - collected recorded")
-
-
-class ShiftReport(ReportModel):
-    """What one shift did and how its cash and cards closed."""
-
-    shift: str
-    car_park: str
-    booth: str
-    currency: str
-    operator: str = Field(description="who opened (and ran) the shift")
-    closed_by: str
-    opened_at: str
-    closed_at: str
-    revision: int = 1
-    vehicles: dict[str, dict[str, int]] = Field(description="vehicle class -> outcome -> count")
-    vehicles_total: int
-    by_method: dict[str, MethodTotal] = Field(description="cash, epay, bank_card")
-    takings: int = Field(description="fees taken, every method, reversals taken out")
-    reversals: int
-    reversed_amount: int
-    waivers: dict[str, dict[str, int]] = Field(description="free/special -> category -> count")
-    waived_amount: int
-    manual_opens: list[ManualOpenLine]
-    abnormal_events: int
-    abnormal_by_kind: dict[str, int]
-    barrier_cycles: int
-    transactions: int = Field(description="vehicles released with a record: payments, waivers, manual opens, others")
-    unexplained_cycles: int = Field(description="barrier cycles - transactions (positive: openings without record)")
-    cash: CashFigures
-    cards: CardFigures
-    handover_note: str
-
-    @property
-    def cash_shortage(self) -> int:
-        """The shortage in minor units (0 when the cash balanced or was over)."""
-        return max(0, -self.cash.difference)
+# The report's models live in parking (central validates shift reports with them); re-exported for the booth.
+from parking.shift_report import CardFigures as CardFigures
+from parking.shift_report import CashFigures as CashFigures
+from parking.shift_report import DropLine as DropLine
+from parking.shift_report import ManualOpenLine as ManualOpenLine
+from parking.shift_report import MethodTotal as MethodTotal
+from parking.shift_report import ReportModel as ReportModel
+from parking.shift_report import ShiftReport as ShiftReport
 
 
 class RunningTotals(ReportModel):

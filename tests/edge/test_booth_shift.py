@@ -13,6 +13,7 @@ from edge.booth.booth import Booth
 from edge.booth.operators import SupervisorApproval
 from edge.booth.records import BoothRecord, ShiftClosed, parse_record
 from edge.booth.shift import Shift, ShiftError, ShiftState
+from parking.shift_report import check_shift_report
 from parking.wire import GENESIS_HASH, RecordKind, seal, verify_record
 
 T0 = datetime(2026, 11, 27, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
@@ -198,6 +199,10 @@ def test_the_records_are_journal_ready(booth: Booth, clock: Clock) -> None:
     report = records[-1].payload()["report"]
     assert isinstance(report, dict)
     assert report["cash"]["difference"] == -1000  # type: ignore[call-overload,index]
+    checked, problem = check_shift_report(json.loads(json.dumps(records[-1].payload())))  # as central reads it
+    assert problem is None
+    assert checked is not None
+    assert checked.cash.difference == -1000
 
 
 def test_restore_from_the_journal(booth: Booth, clock: Clock) -> None:
