@@ -354,9 +354,24 @@ class Demo:
         if self.operator is not None:
             await self.operator.close()
         if self.edge is not None:
+            await self._settle()
             edge_status = await self.edge.stop(within=30)
         await self.sims.stop()
         return -1 if edge_status is None else edge_status
+
+    async def _settle(self, within: float = 10.0) -> None:
+        """Before the edge stops: wait until central has acknowledged the journal (the edge's outbox backlog, from its
+        metrics, stays at 0), so the records of the last vehicles are not left for the edge's next start."""
+        deadline, quiet = time.monotonic() + within, 0
+        while time.monotonic() < deadline and quiet < 3:
+            try:
+                async with httpx.AsyncClient(timeout=2) as client:
+                    text = (await client.get(f"{self.console_url}/metrics")).text
+            except httpx.HTTPError:
+                return
+            found = re.search(r"^parkgate_edge_outbox_backlog ([0-9.e+]+)$", text, re.MULTILINE)
+            quiet = quiet + 1 if found and float(found.group(1)) == 0 else 0
+            await asyncio.sleep(0.5)
 
     async def summary(self, edge_status: int) -> bool:
         ok = edge_status == 0
