@@ -1,8 +1,9 @@
 """Storing an edge's journal records: once per id, with each record's hash and the edge's chain verified.
 
 A record that fails a check is stored all the same (it is evidence) and the break is written to ``chain_breaks``
-for the supervisor. Batches of one edge are checked one at a time (its ``edges`` row is locked), so two
-retries of the same batch cannot both store it.
+for the supervisor; likewise a shift report that does not validate is stored and flagged in ``shift_reports``.
+Batches of one edge are checked one at a time (its ``edges`` row is locked), so two retries of the same batch
+cannot both store it.
 """
 
 from __future__ import annotations
@@ -19,15 +20,26 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from central.core.db import utcnow
-from central.models import ChainBreak, Edge, EdgeRecord, EdgeTransaction
+from central.models import ChainBreak, Edge, EdgeRecord, EdgeShiftReport, EdgeTransaction
+from central.shift_reports import shift_report_row
 from central.transactions import PROJECT_INCOMING, transaction_row
-from parking.wire import GENESIS_HASH, ChainStatus, IngestAck, IngestBatch, JournalRecord, Rejection, verify_record
+from parking.wire import (
+    GENESIS_HASH,
+    ChainStatus,
+    IngestAck,
+    IngestBatch,
+    JournalRecord,
+    RecordKind,
+    Rejection,
+    verify_record,
+)
 
 
 @dataclass(slots=True)
 class IngestOutcome:
     ack: IngestAck
     breaks: list[ChainBreak] = field(default_factory=list)
+    invalid_reports: list[str] = field(default_factory=list)  # shift_report records stored but flagged
 
 
 _COLUMNS = ("id", "edge_id", "seq", "kind", "car_park", "lane", "at", "payload", "prev_hash", "hash", "hash_ok",
@@ -109,6 +121,9 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
     ]  # fmt: skip
     inserted = _store(session, rows) if rows else set()
     new = [r for r in candidates if r.id in inserted]
+    reports = [shift_report_row(r) for r in rows if r["id"] in inserted and r["kind"] == RecordKind.SHIFT_REPORT]
+    if reports:
+        session.execute(insert(EdgeShiftReport), reports)
     if missed := [r for r in candidates if r.id not in inserted]:
         stored = dict(
             session.execute(
@@ -136,7 +151,7 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
         detail = f"records before seq {min(gap)} have not arrived"
     ack = IngestAck(accepted=[r.id for r in new], duplicates=duplicates, rejected=rejected, chain=status,
                     chain_detail=detail, last_seq=edge.chain_seq)  # fmt: skip
-    return IngestOutcome(ack=ack, breaks=breaks)
+    return IngestOutcome(ack=ack, breaks=breaks, invalid_reports=[r["record_id"] for r in reports if not r["valid"]])
 
 
 def _check_chain(

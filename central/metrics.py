@@ -63,6 +63,10 @@ class CentralMetrics:
         self.chain_breaks = Counter(
             "parkgate_central_chain_breaks", "hash-chain breaks flagged", ["edge", "reason"], registry=self.registry
         )
+        self.invalid_shift_reports = Counter(
+            "parkgate_central_invalid_shift_reports", "shift reports stored but flagged: they do not validate",
+            ["edge"], registry=self.registry,
+        )  # fmt: skip
         self.sync_items = Counter(
             "parkgate_central_sync_items", "list records and deletions sent to edges", ["edge"], registry=self.registry
         )

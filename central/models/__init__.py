@@ -3,7 +3,7 @@
 from central.core.db import Base
 from central.models.audit import AuditEntry
 from central.models.cards import AccessCard, AccessGroup
-from central.models.journal import ChainBreak, EdgeRecord, EdgeTransaction
+from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction
 from central.models.lists import Tariff, VehicleListEntry
 from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.people import Holder, Unit, User, UserSession
@@ -19,6 +19,7 @@ __all__ = [
     "ChainBreak",
     "Edge",
     "EdgeRecord",
+    "EdgeShiftReport",
     "EdgeTransaction",
     "Holder",
     "InvoiceLine",

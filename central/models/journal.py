@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.core.db import Base, JsonDocument, UTCDateTime, utcnow
@@ -64,3 +64,33 @@ class EdgeTransaction(Base):
     currency: Mapped[str] = mapped_column(String(3), default="")
     session_id: Mapped[str | None] = mapped_column(String(64))
     plate: Mapped[str | None] = mapped_column(String(16))
+
+
+class EdgeShiftReport(Base):
+    """A typed view of each ``shift_report`` record (a booth shift's closing figures) for reconciliation.
+
+    Built from ``edge_records`` at ingest with :func:`parking.shift_report.check_shift_report`. A report that does
+    not validate is kept all the same (the record is stored as sent) and flagged here: ``valid`` false, ``problem``
+    saying why, the figures empty.
+    """
+
+    __tablename__ = "shift_reports"
+    __table_args__ = (Index("ix_shift_reports_car_park_at", "car_park", "at"),)
+
+    record_id: Mapped[str] = mapped_column(ForeignKey("edge_records.id", ondelete="CASCADE"), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64))
+    car_park: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    shift: Mapped[str | None] = mapped_column(String(64))
+    booth: Mapped[str | None] = mapped_column(String(64))
+    revision: Mapped[int | None] = mapped_column(Integer)
+    operator: Mapped[str | None] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3), default="")
+    takings: Mapped[int | None] = mapped_column(BigInteger)
+    cash_expected: Mapped[int | None] = mapped_column(BigInteger)
+    cash_counted: Mapped[int | None] = mapped_column(BigInteger)
+    cash_difference: Mapped[int | None] = mapped_column(BigInteger)
+    cards_difference: Mapped[int | None] = mapped_column(BigInteger)
+    unexplained_cycles: Mapped[int | None] = mapped_column(BigInteger)
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    problem: Mapped[str] = mapped_column(Text, default="")

@@ -6,13 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 from sqlalchemy import func, select
 
 from central.api.deps import SessionDep, allow
 from central.api.fields import Limit, Offset, ResponseModel, When
 from central.api.routes import API_PREFIX
 from central.core.security import Role
-from central.models import ChainBreak, EdgeRecord, EdgeTransaction, User
+from central.models import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, User
 from parking.wire import RecordKind
 
 router = APIRouter(prefix=API_PREFIX, tags=["journal"])
@@ -144,3 +145,46 @@ def transaction_totals(
         TransactionTotal(car_park=park, transaction_kind=kind, currency=currency, count=count, amount_minor=int(total))
         for park, kind, currency, count, total in rows
     ]
+
+
+class ShiftReportOut(ResponseModel):
+    record_id: str
+    edge_id: str
+    car_park: str
+    at: datetime
+    shift: str | None
+    booth: str | None
+    revision: int | None
+    operator: str | None
+    currency: str
+    takings: int | None
+    cash_expected: int | None
+    cash_counted: int | None
+    cash_difference: int | None = Field(description="counted - expected: negative is a shortage (短款)")
+    cards_difference: int | None
+    unexplained_cycles: int | None
+    valid: bool = Field(description="false: the report did not validate; the record is kept as sent")
+    problem: str
+
+
+@router.get("/shift-reports", response_model=list[ShiftReportOut], summary="Booth shift reports from the edges")
+def list_shift_reports(
+    session: SessionDep,
+    car_park: str | None = Query(default=None, max_length=64),
+    valid: bool | None = Query(default=None, description="only the reports that validated (true) or not (false)"),
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Readers,
+) -> list[EdgeShiftReport]:
+    query = select(EdgeShiftReport).order_by(EdgeShiftReport.at, EdgeShiftReport.record_id)
+    if car_park is not None:
+        query = query.where(EdgeShiftReport.car_park == car_park.replace("\x00", ""))
+    if valid is not None:
+        query = query.where(EdgeShiftReport.valid.is_(valid))
+    if since is not None:
+        query = query.where(EdgeShiftReport.at >= since)
+    if until is not None:
+        query = query.where(EdgeShiftReport.at < until)
+    return list(session.scalars(query.limit(limit).offset(offset)))

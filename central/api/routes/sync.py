@@ -67,4 +67,6 @@ def ingest(batch: IngestBatch, edge: CurrentEdge, session: SessionDep, metrics: 
         metrics.ingest_rejected.labels(edge.id, rejection.code).inc()
     for chain_break in outcome.breaks:
         metrics.chain_breaks.labels(edge.id, chain_break.reason).inc()
+    if outcome.invalid_reports:
+        metrics.invalid_shift_reports.labels(edge.id).inc(len(outcome.invalid_reports))
     return outcome.ack
