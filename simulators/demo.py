@@ -30,9 +30,10 @@ from typing import Any
 
 import httpx
 
-from parking.money import MoneyError, format_amount, parse_amount
+from parking.money import format_amount
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
 from simulators.camera import CameraSim
+from simulators.demo_booth import OPERATOR, OPERATOR_PIN, BoothError, ConsoleOperator
 from simulators.demo_processes import Child, json_line, parkgate, run_once
 from simulators.demo_site import (
     CAR_PARK,
@@ -51,20 +52,15 @@ from simulators.io_module import IoModuleSimulator, ModbusServing
 from simulators.pty import PtyLink
 from simulators.traffic import (
     SHOWCASE,
-    Attended,
     Decision,
     DecisionFeed,
     SimulatedLane,
     TrafficMix,
     TrafficRunner,
-    Visit,
     plan_traffic,
 )
 
 _LOGGER = logging.getLogger(__name__)
-OPERATOR, OPERATOR_PIN = "c01", "2468"
-SHIFT_FLOAT = {"10000": 2, "5000": 2, "2000": 5, "1000": 5, "500": 6, "100": 15, "50": 8, "10": 10}  # 500.00
-NOTES = (1000, 2000, 5000, 10000)
 
 
 class DemoError(Exception):
@@ -73,68 +69,6 @@ class DemoError(Exception):
 
 def say(text: str = "") -> None:
     print(text, flush=True)
-
-
-# ------------------------------------------------------------------------------------------- the collector
-
-
-class ConsoleOperator:
-    """The toll collector at the booth, through the console's HTTP API (the same calls the booth page makes)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url + "/console/api", timeout=10)
-        self.payments = 0
-
-    async def sign_in_and_open_shift(self) -> None:
-        signed = await self.http.post("/sign-in", json={"operator": OPERATOR, "pin": OPERATOR_PIN})
-        if signed.status_code != 200:
-            raise DemoError(f"the console refused the demo's collector: {signed.status_code} {signed.text[:200]}")
-        opened = await self.http.post("/shift/open", json={"float": SHIFT_FLOAT, "cards_stock": 100})
-        if opened.status_code != 200:
-            raise DemoError(f"the console did not open the shift: {opened.status_code} {opened.text[:200]}")
-
-    async def attend(self, visit: Visit, decision: Decision) -> Attended | None:
-        lane = decision.lane
-        try:
-            if decision.reason.endswith(" due"):
-                return await self._pay(lane, decision.reason)
-            if decision.reason.startswith("no plate read") and lane.startswith("out"):
-                return await self._find_entry(lane, visit.plate)
-            reason = f"collector checked {visit.plate} at the lane ({decision.reason})"
-            answer = await self.http.post(f"/lanes/{lane}/manual-open", json={"reason": reason})
-            return Attended("manual open, with the reason recorded") if answer.status_code == 200 else None
-        except httpx.HTTPError as err:
-            _LOGGER.warning("console: %s", err)
-            return None
-
-    async def _pay(self, lane: str, reason: str) -> Attended | None:
-        try:
-            due = parse_amount(reason.split()[0], "CNY")
-        except MoneyError:
-            return None
-        tendered = next((note for note in NOTES if note >= due), due)
-        pay = {"method": "cash", "tendered": format_amount(tendered, "CNY")}
-        answer = await self.http.post(f"/lanes/{lane}/pay", json=pay)
-        if answer.status_code != 200:
-            return Attended(f"payment refused: {answer.json().get('error', {}).get('message', answer.text)[:120]}")
-        paid = answer.json()
-        self.payments += 1
-        note = (f"cash {format_amount(paid['amount'], 'CNY')} paid, tendered {format_amount(paid['tendered'], 'CNY')}, "
-                f"change {format_amount(paid['change'], 'CNY')}, receipt {paid['receipt_no']}")  # fmt: skip
-        return Attended(note, int(paid["amount"]))
-
-    async def _find_entry(self, lane: str, plate: str) -> Attended | None:
-        found = await self.http.get("/search", params={"plate": plate[1:]})
-        sessions = [s for s in found.json().get("sessions", []) if s.get("plate") == plate] if found.is_success else []
-        if not sessions:
-            return None
-        attached = await self.http.post(f"/lanes/{lane}/attach", json={"session": sessions[0]["session"]})
-        if attached.status_code != 200:
-            return None
-        return Attended(f"searched {plate}, attached its entry of {sessions[0]['entry_at']}")
-
-    async def close(self) -> None:
-        await self.http.aclose()
 
 
 # ------------------------------------------------------------------------------------------- the edge's log
@@ -316,7 +250,10 @@ class Demo:
         await self._wait("the edge's lists from central", self.watch.lists_ready.is_set, self.edge, 45)
         say(f"  edge       pid {self.edge.pid:<7} site {self.site_file}, lists synced from central")
         self.operator = ConsoleOperator(self.console_url)
-        await self.operator.sign_in_and_open_shift()
+        try:
+            await self.operator.sign_in_and_open_shift()
+        except (BoothError, httpx.HTTPError) as err:
+            raise DemoError(str(err)) from err
         say(f"  booth      collector {OPERATOR} signed in at the console, shift opened with a 500.00 float")
 
     def lanes(self) -> dict[str, SimulatedLane]:
