@@ -38,14 +38,9 @@ class EntryLane(Lane):
 
     def _inside(self, identity: Identity) -> Session | None:
         """The open session of this credential, if the vehicle is already inside (anti-passback)."""
-        if identity.pass_record is not None:
-            found = self.park.by_pass(identity.pass_record.id)
-            if found is not None:
-                return found
-        if identity.card is not None:
-            found = self.park.by_card(identity.card)
-            if found is not None:
-                return found
+        found = self._session_by_credential(identity)
+        if found is not None:
+            return found
         if identity.plate is not None:
             close = self.park.by_plate(identity.plate, min_similarity=0.9)
             if close:

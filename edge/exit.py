@@ -76,14 +76,9 @@ class ExitLane(Lane):
         self.session = None
 
     def _find_session(self, identity: Identity) -> Session | None:
-        if identity.pass_record is not None:
-            found = self.park.by_pass(identity.pass_record.id)
-            if found is not None:
-                return found
-        if identity.card is not None:
-            found = self.park.by_card(identity.card)
-            if found is not None:
-                return found
+        found = self._session_by_credential(identity)
+        if found is not None:
+            return found
         if identity.plate is not None:
             floor = self.settings.min_confidence / identity.plate_confidence if identity.plate_confidence else 1.0
             for session, similarity in self.park.by_plate(identity.plate, floor):

@@ -35,7 +35,7 @@ from edge.events import (
     Tick,
 )
 from edge.identify import Identity, identify
-from edge.park import ParkState
+from edge.park import ParkState, Session
 from parking.ids import new_id
 from parking.plates import PlateReadSample, consensus
 from parking.wire import RecordKind
@@ -266,6 +266,16 @@ class Lane:
         return [CloseBarrier(reason), Commit((record,), urgent=False)]
 
     # ---------------------------------------------------------------------------------------------- reads
+
+    def _session_by_credential(self, identity: Identity) -> Session | None:
+        """The open session of the pass or card that identified this vehicle (plates are matched by each lane)."""
+        if identity.pass_record is not None:
+            found = self.park.by_pass(identity.pass_record.id)
+            if found is not None:
+                return found
+        if identity.card is not None:
+            return self.park.by_card(identity.card)
+        return None
 
     def _usable_reads(self, now: datetime) -> list[PlateReadSample]:
         horizon = now - self.settings.read_window
