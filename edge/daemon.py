@@ -267,13 +267,15 @@ class EdgeDaemon:
                 await task
         if self.devices is not None:
             await self.devices.stop()
+        if self._web is not None:
+            await self._web.cleanup()
+        # The writer's stop commits the deferred records (the last close commands): flush it before the final send
+        # so they reach central now rather than at the next start.
+        await asyncio.to_thread(self.writer.stop)
         if self.outbox is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.outbox.send_once(), timeout=2)
             await self.outbox.client.aclose()
-        if self._web is not None:
-            await self._web.cleanup()
-        await asyncio.to_thread(self.writer.stop)
         backlog = self.journal.backlog()
         self.journal.close()
         self.lists.close()

@@ -37,6 +37,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo = subparsers.add_parser("demo", help="run ParkGate on embedded defaults (SQLite, simulated devices)")
     demo.add_argument("--duration", type=float, default=None, help="stop after this many seconds (default: Ctrl-C)")
     demo.add_argument("--workdir", default="var/demo", help="where the demo keeps its databases")
+    demo.add_argument("--seed", type=int, default=2026, help="seed of the traffic plan (same seed, same traffic)")
     demo.set_defaults(handler=_run_demo)
 
 
