@@ -9,6 +9,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from edge.daemon import EdgeDaemon
 from edge.lane import Phase
 from edge.lists import ListStore, lists_path
+from parking.site import load_site
 from parking.wire import PassRecord, SyncPage, VehicleEntry, VehicleList
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel, Vehicle
 from simulators.io_module import IoModuleSimulator
@@ -256,5 +258,39 @@ async def test_an_exit_without_an_entry_record_is_held_for_the_operator(
         await until(lambda: out.model.backed_out == 1, what="vehicle reversed out of the exit")
         await until(lambda: daemon.lanes["out-1"].phase is Phase.IDLE, what="exit lane idle again")
         assert opened(out.sim) == 0
+    finally:
+        await daemon.stop()
+
+
+async def test_a_stay_longer_than_the_tariff_allows_is_flagged_at_the_exit(
+    tmp_path: Path, lanes: tuple[SerialLane, SimLane]
+) -> None:
+    """The daemon's clock is injected: the vehicle enters now and leaves 31 days later (the tariff allows 30)."""
+    entry, out = lanes
+    cameras = free_port()
+    site_file = serial_site(tmp_path, entry, out.port, cameras)
+    offset = [timedelta(0)]
+    daemon = EdgeDaemon(
+        load_site(site_file), site_file, metrics_listen="127.0.0.1:0", synchronous="NORMAL", drain_timeout_s=10,
+        clock=lambda: datetime.now(UTC) + offset[0],
+    )  # fmt: skip
+    await daemon.start()
+    try:
+        await until(lambda: online(daemon), what="devices online")
+        await enter(daemon, entry, cameras, "粤B31313")
+        offset[0] = timedelta(days=31)
+        await push_json(cameras, "粤B31313", 0.95)
+        vehicle = out.model.add_vehicle(time.monotonic(), front=0.0, speed=8.0)
+        await until(
+            lambda: daemon.journal.count("abnormal_events", "event = 'session_over_max'") == 1, what="session_over_max"
+        )
+        [event] = payloads(daemon, "abnormal_events", "event = 'session_over_max'")
+        assert event["max_stay_s"] == 30 * 86400
+        assert daemon.lanes["out-1"].phase is Phase.WAITING  # the fee of a month is due: the operator decides
+        await asyncio.sleep(0.5)
+        assert opened(out.sim) == 0
+        out.model.back_out(time.monotonic(), vehicle, speed=8.0)
+        await until(lambda: out.model.backed_out == 1, what="vehicle reversed out of the exit")
+        await until(lambda: daemon.lanes["out-1"].phase is Phase.IDLE, what="exit lane idle again")
     finally:
         await daemon.stop()
