@@ -23,9 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
+from drivers.escpos.errors import EscPosError
 from edge.actions import Commit, LaneAction
 from edge.booth.booth import Booth
 from edge.booth.operators import Operator, OperatorStore, SupervisorApproval
@@ -35,6 +36,7 @@ from edge.booth.shift import Shift, ShiftState
 from edge.booth_watch import LaneObservations, LaneWatch
 from edge.booth_watch import ObservedWriter as ObservedWriter
 from edge.booth_watch import line_label as line_label
+from edge.devices import lane_printers
 from edge.events import AttachEntry, LaneEvent, LostCard, ManualOpen, Refuse, ResetAntiPassback
 from edge.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
 from edge.journal import JournalError
@@ -87,6 +89,9 @@ class BoothDesk(LaneObservations):
         self.watches = {lane_id: LaneWatch() for lane_id in self.daemon.lanes}
         self._lock = asyncio.Lock()
         self._tick = asyncio.Event()
+        # The exit lanes' ESC/POS receipt printers (site file ``printer`` slot); their health goes to the metrics.
+        self.printers: dict[str, Any] = lane_printers(site, self.daemon.metrics.health)
+        self._printing: set[asyncio.Task[None]] = set()
         self.restore()
 
     # ------------------------------------------------------------------------------------------- restore
@@ -221,6 +226,38 @@ class BoothDesk(LaneObservations):
                 if watch.pending_payment == payment_id:
                     watch.pending_payment = None
             return record
+
+    # ---------------------------------------------------------------------------------------- the printer
+
+    def printer(self, lane_id: str | None = None) -> Any | None:
+        """The receipt printer of ``lane_id``, or (no lane, or a lane without one) the first staffed lane's."""
+        if lane_id is not None and lane_id in self.printers:
+            return self.printers[lane_id]
+        return next((self.printers[lane] for lane in self.staffed if lane in self.printers), None)
+
+    async def print_job(self, printer: Any, data: bytes, what: str) -> None:
+        """Send one job to the printer in its own task (a lane or a shift never waits on paper); a printer that
+        does not take it raises :class:`DeskError` ``printer.failed`` (its health shows it too). Nothing stored
+        depends on the printout: the PDF stays available."""
+        task = asyncio.ensure_future(printer.print_job(data))
+        self._printing.add(task)
+        task.add_done_callback(self._printing.discard)
+        try:
+            await asyncio.shield(task)
+        except EscPosError as err:
+            _LOGGER.warning("%s not printed on %s: %s", what, printer.name, err)
+            raise DeskError("printer.failed", f"the {what} was not printed on {printer.name}: {err}", 503) from err
+
+    def print_later(self, printer: Any, data: bytes, what: str) -> None:
+        """Print without waiting for the printer (after a shift closes); a failure is logged and in the health."""
+
+        async def run() -> None:
+            with contextlib.suppress(DeskError):
+                await self.print_job(printer, data, what)
+
+        task = asyncio.ensure_future(run())
+        self._printing.add(task)
+        task.add_done_callback(self._printing.discard)
 
     # ------------------------------------------------------------------------------------------ the lanes
 

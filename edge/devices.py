@@ -107,6 +107,34 @@ def modbus_link(device: Device) -> ModbusLink:
     raise ValueError(f"a Modbus device needs a serial or tcp connection, not {conn.type}")
 
 
+def receipt_printer(device_id: str, device: Device) -> Any:
+    """The ESC/POS receipt printer of a ``printer`` slot: raw TCP (port 9100) or a serial port."""
+    from drivers.escpos.transport import NetworkPrinter, SerialPrinter
+
+    conn = device.connection
+    if isinstance(conn, TcpConnection):
+        return NetworkPrinter(device_id, conn.host, conn.port)
+    if isinstance(conn, SerialConnection):
+        return SerialPrinter(device_id, conn.port, baudrate=conn.baudrate)
+    raise ValueError(f"printer {device_id} needs a serial or tcp connection, not {conn.type}")
+
+
+def lane_printers(site: SiteConfig, on_health: Callable[[HealthChange], None] | None = None) -> dict[str, Any]:
+    """Each lane's receipt printer (lane id -> printer), one driver per device even when lanes share it."""
+    built: dict[str, Any] = {}
+    printers: dict[str, Any] = {}
+    for index, lane in enumerate(site.lanes):
+        slot = lane_devices(site, index).get("printer")
+        if slot is None or slot.device.driver != "escpos":
+            continue
+        if slot.id not in built:
+            built[slot.id] = receipt_printer(slot.id, slot.device)
+            if on_health is not None:
+                built[slot.id].health.listeners.append(on_health)
+        printers[lane.id] = built[slot.id]
+    return printers
+
+
 @dataclass
 class SiteDevices:
     """Every driver instance of the site, built once, started and stopped together."""

@@ -21,8 +21,8 @@ from edge.booth.cash import CashCountError
 from edge.booth.fonts import MissingFontError, find_cjk_font
 from edge.booth.operators import OperatorError, Outcome, SignInError
 from edge.booth.payment import ShiftError
-from edge.booth.receipt import DriverReceipt, receipt_pdf
-from edge.booth.slip import PaymentSlip, slip_pdf
+from edge.booth.receipt import DriverReceipt, receipt_escpos, receipt_pdf
+from edge.booth.slip import PaymentSlip, slip_escpos, slip_pdf
 from edge.booth_desk import BoothDesk, DeskError
 from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
 from edge.console.views import report_view, session_view, state_view
@@ -286,6 +286,9 @@ def shift_action(name: str) -> Handler:
             cards = count(data, "cards_on_hand"), count(data, "cards_collected")
             note = text(data, "note", required=False)
             shift = await desk.close_shift(who, counts(data, "counts"), *cards, note)
+            printer = desk.printer()
+            if printer is not None:  # the slip on the booth's receipt printer too, without holding the answer
+                desk.print_later(printer, slip_escpos(slip_document(desk, shift)), "payment slip")
             return web.json_response({"ok": True, "report": report_view(desk, shift)})
         elif name == "reopen":
             await desk.reopen_report(who, text(data, "supervisor", limit=40), text(data, "pin", limit=16),
@@ -312,18 +315,27 @@ async def report(request: web.Request, signed: SignedIn) -> web.Response:
     return web.json_response(view)
 
 
-async def slip(request: web.Request, signed: SignedIn) -> web.Response:
-    desk = request.app[DESK]
-    shift = _shift(desk, request.match_info["shift"])
+def slip_document(desk: BoothDesk, shift: Any) -> PaymentSlip:
     if shift.report is None:
         raise DeskError("shift.no_report", "the shift has not closed yet: no payment slip", 404)
     operator = desk.operators.get(shift.operator)
     closed = datetime.fromisoformat(shift.report.closed_at).astimezone(desk.zone)
-    document = PaymentSlip.from_report(
+    return PaymentSlip.from_report(
         shift.report, number=f"JK-{closed:%Y%m%d}-{desk.booth_id}-{shift.id[-6:]}", zone=desk.zone,
         car_park_name=desk.daemon.site.car_park.name,
         operator_name=f"{operator.name}({operator.id})" if operator else shift.operator,
     )  # fmt: skip
+
+
+def no_printer(lane: str | None) -> DeskError:
+    where = f"lane {lane}" if lane else "the booth"
+    return DeskError("printer.none", f"{where} has no receipt printer in the site file: print the PDF", 404)
+
+
+async def slip(request: web.Request, signed: SignedIn) -> web.Response:
+    desk = request.app[DESK]
+    shift = _shift(desk, request.match_info["shift"])
+    document = slip_document(desk, shift)
     try:
         data = await asyncio.to_thread(slip_pdf, document)
     except MissingFontError as err:
@@ -333,12 +345,40 @@ async def slip(request: web.Request, signed: SignedIn) -> web.Response:
                         headers={"Content-Disposition": f'inline; filename="{name}"'})  # fmt: skip
 
 
-async def receipt(request: web.Request, signed: SignedIn) -> web.Response:
-    """The driver's receipt (停车收费凭证) of a booth payment, as PDF."""
-    desk, payment_id = request.app[DESK], request.match_info["payment"]
+async def print_slip(request: web.Request, signed: SignedIn) -> web.Response:
+    """The payment slip of a closed shift on the booth's ESC/POS printer."""
+    desk = request.app[DESK]
+    document = slip_document(desk, _shift(desk, request.match_info["shift"]))
+    printer = desk.printer()
+    if printer is None:
+        raise no_printer(None)
+    await desk.print_job(printer, slip_escpos(document), "payment slip")
+    return web.json_response({"ok": True, "printer": printer.name})
+
+
+def _payment(desk: BoothDesk, payment_id: str) -> Any:
     payment = next((s.tally.payments[payment_id] for s in desk.booth.shifts if payment_id in s.tally.payments), None)
     if payment is None:
         raise DeskError("payment.unknown", f"no booth payment {payment_id}", 404)
+    return payment
+
+
+async def print_receipt(request: web.Request, signed: SignedIn) -> web.Response:
+    """The driver's receipt on the ESC/POS printer of the payment's lane."""
+    desk = request.app[DESK]
+    payment = _payment(desk, request.match_info["payment"])
+    document = DriverReceipt.from_payment(payment, car_park_name=desk.daemon.site.car_park.name, zone=desk.zone)
+    printer = desk.printer(payment.lane)
+    if printer is None:
+        raise no_printer(payment.lane)
+    await desk.print_job(printer, receipt_escpos(document), "receipt")
+    return web.json_response({"ok": True, "printer": printer.name})
+
+
+async def receipt(request: web.Request, signed: SignedIn) -> web.Response:
+    """The driver's receipt (停车收费凭证) of a booth payment, as PDF."""
+    desk = request.app[DESK]
+    payment = _payment(desk, request.match_info["payment"])
     document = DriverReceipt.from_payment(payment, car_park_name=desk.daemon.site.car_park.name, zone=desk.zone)
     try:
         data = await asyncio.to_thread(receipt_pdf, document)
@@ -401,4 +441,6 @@ def attach_console(app: web.Application, desk: BoothDesk) -> None:
     app.router.add_get(f"{api}/shifts/{{shift}}/report", guarded(report))
     app.router.add_get(f"{api}/shifts/{{shift}}/slip.pdf", guarded(slip))
     app.router.add_get(f"{api}/payments/{{payment}}/receipt.pdf", guarded(receipt))
+    app.router.add_post(f"{api}/shifts/{{shift}}/print-slip", guarded(print_slip))
+    app.router.add_post(f"{api}/payments/{{payment}}/print", guarded(print_receipt))
     app.router.add_get(f"{api}/images/{{ref}}", guarded(image))

@@ -526,7 +526,14 @@
   }
   $("slip-print").addEventListener("click", printSlip);
   function printSlip() { if (showingReport) printPdf(showingReport.slip_url); }
-  function printReceipt() { if (lastPayment) printPdf(`/console/api/payments/${lastPayment}/receipt.pdf`); }
+  function printReceipt() {
+    if (!lastPayment) return;
+    printPdf(`/console/api/payments/${lastPayment}/receipt.pdf`);
+    // the lane's ESC/POS receipt printer too, when the site file has one
+    api("POST", `payments/${lastPayment}/print`).catch((err) => {
+      if (err.code !== "printer.none") toast(err.message || err.code, true);
+    });
+  }
   $("next-shift").addEventListener("click", nextShift);
   function nextShift() { showingReport = null; render(); }
   $("reopen").addEventListener("click", () => {
