@@ -29,7 +29,7 @@ from edge.park import Session, SessionKind
 from parking.site import SiteConfig, load_site
 from parking.wire import RecordKind
 from tests.edge.central_double import TOKEN
-from tests.edge.test_daemon import IO_MAP
+from tests.edge.test_daemon import modbus_io_devices
 
 REPO = Path(__file__).resolve().parents[2]
 FLOAT = {"10000": 2, "5000": 2, "2000": 5, "1000": 5, "500": 6, "100": 15, "50": 8, "10": 10}  # 500.00
@@ -71,17 +71,7 @@ class RecordingPort:
 def site_text(entry_port: int = 1, exit_port: int = 2, central_url: str | None = None) -> str:
     """Two lanes with Modbus barrier I/O modules (on ``entry_port``/``exit_port``), the exit attended."""
     central = f'[central]\nurl = "{central_url}"\nedge_id = "lakeview-edge"\ntoken = "{TOKEN}"\n' if central_url else ""
-    io_map = "\n".join(
-        f"{name} = {{ address = {getattr(IO_MAP, name).address} }}"
-        for name in ("open", "close", "open_limit", "closed_limit", "arming_loop", "safety_loop")
-    )
-    devices = ""
-    for name, port in (("in-io", entry_port), ("out-io", exit_port)):
-        devices += (
-            f'[devices.{name}]\nkind = "barrier_io"\ndriver = "modbus_io"\n'
-            f'connection = {{ type = "tcp", host = "127.0.0.1", port = {port} }}\n'
-            f"modbus = {{ unit_id = 1, poll_interval_ms = 10 }}\n[devices.{name}.io_map]\npulse_ms = 100\n{io_map}\n\n"
-        )
+    devices = modbus_io_devices({"in-io": entry_port, "out-io": exit_port})
     return f"""
 [car_park]
 id = "lakeview"

@@ -91,19 +91,23 @@ async def start_sim() -> SimLane:
     return SimLane(sim, serving, port)
 
 
-def write_site(tmp_path: Path, entry_port: int, exit_port: int, central_url: str | None, camera_port: int) -> Path:
-    io_map = "\n".join(
-        f"{name} = {{ address = {getattr(IO_MAP, name).address} }}"
-        for name in ("open", "close", "open_limit", "closed_limit", "arming_loop", "safety_loop", "fault")
+BARRIER_POINTS = ("open", "close", "open_limit", "closed_limit", "arming_loop", "safety_loop")
+
+
+def modbus_io_devices(ports: dict[str, int], points: tuple[str, ...] = BARRIER_POINTS) -> str:
+    """Site-file tables for Modbus TCP I/O modules named by ``ports``, wired as :data:`IO_MAP` says for ``points``."""
+    io_map = "\n".join(f"{name} = {{ address = {getattr(IO_MAP, name).address} }}" for name in points)
+    return "".join(
+        f'[devices.{name}]\nkind = "barrier_io"\ndriver = "modbus_io"\n'
+        f'connection = {{ type = "tcp", host = "127.0.0.1", port = {port} }}\n'
+        f"modbus = {{ unit_id = 1, poll_interval_ms = 10 }}\n[devices.{name}.io_map]\npulse_ms = 100\n{io_map}\n\n"
+        for name, port in ports.items()
     )
+
+
+def write_site(tmp_path: Path, entry_port: int, exit_port: int, central_url: str | None, camera_port: int) -> Path:
     central = f'[central]\nurl = "{central_url}"\nedge_id = "lakeview-edge"\ntoken = "{TOKEN}"\n' if central_url else ""
-    devices = ""
-    for name, port in (("in-io", entry_port), ("out-io", exit_port)):
-        devices += (
-            f'[devices.{name}]\nkind = "barrier_io"\ndriver = "modbus_io"\n'
-            f'connection = {{ type = "tcp", host = "127.0.0.1", port = {port} }}\n'
-            f"modbus = {{ unit_id = 1, poll_interval_ms = 10 }}\n[devices.{name}.io_map]\npulse_ms = 100\n{io_map}\n\n"
-        )
+    devices = modbus_io_devices({"in-io": entry_port, "out-io": exit_port}, (*BARRIER_POINTS, "fault"))
     devices += (
         f'[devices.in-cam]\nkind = "plate_camera"\ndriver = "hikvision_isapi"\ncamera_id = "in-cam"\n'
         f'connection = {{ type = "http_listen", listen = "127.0.0.1:{camera_port}", path = "/isapi/in" }}\n\n'
