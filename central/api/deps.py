@@ -94,4 +94,4 @@ def current_edge(session: SessionDep, credentials: EdgeCredentials) -> Edge:
 
 CurrentEdge = Annotated[Edge, Depends(current_edge)]
 
-ALL_STAFF = (Role.ADMIN, Role.OFFICE, Role.SUPERVISOR, Role.FRONT_DESK, Role.COLLECTOR)
+ALL_STAFF = tuple(Role)

@@ -16,10 +16,12 @@ _DUMMY_HASH = _hasher.hash("parkgate-no-such-user")
 
 class Role(StrEnum):
     ADMIN = "admin"
-    OFFICE = "office"  # finance: fees, renewals, invoices
+    OFFICE = "office"  # finance office: tariffs, plans, fee items
+    CASHIER = "cashier"  # office cashier (出纳): payments, receipts, refunds, direct debit, arrears, cash bags
     SUPERVISOR = "supervisor"
     FRONT_DESK = "front_desk"  # issues cards and passes, records owners
     COLLECTOR = "collector"  # booth toll collector: reads lists, reminds pass holders
+    AUDITOR = "auditor"  # reads the books and the reconciliation, changes nothing
 
 
 def hash_password(password: str) -> str:
