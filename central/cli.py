@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     user = actions.add_parser("create-user", help="create an operator (password from PARKGATE_NEW_PASSWORD or asked)")
     user.add_argument("username")
-    user.add_argument("--role", required=True, choices=["admin", "office", "cashier", "supervisor", "front_desk", "collector", "auditor"])
+    roles = ["admin", "office", "cashier", "supervisor", "front_desk", "collector", "auditor"]
+    user.add_argument("--role", required=True, choices=roles)
     user.add_argument("--full-name", default="")
     user.set_defaults(handler=run_create_user)
 

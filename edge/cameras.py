@@ -70,6 +70,8 @@ def plate_seen(read: PlateRead, stored: Mapping[str, str] | None = None) -> Plat
         colour=read.plate_color,
         camera=read.camera,
         image=reference,
+        taken_at=read.at,
+        event_id=read.event_id,
     )
 
 

@@ -45,6 +45,8 @@ def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
     return LaneSettings(
         id=lane.id, car_park=site.car_park.id, attended=lane.mode is LaneMode.ATTENDED,
         read_window=timedelta(milliseconds=lane.read_window_ms), min_confidence=lane.plate_confidence_min,
+        repeat_window=timedelta(milliseconds=lane.repeat_window_ms),
+        back_out_settle=timedelta(milliseconds=lane.back_out_settle_ms),
         free_vehicles=lane.free_vehicles, anti_passback=lane.anti_passback, ticketless=lane.ticketless,
         has_dispenser="dispenser" in lane_devices(site, index), tariff=lane.tariff,
         currency=site.car_park.currency, timezone=site.car_park.timezone,

@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from drivers.cards import CardRead
@@ -95,6 +96,8 @@ def plate_event(read: Any) -> PlateSeen:
         plate=str(read.plate), confidence=confidence, colour=colour,
         camera=str(getattr(read, "camera", "") or getattr(read, "camera_id", "")),
         image=getattr(read, "image", None) or getattr(read, "image_ref", None),
+        taken_at=taken if isinstance(taken := getattr(read, "at", None), datetime) and taken.tzinfo else None,
+        event_id=str(event) if (event := getattr(read, "event_id", None)) is not None else None,
     )  # fmt: skip
 
 

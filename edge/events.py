@@ -8,6 +8,7 @@ when (the lane's clock) and why.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -32,6 +33,8 @@ class PlateSeen:
     colour: str | None = None
     camera: str = ""
     image: str | None = None  # a reference to the evidence image (file path or URL), when the camera gave one
+    taken_at: datetime | None = None  # the camera's capture time (its own clock), when it gave one
+    event_id: str | None = None  # the camera's id of this read: a repeated push carries the same one
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,6 @@ does I/O and never reads a clock. Two rules are enforced here, in one place each
 from __future__ import annotations
 
 import logging
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,6 +35,7 @@ from edge.events import (
 )
 from edge.identify import Identity, identify
 from edge.park import ParkState, Session
+from edge.reads import ReadBinder
 from parking.ids import new_id
 from parking.plates import PlateReadSample, consensus
 from parking.wire import RecordKind
@@ -58,6 +58,9 @@ class LaneSettings:
     car_park: str
     attended: bool = True
     read_window: timedelta = timedelta(seconds=3)
+    repeat_window: timedelta = timedelta(seconds=10)  # a decided plate read again this soon after is a repeat
+    back_out_settle: timedelta = timedelta(milliseconds=500)  # arming clear this long, safety never reached
+    barrier_check: timedelta = timedelta(seconds=1)  # after start, how long the devices get to report
     min_confidence: float = 0.7
     free_vehicles: Literal["automatic", "operator"] = "automatic"
     anti_passback: Literal["hard", "soft", "off"] = "soft"
@@ -82,6 +85,7 @@ class Passage:
 @dataclass(slots=True)
 class BarrierWatch:
     position: BarrierPosition = BarrierPosition.CLOSED
+    known: bool = False  # a settled position (open or closed) has been reported since this lane started
     expect_open: bool = False
     unexpected_reported: bool = False
     fault_reported: bool = False
@@ -119,13 +123,20 @@ class Lane:
         self.barrier = BarrierWatch()
         self.passage: Passage | None = None
         self.close_pending = False
-        self.deadline: datetime | None = None
-        self.reads: deque[tuple[datetime, PlateSeen]] = deque(maxlen=16)
-        self.card: tuple[datetime, str] | None = None
+        self.read_deadline: datetime | None = None  # the end of the read window of the vehicle on the arming loop
+        self.back_out_at: datetime | None = None  # when an arming loop cleared before the safety loop counts
+        self.barrier_check_at: datetime | None = None  # when a barrier found open at start is checked
+        self.binder = ReadBinder(settings.read_window, settings.repeat_window)
         self.identity: Identity | None = None
         self.evidence: str | None = None  # image reference of the last decision's reads
 
     # ------------------------------------------------------------------------------------------------ queries
+
+    @property
+    def deadline(self) -> datetime | None:
+        """The next time this lane needs a :class:`Tick` (None: it waits only for events)."""
+        times = [t for t in (self.read_deadline, self.back_out_at, self.barrier_check_at) if t is not None]
+        return min(times) if times else None
 
     @property
     def busy(self) -> bool:
@@ -141,18 +152,15 @@ class Lane:
                 return self._on_safety(event, now)
             return self._on_arming(event, now)
         if isinstance(event, PlateSeen):
-            self.reads.append((now, event))
-            return self._try_decide(now) if self.phase is Phase.COLLECTING else []
+            kept = self.binder.offer_plate(event, now, accepting=self._accepting_reads)
+            return self._try_decide(now) if kept and self.phase is Phase.COLLECTING else []
         if isinstance(event, CardPresented):
-            self.card = (now, event.number)
-            return self._try_decide(now) if self.phase is Phase.COLLECTING else []
+            kept = self.binder.offer_card(event.number, now, accepting=self._accepting_reads)
+            return self._try_decide(now) if kept and self.phase is Phase.COLLECTING else []
         if isinstance(event, BarrierReport):
             return self._on_barrier(event, now)
         if isinstance(event, Tick):
-            if self.phase is Phase.COLLECTING and self.deadline is not None and now >= self.deadline:
-                self.deadline = None
-                return self._on_window_expired(now)
-            return []
+            return self._on_tick(now)
         if isinstance(event, ManualOpen):
             if self.phase is Phase.PASSING:
                 return []
@@ -163,8 +171,31 @@ class Lane:
             record = self._manual_record("refuse", event, now)
             self._reset()
             self.phase = Phase.DENIED if self.arming else Phase.IDLE
+            if self.phase is Phase.IDLE:
+                self.binder.vehicle_left(now)
             return [Commit((record,))]
         return self._on_other(event, now)
+
+    @property
+    def _accepting_reads(self) -> bool:
+        """Reads are kept only while the lane waits for a vehicle (see :mod:`edge.reads`)."""
+        return self.phase in (Phase.IDLE, Phase.COLLECTING)
+
+    def _on_tick(self, now: datetime) -> list[LaneAction]:
+        actions: list[LaneAction] = []
+        if self.barrier_check_at is not None and now >= self.barrier_check_at:
+            self.barrier_check_at = None
+            actions += self._check_barrier_at_start(now)
+        if self.back_out_at is not None and now >= self.back_out_at:
+            self.back_out_at = None
+            passage = self.passage
+            if self.phase is Phase.PASSING and passage is not None and not passage.safety_entries and not self.arming:
+                actions += self._back_out(now)
+                self.binder.vehicle_left(now, suppress_repeats=False)  # it may come straight back
+        if self.phase is Phase.COLLECTING and self.read_deadline is not None and now >= self.read_deadline:
+            self.read_deadline = None
+            actions += self._on_window_expired(now)
+        return actions
 
     # ----------------------------------------------------------------------------------------------- loops
 
@@ -175,16 +206,20 @@ class Lane:
         if event.faulted:
             actions.append(Alert("loop_fault", f"{self.id}: arming loop fault"))
         if occupied and not was:
+            self.back_out_at = None  # it came forward again
             if self.phase is Phase.IDLE:
                 self.phase = Phase.COLLECTING
-                self.deadline = now + self.settings.read_window
+                self.read_deadline = now + self.settings.read_window
                 actions += self._try_decide(now)
         elif was and not occupied:
             if self.phase is Phase.PASSING and self.passage is not None and self.passage.safety_entries == 0:
-                actions += self._back_out(now)
+                # A back-out only if the safety loop stays clear a moment: a car moving on can clear the arming
+                # loop a poll before the safety loop reports it (or in the same poll, reported first).
+                self.back_out_at = now + self.settings.back_out_settle
             elif self.phase in (Phase.COLLECTING, Phase.WAITING, Phase.DENIED, Phase.DISPENSING):
                 self._reset()
                 self.phase = Phase.IDLE
+                self.binder.vehicle_left(now)
         return actions
 
     def _on_safety(self, event: LoopChanged, now: datetime) -> list[LaneAction]:
@@ -195,6 +230,7 @@ class Lane:
         if event.faulted:
             actions.append(Alert("loop_fault", f"{self.id}: safety loop fault, barrier held open"))
         if self.safety and not was and self.passage is not None:
+            self.back_out_at = None
             self.passage.safety_entries += 1
             if self.passage.crossed:
                 # Another vehicle under the barrier raised for the one that already crossed.
@@ -213,11 +249,12 @@ class Lane:
         assert self.passage is not None
         self.passage.crossed = True
         self._reset()
+        self.binder.vehicle_left(now)
         actions = self._close(now, "vehicle passed")
         self.phase = Phase.IDLE
         if self.arming:
             self.phase = Phase.COLLECTING
-            self.deadline = now + self.settings.read_window
+            self.read_deadline = now + self.settings.read_window
             actions += self._try_decide(now)
         return actions
 
@@ -233,6 +270,14 @@ class Lane:
                 actions.append(Alert("barrier_fault", f"{self.id}: barrier fault {event.detail}".strip()))
             return actions
         self.barrier.fault_reported = False
+        first = not self.barrier.known
+        if event.position in (BarrierPosition.OPEN, BarrierPosition.CLOSED):
+            self.barrier.known = True
+        if first and event.position is BarrierPosition.OPEN and not self.barrier.expect_open:
+            # Up before this edge knew it (a crash or power cut during an opening): not an opening of ours to
+            # explain, but one to end once the devices have reported the loops.
+            self.barrier_check_at = now + self.settings.barrier_check
+            return actions
         if event.position is BarrierPosition.OPEN and previous is not BarrierPosition.OPEN:
             if not self.barrier.expect_open and not self.barrier.unexpected_reported:
                 self.barrier.unexpected_reported = True
@@ -244,6 +289,18 @@ class Lane:
                 self.passage = None
         return actions
 
+    def _check_barrier_at_start(self, now: datetime) -> list[LaneAction]:
+        """The barrier was found open at start: journal it and close it (at once if the safety loop is clear)."""
+        if self.barrier.position is not BarrierPosition.OPEN or self.passage is not None or self.barrier.expect_open:
+            return []
+        details = {"detail": "barrier open when the edge started", "safety_occupied": self.safety,
+                   "arming_occupied": self.arming}  # fmt: skip
+        return [
+            *self._abnormal(now, "barrier_open_at_start", details),
+            Alert("barrier_open_at_start", f"{self.id}: barrier found open at start, closing it"),
+            *self._close(now, "open at start"),
+        ]
+
     def _open(
         self, now: datetime, reason: str, for_record: str, drafts: list[Draft], session: str | None
     ) -> list[LaneAction]:
@@ -253,7 +310,7 @@ class Lane:
         self.close_pending = False
         self.passage = Passage(command.id, session)
         self.phase = Phase.PASSING
-        self.deadline = None
+        self.read_deadline = None
         return [Commit((*drafts, command)), OpenBarrier(command.id, reason)]
 
     def _close(self, now: datetime, reason: str) -> list[LaneAction]:
@@ -277,39 +334,28 @@ class Lane:
             return self.park.by_card(identity.card)
         return None
 
-    def _usable_reads(self, now: datetime) -> list[PlateReadSample]:
-        horizon = now - self.settings.read_window
-        return [
-            PlateReadSample(read.plate, read.confidence)
-            for at, read in self.reads
-            if at >= horizon and read.confidence >= self.settings.min_confidence
-        ]
-
-    def _colour(self) -> str | None:
-        return next((r.colour for _, r in reversed(self.reads) if r.colour), None)
-
     def _evidence_image(self) -> str | None:
-        """The newest image reference of the vehicle in the lane (kept past the decision for later events)."""
-        return next((r.image for _, r in reversed(self.reads) if r.image), None) or self.evidence
+        """The image of the vehicle in the lane: its reads' newest, or the one kept from its decision."""
+        return next((r.image for _, r in reversed(self.binder.reads) if r.image), None) or self.evidence
 
     def _try_decide(self, now: datetime) -> list[LaneAction]:
-        reads = self._usable_reads(now)
-        card = self.card[1] if self.card and self.card[0] >= now - self.settings.read_window else None
+        reads = self.binder.usable(now, self.settings.min_confidence)
+        card = self.binder.usable_card(now)
         if not reads and card is None:
             return []
-        agreed = consensus(reads, self.settings.min_confidence)
+        agreed = consensus([PlateReadSample(r.plate, r.confidence) for r in reads], self.settings.min_confidence)
+        colour = next((r.colour for r in reversed(reads) if r.colour), None)
         self.identity = identify(
             self.context.lists.directory, agreed, card, now, lane=self.id,
-            min_confidence=self.settings.min_confidence, colour=self._colour(),
+            min_confidence=self.settings.min_confidence, colour=colour,
         )  # fmt: skip
-        self.evidence = next((r.image for _, r in reversed(self.reads) if r.image), None)  # this vehicle's only
-        self.reads.clear()
-        self.card = None
+        self.evidence = next((r.image for r in reversed(reads) if r.image), None)  # this vehicle's only
+        self.binder.consume()
         return self._decide(self.identity, now)
 
     def _reset(self) -> None:
         self.identity = None
-        self.deadline = None
+        self.read_deadline = None
 
     # -------------------------------------------------------------------------------------------- records
 

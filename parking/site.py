@@ -190,6 +190,8 @@ class Lane(Strict):
     devices: LaneDevices
     plate_confidence_min: float = Field(default=0.7, ge=0.0, le=1.0)
     read_window_ms: int = Field(default=3000, ge=100, le=60_000)
+    repeat_window_ms: int = Field(default=10_000, ge=0, le=600_000)  # a decided plate read again: a repeat
+    back_out_settle_ms: int = Field(default=500, ge=0, le=5_000)  # arming clear without safety: backed out
     free_vehicles: Literal["automatic", "operator"] = "automatic"
     anti_passback: Literal["hard", "soft", "off"] = "soft"
     ticketless: bool = True

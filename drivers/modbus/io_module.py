@@ -105,9 +105,11 @@ class ModbusIoModule(PolledDevice):
             before = None if previous is None else BarrierStatus(**{p: previous.get(p) for p in _BARRIER_POINTS})
             now = BarrierStatus(**{p: states.get(p) for p in _BARRIER_POINTS})
             self.emit(BarrierChanged(self.name, now, before, at, mono))
-        for role in LoopRole:
-            if role.value in states and changed(role.value):
-                self.emit(LoopChanged(self.name, role, states[role.value], None, at, mono))
+        # Within one poll, a loop that became occupied is reported before one that cleared: a vehicle moving on
+        # is over both loops at once, so "arming clear, safety occupied" read together is a car going forward.
+        roles = [role for role in LoopRole if role.value in states and changed(role.value)]
+        for role in sorted(roles, key=lambda r: not states[r.value]):
+            self.emit(LoopChanged(self.name, role, states[role.value], None, at, mono))
 
     # ------------------------------------------------------------------ outputs
 

@@ -123,10 +123,16 @@ class ModbusLoopDetector(PolledDevice):
         now = {LoopRole(role): both[channel - 1] for role, channel in self.config.channels.items()}
         before = None if fresh else self.channels
         self.channels = now
+        # Within one poll, occupancies before clearances (see ``io_module``): a vehicle moving on is over both loops.
+        changed = [
+            (role, state) for role, state in now.items()
+            if before is None or before.get(role) is None
+            or (before[role].present, before[role].fault) != (state.present, state.fault)
+        ]  # fmt: skip
+        for role, state in sorted(changed, key=lambda item: not (item[1].present or item[1].fault is not None)):
+            self.emit(LoopChanged(self.name, role, state.present, state.fault, at, mono))
         for role, state in now.items():
             old = None if before is None else before.get(role)
-            if old is None or (old.present, old.fault) != (state.present, state.fault):
-                self.emit(LoopChanged(self.name, role, state.present, state.fault, at, mono))
             if old is not None and state.count != old.count:
                 delta = (state.count - old.count) & 0xFFFFFFFF
                 self.emit(VehicleCounted(self.name, role, state.count, delta, at, mono))

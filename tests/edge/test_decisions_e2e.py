@@ -69,7 +69,10 @@ def site_for(
     text = text.replace("capacity = { small = 10 }", f"capacity = {{ small = {capacity} }}")
     if anti_passback is not None:
         assert text.count('camera = "in-cam" }') == 1
-        text = text.replace('camera = "in-cam" }', f'camera = "in-cam" }}\nanti_passback = "{anti_passback}"')
+        # The same car comes straight back: a repeat window of 0 lets its new read count (edge.reads).
+        text = text.replace(
+            'camera = "in-cam" }', f'camera = "in-cam" }}\nanti_passback = "{anti_passback}"\nrepeat_window_ms = 0'
+        )
     site_file.write_text(text)
     store = ListStore(lists_path(tmp_path / "var" / "journal.sqlite3"))
     page = SyncPage(since=0, version=5, full=True, more=False, passes=list(passes), vehicles=list(vehicles))

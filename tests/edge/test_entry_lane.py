@@ -169,6 +169,7 @@ def test_anti_passback_hard_denies_and_audited_reset_lets_in() -> None:
     ctx = context(passes=[a_pass()])
     lane, clock = entry_lane(ctx, anti_passback="hard"), Clock()
     feed(lane, clock, *arrive("粤B3R7K2"), *cross())
+    clock.advance(60)  # the same car again, not a repeat of its read (edge.reads)
     actions = feed(lane, clock, *arrive("粤B3R7K2"))
     assert opens(actions) == []
     assert drafts(actions, RecordKind.ABNORMAL_EVENT)[0].payload["code"] == "anti_passback"
@@ -183,6 +184,7 @@ def test_anti_passback_soft_allows_and_flags() -> None:
     ctx = context(passes=[a_pass()])
     lane, clock = entry_lane(ctx), Clock()
     feed(lane, clock, *arrive("粤B3R7K2"), *cross())
+    clock.advance(60)  # the same car again, not a repeat of its read (edge.reads)
     actions = feed(lane, clock, *arrive("粤B3R7K2"))
     assert "anti_passback" in drafts(actions, RecordKind.SESSION)[0].payload["flags"]
 
@@ -192,7 +194,8 @@ def test_back_out_voids_the_entry_and_closes() -> None:
     lane, clock = entry_lane(ctx), Clock()
     feed(lane, clock, *arrive("粤B12345"))
     assert ctx.park.occupancy["small"] == 1
-    actions = feed(lane, clock, LoopChanged(Loop.ARMING, False))
+    assert feed(lane, clock, LoopChanged(Loop.ARMING, False)) == []  # not yet: it may still reach the safety loop
+    actions = feed(lane, clock, Tick(), step=0.5)
     assert [d.payload["event"] for d in drafts(actions) if "event" in d.payload] == ["voided", "back_out"]
     assert len(of_type(actions, CloseBarrier)) == 1
     assert ctx.park.occupancy["small"] == 0
@@ -219,6 +222,7 @@ def test_never_closes_on_an_occupied_or_faulted_safety_loop() -> None:
 
 def test_barrier_opened_without_command_and_fault_are_abnormal() -> None:
     lane, clock = entry_lane(context()), Clock()
+    feed(lane, clock, BarrierReport(BarrierPosition.CLOSED))  # the first report: where the barrier stands
     actions = feed(lane, clock, BarrierReport(BarrierPosition.OPEN))
     assert drafts(actions, RecordKind.ABNORMAL_EVENT)[0].payload["event"] == "opened_without_command"
     feed(lane, clock, BarrierReport(BarrierPosition.CLOSED))
@@ -251,6 +255,6 @@ def test_entry_session_kinds() -> None:
 def test_abnormal_events_after_the_decision_keep_the_evidence_image() -> None:
     lane, clock = entry_lane(context()), Clock()
     feed(lane, clock, LoopChanged(Loop.ARMING, True), PlateSeen("粤B12345", 0.95, image="snap/0001.jpg"))
-    actions = feed(lane, clock, LoopChanged(Loop.ARMING, False))  # backs out
+    actions = feed(lane, clock, LoopChanged(Loop.ARMING, False), Tick(), step=0.5)  # backs out
     (event,) = [d for d in drafts(actions, RecordKind.ABNORMAL_EVENT)]
     assert event.payload["evidence"] == "snap/0001.jpg"

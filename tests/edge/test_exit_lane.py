@@ -13,6 +13,7 @@ from edge.events import (
     LostCard,
     ManualOpen,
     TakePayment,
+    Tick,
     WaiveFee,
 )
 from edge.lane import LaneContext, Phase
@@ -172,7 +173,7 @@ def test_back_out_after_payment_reopens_the_session() -> None:
     lane = exit_lane(ctx)
     feed(lane, clock, *arrive("粤B12345"))
     assert ctx.park.occupancy["small"] == 0
-    actions = feed(lane, clock, LoopChanged(Loop.ARMING, False))
+    actions = feed(lane, clock, LoopChanged(Loop.ARMING, False), Tick(), step=0.5)
     assert [d.payload["event"] for d in drafts(actions)[:2]] == ["reopened", "back_out"]
     assert ctx.park.occupancy["small"] == 1
 

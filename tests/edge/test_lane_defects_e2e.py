@@ -1,0 +1,152 @@
+"""Defects found at the lane's input boundary, reproduced through the real path: plate reads pushed over HTTP to
+the camera listener, the entry barrier's I/O module on Modbus RTU over a pseudo-terminal, the lane runner.
+
+* a repeated camera push of one car's read must not identify the car behind it;
+* a barrier left up by a crash is closed when the edge starts (and only once the safety loop is clear);
+* a car that clears the arming loop as it reaches the safety loop has moved on, not backed out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from drivers.lpr import encode_isapi_xml
+from edge.lane import Phase
+from simulators.barrier import LoopModel
+from tests.edge.kit import a_pass
+from tests.edge.test_abnormal_e2e import SerialLane, payloads
+from tests.edge.test_daemon import SimLane, free_port, online, until
+from tests.edge.test_decisions_e2e import lanes, site_for
+
+__all__ = ["lanes"]  # the fixture
+
+
+async def post_isapi(port: int, xml: bytes) -> None:
+    async with httpx.AsyncClient() as client:
+        response = await client.post(f"http://127.0.0.1:{port}/isapi/in", content=xml,
+                                     headers={"Content-Type": "application/xml"})  # fmt: skip
+    assert response.status_code == 200
+
+
+async def test_a_repeated_push_of_a_pass_holders_read_does_not_admit_the_visitor_behind_as_the_holder(
+    tmp_path: Path, lanes: tuple[SerialLane, SimLane]
+) -> None:
+    entry, _ = lanes
+    cameras = free_port()
+    daemon = site_for(tmp_path, lanes, cameras, passes=[a_pass("粤B3R7K2", id="pass-1")])
+    await daemon.start()
+    try:
+        await until(lambda: online(daemon), what="devices online (the entry over the pty)")
+        taken = datetime.now(UTC)
+        read = encode_isapi_xml(plate="粤B3R7K2", confidence=96, at=taken, event_id=uuid.uuid4().hex)
+        await post_isapi(cameras, read)
+        entry.model.add_vehicle(time.monotonic(), front=0.0, speed=8.0)
+        await post_isapi(cameras, read)  # the camera pushes the same read again while the car drives up
+        await until(lambda: entry.model.passed == 1, within=10, what="the pass holder through the entry")
+        await post_isapi(cameras, read)  # and once more, late
+        # A camera that gives each push a new id: the capture time is the old one.
+        await post_isapi(cameras, encode_isapi_xml(plate="粤B3R7K2", confidence=96, at=taken,
+                                                   event_id=uuid.uuid4().hex))  # fmt: skip
+        await until(lambda: daemon.lanes["in-1"].phase is Phase.IDLE, what="entry lane idle")
+
+        # The visitor right behind: the camera did not read its plate.
+        entry.model.add_vehicle(time.monotonic(), front=0.0, speed=8.0)
+        await until(lambda: daemon.lanes["in-1"].phase is Phase.WAITING, within=10, what="visitor waits (no read)")
+        rows = daemon.journal.rows("SELECT kind, plate, pass_id FROM sessions")
+        assert rows == [("pass", "粤B3R7K2", "pass-1")]
+        lane = daemon.lanes["in-1"]
+        assert lane.identity is not None
+        assert lane.identity.plate is None
+        assert lane.binder.dropped >= 3
+
+        # The visitor reverses away; the next car is decided on its own read.
+        entry.model.vehicles.clear()  # it reversed away
+        await until(lambda: daemon.lanes["in-1"].phase is Phase.IDLE, what="visitor gone")
+        visitor = encode_isapi_xml(plate="沪A22222", confidence=96, at=datetime.now(UTC), event_id=uuid.uuid4().hex)
+        await post_isapi(cameras, visitor)
+        entry.model.add_vehicle(time.monotonic(), front=0.0, speed=8.0)
+        await until(lambda: entry.model.passed == 2, within=10, what="the visitor through the entry")
+        rows = daemon.journal.rows("SELECT kind, plate, pass_id FROM sessions ORDER BY entry_at")
+        assert rows == [("pass", "粤B3R7K2", "pass-1"), ("temporary", "沪A22222", None)]
+    finally:
+        await daemon.stop()
+
+
+async def test_a_barrier_left_open_by_a_crash_is_closed_at_start_and_journaled(
+    tmp_path: Path, lanes: tuple[SerialLane, SimLane]
+) -> None:
+    entry, _ = lanes
+    cameras = free_port()
+    entry.model.contact(time.monotonic(), "open")  # the edge died after the open pulse; the boom went up
+    entry.model.advance(time.monotonic() + 1.0)
+    assert entry.model.barrier.open_limit
+    daemon = site_for(tmp_path, lanes, cameras)
+    await daemon.start()
+    try:
+        await until(lambda: entry.model.barrier.closed_limit, within=10, what="the barrier closed after start")
+        [event] = payloads(daemon, "abnormal_events", "event = 'barrier_open_at_start'")
+        assert event["safety_occupied"] is False
+        assert payloads(daemon, "abnormal_events", "event = 'opened_without_command'") == []
+        commands = daemon.journal.rows("SELECT command, reason FROM barrier_commands")
+        assert commands == [("close", "open at start")]
+    finally:
+        await daemon.stop()
+
+
+async def test_a_barrier_found_open_over_a_car_closes_only_once_the_car_has_gone(
+    tmp_path: Path, lanes: tuple[SerialLane, SimLane]
+) -> None:
+    entry, _ = lanes
+    cameras = free_port()
+    entry.model.contact(time.monotonic(), "open")
+    entry.model.advance(time.monotonic() + 1.0)
+    car = entry.model.add_vehicle(time.monotonic(), front=4.0, speed=0.0)  # stopped under the boom
+    daemon = site_for(tmp_path, lanes, cameras)
+    await daemon.start()
+    try:
+        await until(lambda: len(payloads(daemon, "abnormal_events", "event = 'barrier_open_at_start'")) == 1,
+                    within=10, what="the open barrier noticed")  # fmt: skip
+        [event] = payloads(daemon, "abnormal_events", "event = 'barrier_open_at_start'")
+        assert event["safety_occupied"] is True
+        await asyncio.sleep(0.3)
+        assert entry.model.barrier.open_limit  # never down on the car
+        assert daemon.journal.count("barrier_commands") == 0
+        entry.model.advance(time.monotonic())
+        car.speed = 8.0
+        await until(lambda: entry.model.barrier.closed_limit, within=10, what="closed behind the car")
+        assert daemon.journal.rows("SELECT command FROM barrier_commands") == [("close",)]
+    finally:
+        await daemon.stop()
+
+
+async def test_a_car_clearing_the_arming_loop_as_it_reaches_the_safety_loop_has_not_backed_out(
+    tmp_path: Path, lanes: tuple[SerialLane, SimLane]
+) -> None:
+    entry, _ = lanes
+    cameras = free_port()
+    # A short vehicle and loops laid so that the arming loop clears in the same instant as the safety loop is
+    # reached: both changes are read by one poll.
+    entry.model.arming = LoopModel("arming_loop", -1.0, 2.0)
+    entry.model.safety = LoopModel("safety_loop", 2.6, 4.6)
+    daemon = site_for(tmp_path, lanes, cameras)
+    await daemon.start()
+    try:
+        await until(lambda: online(daemon), what="devices online (the entry over the pty)")
+        await post_isapi(cameras, encode_isapi_xml(plate="粤B54321", confidence=96, at=datetime.now(UTC),
+                                                   event_id=uuid.uuid4().hex))  # fmt: skip
+        bike = entry.model.add_vehicle(time.monotonic(), front=0.0, speed=8.0)
+        bike.length = 0.6
+        await until(lambda: entry.model.passed == 1, within=10, what="the vehicle through the entry")
+        await until(lambda: entry.model.barrier.closed_limit, what="entry barrier closed")
+        await until(lambda: daemon.lanes["in-1"].phase is Phase.IDLE, what="entry lane idle")
+        assert payloads(daemon, "abnormal_events", "event = 'back_out'") == []
+        assert daemon.journal.rows("SELECT kind, plate, status FROM sessions") == [("temporary", "粤B54321", "open")]
+        assert daemon.park.occupancy["small"] == 1
+    finally:
+        await daemon.stop()

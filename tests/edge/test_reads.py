@@ -1,0 +1,120 @@
+"""How a read is bound to the vehicle it was taken of (edge.reads), rule by rule, and through the lane machine."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from edge.events import Loop, LoopChanged, PlateSeen, Tick
+from edge.lane import Phase
+from edge.reads import ReadBinder
+from parking.wire import RecordKind
+from tests.edge.kit import T0, Clock, a_pass, arrive, context, cross, drafts, entry_lane, feed
+
+WINDOW, REPEAT = timedelta(seconds=3), timedelta(seconds=10)
+
+
+def binder() -> ReadBinder:
+    return ReadBinder(WINDOW, REPEAT)
+
+
+def test_a_read_before_the_vehicle_arrives_is_kept_for_the_read_window() -> None:
+    reads = binder()
+    assert reads.offer_plate(PlateSeen("粤B3R7K2", 0.9), T0, accepting=True)
+    assert [r.plate for r in reads.usable(T0 + timedelta(seconds=2), 0.7)] == ["粤B3R7K2"]
+    assert reads.usable(T0 + timedelta(seconds=4), 0.7) == []
+
+
+def test_a_read_while_a_decided_vehicle_is_in_the_lane_is_dropped() -> None:
+    reads = binder()
+    assert not reads.offer_plate(PlateSeen("沪A22222", 0.9), T0, accepting=False)
+    assert not reads.offer_card("123:456", T0, accepting=False)
+    assert reads.usable(T0, 0.0) == []
+    assert reads.usable_card(T0) is None
+    assert reads.dropped == 2
+
+
+def test_the_same_camera_event_twice_is_kept_once() -> None:
+    reads = binder()
+    read = PlateSeen("粤B3R7K2", 0.9, camera="cam", event_id="e-1")
+    assert reads.offer_plate(read, T0, accepting=True)
+    assert not reads.offer_plate(read, T0 + timedelta(seconds=1), accepting=True)
+    assert len(reads.usable(T0 + timedelta(seconds=1), 0.0)) == 1
+
+
+def test_a_read_taken_before_the_previous_vehicle_left_is_dropped_even_when_pushed_later() -> None:
+    reads = binder()
+    # The camera's clock runs 40 s behind; its first read arrives 0.2 s after capture.
+    skew = timedelta(seconds=40)
+    first = PlateSeen("粤B3R7K2", 0.9, camera="cam", taken_at=T0 - skew)
+    assert reads.offer_plate(first, T0 + timedelta(milliseconds=200), accepting=True)
+    reads.consume()
+    left = T0 + timedelta(seconds=5)
+    reads.vehicle_left(left)
+    # A read of another plate captured at T0 + 1 s (camera time) but pushed only after the vehicle left.
+    late = PlateSeen("沪A22222", 0.9, camera="cam", taken_at=T0 + timedelta(seconds=1) - skew)
+    assert not reads.offer_plate(late, left + timedelta(seconds=1), accepting=True)
+    # A fresh read taken after the vehicle left counts, whatever the camera's clock says.
+    fresh = PlateSeen("沪A22222", 0.9, camera="cam", taken_at=left + timedelta(seconds=2) - skew)
+    assert reads.offer_plate(fresh, left + timedelta(seconds=2, milliseconds=300), accepting=True)
+
+
+def test_a_camera_clock_far_off_is_not_believed() -> None:
+    reads = binder()
+    reads.vehicle_left(T0)
+    wrong = PlateSeen("沪A22222", 0.9, camera="cam", taken_at=T0 - timedelta(days=400))
+    assert reads.offer_plate(wrong, T0 + timedelta(seconds=1), accepting=True)
+
+
+def test_the_decided_plate_read_again_soon_after_the_vehicle_left_is_a_repeat() -> None:
+    reads = binder()
+    reads.offer_plate(PlateSeen("粤B3R7K2", 0.9), T0, accepting=True)
+    reads.consume()
+    reads.vehicle_left(T0 + timedelta(seconds=4))
+    assert not reads.offer_plate(PlateSeen("粤B3R7K2", 0.9), T0 + timedelta(seconds=6), accepting=True)
+    assert not reads.offer_plate(PlateSeen("粤83R7K2", 0.9), T0 + timedelta(seconds=7), accepting=True)  # look-alike
+    assert reads.offer_plate(PlateSeen("粤B3R7K2", 0.9), T0 + timedelta(seconds=15), accepting=True)
+
+
+def test_a_vehicle_that_backed_out_is_not_suppressed() -> None:
+    reads = binder()
+    reads.offer_plate(PlateSeen("粤B3R7K2", 0.9), T0, accepting=True)
+    reads.consume()
+    reads.vehicle_left(T0 + timedelta(seconds=4), suppress_repeats=False)
+    assert reads.offer_plate(PlateSeen("粤B3R7K2", 0.9), T0 + timedelta(seconds=6), accepting=True)
+
+
+def test_through_the_lane_a_repeat_after_passing_does_not_identify_the_next_vehicle() -> None:
+    ctx = context(passes=[a_pass("粤B3R7K2")])
+    lane, clock = entry_lane(ctx), Clock()
+    feed(lane, clock, *arrive("粤B3R7K2"), PlateSeen("粤B3R7K2", 0.95), *cross())
+    feed(lane, clock, PlateSeen("粤B3R7K2", 0.95))  # a late repeat, with the lane idle
+    actions = feed(lane, clock, LoopChanged(Loop.ARMING, True))  # the next vehicle, no read of its own
+    assert drafts(actions, RecordKind.SESSION) == []
+    assert lane.phase is Phase.COLLECTING
+    feed(lane, clock, PlateSeen("沪A22222", 0.95))
+    assert [s.plate for s in ctx.park.sessions.values()] == ["粤B3R7K2", "沪A22222"]
+
+
+def test_the_next_vehicle_waiting_while_the_first_passes_gets_no_read_of_the_first() -> None:
+    ctx = context(passes=[a_pass("粤B3R7K2")])
+    lane, clock = entry_lane(ctx), Clock()
+    feed(lane, clock, *arrive("粤B3R7K2"))
+    # The first car goes over the safety loop; the second is already on the arming loop when it leaves.
+    feed(lane, clock, LoopChanged(Loop.SAFETY, True), PlateSeen("粤B3R7K2", 0.95), LoopChanged(Loop.SAFETY, False))
+    phase: Phase = lane.phase
+    assert phase is Phase.COLLECTING  # the arming loop never cleared: the second vehicle
+    assert len(ctx.park.sessions) == 1
+    actions = lane.handle(Tick(), clock.advance(3.5))
+    assert drafts(actions, RecordKind.SESSION) == []  # no read of its own: the booth is called
+    assert lane.phase is Phase.WAITING
+
+
+def test_arming_clear_then_safety_reached_soon_after_is_not_a_back_out() -> None:
+    ctx = context()
+    lane, clock = entry_lane(ctx), Clock()
+    feed(lane, clock, *arrive("粤B12345"))
+    actions = feed(lane, clock, LoopChanged(Loop.ARMING, False), LoopChanged(Loop.SAFETY, True), Tick(), step=0.2)
+    assert [d for d in drafts(actions, RecordKind.ABNORMAL_EVENT)] == []
+    feed(lane, clock, Tick(), LoopChanged(Loop.SAFETY, False), step=1.0)
+    assert lane.phase is Phase.IDLE
+    assert ctx.park.occupancy["small"] == 1
