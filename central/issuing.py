@@ -133,7 +133,8 @@ def replace_card(
     session: Session, user: User | None, card_id: str, number: str, deposit_minor: int | None,
     reason: str | None = None,
 ) -> AccessCard:  # fmt: skip
-    """The old card stops everywhere at the next sync; the new one has the same holder, groups and validity."""
+    """The old card stops everywhere at the next sync; the new one has the same holder, groups and validity, and the
+    holder's passes identified by the old number now name the new one."""
     check_card_number_free(session, number)
     old = stop_card(session, user, card_id, CardStatus.REPLACED, reason)
     new = AccessCard(id=new_id(), number=number, holder_id=old.holder_id, groups=list(old.groups),
@@ -145,4 +146,12 @@ def replace_card(
     old.replaced_by = new.id
     publish_card(session, new)
     record_change(session, user, "card.issue", "card", new.id, None, snapshot(new), reason=reason)
+    # A pass the old card identified follows the new card (else the pass would still name the stopped number).
+    for monthly in session.scalars(
+        select(MonthlyPass).where(MonthlyPass.holder_id == old.holder_id, MonthlyPass.card_number == old.number)
+    ):
+        before = snapshot(monthly)
+        monthly.card_number = new.number
+        publish_pass(session, monthly)
+        record_change(session, user, "pass.card", "pass", monthly.id, before, snapshot(monthly), reason=reason)
     return new
