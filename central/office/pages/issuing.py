@@ -140,7 +140,11 @@ def _card_action(card_id: str, action: str, request: Request, form: Form, sessio
                 stop_card(session, operator.user, card.id, status, reason)
         except ApiError as err:
             session.rollback()
-            form.refuse_api(err, {"card.not_active": "card", "card.not_found": "card"}, "number" if action == "replace" else "reason")
+            form.refuse_api(
+                err,
+                {"card.not_active": "card", "card.not_found": "card"},
+                "number" if action == "replace" else "reason",
+            )
         else:
             session.commit()
             done = {"replace": "card_replaced", "lost": "card_lost", "revoke": "card_revoked"}[action]
