@@ -133,10 +133,15 @@ def replace_card(
     session: Session, user: User | None, card_id: str, number: str, deposit_minor: int | None,
     reason: str | None = None,
 ) -> AccessCard:  # fmt: skip
-    """The old card stops everywhere at the next sync; the new one has the same holder, groups and validity, and the
-    holder's passes identified by the old number now name the new one."""
+    """A new card in place of an active card (which stops everywhere at the next sync) or of a lost one not yet
+    replaced; the new one has the same holder, groups and validity, and the holder's passes identified by the old
+    number now name the new one."""
     check_card_number_free(session, number)
-    old = stop_card(session, user, card_id, CardStatus.REPLACED, reason)
+    lost = session.get(AccessCard, card_id)
+    if lost is not None and lost.status == CardStatus.LOST and lost.replaced_by is None:
+        old = lost  # a card reported lost stays lost (the edges already refuse it); the new one takes its place
+    else:
+        old = stop_card(session, user, card_id, CardStatus.REPLACED, reason)
     new = AccessCard(id=new_id(), number=number, holder_id=old.holder_id, groups=list(old.groups),
                      valid_from=utcnow(), valid_to=old.valid_to, status=CardStatus.ACTIVE.value,
                      deposit_minor=old.deposit_minor if deposit_minor is None else deposit_minor,

@@ -93,20 +93,32 @@ def test_register_find_sell_lose_replace_renew(client: TestClient, central_engin
     assert post(client, f"/office/cards/{card.id}/lost", {"reason": "lost in the lift"}, page=holder_page) == (
         303, f"{holder_page}?done=card_lost")  # fmt: skip
 
-    # A lost card cannot be replaced (it is no longer active): issue a new one instead.
-    status, html = post(client, f"/office/cards/{card.id}/replace", {"number": "0099", "reason": "x"},
+    # The lost card is replaced (typed with the reader's spaces); the pass follows the new card.
+    assert post(client, f"/office/cards/{card.id}/replace", {"number": " 0012 999 ", "deposit": "50.00",
+                                                             "reason": "after loss"},
+                page=holder_page) == (303, f"{holder_page}?done=card_replaced")  # fmt: skip
+    status, html = post(client, f"/office/cards/{card.id}/replace", {"number": "0099", "reason": "again"},
                         page=holder_page)  # fmt: skip
     assert status == 422
     assert "The card is no longer active." in html
-    assert post(client, f"{holder_page}/cards", {"number": " 0012 999 ", "deposit": "50.00", "reason": "after loss"},
-                page=holder_page) == (303, f"{holder_page}?done=card_issued")  # fmt: skip
-
     with Session(central_engine) as session:
         fresh = session.scalars(select(AccessCard).where(AccessCard.number == "0012999")).one()
         assert (fresh.deposit_minor, fresh.status) == (5000, "active")
-    # Replace the new card with another (a worn-out card): the pass follows the replacement only if it named it.
+        assert session.get_one(MonthlyPass, monthly.id).card_number == "0012999"
+    # A worn-out card is replaced while active: it becomes "replaced".
     assert post(client, f"/office/cards/{fresh.id}/replace", {"number": "0013000", "reason": "worn out"},
                 page=holder_page) == (303, f"{holder_page}?done=card_replaced")  # fmt: skip
+    # A revoked card cannot be replaced.
+    assert (
+        post(client, f"{holder_page}/cards", {"number": "0555", "reason": "car-pool card"}, page=holder_page)[0] == 303
+    )
+    with Session(central_engine) as session:
+        spare = session.scalars(select(AccessCard).where(AccessCard.number == "0555")).one()
+    assert post(client, f"/office/cards/{spare.id}/revoke", {"reason": "car pool ended"}, page=holder_page)[0] == 303
+    status, html = post(client, f"/office/cards/{spare.id}/replace", {"number": "0556", "reason": "x"},
+                        page=holder_page)  # fmt: skip
+    assert status == 422
+    assert "The card is no longer active." in html
 
     status, html = post(client, f"/office/passes/{monthly.id}/renew", {"months": "x", "reason": "paid"},
                         page=holder_page)  # fmt: skip
@@ -118,8 +130,10 @@ def test_register_find_sell_lose_replace_renew(client: TestClient, central_engin
     with Session(central_engine) as session:
         cards = {c.number: c for c in session.scalars(select(AccessCard))}
         assert {n: c.status for n, c in cards.items()} == {"0012345678": "lost", "0012999": "replaced",
-                                                           "0013000": "active"}  # fmt: skip
+                                                           "0013000": "active", "0555": "revoked"}  # fmt: skip
+        assert cards["0012345678"].replaced_by == cards["0012999"].id
         assert cards["0012999"].replaced_by == cards["0013000"].id
+        assert renewed_card(session, monthly.id) == "0013000"
         assert cards["0013000"].deposit_minor == 5000
         renewed = session.get_one(MonthlyPass, monthly.id)
         assert renewed.valid_to > monthly.valid_to
@@ -130,7 +144,9 @@ def test_register_find_sell_lose_replace_renew(client: TestClient, central_engin
         ("plan.create", "admin", None), ("unit.create", "front_desk", None), ("holder.create", "front_desk", None),
         ("pass.create", "front_desk", "new resident"), ("card.issue", "front_desk", "new resident"),
         ("card.lost", "front_desk", "lost in the lift"), ("card.issue", "front_desk", "after loss"),
-        ("card.replaced", "front_desk", "worn out"), ("card.issue", "front_desk", "worn out"),
+        ("pass.card", "front_desk", "after loss"), ("card.replaced", "front_desk", "worn out"),
+        ("card.issue", "front_desk", "worn out"), ("pass.card", "front_desk", "worn out"),
+        ("card.issue", "front_desk", "car-pool card"), ("card.revoked", "front_desk", "car pool ended"),
         ("pass.renew", "front_desk", "paid at the desk"),
     ]  # fmt: skip
 
@@ -138,6 +154,10 @@ def test_register_find_sell_lose_replace_renew(client: TestClient, central_engin
     assert "粤B3R7K2" in page.text
     assert "300.00 CNY" in page.text
     assert "50.00 CNY" in page.text
+
+
+def renewed_card(session: Session, pass_id: str) -> str | None:
+    return session.get_one(MonthlyPass, pass_id).card_number
 
 
 def test_replacing_the_card_of_a_pass_moves_the_pass_to_the_new_card(
