@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from central.core.config import Settings
 from central.office.deps import request_locale
-from central.office.pages import back_office, desk, issuing, lists, signin, supervision
+from central.office.pages import assets, back_office, desk, issuing, lists, signin, supervision
 from central.office.rendering import Pages
 from central.office.sessions import CsrfRefusedError, ForbiddenPageError, SignInRequiredError
 from central.office.throttle import SignInThrottle
@@ -31,7 +31,7 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     app.state.office_throttle = SignInThrottle(settings.office_sign_in_attempts,
                                                settings.office_sign_in_window_minutes * 60)  # fmt: skip
     router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(request_locale)])
-    for module in (signin, desk, issuing, lists, supervision, back_office):
+    for module in (signin, desk, issuing, lists, supervision, back_office, assets):
         router.include_router(module.router)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="office-static")

@@ -64,6 +64,7 @@ def _shots(page: Page, base: str, folder: Path, name: str, paths: list[str]) -> 
         for path in paths:
             page.goto(f"{base}{path}")
             slug = path.strip("/").replace("/", "-").split("?")[0] or "office"
+            page.evaluate("document.fonts.ready.then(() => true)")  # the CJK font central serves
             page.screenshot(path=str(folder / f"{name}-{slug}-{language}.png"), full_page=True)
 
 
@@ -78,6 +79,7 @@ def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_repla
             context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
             page = context.new_page()
             page.goto(f"{served}/office/sign-in")
+            page.evaluate("document.fonts.ready.then(() => true)")
             page.screenshot(path=str(artefacts_dir / "sign-in-zh.png"))
             _sign_in(page, served, "front_desk")
             expect(page).to_have_url(f"{served}/office/desk")
@@ -112,7 +114,7 @@ def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_repla
             page.keyboard.type("0012345678", delay=5)
             page.keyboard.press("Enter")
             expect(page.locator("p.notice")).to_contain_text("月租卡已办理")
-            expect(page.locator('tr[data-pass] td').first).to_have_text("粤B3R7K2")
+            expect(page.locator("tr[data-pass] td").first).to_have_text("粤B3R7K2")
             expect(page.locator('tr[data-card="0012345678"] .status')).to_have_text("有效")
 
             # Lost: the dialog opens, Esc closes it; a reason is asked for, then the card is lost.
@@ -156,6 +158,7 @@ def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_repla
             page = context.new_page()
             page.goto(f"{served}/office/sign-in")  # English from the browser's Accept-Language
             expect(page.locator("h1")).to_have_text("Sign in")
+            page.evaluate("document.fonts.ready.then(() => true)")
             page.screenshot(path=str(artefacts_dir / "sign-in-en.png"))
             context.close()
 
