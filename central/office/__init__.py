@@ -7,12 +7,16 @@ missing sign-in into a redirect and a forbidden page or a refused form into a 40
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Awaitable
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central.core.config import Settings
 from central.office.deps import request_locale
@@ -36,6 +40,8 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="office-static")
 
+    _pages_for_office_errors(app)
+
     @app.exception_handler(SignInRequiredError)
     async def _sign_in(request: Request, _exc: SignInRequiredError) -> Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -50,3 +56,34 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     async def _csrf(request: Request, _exc: CsrfRefusedError) -> Response:
         pages: Pages = request.app.state.office_pages
         return pages.render(request, "forbidden.html", {"csrf": True}, 403)
+
+
+def _pages_for_office_errors(app: FastAPI) -> None:
+    """Under ``/office/`` a malformed address (a page number that is not a number) or an unknown path answers a
+    page, not the API's JSON error; everywhere else the API's handlers answer as before."""
+    api_validation = app.exception_handlers[RequestValidationError]
+    api_http = app.exception_handlers[StarletteHTTPException]
+
+    async def validation(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith(f"{PREFIX}/"):
+            return await _answer(api_validation(request, exc))
+        pages: Pages = request.app.state.office_pages
+        return pages.render(request, "not_found.html", {}, 404)
+
+    async def http(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, StarletteHTTPException) else 500
+        if (
+            not request.url.path.startswith(f"{PREFIX}/")
+            or request.url.path.startswith(f"{PREFIX}/static/")
+            or (status not in (404, 405))
+        ):
+            return await _answer(api_http(request, exc))
+        pages: Pages = request.app.state.office_pages
+        return pages.render(request, "not_found.html", {}, 404)
+
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http)
+
+
+async def _answer(result: Response | Awaitable[Response]) -> Response:
+    return await result if inspect.isawaitable(result) else result

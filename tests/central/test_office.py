@@ -150,3 +150,15 @@ def test_languages_by_cookie_link_and_accept_language(client: TestClient) -> Non
     assert "<title>Sign in" in client.get("/office/sign-in").text
     client.cookies.set("parkgate_office_lang", "xx", path="/office")
     assert "<title>登录" in client.get("/office/sign-in").text
+
+
+def test_a_malformed_or_unknown_office_address_answers_a_page(client: TestClient) -> None:
+    sign_in(client, Role.FRONT_DESK)
+    for path in ("/office/desk?q=x&page=abc", "/office/holders/abc", "/office/no-such-page", "/office/holders/999"):
+        answer = client.get(path, headers={"Accept-Language": "en"})
+        assert answer.status_code == 404, path
+        assert "There is no such record" in answer.text, path
+    api = client.get("/api/v1/holders/abc")
+    assert api.status_code in (401, 422)
+    assert api.headers["content-type"] == "application/json"
+    assert client.get("/api/v1/nothing").json()["code"] == "http.not_found"
