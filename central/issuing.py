@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from central.api.errors import ApiError, conflict, not_found
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
-from central.models import AccessCard, AccessGroup, Holder, MonthlyPass, PassPlan, User
+from central.models import AccessCard, AccessGroup, AuditEntry, Holder, MonthlyPass, PassPlan, User
 from central.publication import publish_card, publish_pass
 from central.renewal import add_months, invoice_line
 from parking.ids import new_id
@@ -126,7 +126,40 @@ def stop_card(
     card.status = status.value
     publish_card(session, card)
     record_change(session, user, f"card.{status.value}", "card", card.id, before, snapshot(card), reason=reason)
+    if status in (CardStatus.LOST, CardStatus.REVOKED):
+        # Edges find a pass by its card before they look at the card itself: a stopped card must leave its passes,
+        # which then open by plate only (a replacement card takes the place again, see replace_card).
+        for monthly in _passes_with_card(session, card.holder_id, card.number):
+            _move_pass_card(session, user, monthly, None, reason)
     return card
+
+
+def _passes_with_card(session: Session, holder_id: int, number: str | None) -> list[MonthlyPass]:
+    return list(session.scalars(
+        select(MonthlyPass).where(MonthlyPass.holder_id == holder_id, MonthlyPass.card_number == number)
+    ))  # fmt: skip
+
+
+def _move_pass_card(
+    session: Session, user: User | None, monthly: MonthlyPass, number: str | None, reason: str | None
+) -> None:
+    before = snapshot(monthly)
+    monthly.card_number = number
+    publish_pass(session, monthly)
+    record_change(session, user, "pass.card", "pass", monthly.id, before, snapshot(monthly), reason=reason)
+
+
+def _passes_that_lost(session: Session, holder_id: int, number: str) -> list[MonthlyPass]:
+    """The holder's passes without a card whose card was last taken off because card ``number`` stopped."""
+    found = []
+    for monthly in _passes_with_card(session, holder_id, None):
+        last = session.scalars(
+            select(AuditEntry).where(AuditEntry.entity == "pass", AuditEntry.entity_id == monthly.id,
+                                     AuditEntry.action == "pass.card").order_by(AuditEntry.id.desc()).limit(1)
+        ).first()  # fmt: skip
+        if last is not None and (last.before or {}).get("card_number") == number:
+            found.append(monthly)
+    return found
 
 
 def replace_card(
@@ -151,12 +184,9 @@ def replace_card(
     old.replaced_by = new.id
     publish_card(session, new)
     record_change(session, user, "card.issue", "card", new.id, None, snapshot(new), reason=reason)
-    # A pass the old card identified follows the new card (else the pass would still name the stopped number).
-    for monthly in session.scalars(
-        select(MonthlyPass).where(MonthlyPass.holder_id == old.holder_id, MonthlyPass.card_number == old.number)
-    ):
-        before = snapshot(monthly)
-        monthly.card_number = new.number
-        publish_pass(session, monthly)
-        record_change(session, user, "pass.card", "pass", monthly.id, before, snapshot(monthly), reason=reason)
+    # The passes the old card identified follow the new card: still naming it (an active card replaced), or having
+    # lost it when it was reported lost.
+    followers = _passes_that_lost(session, old.holder_id, old.number) if old is lost else []
+    for monthly in followers + _passes_with_card(session, old.holder_id, old.number):
+        _move_pass_card(session, user, monthly, new.number, reason)
     return new

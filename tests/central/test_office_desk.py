@@ -92,6 +92,9 @@ def test_register_find_sell_lose_replace_renew(client: TestClient, central_engin
     assert error_beside(html, f"lost-{card.id}-reason") == "Say why: the reason goes into the audit log."
     assert post(client, f"/office/cards/{card.id}/lost", {"reason": "lost in the lift"}, page=holder_page) == (
         303, f"{holder_page}?done=card_lost")  # fmt: skip
+    with Session(central_engine) as session:  # the lost card no longer opens the pass at the edges
+        assert renewed_card(session, monthly.id) is None
+        assert '"card":null' in session.get_one(SyncItem, ("passes", monthly.id)).body.replace(" ", "")
 
     # The lost card is replaced (typed with the reader's spaces); the pass follows the new card.
     assert post(client, f"/office/cards/{card.id}/replace", {"number": " 0012 999 ", "deposit": "50.00",
@@ -143,7 +146,8 @@ def test_register_find_sell_lose_replace_renew(client: TestClient, central_engin
     assert audit == [
         ("plan.create", "admin", None), ("unit.create", "front_desk", None), ("holder.create", "front_desk", None),
         ("pass.create", "front_desk", "new resident"), ("card.issue", "front_desk", "new resident"),
-        ("card.lost", "front_desk", "lost in the lift"), ("card.issue", "front_desk", "after loss"),
+        ("card.lost", "front_desk", "lost in the lift"), ("pass.card", "front_desk", "lost in the lift"),
+        ("card.issue", "front_desk", "after loss"),
         ("pass.card", "front_desk", "after loss"), ("card.replaced", "front_desk", "worn out"),
         ("card.issue", "front_desk", "worn out"), ("pass.card", "front_desk", "worn out"),
         ("card.issue", "front_desk", "car-pool card"), ("card.revoked", "front_desk", "car pool ended"),
