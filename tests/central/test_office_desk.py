@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from central.core.security import Role
-from central.models import AccessCard, AuditEntry, MonthlyPass, SyncItem, Unit, VehicleListEntry
+from central.models import AccessCard, AuditEntry, Holder, MonthlyPass, SyncItem, Unit, VehicleListEntry
 from central.renewal import OPERATOR_ZONE
 from tests.central.conftest import Operators
 from tests.central.office import csrf_of, error_beside, post, sign_in
@@ -244,3 +244,30 @@ def test_reminders_with_csv_and_renewals_due_today(
     assert "粤B22222" not in due
     assert "粤B33333" in lapsed
     assert "粤B11111" not in lapsed
+
+
+def test_changing_a_holder_republishes_their_passes(
+    client: TestClient, central_engine: Engine, as_role: Operators
+) -> None:
+    plan = make_plan(client, as_role.admin)
+    sign_in(client, Role.FRONT_DESK)
+    holder_id = _holder(client, central_engine)
+    page = f"/office/holders/{holder_id}"
+    post(client, f"{page}/passes", {"plan_id": str(plan), "plates": "粤B12345", "months": "1", "reason": "sale"},
+         page=page)  # fmt: skip
+    edit = client.get(f"{page}/edit")
+    assert 'value="王小明"' in edit.text
+    status, html = post(client, f"{page}/edit", {"name": " ", "unit_id": "99"}, page=f"{page}/edit")
+    assert status == 422
+    assert error_beside(html, "name") == "此项必填。"
+    assert error_beside(html, "unit_id") == "没有此房号。"
+    assert post(client, f"{page}/edit", {"name": "王晓明", "phone": "13900000000"}, page=f"{page}/edit") == (
+        303, f"{page}?done=holder_changed")  # fmt: skip
+    with Session(central_engine) as session:
+        holder = session.get_one(Holder, holder_id)
+        assert (holder.name, holder.phone, holder.unit_id) == ("王晓明", "13900000000", None)
+        body = session.scalars(select(SyncItem.body).where(SyncItem.kind == "passes")).one()
+        assert "王晓明" in body
+        change = session.scalars(select(AuditEntry).where(AuditEntry.action == "holder.change")).one()
+        assert change.before is not None
+        assert change.before["name"] == "王小明"

@@ -21,7 +21,7 @@ from central.office.navigation import N_
 from central.office.paging import Paging
 from central.office.rendering import redirect
 from central.office.sessions import Operator
-from central.publication import unit_label
+from central.publication import republish_holder, unit_label
 
 router = APIRouter()
 Front = page("desk")
@@ -29,6 +29,7 @@ Front = page("desk")
 # Messages shown after a POST → redirect → GET, by the key in the redirect's ``done`` parameter.
 NOTICES = {
     "holder_registered": N_("The holder is registered."),
+    "holder_changed": N_("The holder's details are changed."),
     "unit_added": N_("The unit is added."),
     "pass_sold": N_("The pass is sold; the edges have it at their next sync."),
     "pass_renewed": N_("The pass is renewed."),
@@ -90,21 +91,28 @@ def holder_form(request: Request, session: SessionDep, pages: PagesDep, _operato
     return pages.render(request, "holder_new.html", {"form": Form(), "units": _units(session)})
 
 
+def _holder_fields(form: Form, session: Session) -> dict[str, Any]:
+    """The holder's fields from the form (registration and change alike)."""
+    fields: dict[str, Any] = {
+        "name": form.text("name", max_length=128, required=True), "phone": form.text("phone", max_length=32),
+        "email": form.text("email", max_length=128),
+        "unit_id": form.integer("unit_id", low=1, high=2_147_483_647, required=False),
+        "notes": form.text("notes", max_length=2000),
+    }  # fmt: skip
+    if fields["email"] and "@" not in fields["email"]:
+        form.refuse("email", N_("Enter an e-mail address like name@example.com."))
+    if fields["unit_id"] is not None and session.get(Unit, fields["unit_id"]) is None:
+        form.refuse("unit_id", N_("No such unit."))
+    return fields
+
+
 @router.post("/holders/new")
 def register_holder(request: Request, form: PostedForm, session: SessionDep, pages: PagesDep,
                     operator: Operator = Front) -> Response:  # fmt: skip
-    name = form.text("name", max_length=128, required=True)
-    phone = form.text("phone", max_length=32)
-    email = form.text("email", max_length=128)
-    if email and "@" not in email:
-        form.refuse("email", N_("Enter an e-mail address like name@example.com."))
-    unit_id = form.integer("unit_id", low=1, high=2_147_483_647, required=False)
-    notes = form.text("notes", max_length=2000)
-    if unit_id is not None and session.get(Unit, unit_id) is None:
-        form.refuse("unit_id", N_("No such unit."))
+    fields = _holder_fields(form, session)
     if not form.ok:
         return pages.render(request, "holder_new.html", {"form": form, "units": _units(session)}, 422)
-    holder = Holder(name=name, phone=phone, email=email, unit_id=unit_id, notes=notes)
+    holder = Holder(**fields)
     session.add(holder)
     session.flush()
     record_change(session, operator.user, "holder.create", "holder", holder.id, None, snapshot(holder))
@@ -173,3 +181,37 @@ def holder_page(holder_id: int, request: Request, session: SessionDep, pages: Pa
     if holder is None:
         return pages.render(request, "not_found.html", {}, 404)
     return pages.render(request, "holder.html", holder_context(session, holder, notice=NOTICES.get(done)))
+
+
+@router.get("/holders/{holder_id}/edit")
+def holder_edit_form(holder_id: int, request: Request, session: SessionDep, pages: PagesDep,
+                     _operator: Operator = Front) -> Response:  # fmt: skip
+    holder = load_holder(session, holder_id)
+    if holder is None:
+        return pages.render(request, "not_found.html", {}, 404)
+    current = {"name": holder.name, "phone": holder.phone, "email": holder.email, "notes": holder.notes,
+               "unit_id": str(holder.unit_id or "")}  # fmt: skip
+    return pages.render(request, "holder_edit.html", {"holder": holder, "form": Form(current),
+                                                      "units": _units(session)})  # fmt: skip
+
+
+@router.post("/holders/{holder_id}/edit")
+def change_holder(holder_id: int, request: Request, form: PostedForm, session: SessionDep, pages: PagesDep,
+                  operator: Operator = Front) -> Response:  # fmt: skip
+    """Change the holder's details; a new name or unit is published with their passes (the edges show them)."""
+    holder = load_holder(session, holder_id)
+    if holder is None:
+        return pages.render(request, "not_found.html", {}, 404)
+    fields = _holder_fields(form, session)
+    if not form.ok:
+        return pages.render(request, "holder_edit.html", {"holder": holder, "form": form, "units": _units(session)},
+                            422)  # fmt: skip
+    before = snapshot(holder)
+    for key, value in fields.items():
+        setattr(holder, key, value)
+    session.flush()
+    if before["name"] != holder.name or before["unit_id"] != holder.unit_id:
+        republish_holder(session, holder.id)
+    record_change(session, operator.user, "holder.change", "holder", holder.id, before, snapshot(holder))
+    session.commit()
+    return redirect(f"/office/holders/{holder.id}", done="holder_changed")
