@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from central.core.config import Settings
 from central.core.security import Role
 from central.main import create_app
-from central.models import AuditEntry, UserSession
+from central.models import AuditEntry, User, UserSession
 from central.office.navigation import PAGES, landing_path
 from tests.central.conftest import PASSWORD
 from tests.central.office import csrf_of, post, sign_in
@@ -162,3 +162,24 @@ def test_a_malformed_or_unknown_office_address_answers_a_page(client: TestClient
     assert api.status_code in (401, 422)
     assert api.headers["content-type"] == "application/json"
     assert client.get("/api/v1/nothing").json()["code"] == "http.not_found"
+
+
+def test_a_session_ends_after_the_session_hours_even_when_busy_and_when_the_user_is_disabled(
+    client: TestClient, central_engine: Engine
+) -> None:
+    sign_in(client, Role.OFFICE)
+    assert client.get("/office/finance").status_code == 200
+    hours = client.app.state.settings.session_hours  # type: ignore[attr-defined]
+    with central_engine.begin() as conn:
+        newest = conn.execute(select(UserSession.token_hash).order_by(UserSession.created_at.desc())).scalars().first()
+        conn.execute(update(UserSession).where(UserSession.token_hash == newest)
+                     .values(created_at=datetime.now(UTC) - timedelta(hours=hours, minutes=1)))  # fmt: skip
+    assert client.get("/office/finance", follow_redirects=False).status_code == 303
+    sign_in(client, Role.OFFICE)
+    with central_engine.begin() as conn:
+        conn.execute(update(User).where(User.username == "office").values(active=False))
+    try:
+        assert client.get("/office/finance", follow_redirects=False).status_code == 303
+    finally:
+        with central_engine.begin() as conn:
+            conn.execute(update(User).where(User.username == "office").values(active=True))
