@@ -1,5 +1,12 @@
 """Which pages each role may open, the navigation it sees (only the pages it may open), and where it lands after
-signing in. One table: a page's route checks the same roles its link is shown to."""
+signing in. One table: a page's route checks the same roles its link is shown to.
+
+Adding a page (the billing and reconciliation pages fill the slots below): set the slot's ``available=True`` (or add
+an :class:`OfficePage`), write a route module in ``central/office/pages/`` whose routes take ``page("<key>")`` as
+their operator dependency and ``PostedForm`` for a POST (the CSRF check), answer ``pages.render(...)`` or
+``redirect(...)``, include its router in :func:`central.office.install_office`, add one template per page
+extending ``base.html``, then extract the new messages and translate them in every catalogue (see README).
+"""
 
 from __future__ import annotations
 

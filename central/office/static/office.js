@@ -12,6 +12,9 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const close of document.querySelectorAll("dialog [data-close]")) {
     close.addEventListener("click", () => close.closest("dialog").close());
   }
+  for (const button of document.querySelectorAll("button[data-print]")) {
+    button.addEventListener("click", () => window.print());
+  }
   const refused = document.querySelector("dialog[data-open]");
   if (refused) {
     refused.showModal();
