@@ -33,7 +33,13 @@ def record_change(
     entity_id: object,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    *,
+    reason: str | None = None,
 ) -> None:
+    """Log one change in the caller's transaction; ``reason`` (why the operator did it) is kept beside the record
+    after the change, under ``after["operator_reason"]`` (or alone there when the record is gone)."""
+    if reason:
+        after = {**(after or {}), "operator_reason": reason}
     session.add(
         AuditEntry(
             user_id=user.id if user else None,

@@ -34,6 +34,7 @@ from central.core.db import make_engine, make_session_factory
 from central.core.security import Role, hash_password
 from central.metrics import CentralMetrics, RequestTimer
 from central.models import User
+from central.office import install_office
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)
+    install_office(app, settings)
     app.add_middleware(RequestTimer, metrics=central_metrics)
     return app
 

@@ -44,6 +44,7 @@ from simulators.demo_site import (
     TOKEN_ENV,
     CentralSetupError,
     admin_client,
+    create_office_users,
     free_port,
     set_up_central,
     write_site,
@@ -144,6 +145,7 @@ class Demo:
         self.seed = seed
         self.stop = asyncio.Event()
         self.password = secrets.token_urlsafe(12)
+        self.office_users: list[tuple[str, str, str]] = []
         self.central_port, self.console_port, self.camera_port = free_port(), free_port(), free_port()
         self.central_url = f"http://127.0.0.1:{self.central_port}"
         self.console_url = f"http://127.0.0.1:{self.console_port}"
@@ -216,6 +218,7 @@ class Demo:
             client = await admin_client(self.central_url, self.password)
             try:
                 token = await set_up_central(client)
+                self.office_users = await create_office_users(client)
             finally:
                 await client.aclose()
         except (CentralSetupError, httpx.HTTPError) as err:
@@ -223,7 +226,14 @@ class Demo:
         say(f"  central    car park {CAR_PARK!r}, 4 lanes, edge {EDGE_ID!r} with its token, "
             f"{len(PASS_PLATES)} monthly passes ({', '.join(PASS_PLATES)}),")  # fmt: skip
         say(f"             free vehicles {', '.join(f'{p} ({c})' for p, c in FREE_VEHICLES)}")
+        self._say_office()
         return token
+
+    def _say_office(self) -> None:
+        say(f"  office     {self.central_url}/office/  (zh-CN; English by the link at the top)")
+        say(f"             {'admin':<11} admin / {self.password}")
+        for role, username, password in self.office_users:
+            say(f"             {role:<11} {username} / {password}")
 
     async def start_edge(self, token: str) -> None:
         ports = await self.sims.start(self.workdir / "pty")
@@ -345,6 +355,7 @@ class Demo:
         say(f"    booth console  {self.console_url}/console/   (collector {OPERATOR}, PIN {OPERATOR_PIN})")
         say(f"    edge metrics   {self.console_url}/metrics")
         say(f"    central API    {self.central_url}/docs   (admin / {self.password})")
+        say(f"    office console {self.central_url}/office/   (users above, one per role)")
         say(f"    central metrics {self.central_url}/metrics")
         say(f"  Files: {self.workdir} (site.toml, edge/journal.sqlite3, central.sqlite3, edge.log, central.log)")
         return ok

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +156,19 @@ async def set_up_central(client: httpx.AsyncClient) -> str:
                  "car_parks": [CAR_PARK]}  # fmt: skip
         _ok(await client.post("/api/v1/vehicles", json=entry), 201)
     return str(edge["token"])
+
+
+# One office user per role besides the admin (the admin is made at start-up), for the office console.
+OFFICE_ROLES = (("front_desk", "前台 演示"), ("cashier", "出纳 演示"), ("supervisor", "主管 演示"),
+                ("office", "财务 演示"), ("auditor", "审计 演示"), ("collector", "收费员 演示"))  # fmt: skip
+
+
+async def create_office_users(client: httpx.AsyncClient) -> list[tuple[str, str, str]]:
+    """A demo user per role (named ``demo-<role>``, a random password); answers (role, user name, password)."""
+    made = []
+    for role, full_name in OFFICE_ROLES:
+        username, password = f"demo-{role.replace('_', '-')}", secrets.token_urlsafe(9)
+        body = {"username": username, "full_name": full_name, "role": role, "password": password}
+        _ok(await client.post("/api/v1/users", json=body), 201)
+        made.append((role, username, password))
+    return made

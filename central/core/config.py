@@ -28,6 +28,17 @@ class Settings(BaseSettings):
     database_url: str = Field(default=DEFAULT_DATABASE_URL, description="SQLAlchemy URL; PostgreSQL in production")
     db_pool_size: int = Field(default=10, ge=1, le=200)
     session_hours: int = Field(default=12, ge=1, le=24 * 30, description="how long an operator's login lasts")
+    office_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="an office console sign-in ends after this long without a request"
+    )
+    office_secure_cookies: bool = Field(default=False, description="mark the office console's cookies Secure (HTTPS)")
+    office_sign_in_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="failed office sign-ins allowed per account in the window (20x per address)",
+    )
+    office_sign_in_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
     sync_page_default: int = Field(default=20_000, ge=1, le=50_000)
     sync_page_max: int = Field(default=50_000, ge=1, le=200_000)
     tombstone_days: int = Field(default=90, ge=1, description="how long deletions are kept for delta sync")

@@ -101,6 +101,12 @@ def test_demo_runs_the_whole_system_and_leaves_nothing_behind(tmp_path: Path) ->
     delivered = re.search(r"central    (\d+) of the journal's (\d+) records received", output)
     assert delivered, output
     assert delivered.group(1) == delivered.group(2)  # the demo waits for central's acknowledgements before stopping
+    assert re.search(r"office     http://127\.0\.0\.1:\d+/office/", output), output
+    for role in ("front_desk", "cashier", "supervisor", "office", "auditor", "collector"):
+        assert re.search(rf"{role} +demo-{role.replace('_', '-')} / \S{{8,}}", output), role
+    with sqlite3.connect(workdir / "central.sqlite3") as db:
+        roles = {row[0] for row in db.execute("SELECT role FROM users")}
+    assert roles == {"admin", "front_desk", "cashier", "supervisor", "office", "auditor", "collector"}
     check_artefacts(workdir, output)
     assert processes_using(workdir) == []
     assert not list((workdir / "pty").iterdir()) or all(not p.exists() for p in (workdir / "pty").iterdir())
@@ -193,5 +199,11 @@ def test_a_car_park_day_for_ten_minutes(tmp_path: Path) -> None:
     late = sum(int(line.split()[0]) for line in problems if "No response received" in line)
     assert len(problems) == (1 if late else 0), problems
     assert late < entered
+    assert re.search(r"office     http://127\.0\.0\.1:\d+/office/", output), output
+    for role in ("front_desk", "cashier", "supervisor", "office", "auditor", "collector"):
+        assert re.search(rf"{role} +demo-{role.replace('_', '-')} / \S{{8,}}", output), role
+    with sqlite3.connect(workdir / "central.sqlite3") as db:
+        roles = {row[0] for row in db.execute("SELECT role FROM users")}
+    assert roles == {"admin", "front_desk", "cashier", "supervisor", "office", "auditor", "collector"}
     check_artefacts(workdir, output)
     assert processes_using(workdir) == []

@@ -11,10 +11,9 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from pydantic import Field, model_validator
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from central.api.deps import ALL_STAFF, SessionDep, allow
-from central.api.errors import ApiError, conflict, not_found
+from central.api.errors import conflict, not_found
 from central.api.fields import (
     CardNumber,
     Currency,
@@ -31,11 +30,10 @@ from central.api.fields import (
 )  # fmt: skip
 from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
-from central.core.db import utcnow
 from central.core.security import Role
-from central.models import AccessCard, AccessGroup, Holder, User
+from central.issuing import issue_card, replace_card, stop_card
+from central.models import AccessCard, AccessGroup, User
 from central.publication import publish_card
-from parking.ids import new_id
 from parking.wire import CardStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["cards"])
@@ -141,22 +139,6 @@ def change_group(group_id: RowId, body: GroupIn, session: SessionDep, user: User
     return group
 
 
-def _check_number_free(session: Session, number: str) -> None:
-    taken = session.scalars(
-        select(AccessCard.id).where(AccessCard.number == number, AccessCard.status == CardStatus.ACTIVE.value)
-    ).first()
-    if taken is not None:
-        raise conflict("card.number_in_use", f"an active card {number!r} exists", {"card_id": taken})
-
-
-def _check_groups(session: Session, groups: list[int]) -> list[int]:
-    unique = sorted(set(groups))
-    found = set(session.scalars(select(AccessGroup.id).where(AccessGroup.id.in_(unique)))) if unique else set()
-    if missing := [g for g in unique if g not in found]:
-        raise ApiError(404, "access_group.not_found", f"no access group {missing[0]}", {"missing": missing})
-    return unique
-
-
 @router.get("/cards", response_model=list[CardOut], summary="List cards, by number, holder or status")
 def list_cards(
     session: SessionDep,
@@ -178,62 +160,31 @@ def list_cards(
 
 
 @router.post("/cards", response_model=CardOut, status_code=201, summary="Issue a card to a holder")
-def issue_card(body: CardIn, session: SessionDep, user: User = Issuers) -> AccessCard:
-    if session.get(Holder, body.holder_id) is None:
-        raise not_found("holder", body.holder_id)
-    _check_number_free(session, body.number())
-    card = AccessCard(id=new_id(), number=body.number(), holder_id=body.holder_id,
-                      groups=_check_groups(session, body.groups), valid_from=body.valid_from or utcnow(),
-                      valid_to=body.valid_to, status=CardStatus.ACTIVE.value, deposit_minor=body.deposit_minor,
+def issue(body: CardIn, session: SessionDep, user: User = Issuers) -> AccessCard:
+    card = issue_card(session, user, holder_id=body.holder_id, number=body.number(), groups=body.groups,
+                      valid_from=body.valid_from, valid_to=body.valid_to, deposit_minor=body.deposit_minor,
                       deposit_currency=body.deposit_currency)  # fmt: skip
-    session.add(card)
-    session.flush()
-    publish_card(session, card)
-    record_change(session, user, "card.issue", "card", card.id, None, snapshot(card))
     session.commit()
-    return card
-
-
-def _stop(session: Session, user: User, card_id: str, status: CardStatus) -> AccessCard:
-    card = session.get(AccessCard, card_id)
-    if card is None:
-        raise not_found("card", card_id)
-    if card.status != CardStatus.ACTIVE:
-        raise conflict("card.not_active", f"the card is {card.status}", {"status": card.status})
-    before = snapshot(card)
-    card.status = status.value
-    publish_card(session, card)
-    record_change(session, user, f"card.{status.value}", "card", card.id, before, snapshot(card))
     return card
 
 
 @router.post("/cards/{card_id}/lost", response_model=CardOut, summary="Report a card lost (edges refuse it)")
 def report_lost(card_id: RecordKey, session: SessionDep, user: User = Issuers) -> AccessCard:
-    card = _stop(session, user, card_id, CardStatus.LOST)
+    card = stop_card(session, user, card_id, CardStatus.LOST)
     session.commit()
     return card
 
 
 @router.post("/cards/{card_id}/revoke", response_model=CardOut, summary="Revoke a card (edges refuse it)")
 def revoke_card(card_id: RecordKey, session: SessionDep, user: User = Issuers) -> AccessCard:
-    card = _stop(session, user, card_id, CardStatus.REVOKED)
+    card = stop_card(session, user, card_id, CardStatus.REVOKED)
     session.commit()
     return card
 
 
 @router.post("/cards/{card_id}/replace", response_model=CardOut, status_code=201, summary="Replace a card")
-def replace_card(card_id: RecordKey, body: Replacement, session: SessionDep, user: User = Issuers) -> AccessCard:
+def replace(card_id: RecordKey, body: Replacement, session: SessionDep, user: User = Issuers) -> AccessCard:
     """The old card stops everywhere at the next sync; the new one has the same holder, groups and validity."""
-    _check_number_free(session, body.number())
-    old = _stop(session, user, card_id, CardStatus.REPLACED)
-    new = AccessCard(id=new_id(), number=body.number(), holder_id=old.holder_id, groups=list(old.groups),
-                     valid_from=utcnow(), valid_to=old.valid_to, status=CardStatus.ACTIVE.value,
-                     deposit_minor=old.deposit_minor if body.deposit_minor is None else body.deposit_minor,
-                     deposit_currency=old.deposit_currency)  # fmt: skip
-    session.add(new)
-    session.flush()
-    old.replaced_by = new.id
-    publish_card(session, new)
-    record_change(session, user, "card.issue", "card", new.id, None, snapshot(new))
+    new = replace_card(session, user, card_id, body.number(), body.deposit_minor)
     session.commit()
     return new

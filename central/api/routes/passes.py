@@ -12,7 +12,7 @@ from pydantic import Field
 from sqlalchemy import String, cast, select
 
 from central.api.deps import ALL_STAFF, SessionDep, allow
-from central.api.errors import ApiError, conflict, not_found
+from central.api.errors import conflict, not_found
 from central.api.fields import (
     CardNumber,
     Limit,
@@ -26,23 +26,16 @@ from central.api.fields import (
 )
 from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
-from central.core.db import utcnow
 from central.core.security import Role
-from central.models import Holder, InvoiceLine, MonthlyPass, PassPlan, User
+from central.issuing import normalise_plate, renew_pass, sell_pass
+from central.models import InvoiceLine, MonthlyPass, User
 from central.publication import publish_pass
-from central.renewal import add_months, invoice_line
-from parking.ids import new_id
 from parking.wire import PassStatus
 
 router = APIRouter(prefix=API_PREFIX, tags=["passes"])
 Readers = allow(*ALL_STAFF)
 Sellers = allow(Role.ADMIN, Role.FRONT_DESK, Role.OFFICE)
 Finance = allow(Role.ADMIN, Role.OFFICE)
-
-
-def normalise_plate(plate: str) -> str:
-    """Upper case without the separators people type (space, middle dot, hyphen): 粤B·3R7K2 -> 粤B3R7K2."""
-    return "".join(ch for ch in plate.upper() if ch not in " ·.-\t")
 
 
 class PassIn(RequestModel):
@@ -89,13 +82,6 @@ class InvoiceLineOut(ResponseModel):
     billed: bool
 
 
-def _plates(raw: list[str]) -> list[str]:
-    plates = list(dict.fromkeys(normalise_plate(p) for p in raw))
-    if not all(plates):
-        raise ApiError(422, "pass.bad_plate", "a plate is empty once separators are removed")
-    return plates
-
-
 def _load(session: SessionDep, pass_id: str) -> MonthlyPass:
     monthly = session.get(MonthlyPass, pass_id)
     if monthly is None:
@@ -130,40 +116,15 @@ def get_pass(pass_id: RecordKey, session: SessionDep, _user: User = Readers) -> 
 
 @router.post("/passes", response_model=PassOut, status_code=201, summary="Sell a pass (makes an invoice line)")
 def create_pass(body: PassIn, session: SessionDep, user: User = Sellers) -> MonthlyPass:
-    if session.get(Holder, body.holder_id) is None:
-        raise not_found("holder", body.holder_id)
-    plan = session.get(PassPlan, body.plan_id)
-    if plan is None:
-        raise not_found("plan", body.plan_id)
-    if not plan.active:
-        raise conflict("plan.inactive", f"plan {plan.name!r} is no longer sold")
-    start = body.valid_from or utcnow()
-    monthly = MonthlyPass(id=new_id(), holder_id=body.holder_id, plan_id=plan.id, plates=_plates(body.plates),
-                          card_number=body.card_number, valid_from=start, valid_to=add_months(start, body.months),
-                          status=PassStatus.ACTIVE.value)  # fmt: skip
-    session.add(monthly)
-    session.flush()
-    session.add(invoice_line(monthly, plan, body.months, start, user))
-    publish_pass(session, monthly)
-    record_change(session, user, "pass.create", "pass", monthly.id, None, snapshot(monthly))
+    monthly = sell_pass(session, user, holder_id=body.holder_id, plan_id=body.plan_id, plates=body.plates,
+                        card_number=body.card_number, valid_from=body.valid_from, months=body.months)  # fmt: skip
     session.commit()
     return monthly
 
 
 @router.post("/passes/{pass_id}/renew", response_model=PassOut, summary="Renew by N months (makes an invoice line)")
-def renew_pass(pass_id: RecordKey, body: Renewal, session: SessionDep, user: User = Sellers) -> MonthlyPass:
-    monthly = _load(session, pass_id)
-    if monthly.status == PassStatus.CANCELLED:
-        raise conflict("pass.cancelled", "a cancelled pass cannot be renewed: sell a new one")
-    plan = session.get_one(PassPlan, monthly.plan_id)
-    before = snapshot(monthly)
-    start = max(monthly.valid_to, utcnow())  # a lapsed pass restarts today, it does not pay for the gap
-    session.add(invoice_line(monthly, plan, body.months, start, user))
-    monthly.valid_to = add_months(start, body.months)
-    if monthly.status == PassStatus.EXPIRED:
-        monthly.status = PassStatus.ACTIVE.value
-    publish_pass(session, monthly)
-    record_change(session, user, "pass.renew", "pass", monthly.id, before, snapshot(monthly))
+def renew(pass_id: RecordKey, body: Renewal, session: SessionDep, user: User = Sellers) -> MonthlyPass:
+    monthly = renew_pass(session, user, _load(session, pass_id), body.months)
     session.commit()
     return monthly
 

@@ -85,6 +85,11 @@ def list_reminders(session: SessionDep, days: int = Days, _user: User = Readers)
     responses={200: {"content": {"text/csv": {}}, "description": "one row per pass"}},
 )
 def export_reminders(session: SessionDep, days: int = Days, _user: User = Readers) -> Response:
+    return csv_response(reminders_csv(session, days))
+
+
+def reminders_csv(session: Session, days: int) -> str:
+    """The reminder list as CSV text (with a BOM, so Excel reads it as UTF-8), times in the operator's zone."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -94,7 +99,12 @@ def export_reminders(session: SessionDep, days: int = Days, _user: User = Reader
         row = [item.pass_id, " ".join(item.plates), local, item.days_left, item.holder, item.unit or "", item.phone,
                item.email, item.status]  # fmt: skip
         writer.writerow([_cell(value) for value in row])
+    return out.getvalue()
+
+
+def csv_response(text: str) -> Response:
+    """The CSV as a download named renewal-reminders.csv."""
     return Response(
-        out.getvalue(), media_type="text/csv; charset=utf-8",
+        text, media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="renewal-reminders.csv"'},
     )  # fmt: skip

@@ -12,21 +12,17 @@ from central.api.deps import ALL_STAFF, SessionDep, allow
 from central.api.errors import not_found
 from central.api.fields import Limit, Offset, PlateText, RecordKey, RequestModel, ResponseModel, Slug, Text, When
 from central.api.routes import API_PREFIX
-from central.api.routes.passes import normalise_plate
 from central.audit import record_change, snapshot
-from central.core.db import utcnow
 from central.core.security import Role
+from central.issuing import normalise_plate
 from central.models import User, VehicleListEntry
 from central.publication import publish_vehicle, retract
-from parking.ids import new_id
+from central.vehicle_lists import FREE_CATEGORIES, add_vehicle_entry
 from parking.wire import ListKind, VehicleList
 
 router = APIRouter(prefix=API_PREFIX + "/vehicles", tags=["vehicle lists"])
 Readers = allow(*ALL_STAFF)
 Writers = allow(Role.ADMIN, Role.SUPERVISOR)
-
-# The usual categories exempt by local rules; a free vehicle must be one of them.
-FREE_CATEGORIES = frozenset({"police", "military", "fire", "ambulance", "rescue", "government", "staff"})
 
 
 class VehicleIn(RequestModel):
@@ -78,15 +74,9 @@ def list_vehicles(
 
 @router.post("", response_model=VehicleOut, status_code=201, summary="Add a plate to a list")
 def add_vehicle(body: VehicleIn, session: SessionDep, user: User = Writers) -> VehicleListEntry:
-    entry = VehicleListEntry(
-        id=new_id(), list_kind=body.list_kind.value, plate=normalise_plate(body.plate) or body.plate,
-        category=body.category, reason=body.reason, car_parks=sorted(set(body.car_parks)),
-        valid_from=body.valid_from or utcnow(), valid_to=body.valid_to,
-    )  # fmt: skip
-    session.add(entry)
-    session.flush()
-    publish_vehicle(session, entry)
-    record_change(session, user, "vehicle.add", "vehicle", entry.id, None, snapshot(entry))
+    entry = add_vehicle_entry(session, user, list_kind=body.list_kind.value, plate=body.plate,
+                              category=body.category, reason=body.reason, car_parks=body.car_parks,
+                              valid_from=body.valid_from, valid_to=body.valid_to)  # fmt: skip
     session.commit()
     return entry
 

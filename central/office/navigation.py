@@ -1,0 +1,105 @@
+"""Which pages each role may open, the navigation it sees (only the pages it may open), and where it lands after
+signing in. One table: a page's route checks the same roles its link is shown to.
+
+Adding a page (the billing and reconciliation pages fill the slots below): set the slot's ``available=True`` (or add
+an :class:`OfficePage`), write a route module in ``central/office/pages/`` whose routes take ``page("<key>")`` as
+their operator dependency and ``PostedForm`` for a POST (the CSRF check), answer ``pages.render(...)`` or
+``redirect(...)``, include its router in :func:`central.office.install_office`, add one template per page
+extending ``base.html``, then extract the new messages and translate them in every catalogue (see README).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from central.core.security import Role
+
+
+def N_(message: str) -> str:  # noqa: N802 (the gettext convention for a message translated later)
+    """Marks ``message`` for the catalogues; the template translates it when the page is rendered."""
+    return message
+
+
+@dataclass(frozen=True)
+class OfficePage:
+    key: str
+    path: str
+    label: str  # a msgid, translated in the template
+    roles: frozenset[Role]
+    section: str  # a msgid: the navigation's heading
+    available: bool = True  # False: a slot kept for a page another issue brings (shown greyed, not a link)
+    in_navigation: bool = True
+
+
+_FRONT = frozenset({Role.ADMIN, Role.FRONT_DESK})
+_LISTS = frozenset({Role.ADMIN, Role.FRONT_DESK, Role.SUPERVISOR})
+_REMINDERS = frozenset({Role.ADMIN, Role.FRONT_DESK, Role.SUPERVISOR, Role.COLLECTOR})
+_CASHIER = frozenset({Role.ADMIN, Role.CASHIER})
+_FINANCE = frozenset({Role.ADMIN, Role.OFFICE})
+_SUPERVISION = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR})
+_SHIFTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
+
+FRONT_DESK, CASHIER, SUPERVISION, FINANCE, ADMINISTRATION = (
+    N_("Front desk"), N_("Cashier"), N_("Supervision"), N_("Finance office"), N_("Administration"),
+)  # fmt: skip
+
+PAGES: dict[str, OfficePage] = {
+    page.key: page
+    for page in (
+        OfficePage("desk", "/office/desk", N_("Find a holder"), _FRONT, FRONT_DESK),
+        OfficePage("holder_new", "/office/holders/new", N_("Register a holder"), _FRONT, FRONT_DESK),
+        OfficePage("holder", "/office/holders", N_("Holder"), _FRONT, FRONT_DESK, in_navigation=False),
+        OfficePage("units", "/office/units", N_("Units"), _FRONT, FRONT_DESK),
+        OfficePage("renewals_today", "/office/renewals/today", N_("Renewals due today"), _FRONT, FRONT_DESK),
+        OfficePage("reminders", "/office/reminders", N_("Renewal reminders"), _REMINDERS, FRONT_DESK),
+        OfficePage("vehicles", "/office/vehicles", N_("Free, special and blacklist"), _LISTS, FRONT_DESK),
+        OfficePage("cashier", "/office/cashier", N_("Cashier's desk"), _CASHIER, CASHIER),
+        # Slots for the billing issue (12): invoices, payments and receipts, refunds, debit runs, arrears, bags.
+        OfficePage("invoices", "/office/invoices", N_("Invoices and payments"), _CASHIER, CASHIER, available=False),
+        OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _CASHIER, CASHIER, available=False),
+        OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _CASHIER, CASHIER, available=False),
+        OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),
+        # Slot for the reconciliation issue (11): the queue and one shift's reconciliation.
+        OfficePage(
+            "reconciliation",
+            "/office/reconciliation",
+            N_("Reconciliation queue"),
+            _SUPERVISION,
+            SUPERVISION,
+            available=False,
+        ),
+        OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
+        OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),
+        OfficePage("finance", "/office/finance", N_("Pass plans"), _FINANCE, FINANCE),
+        OfficePage("users", "/office/users", N_("Users"), frozenset({Role.ADMIN}), ADMINISTRATION),
+    )
+}
+
+LANDING: dict[Role, str] = {
+    Role.FRONT_DESK: "desk",
+    Role.CASHIER: "cashier",
+    Role.SUPERVISOR: "supervisor",
+    Role.OFFICE: "finance",
+    Role.ADMIN: "users",
+    Role.AUDITOR: "audit",
+    Role.COLLECTOR: "reminders",
+}
+
+
+@dataclass(frozen=True)
+class NavSection:
+    title: str
+    pages: list[OfficePage]
+
+
+def navigation_for(role: Role) -> list[NavSection]:
+    """The sections and links ``role`` sees: only pages it may open, slots included (greyed)."""
+    sections: dict[str, list[OfficePage]] = {}
+    for page in PAGES.values():
+        if page.in_navigation and role in page.roles:
+            sections.setdefault(page.section, []).append(page)
+    return [NavSection(title, pages) for title, pages in sections.items()]
+
+
+def landing_path(role: Role) -> str:
+    return PAGES[LANDING[role]].path

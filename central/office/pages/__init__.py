@@ -1,0 +1,1 @@
+"""The office console's pages, one module per piece of work."""

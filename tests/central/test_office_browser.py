@@ -1,0 +1,181 @@
+"""The office console in Debian's Chromium (Playwright) against a real central (uvicorn on a free port) on
+PostgreSQL: the front desk signs in, registers a unit and a holder, sells a pass with a card read by the desk's
+keyboard-wedge reader, marks the card lost (the dialog closes on Esc, asks for a reason) and replaces it; a
+forbidden page answers 403 and its link is hidden; a form posted without its CSRF token is refused. Screenshots of
+each main page in both languages go to the artefacts."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from central.models import AccessCard, MonthlyPass
+from tests.central.conftest import PASSWORD, Operators
+from tests.central.scenario import make_plan
+
+pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture
+def served(app: FastAPI) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/office/sign-in")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.press("#password", "Enter")
+
+
+def _shots(page: Page, base: str, folder: Path, name: str, paths: list[str]) -> None:
+    """Each page in Chinese and in English (switched by the language link), at 1366x768, full page."""
+    for language, link in (("zh", "中文"), ("en", "English")):
+        page.goto(f"{base}{paths[0]}")
+        switch = page.locator("nav.languages a", has_text=link)
+        if switch.count():
+            switch.click()
+        for path in paths:
+            page.goto(f"{base}{path}")
+            slug = path.strip("/").replace("/", "-").split("?")[0] or "office"
+            page.evaluate("document.fonts.ready.then(() => true)")  # the CJK font central serves
+            page.screenshot(path=str(folder / f"{name}-{slug}-{language}.png"), full_page=True)
+
+
+def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_replaced(
+    app: FastAPI, served: str, as_role: Operators, central_engine: Engine, chromium_path: str, artefacts_dir: Path
+) -> None:
+    with TestClient(app) as api:
+        make_plan(api, as_role.admin, price=30000)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+            page = context.new_page()
+            page.goto(f"{served}/office/sign-in")
+            page.evaluate("document.fonts.ready.then(() => true)")
+            page.screenshot(path=str(artefacts_dir / "sign-in-zh.png"))
+            _sign_in(page, served, "front_desk")
+            expect(page).to_have_url(f"{served}/office/desk")
+            expect(page.locator("h1")).to_have_text("查找持卡人")
+            # The supervisor's pages are not in the front desk's navigation, and answer 403.
+            expect(page.locator('nav.side a[href="/office/audit"]')).to_have_count(0)
+            refused = page.goto(f"{served}/office/audit")
+            assert refused is not None
+            assert refused.status == 403
+            expect(page.locator("p.problem")).to_contain_text("您的角色无权打开此页面")
+
+            page.goto(f"{served}/office/units")
+            page.fill("#building", "3")
+            page.fill("#room", "1201")
+            page.press("#room", "Enter")
+            expect(page.locator("p.notice")).to_be_visible()
+
+            page.goto(f"{served}/office/holders/new")
+            page.click("button[type=submit] >> text=登记")  # empty name: refused beside the field
+            expect(page.locator("#name-error")).to_have_text("此项必填。")
+            page.fill("#name", "王小明")
+            page.fill("#phone", "13800000000")
+            page.select_option("#unit_id", label="3-1201")
+            page.press("#name", "Enter")
+            expect(page.locator("p.notice")).to_have_text("持卡人已登记。")
+
+            # The sale: the card number comes from the desk reader, which types it and presses Enter.
+            page.fill("#sale-plates", "粤B·3R7K2")
+            page.fill("#sale-months", "3")
+            page.fill("#sale-reason", "新住户")
+            page.focus("#sale-card_number")
+            page.keyboard.type("0012345678", delay=5)
+            page.keyboard.press("Enter")
+            expect(page.locator("p.notice")).to_contain_text("月租卡已办理")
+            expect(page.locator("tr[data-pass] td").first).to_have_text("粤B3R7K2")
+            expect(page.locator('tr[data-card="0012345678"] .status')).to_have_text("有效")
+
+            # Lost: the dialog opens, Esc closes it; a reason is asked for, then the card is lost.
+            card_row = page.locator('tr[data-card="0012345678"]')
+            card_row.locator("button[data-dialog]", has_text="挂失").click()
+            dialog = page.locator("dialog[open]")
+            expect(dialog).to_be_visible()
+            page.keyboard.press("Escape")
+            expect(page.locator("dialog[open]")).to_have_count(0)
+            card_row.locator("button[data-dialog]", has_text="挂失").click()
+            page.locator("dialog[open] button[type=submit]").click()
+            expect(page.locator("dialog[open] p.error")).to_have_text("请填写原因：原因将记入审计日志。")
+            page.locator("dialog[open] input[name=reason]").fill("电梯里丢失")
+            page.locator("dialog[open] input[name=reason]").press("Enter")
+            expect(page.locator("p.notice")).to_contain_text("卡已挂失")
+            expect(page.locator('tr[data-card="0012345678"] .status')).to_have_text("已挂失")
+
+            # Replace the lost card with a new one read at the desk.
+            page.locator('tr[data-card="0012345678"] button[data-dialog]', has_text="换卡").click()
+            page.locator("dialog[open] input[name=reason]").fill("补办新卡")
+            page.locator("dialog[open] input[name=number]").focus()
+            page.keyboard.type("0087654321", delay=5)
+            page.keyboard.press("Enter")
+            expect(page.locator("p.notice")).to_have_text("已换发新卡。")
+            expect(page.locator('tr[data-card="0087654321"] .status')).to_have_text("有效")
+            holder_path = page.url.split(served, 1)[1].split("?")[0]
+
+            # A POST without the CSRF token is refused with a page that says why.
+            answer = page.evaluate(
+                """async () => { const r = await fetch('/office/units', {method: 'POST',
+                       body: new URLSearchParams({building: '9', room: '9'})}); return [r.status, await r.text()]; }"""
+            )
+            assert answer[0] == 403
+            assert "安全令牌" in answer[1]
+
+            _shots(page, served, artefacts_dir, "front-desk",
+                   ["/office/desk?q=王", holder_path, "/office/holders/new", "/office/units", "/office/vehicles",
+                    "/office/reminders", "/office/renewals/today"])  # fmt: skip
+            context.close()
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+            page = context.new_page()
+            page.goto(f"{served}/office/sign-in")  # English from the browser's Accept-Language
+            expect(page.locator("h1")).to_have_text("Sign in")
+            page.evaluate("document.fonts.ready.then(() => true)")
+            page.screenshot(path=str(artefacts_dir / "sign-in-en.png"))
+            context.close()
+
+            for role, paths in (("supervisor", ["/office/supervisor", "/office/audit", "/office/chain-breaks"]),
+                                ("cashier", ["/office/cashier"]), ("office", ["/office/finance"]),
+                                ("admin", ["/office/users"])):  # fmt: skip
+                context = browser.new_context(viewport={"width": 1366, "height": 768})
+                page = context.new_page()
+                _sign_in(page, served, role)
+                expect(page).to_have_url(f"{served}{paths[0]}")
+                _shots(page, served, artefacts_dir, role, paths)
+                context.close()
+        finally:
+            browser.close()
+
+    with Session(central_engine) as session:
+        cards = {card.number: card.status for card in session.scalars(select(AccessCard))}
+        assert cards == {"0012345678": "lost", "0087654321": "active"}
+        assert session.scalars(select(MonthlyPass.card_number)).one() == "0087654321"
+    assert len(list(artefacts_dir.glob("*-zh.png"))) == len(list(artefacts_dir.glob("*-en.png"))) >= 13
