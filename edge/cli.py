@@ -53,10 +53,12 @@ def _journal_path(site_file: Path, journal: str) -> Path:
 
 def run_edge(args: argparse.Namespace) -> int:
     import asyncio
+    import contextlib
     import signal
     import sys
 
     from edge.daemon import EdgeDaemon
+    from parking.cli import UsageError
     from parking.site import SiteConfig
 
     site = _load(args.config)
@@ -75,7 +77,12 @@ def run_edge(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await daemon.start()
+        try:
+            await daemon.start()
+        except OSError as err:  # a port in use, a device path that cannot be opened: one line, not a traceback
+            with contextlib.suppress(Exception):
+                await daemon.stop()
+            raise UsageError(f"the edge cannot start: {err}") from None
         _LOGGER.info("edge running: %d lanes; console and metrics at %s", len(daemon.lanes), listen or "-")
         await stop.wait()
         _LOGGER.info("stopping: finishing the vehicles in the lanes")

@@ -211,7 +211,10 @@ class EdgeDaemon:
             attach_console(app, self.desk)
         self._web = web.AppRunner(app, shutdown_timeout=3.0)  # a stuck client must not hold up the shutdown
         await self._web.setup()
-        await web.TCPSite(self._web, host, int(port)).start()
+        try:
+            await web.TCPSite(self._web, host, int(port)).start()
+        except OSError as err:
+            raise OSError(err.errno, f"cannot listen on {listen} for the console and metrics: {err.strerror}") from err
 
     @property
     def metrics_port(self) -> int | None:
@@ -250,10 +253,20 @@ class EdgeDaemon:
         for runner in self.runners.values():
             runner.draining = True
         deadline = asyncio.get_running_loop().time() + self.drain_timeout_s
-        while any(r.lane.busy for r in self.runners.values()):
+        abandoned: set[str] = set()
+        while busy := [r for r in self.runners.values() if r.lane.busy]:
+            # A lane whose devices are gone (or whose safety loop is faulted, or that is out of service) cannot
+            # see its vehicle finish: waiting for it would only hold the shutdown for the whole drain timeout.
+            for runner in busy:
+                if runner.lane.id not in abandoned and (runner.lane.safety_faulted or runner.out_of_service):
+                    abandoned.add(runner.lane.id)
+                    _LOGGER.warning("shutdown: lane %s cannot finish its vehicle (devices unreachable or faulted); "
+                                    "not waiting for it", runner.lane.id)  # fmt: skip
+            if all(r.lane.id in abandoned for r in busy):
+                break
             if asyncio.get_running_loop().time() > deadline:
-                busy = [r.lane.id for r in self.runners.values() if r.lane.busy]
-                _LOGGER.warning("shutdown: lanes %s still busy after %.0f s", busy, self.drain_timeout_s)
+                names = [r.lane.id for r in busy]
+                _LOGGER.warning("shutdown: lanes %s still busy after %.0f s", names, self.drain_timeout_s)
                 break
             await asyncio.sleep(0.05)
 

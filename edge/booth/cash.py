@@ -19,6 +19,9 @@ DENOMINATIONS: dict[str, tuple[int, ...]] = {
 }
 
 
+MAX_PIECES = 100_000  # notes or coins of one denomination in one count
+
+
 class CashCountError(ValueError):
     """A count that is not a count: an unknown denomination, a negative number, an unsupported currency."""
 
@@ -44,4 +47,6 @@ def count_cash(counts: Mapping[int, int], currency: str) -> CashCount:
             raise CashCountError(f"{shown} is not a {currency} denomination the booth counts")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise CashCountError(f"count {count!r} for {format_amount(denomination, currency)} is not a count")
+        if count > MAX_PIECES:
+            raise CashCountError(f"{count} × {format_amount(denomination, currency)} is more than a booth ever counts")
     return CashCount(currency=currency, lines=[CountLine(denomination=d, count=counts.get(d, 0)) for d in allowed])

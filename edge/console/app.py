@@ -26,7 +26,7 @@ from edge.booth.slip import PaymentSlip, slip_escpos, slip_pdf
 from edge.booth_desk import BoothDesk, DeskError
 from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
 from edge.console.views import report_view, session_view, state_view
-from parking.money import MoneyError, parse_amount
+from parking.money import MoneyError, format_amount, minor_digits, parse_amount
 
 _LOGGER = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -77,18 +77,35 @@ def text(data: dict[str, Any], name: str, *, required: bool = True, limit: int =
     return value
 
 
+# Bounds on what an operator types: far above any real booth, far below what breaks arithmetic or a report.
+MAX_COUNT = 1_000_000  # cards, counts of anything
+MAX_NOTES = 100_000  # notes or coins of one denomination in one count
+MAX_TYPED_MAJOR = 1_000_000  # an amount typed at the booth, in major units (yuan, euros)
+
+
+def max_typed_amount(currency: str) -> int:
+    """The largest amount an operator may type, in minor units."""
+    return MAX_TYPED_MAJOR * 10 ** minor_digits(currency)
+
+
 def amount(data: dict[str, Any], name: str, currency: str) -> int | None:
     value = data.get(name)
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise BadInputError("input.bad_amount", f"{name} must be decimal text such as 20.00")
+    if len(value) > 24:
+        raise BadInputError("input.bad_amount", f"{name} is too long for an amount")
     try:
         minor = parse_amount(value, currency)
     except MoneyError as err:
         raise BadInputError("input.bad_amount", str(err)) from err
     if minor < 0:
         raise BadInputError("input.bad_amount", f"{name} cannot be negative")
+    limit = max_typed_amount(currency)
+    if minor > limit:
+        shown = format_amount(limit, currency)
+        raise BadInputError("input.bad_amount", f"{name} is above {shown} {currency}, more than a booth ever takes")
     return minor
 
 
@@ -96,11 +113,13 @@ def count(data: dict[str, Any], name: str) -> int:
     return whole(data.get(name), name)
 
 
-def whole(value: Any, name: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+def whole(value: Any, name: str, limit: int = MAX_COUNT) -> int:
+    if isinstance(value, str) and len(value) <= 12 and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise BadInputError("input.bad_count", f"{name} must be a whole number, 0 or more")
+    if value > limit:
+        raise BadInputError("input.bad_count", f"{name} is above {limit}, more than a booth ever counts")
     return value
 
 
@@ -109,10 +128,12 @@ def counts(data: dict[str, Any], name: str) -> dict[int, int]:
     if not isinstance(value, dict) or not value:
         raise BadInputError("input.bad_counts", f"{name} must map each denomination (minor units) to a count")
     out: dict[int, int] = {}
+    if len(value) > 64:
+        raise BadInputError("input.bad_counts", f"{name} has more lines than any currency has denominations")
     for key, number in value.items():
-        if not str(key).isdigit():
-            raise BadInputError("input.bad_counts", f"denomination {key!r} is not minor units")
-        out[int(key)] = whole(number, f"{name}[{key}]")
+        if len(str(key)) > 12 or not str(key).isdigit():
+            raise BadInputError("input.bad_counts", f"denomination {str(key)[:16]!r} is not minor units")
+        out[int(key)] = whole(number, f"{name}[{key}]", limit=MAX_NOTES)
     return out
 
 

@@ -63,3 +63,22 @@ async def test_edge_run_serves_a_vehicle_and_stops_on_sigterm(tmp_path: Path, si
 def parkgate(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "parking", *args], cwd=ROOT, capture_output=True, text=True,
                           check=False)  # fmt: skip
+
+
+async def test_edge_run_on_a_port_in_use_says_so_in_one_line(tmp_path: Path, sims: tuple[SimLane, SimLane]) -> None:
+    import socket
+
+    entry, out = sims
+    site_file = write_site(tmp_path, entry.port, out.port, None, free_port())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [sys.executable, "-m", "parking", "edge", "run", "--config", str(site_file),
+                   "--metrics-listen", f"127.0.0.1:{port}", "--synchronous", "NORMAL"]  # fmt: skip
+        done = await asyncio.to_thread(subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    [line] = [text for text in done.stderr.splitlines() if text.startswith("parkgate: error:")]
+    assert f"cannot listen on 127.0.0.1:{port}" in line
+    assert "in use" in line

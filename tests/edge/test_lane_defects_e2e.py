@@ -150,3 +150,27 @@ async def test_a_car_clearing_the_arming_loop_as_it_reaches_the_safety_loop_has_
         assert daemon.park.occupancy["small"] == 1
     finally:
         await daemon.stop()
+
+
+async def test_shutdown_does_not_wait_the_whole_drain_for_a_lane_whose_devices_are_gone(
+    tmp_path: Path, lanes: tuple[SerialLane, SimLane]
+) -> None:
+    entry, _ = lanes
+    cameras = free_port()
+    daemon = site_for(tmp_path, lanes, cameras)
+    daemon.drain_timeout_s = 120.0
+    await daemon.start()
+    stopped = False
+    try:
+        await until(lambda: online(daemon), what="devices online (the entry over the pty)")
+        entry.model.add_vehicle(time.monotonic(), front=0.0, speed=8.0)  # no read: it waits for the booth
+        await until(lambda: daemon.lanes["in-1"].phase is Phase.WAITING, within=10, what="vehicle waiting")
+        entry.link.unplug()  # the lane's I/O module is gone
+        await until(lambda: daemon.lanes["in-1"].safety_faulted, within=10, what="the lane sees its loops unknown")
+        began = time.monotonic()
+        await asyncio.wait_for(daemon.stop(), timeout=60)
+        stopped = True
+        assert time.monotonic() - began < 30  # far below the 120 s drain: it did not wait for the lost lane
+    finally:
+        if not stopped:
+            await daemon.stop()
