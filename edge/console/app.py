@@ -85,7 +85,7 @@ MAX_TYPED_MAJOR = 1_000_000  # an amount typed at the booth, in major units (yua
 
 def max_typed_amount(currency: str) -> int:
     """The largest amount an operator may type, in minor units."""
-    return MAX_TYPED_MAJOR * 10 ** minor_digits(currency)
+    return int(MAX_TYPED_MAJOR * 10 ** minor_digits(currency))
 
 
 def amount(data: dict[str, Any], name: str, currency: str) -> int | None:
