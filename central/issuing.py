@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from central.api.errors import ApiError, conflict, not_found
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
+from central.errors import ApiError, conflict, not_found
 from central.models import AccessCard, AccessGroup, AuditEntry, Holder, MonthlyPass, PassPlan, User
 from central.publication import publish_card, publish_pass
 from central.renewal import add_months, invoice_line

@@ -152,10 +152,10 @@ class Lane:
                 return self._on_safety(event, now)
             return self._on_arming(event, now)
         if isinstance(event, PlateSeen):
-            kept = self.binder.offer_plate(event, now, accepting=self._accepting_reads)
+            kept = self.binder.offer_plate(event, now)
             return self._try_decide(now) if kept and self.phase is Phase.COLLECTING else []
         if isinstance(event, CardPresented):
-            kept = self.binder.offer_card(event.number, now, accepting=self._accepting_reads)
+            kept = self.binder.offer_card(event.number, now, accepting=self._accepting_cards)
             return self._try_decide(now) if kept and self.phase is Phase.COLLECTING else []
         if isinstance(event, BarrierReport):
             return self._on_barrier(event, now)
@@ -177,8 +177,8 @@ class Lane:
         return self._on_other(event, now)
 
     @property
-    def _accepting_reads(self) -> bool:
-        """Reads are kept only while the lane waits for a vehicle (see :mod:`edge.reads`)."""
+    def _accepting_cards(self) -> bool:
+        """Cards are kept only while the lane waits for a vehicle (see :mod:`edge.reads`)."""
         return self.phase in (Phase.IDLE, Phase.COLLECTING)
 
     def _on_tick(self, now: datetime) -> list[LaneAction]:
@@ -350,7 +350,7 @@ class Lane:
             min_confidence=self.settings.min_confidence, colour=colour,
         )  # fmt: skip
         self.evidence = next((r.image for r in reversed(reads) if r.image), None)  # this vehicle's only
-        self.binder.consume()
+        self.binder.consume(now)
         return self._decide(self.identity, now)
 
     def _reset(self) -> None:

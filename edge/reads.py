@@ -1,20 +1,23 @@
 """Binding plate and card reads to the vehicle they were taken of.
 
 Plate cameras push one read two or three times, sometimes seconds apart, and may push it before the vehicle is on
-the arming loop. A read must identify the vehicle it was taken of and never the next one, so a lane keeps a read
-only while it waits for a vehicle (idle, or collecting reads for the vehicle on the arming loop) and drops:
+the arming loop; in a queue they read the next car as it reaches the arming loop while the previous one is still
+on the safety loop. A read must identify the vehicle it was taken of and never the next one, so a lane drops:
 
-* a read received while a vehicle that has been decided is still in the lane (being served, refused, passing):
-  it can only be that vehicle's, or one taken before that vehicle left;
-* a read taken before the lane's previous vehicle left, by the camera's own clock corrected for its offset (the
-  smallest receive-minus-capture time of the camera's recent reads: a repeat pushed late keeps its capture time);
 * a repeat of a camera event already received (the same event id);
-* a read of a plate that was decided for the previous vehicle, received within ``repeat_window`` after that
-  vehicle left (a repeat without a usable capture time or event id); a vehicle that backed out is not suppressed,
-  since it may come straight back.
+* a read taken before the lane's last vehicle was decided (by the camera's own clock corrected for its offset: the
+  smallest receive-minus-capture time of the camera's recent reads, so a repeat pushed late keeps its capture
+  time): it is that vehicle's, or an older one's;
+* a read of the plate the vehicle in the lane was decided on, or of a look-alike reading of it (O/0, B/8…;
+  similarity 0.85 or more — not a plate one character apart, which a convoy of fleet cars may well have), while
+  that vehicle is in the lane and for ``repeat_window`` after it left (a vehicle that backed out is not
+  suppressed: it may come straight back);
+* a card presented while a decided vehicle is in the lane (it is that driver's).
 
-A kept read is usable for the vehicle on the arming loop for ``read_window`` (a read taken just before the vehicle
-reached the loop counts). The time windows are lane settings (``read_window_ms``, ``repeat_window_ms``).
+A read of another plate taken while the decided vehicle is still in the lane is the next car's: it is kept, and
+counts for the next vehicle from the moment the lane is free. A kept read is usable for ``read_window`` (a read
+taken just before the vehicle reached the arming loop counts). Windows are lane settings (``read_window_ms``,
+``repeat_window_ms``).
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from collections import deque
 from datetime import datetime, timedelta
 
 from edge.events import PlateSeen
-from parking.plates import skeleton
+from parking.plates import similarity
 
 # Beyond this the camera's clock is not believed at all (unset clock, wrong zone): its reception time is used.
 MAX_CAMERA_OFFSET = timedelta(hours=12)
+SAME_VEHICLE = 0.85  # similarity at which a read is the decided vehicle's (exact or look-alike characters)
 _OFFSET_SAMPLES = 32
 
 
@@ -39,9 +43,10 @@ class ReadBinder:
         self.reads: deque[tuple[datetime, PlateSeen]] = deque(maxlen=16)  # (taken, read)
         self.card: tuple[datetime, str] | None = None
         self.left_at: datetime | None = None  # when the lane's previous vehicle left
+        self.decided_at: datetime | None = None  # when the last vehicle was decided
         self.dropped = 0  # reads refused as repeats or stale (for tests and diagnostics)
-        self._decided: set[str] = set()  # skeletons of the plates the vehicle in the lane was decided on
-        self._recent: deque[tuple[str, datetime]] = deque(maxlen=16)  # (skeleton, suppressed until)
+        self._decided: set[str] = set()  # the plates the vehicle in the lane was decided on
+        self._recent: deque[tuple[str, datetime]] = deque(maxlen=16)  # (plate, suppressed until)
         self._event_ids: deque[str] = deque(maxlen=64)
         self._offsets: dict[str, deque[timedelta]] = {}
 
@@ -59,28 +64,26 @@ class ReadBinder:
         samples.append(offset)
         return min(now, read.taken_at + min(samples))
 
-    def offer_plate(self, read: PlateSeen, now: datetime, accepting: bool) -> bool:
-        """Keep ``read`` for the next decision if it may belong to the vehicle the lane waits for; say whether kept.
-
-        ``accepting`` is false while a decided vehicle is still in the lane.
-        """
+    def offer_plate(self, read: PlateSeen, now: datetime) -> bool:
+        """Keep ``read`` for the next decision unless it is a repeat, stale, or of the decided vehicle; say whether
+        kept."""
         if read.event_id is not None:
             key = f"{read.camera}\x1f{read.event_id}"
             if key in self._event_ids:
                 return self._drop()
             self._event_ids.append(key)
         taken = self.taken_at(read, now)
-        if not accepting:
+        if self.decided_at is not None and taken <= self.decided_at:
             return self._drop()
-        if self.left_at is not None and taken < self.left_at:
+        if any(similarity(read.plate, plate) >= SAME_VEHICLE for plate in self._decided):
             return self._drop()
-        plate = skeleton(read.plate)
-        if any(plate == recent and now < until for recent, until in self._recent):
+        if any(now < until and similarity(read.plate, plate) >= SAME_VEHICLE for plate, until in self._recent):
             return self._drop()
         self.reads.append((taken, read))
         return True
 
     def offer_card(self, number: str, now: datetime, accepting: bool) -> bool:
+        """Keep a card for the next decision; ``accepting`` is false while a decided vehicle is in the lane."""
         if not accepting:
             return self._drop()
         self.card = (now, number)
@@ -102,18 +105,22 @@ class ReadBinder:
             return self.card[1]
         return None
 
-    def consume(self) -> None:
+    def consume(self, now: datetime) -> None:
         """The vehicle was decided on the kept reads: they are its own and are not kept for anyone else."""
-        self._decided.update(skeleton(read.plate) for _, read in self.reads)
+        self._decided.update(read.plate for _, read in self.reads)
+        self.decided_at = now
         self.reads.clear()
         self.card = None
 
     def vehicle_left(self, now: datetime, *, suppress_repeats: bool = True) -> None:
-        """The vehicle in the lane left it (passed, refused and gone, backed out): nothing read so far is kept."""
+        """The vehicle in the lane left it (passed, refused and gone, backed out): reads of other plates taken
+        meanwhile are the next car's and count from now; a card presented meanwhile was that driver's."""
         self.left_at = now
         if suppress_repeats:
             until = now + self.repeat_window
             self._recent.extend((plate, until) for plate in self._decided)
         self._decided.clear()
+        kept = [(max(taken, now), read) for taken, read in self.reads]
         self.reads.clear()
+        self.reads.extend(kept)
         self.card = None

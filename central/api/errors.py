@@ -13,28 +13,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from central.errors import ApiError, conflict, not_found
 from parking.wire import ErrorBody
 
 _LOGGER = logging.getLogger(__name__)
 
-
-class ApiError(Exception):
-    """An error the API reports as it is: ``code`` is part of the API and never changes meaning."""
-
-    def __init__(self, status: int, code: str, message: str, detail: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.detail = detail
-
-
-def not_found(entity: str, key: object) -> ApiError:
-    return ApiError(404, f"{entity}.not_found", f"no {entity.replace('_', ' ')} {key!r}")
-
-
-def conflict(code: str, message: str, detail: Any = None) -> ApiError:
-    return ApiError(409, code, message, detail)
+__all__ = ["ERROR_RESPONSES", "ApiError", "conflict", "error_response", "install_error_handlers", "not_found"]
 
 
 def error_response(status: int, code: str, message: str, detail: Any = None) -> JSONResponse:
