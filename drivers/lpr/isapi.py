@@ -34,9 +34,17 @@ from xml.sax.saxutils import escape
 from drivers.lpr.errors import LprProtocolError
 from drivers.lpr.events import CameraEvent, CameraHeartbeat, PlateImage, PlateRead, direction_from
 from drivers.lpr.fields import (
-    MAX_EVENT_ID, MAX_IMAGES, MAX_NAME, bounded_extra, check_confidence, check_image, check_plate, check_text,
-    check_time, confidence_number,
-)  # fmt: skip
+    MAX_EVENT_ID,
+    MAX_IMAGES,
+    MAX_NAME,
+    bounded_extra,
+    check_confidence,
+    check_image,
+    check_plate,
+    check_text,
+    check_time,
+    confidence_number,
+)
 from drivers.lpr.multipart import Part, boundary_from_body, boundary_from_header, build_multipart, parse_multipart
 from drivers.lpr.timestamps import parse_camera_time
 from drivers.lpr.xmldoc import child, find, local, parse_xml, text_of
@@ -155,7 +163,7 @@ def decode_isapi(
         plate_color=check_text(text_of(anpr, "plateColor"), device=camera, field="plateColor"),
         vehicle_type=check_text(
             text_of(anpr, "vehicleType") or text_of(vehicle_info, "vehicleType"), device=camera, field="vehicleType"
-        ),  # fmt: skip
+        ),
         event_id=check_text(event_id, device=camera, field="UUID", limit=MAX_EVENT_ID),
         images=images,
         raw=xml,

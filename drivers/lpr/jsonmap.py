@@ -25,9 +25,17 @@ from typing import Any
 from drivers.lpr.errors import LprProtocolError
 from drivers.lpr.events import Direction, PlateImage, PlateRead, direction_from
 from drivers.lpr.fields import (
-    MAX_EVENT_ID, MAX_NAME, LprFieldError, bounded_extra, check_confidence, check_image, check_plate, check_text,
-    check_time, confidence_number,
-)  # fmt: skip
+    MAX_EVENT_ID,
+    MAX_NAME,
+    LprFieldError,
+    bounded_extra,
+    check_confidence,
+    check_image,
+    check_plate,
+    check_text,
+    check_time,
+    confidence_number,
+)
 from drivers.lpr.timestamps import parse_camera_time
 
 MAX_DOCUMENT = 16 << 20
@@ -219,7 +227,7 @@ def decode_json(
             field_map.confidence_scale,
             camera_name,
             field_map.confidence or "confidence",
-        ),  # fmt: skip
+        ),
         direction=_direction(direction_text, field_map.directions),
         at=at,
         source=SOURCE,
@@ -227,18 +235,18 @@ def decode_json(
             _text(lookup(document, field_map.plate_color)),
             device=camera_name,
             field=field_map.plate_color or "plate_color",
-        ),  # fmt: skip
+        ),
         vehicle_type=check_text(
             _text(lookup(document, field_map.vehicle_type)),
             device=camera_name,
             field=field_map.vehicle_type or "vehicle_type",
-        ),  # fmt: skip
+        ),
         event_id=check_text(
             _text(lookup(document, field_map.event_id)),
             device=camera_name,
             field=field_map.event_id or "event_id",
             limit=MAX_EVENT_ID,
-        ),  # fmt: skip
+        ),
         images=tuple(images),
         raw=raw,
         extra=extra,

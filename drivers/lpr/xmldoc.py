@@ -75,12 +75,12 @@ def parse_xml(data: bytes) -> ET.Element:
         root: ET.Element = parser.close()
     except ET.ParseError as err:
         raise LprProtocolError(f"not well-formed XML: {err}", data=data[:64]) from err
-    except _TooLarge as err:
+    except _BoundExceededError as err:
         raise LprProtocolError(str(err), data=data[:64]) from None
     return root
 
 
-class _TooLarge(Exception):
+class _BoundExceededError(Exception):
     pass
 
 
@@ -96,9 +96,9 @@ class _BoundedBuilder(ET.TreeBuilder):
         self.depth += 1
         self.count += 1
         if self.depth > MAX_DEPTH:
-            raise _TooLarge(f"XML nested deeper than {MAX_DEPTH} levels")
+            raise _BoundExceededError(f"XML nested deeper than {MAX_DEPTH} levels")
         if self.count > MAX_ELEMENTS:
-            raise _TooLarge(f"XML with more than {MAX_ELEMENTS} elements")
+            raise _BoundExceededError(f"XML with more than {MAX_ELEMENTS} elements")
         return super().start(tag, attrs)
 
     def end(self, tag: str) -> ET.Element:
