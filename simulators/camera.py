@@ -166,14 +166,14 @@ class CameraSim:
     async def _post(self, url: str, body: bytes, content_type: str) -> int:
         timeout = aiohttp.ClientTimeout(total=5)
         middlewares: tuple[aiohttp.DigestAuthMiddleware, ...] = ()
-        basic = None
+        headers = {"Content-Type": content_type}
         if self.username is not None and self.password is not None:
             if self.auth == "basic":
-                basic = aiohttp.BasicAuth(self.username, self.password)
+                headers["Authorization"] = aiohttp.encode_basic_auth(self.username, self.password)
             else:
                 middlewares = (aiohttp.DigestAuthMiddleware(self.username, self.password),)
         async with aiohttp.ClientSession(timeout=timeout, middlewares=middlewares) as session, session.post(
-            url, data=body, headers={"Content-Type": content_type}, auth=basic
+            url, data=body, headers=headers
         ) as response:  # fmt: skip
             await response.read()
             self.sent += 1
