@@ -21,7 +21,7 @@ import os
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -151,7 +151,7 @@ async def fuzz_camera_listeners(tmp_path: Path, sims: tuple[SimLane, SimLane], p
             async with aiohttp.ClientSession() as client:
                 await client.post(f"http://127.0.0.1:{cameras}/isapi/in", data=xml)
             entry.drive_up()
-            await until(lambda passed=passed: entry.model.passed > passed, within=15, what="a vehicle let in")
+            await until(_more_than(entry, passed), within=15, what="a vehicle let in")
 
     try:
         await until(lambda: online(daemon), what="devices online")
@@ -177,6 +177,10 @@ async def fuzz_camera_listeners(tmp_path: Path, sims: tuple[SimLane, SimLane], p
     assert mean < DECISION_BOUND, f"entry decisions took {mean * 1000:.0f} ms on average during the fuzzing"
     assert worst < LOOP_BOUND, f"the event loop was {worst * 1000:.0f} ms late"
     assert all(len(plate) <= 16 and plate.startswith("粤B") for plate in sessions), sessions[:3]
+
+
+def _more_than(lane: SimLane, passed: int) -> Callable[[], bool]:
+    return lambda: lane.model.passed > passed
 
 
 def _histogram(histogram: object) -> tuple[float, float]:
