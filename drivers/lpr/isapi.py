@@ -47,7 +47,7 @@ from drivers.lpr.fields import (
 )
 from drivers.lpr.multipart import Part, boundary_from_body, boundary_from_header, build_multipart, parse_multipart
 from drivers.lpr.timestamps import parse_camera_time
-from drivers.lpr.xmldoc import child, find, local, parse_xml, text_of
+from drivers.lpr.xmldoc import MAX_ELEMENTS, child, find, local, parse_xml, text_of
 
 NAMESPACE = "http://www.hikvision.com/ver20/XMLSchema"
 SOURCE = "hikvision-isapi"
@@ -179,21 +179,24 @@ def _json_alert(document: bytes) -> ET.Element:
             data = data["EventNotificationAlert"]
         if not isinstance(data, dict):
             raise LprProtocolError("JSON alert is not an object", data=document[:64])
-        return _element("EventNotificationAlert", data, 0)
+        return _element("EventNotificationAlert", data, 0, [0])
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise LprProtocolError(f"not a JSON alert: {err}", data=document[:64]) from err
 
 
-def _element(tag: str, value: Any, depth: int) -> ET.Element:
+def _element(tag: str, value: Any, depth: int, count: list[int]) -> ET.Element:
     if depth > 16:
         raise LprProtocolError("JSON alert nested deeper than 16 levels")
-    element = ET.Element(tag)
+    count[0] += 1
+    if count[0] > MAX_ELEMENTS:
+        raise LprProtocolError(f"JSON alert with more than {MAX_ELEMENTS} values")
+    element = ET.Element(tag[:MAX_NAME])
     if isinstance(value, dict):
         for key, item in value.items():
-            element.append(_element(str(key), item, depth + 1))
+            element.append(_element(str(key), item, depth + 1, count))
     elif isinstance(value, list):
         for item in value:
-            element.append(_element("item", item, depth + 1))
+            element.append(_element("item", item, depth + 1, count))
     elif value is not None:
         element.text = str(value).lower() if isinstance(value, bool) else str(value)
     return element
