@@ -37,7 +37,8 @@ from drivers.lpr.http_auth import Credentials
 from drivers.lpr.mqtt import MqttCameraConfig, MqttPlateSubscriber, MqttTls
 from edge.events import LaneEvent, PlateSeen
 from parking.ids import new_id
-from parking.site import Device, HttpListenConnection, MqttConnection
+from parking.site import Device
+from parking.site_network import HttpListenConnection, MqttConnection
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ installer can find it, and all problems are reported at once.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import tomllib
 from collections.abc import Iterable
@@ -21,9 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from parking.money import is_currency
+from parking.site_network import HttpListenConnection as HttpListenConnection
+from parking.site_network import MqttConnection as MqttConnection
+from parking.site_network import connection_problems
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 
 
@@ -84,72 +85,6 @@ class TcpConnection(Strict):
     type: Literal["tcp"]
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
-
-
-class HttpListenConnection(Strict):
-    """The edge listens; the device (a plate camera) pushes to ``http://<listen>/<path>``.
-
-    Who may push: ``allow_from`` lists the camera's addresses or networks (``["192.168.1.64", "10.0.0.0/24"]``);
-    without it only loopback, or anyone with the credentials. ``username`` and ``password_env`` (the environment
-    variable holding the password) are the credentials the camera is set up with for its HTTP host notifications,
-    checked as HTTP ``digest`` (default) or ``basic`` (which also accepts digest). A camera listening beyond loopback
-    needs one or the other (``parkgate config check`` says so).
-    """
-
-    type: Literal["http_listen"]
-    listen: str = Field(default="0.0.0.0:8080", pattern=r"^[^:\s]+:\d{1,5}$")
-    path: str = Field(default="/", pattern=r"^/[!-~]{0,127}$")
-    allow_from: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, min_length=1, max_length=64)
-    username: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^:\s]+$")
-    password_env: str | None = Field(default=None, pattern=ENV_NAME)
-    auth: Literal["digest", "basic"] = "digest"
-
-    @field_validator("allow_from")
-    @classmethod
-    def _networks(cls, entries: list[str] | None) -> list[str] | None:
-        for entry in entries or ():
-            try:
-                ipaddress.ip_network(entry.strip(), strict=False)
-            except ValueError:
-                raise ValueError(
-                    f"{entry!r} is not an IP address or network (e.g. 192.168.1.64, 10.0.0.0/24)"
-                ) from None
-        return entries
-
-    @property
-    def host(self) -> str:
-        return self.listen.rpartition(":")[0]
-
-    def beyond_loopback(self) -> bool:
-        """True when the listener can be reached from other hosts."""
-        if self.host == "localhost":
-            return False
-        try:
-            return not ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return True  # a host name: assume it resolves to a public interface
-
-
-class MqttConnection(Strict):
-    """A broker the device publishes to. ``mqtts://`` is TLS (port 8883 by default): ``ca_file`` is the CA that
-    signed the broker's certificate (default: the system's), ``cert_file`` and ``key_file`` the edge's client
-    certificate where the broker wants one. ``username`` and ``password_env`` (the environment variable holding the
-    password) are this device's account on the broker (see config/mosquitto/ for an ACL giving each camera its
-    topics). Files are relative to the site file."""
-
-    type: Literal["mqtt"]
-    broker: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^\s/]+(:\d{1,5})?$")
-    topics: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(min_length=1, max_length=16)
-    username: str | None = Field(default=None, min_length=1, max_length=128)
-    password_env: str | None = Field(default=None, pattern=ENV_NAME)
-    qos: Literal[0, 1, 2] = 1
-    ca_file: str | None = Field(default=None, min_length=1)
-    cert_file: str | None = Field(default=None, min_length=1)
-    key_file: str | None = Field(default=None, min_length=1)
-
-    @property
-    def tls(self) -> bool:
-        return self.broker.startswith("mqtts://")
 
 
 class UrlConnection(Strict):
@@ -497,43 +432,10 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
     return problems
 
 
-def _connection_problems(path: str, conn: HttpListenConnection | MqttConnection, base_dir: Path) -> list[Problem]:
-    """Who a camera listener lets in, and a broker account's pieces, complete and consistent."""
-    problems = []
-    at = f"{path}.connection"
-    if (conn.username is None) != (conn.password_env is None):
-        missing = "password_env" if conn.password_env is None else "username"
-        problems.append(Problem(f"{at}.{missing}", "username and password_env go together (the credentials)"))
-    if isinstance(conn, HttpListenConnection):
-        if conn.beyond_loopback() and conn.allow_from is None and conn.username is None:
-            problems.append(
-                Problem(
-                    f"{at}.allow_from",
-                    f"the camera listens on {conn.listen}, beyond loopback, and would accept pushes from anyone: "
-                    "give allow_from (the camera's addresses) or username and password_env (its credentials)",
-                )
-            )
-        return problems
-    for key in ("ca_file", "cert_file", "key_file"):
-        file = getattr(conn, key)
-        if file is None:
-            continue
-        if not conn.tls:
-            problems.append(Problem(f"{at}.{key}", "TLS files need an mqtts:// broker"))
-        elif not (base_dir / file).is_file():
-            problems.append(
-                Problem(f"{at}.{key}", f"file {file!r} not found (looked at {(base_dir / file).resolve()})")
-            )
-    if (conn.cert_file is None) != (conn.key_file is None):
-        missing = "key_file" if conn.key_file is None else "cert_file"
-        problems.append(Problem(f"{at}.{missing}", "a client certificate needs both cert_file and key_file"))
-    return problems
-
-
 def _device_problems(path: str, device: Device, base_dir: Path) -> list[Problem]:
     problems = []
     if device.kind is DeviceKind.PLATE_CAMERA and isinstance(device.connection, HttpListenConnection | MqttConnection):
-        problems += _connection_problems(path, device.connection, base_dir)
+        problems += [Problem(at, message) for at, message in connection_problems(path, device.connection, base_dir)]
     allowed = DRIVERS_BY_KIND[device.kind]
     if device.driver not in allowed:
         problems.append(

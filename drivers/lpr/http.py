@@ -53,8 +53,8 @@ ANYWHERE = networks(["0.0.0.0/0", "::/0"])
 class HttpCameraConfig:
     """One pushing camera: its name (the URL path and the ``camera`` of its events), how to read it, who it is.
 
-    ``allow_from`` lists the addresses or networks it pushes from; ``None`` means loopback only, or anywhere when
-    ``credentials`` are set (the credentials then identify it).
+    ``allow_from`` lists the addresses or networks it pushes from; ``None`` means its ``address`` when set, else
+    loopback only, or anywhere when ``credentials`` are set (the credentials then identify it).
     """
 
     name: str
@@ -147,6 +147,8 @@ class PlateHttpListener:
     def _camera(config: HttpCameraConfig) -> _Camera:
         if config.allow_from is not None:
             allowed = networks(config.allow_from)
+        elif config.address is not None:
+            allowed = networks([config.address])  # a camera known by its address comes from it
         else:
             allowed = ANYWHERE if config.credentials is not None else LOOPBACK
         return _Camera(
@@ -222,7 +224,7 @@ class PlateHttpListener:
                 headers: CIMultiDict[str] | None = None) -> web.Response:  # fmt: skip
         source = request.remote or "?"
         REFUSED.labels(self.config.name, reason).inc()
-        self._log.log(level, f"{source} {reason}", "%s: push to %s from %s refused (%s): %s", self.config.name,
+        self._log.log(level, f"{source} {reason}", "%s: push to %r from %s refused (%s): %s", self.config.name,
                       request.path[:80], source, reason, text)  # fmt: skip
         response = web.Response(status=status, text=f"{text}\n", headers=headers)
         if status in (408, 413):

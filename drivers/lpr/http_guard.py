@@ -6,7 +6,7 @@ descriptor for a moment). Idle connections and half-sent request heads are close
 timer (the listener sets it to its header timeout); half-sent bodies by the listener's body timeout.
 
 :class:`OncePerKey` is how refusals are logged: once per source and reason in a window, with the number of further
-refusals reported when the window ends, so a flood writes a few lines, not one per request.
+refusals reported with the first refusal after the window, so a flood writes a few lines, not one per request.
 """
 
 from __future__ import annotations
