@@ -40,12 +40,14 @@ from drivers.lpr.errors import LprError, LprProtocolError, LprTransportError
 from drivers.lpr.events import CameraEvent, PlateRead
 from drivers.lpr.fields import LprFieldError
 from drivers.lpr.http_auth import LOOPBACK, CameraGuard, Credentials, address_allowed, networks
-from drivers.lpr.http_guard import ConnectionGate, OncePerKey
+from drivers.lpr.http_guard import ConnectionGate, FloodFilter, OncePerKey
 from drivers.lpr.isapi import decode_isapi
 from drivers.lpr.jsonmap import MILESIGHT, FieldMap, decode_json
 from drivers.lpr.metrics import ERRORS, FRAMES, LATENCY, REFUSED, REJECTED
 
 _LOGGER = logging.getLogger(__name__)
+_SERVER_LOGGER = logging.getLogger(f"{__name__}.server")  # aiohttp's own messages (malformed requests), filtered
+_SERVER_LOGGER.addFilter(FloodFilter())
 ANYWHERE = networks(["0.0.0.0/0", "::/0"])
 
 
@@ -179,7 +181,7 @@ class PlateHttpListener:
         # keepalive_timeout closes a connection whose request head has not arrived in time (idle or half-sent)
         runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=limits.header_timeout,
                                lingering_time=1.0, max_line_size=4096, max_field_size=4096, max_headers=64,
-                               shutdown_timeout=1.0)  # fmt: skip
+                               shutdown_timeout=1.0, logger=_SERVER_LOGGER)  # fmt: skip
         await runner.setup()
         site = _GatedSite(runner, self.config.host, self.config.port, self._gate)
         try:

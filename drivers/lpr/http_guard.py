@@ -56,6 +56,35 @@ class OncePerKey:
         return True
 
 
+class FloodFilter(logging.Filter):
+    """For the HTTP server's own logger: one record per message and source in ``interval`` seconds, without the
+    traceback (aiohttp logs every malformed request with one: a flood of them must not become a flood of lines)."""
+
+    def __init__(self, interval: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self._interval = interval
+        self._clock = clock
+        self._since: dict[tuple[str, str], float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = self._clock()
+        args = record.args if isinstance(record.args, tuple) else ()
+        key = (str(record.msg)[:80], str(args[0])[:64] if args else "")
+        if now - self._since.get(key, -1e18) < self._interval:
+            return False
+        if len(self._since) >= MAX_LOG_KEYS:
+            self._since = {k: t for k, t in self._since.items() if now - t < self._interval}
+            if len(self._since) >= MAX_LOG_KEYS:
+                return False
+        self._since[key] = now
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = f"{record.msg}: %s (further ones not logged for {self._interval:.0f} s)"
+            record.args = (*args, str(record.exc_info[1])[:200])
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 class ConnectionGate:
     """Counts open connections per listener and per source address; refuses those past either cap."""
 

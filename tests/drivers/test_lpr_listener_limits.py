@@ -115,3 +115,18 @@ async def test_a_body_over_the_limit_is_refused_before_it_is_read(listener: Plat
     answer = await asyncio.wait_for(reader.read(), 3.0)
     writer.close()
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+async def test_malformed_requests_are_answered_400_and_logged_once(
+    listener: PlateHttpListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    for _ in range(30):
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        writer.write(b"POST /lpr/cam HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 10_000 + b"\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 3.0)
+        writer.close()
+        assert answer.split(b" ", 2)[1] == b"400", answer[:40]
+    lines = [r for r in caplog.records if r.name.startswith(("aiohttp", "drivers.lpr"))]
+    assert len(lines) <= 2, [r.getMessage()[:100] for r in lines]
+    assert all(r.exc_info is None for r in lines)
