@@ -30,6 +30,7 @@ MAX_PLATE_TEXT = 16  # characters of a plate as sent, spaces included
 MAX_NAME = 64  # a device or camera id (from a document, a topic or a URL)
 MAX_WORD = 32  # plate colour, vehicle type, direction word
 MAX_EVENT_ID = 128
+MAX_URL = 1024  # a picture the camera gives by URL or path instead of its bytes
 MAX_EXTRA_TEXT = 128  # a value kept in ``extra`` (longer ones are cut: extra is information, not identity)
 MAX_IMAGES = 8
 MAX_IMAGE = 4 << 20  # bytes of one picture

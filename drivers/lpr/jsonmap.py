@@ -27,6 +27,7 @@ from drivers.lpr.events import Direction, PlateImage, PlateRead, direction_from
 from drivers.lpr.fields import (
     MAX_EVENT_ID,
     MAX_NAME,
+    MAX_URL,
     LprFieldError,
     bounded_extra,
     check_confidence,
@@ -161,13 +162,15 @@ def _image(kind: str, path: str, value: Any, device: str, count: int) -> PlateIm
         return None
     check_image(path, len(text) * 3 // 4, count, device=device)
     if text.startswith(("http://", "https://", "file://")):
-        return PlateImage(kind, path, path=text)
+        return PlateImage(kind, path, path=check_text(text, device=device, field=path, limit=MAX_URL))
     if text.startswith("data:"):
         text = text.split(",", 1)[-1]
     try:
         data = base64.b64decode(text, validate=True)  # JPEG in base64 starts with "/9j/": try this before paths
     except (binascii.Error, ValueError):
-        return PlateImage(kind, path, path=text) if text.startswith("/") else None
+        if not text.startswith("/"):
+            return None
+        return PlateImage(kind, path, path=check_text(text, device=device, field=path, limit=MAX_URL))
     return PlateImage(kind, path, "image/jpeg", data) if data else None
 
 

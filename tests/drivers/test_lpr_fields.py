@@ -215,3 +215,14 @@ def test_the_look_alike_index_bounds_what_it_keys() -> None:
     assert [m.value for m in index.lookup("粤B3R7K2")] == ["ok"]
     index.remove("粤" * 20_000, "huge")
     assert index.exact("粤" * 20_000) == []
+
+
+def test_a_picture_given_by_url_is_bounded() -> None:
+    doc = {"plate": "粤B3R7K2", "plate_image": "http://camera/" + "a" * 5000}
+    with pytest.raises(LprFieldError) as caught:
+        decode_json(json.dumps(doc).encode(), MILESIGHT, camera="cam")
+    assert caught.value.field == "plate_image"
+    read = decode_json(json.dumps({**doc, "plate_image": "http://camera/p.jpg"}).encode(), MILESIGHT, camera="cam")
+    image = read.image("plate")
+    assert image is not None
+    assert image.path == "http://camera/p.jpg"
