@@ -6,8 +6,10 @@ entry lane. Invariants:
 
 - the listener never answers 5xx (anything it cannot read is a 4xx);
 - the process's resident memory grows by less than :data:`RSS_BOUND` bytes;
-- the entry lane's decisions (the daemon's own decision latency: last input to barrier command) stay under
-  :data:`DECISION_BOUND` on average and the event loop is never late by more than :data:`LOOP_BOUND`;
+- the event loop is never held by our code for more than :data:`LOOP_BOUND` of CPU at a time, and a coroutine
+  that wants to run every 5 ms is never later than :data:`LATE_BOUND` (generous: the test machines are shared);
+- in the long run (``make fuzz``), the entry lane's decisions (the daemon's own decision latency: last input to
+  barrier command) stay under :data:`DECISION_BOUND` on average;
 - nothing the fuzzer sent becomes a plate of a session.
 
 The short run is part of the suite; ``make fuzz`` runs the long one (``PARKGATE_FUZZ_PUSHES``, default 5,000).
@@ -19,7 +21,6 @@ import asyncio
 import json
 import os
 import random
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -29,11 +30,13 @@ import aiohttp
 import pytest
 
 from drivers.lpr import encode_isapi_multipart, encode_isapi_xml, encode_milesight
+from tests.drivers.loop_probe import LoopProbe
 from tests.edge.test_daemon import SimLane, daemon_for, free_port, online, start_sim, until, write_site
 
 RSS_BOUND = 150 << 20
 DECISION_BOUND = 0.2  # seconds, mean over the vehicles let in during the fuzzing
-LOOP_BOUND = 0.2  # seconds an every-5-ms coroutine may be late
+LOOP_BOUND = 0.1  # CPU seconds the loop's thread may spend without giving a waiting coroutine its turn
+LATE_BOUND = 1.0  # seconds an every-5-ms coroutine may be late
 
 
 @pytest.fixture
@@ -109,7 +112,9 @@ async def abandon(port: int, rng: random.Random) -> None:
     writer.close()
 
 
-async def fuzz_camera_listeners(tmp_path: Path, sims: tuple[SimLane, SimLane], pushes: int, seed: int) -> None:
+async def fuzz_camera_listeners(
+    tmp_path: Path, sims: tuple[SimLane, SimLane], pushes: int, seed: int, *, decision_bound: float | None
+) -> None:
     entry, out = sims
     cameras = free_port()
     site_file = write_site(tmp_path, entry.port, out.port, None, cameras)
@@ -119,14 +124,7 @@ async def fuzz_camera_listeners(tmp_path: Path, sims: tuple[SimLane, SimLane], p
     base = seeds()
     statuses: list[int] = []
     stop = asyncio.Event()
-
-    async def probe() -> float:
-        worst = 0.0
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(0.005)
-            worst = max(worst, time.perf_counter() - before - 0.005)
-        return worst
+    probe = LoopProbe()
 
     async def fuzzer(session: aiohttp.ClientSession, share: int) -> None:
         for _ in range(share):
@@ -158,24 +156,28 @@ async def fuzz_camera_listeners(tmp_path: Path, sims: tuple[SimLane, SimLane], p
         rss_before = rss()
         latency = daemon.metrics.latency.labels("open")
         count_before, sum_before = _histogram(latency)
-        probing = asyncio.create_task(probe())
+        probe.start()
         traffic = asyncio.create_task(vehicles())
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
             await asyncio.gather(*(fuzzer(session, pushes // 8) for _ in range(8)))
         stop.set()
         await traffic
-        worst = await probing
+        await probe.stop()
         count, total = _histogram(latency)
         sessions = [s.plate or "" for s in daemon.park.sessions.values()]
     finally:
         stop.set()
+        await probe.stop()
         await daemon.stop()
     assert not [s for s in statuses if s >= 500], sorted(set(statuses))
     assert rss() - rss_before < RSS_BOUND, f"RSS grew by {(rss() - rss_before) >> 20} MB"
     assert count > count_before, "no vehicle was let in during the fuzzing"
     mean = (total - sum_before) / (count - count_before)
-    assert mean < DECISION_BOUND, f"entry decisions took {mean * 1000:.0f} ms on average during the fuzzing"
-    assert worst < LOOP_BOUND, f"the event loop was {worst * 1000:.0f} ms late"
+    if decision_bound is not None:
+        assert mean < decision_bound, f"entry decisions took {mean * 1000:.0f} ms on average during the fuzzing"
+    busy, gc_pause = probe.worst_busy * 1000, probe.worst_gc * 1000
+    assert probe.worst_busy < LOOP_BOUND, f"the loop was held for {busy:.0f} ms of CPU (longest GC {gc_pause:.0f} ms)"
+    assert probe.worst_late < LATE_BOUND, f"the event loop was {probe.worst_late * 1000:.0f} ms late"
     assert all(len(plate) <= 16 and plate.startswith("粤B") for plate in sessions), sessions[:3]
 
 
@@ -195,9 +197,10 @@ def _histogram(histogram: object) -> tuple[float, float]:
 
 
 async def test_fuzz_camera_listeners_short(tmp_path: Path, sims: tuple[SimLane, SimLane]) -> None:
-    await fuzz_camera_listeners(tmp_path, sims, pushes=160, seed=1)
+    await fuzz_camera_listeners(tmp_path, sims, pushes=160, seed=1, decision_bound=None)
 
 
 @pytest.mark.fuzz
 async def test_fuzz_camera_listeners_long(tmp_path: Path, sims: tuple[SimLane, SimLane]) -> None:
-    await fuzz_camera_listeners(tmp_path, sims, pushes=int(os.environ.get("PARKGATE_FUZZ_PUSHES", "5000")), seed=2)
+    pushes = int(os.environ.get("PARKGATE_FUZZ_PUSHES", "5000"))
+    await fuzz_camera_listeners(tmp_path, sims, pushes=pushes, seed=2, decision_bound=DECISION_BOUND)
