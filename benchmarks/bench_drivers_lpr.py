@@ -2,6 +2,8 @@
 
 * ISAPI codec: decode time of a multipart push with two rendered JPEGs (pure codec, no I/O).
 * HTTP: camera simulator POST (multipart, ~60 kB) -> PlateRead on the listener's queue, over localhost.
+* HTTP under attack: 8 clients posting 140,000-level XML at once (refused): each refusal's time, and how late a
+  coroutine that wants to run every 5 ms gets meanwhile (what another lane's decision would wait).
 * OSDP: a card presented on the libosdp peripheral -> CardRead on the driver's queue, secure channel, pty at
   115200 baud (includes libosdp's 20 ms refresh and poll cadence: the figure is dominated by the poll interval).
 * Wiegand converter: a line written on the pty at 9600 baud -> CardRead (includes ~12 ms wire time for 12 bytes).
@@ -62,6 +64,38 @@ async def bench_http(n: int) -> None:
     report("HTTP push -> PlateRead (localhost)", samples)
 
 
+async def bench_deep_xml(n: int) -> None:
+    deep = b"<EventNotificationAlert>" + b"<a>" * 140_000
+    config = PlateListenerConfig((HttpCameraConfig("cam"),), host="127.0.0.1", port=0)
+    async with PlateHttpListener(config) as listener:
+        url = f"http://127.0.0.1:{listener.port}/lpr/cam"
+        stop = asyncio.Event()
+        lateness: list[float] = []
+
+        async def probe() -> None:
+            while not stop.is_set():
+                before = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lateness.append(time.perf_counter() - before - 0.005)
+
+        probing = asyncio.create_task(probe())
+        samples: list[float] = []
+        async with aiohttp.ClientSession() as session:
+
+            async def attack() -> None:
+                for _ in range(max(1, n // 8)):
+                    started = time.perf_counter()
+                    async with session.post(url, data=deep) as response:
+                        await response.read()
+                    samples.append(time.perf_counter() - started)
+
+            await asyncio.gather(*(attack() for _ in range(8)))
+        stop.set()
+        await probing
+    report("deep XML push refused (8 at once)", samples)
+    report("event loop lateness during the attack", lateness)
+
+
 async def bench_osdp(n: int) -> None:
     key = bytes(range(16))
     with PtyLink("bench-osdp", baudrate=115200) as link, OsdpCardReaderSim(
@@ -98,6 +132,7 @@ async def bench_wiegand(n: int) -> None:
 async def main(n: int) -> None:
     bench_codec(n)
     await bench_http(n)
+    await bench_deep_xml(n)
     await bench_osdp(max(20, n // 4))
     await bench_wiegand(n)
 

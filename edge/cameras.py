@@ -33,10 +33,12 @@ from zoneinfo import ZoneInfo
 from drivers.health import HealthChange
 from drivers.lpr import MILESIGHT, PlateImage, PlateRead, load_field_map
 from drivers.lpr.http import HttpCameraConfig, PlateHttpListener, PlateListenerConfig
-from drivers.lpr.mqtt import MqttCameraConfig, MqttPlateSubscriber
+from drivers.lpr.http_auth import Credentials
+from drivers.lpr.mqtt import MqttCameraConfig, MqttPlateSubscriber, MqttTls
 from edge.events import LaneEvent, PlateSeen
 from parking.ids import new_id
-from parking.site import Device, HttpListenConnection, MqttConnection
+from parking.site import Device
+from parking.site_network import HttpListenConnection, MqttConnection
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -102,6 +104,8 @@ class SiteCameras:
     mqtt: dict[str, MqttCameraConfig] = field(default_factory=dict)
     listeners: list[Any] = field(default_factory=list)
     image_dir: Path | None = None  # where pictures that come with reads are stored (None: not stored)
+    base_dir: Path = field(default_factory=Path)  # the site file's folder: TLS files are relative to it
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)  # where passwords are read
     clock: Callable[[], datetime] = field(default_factory=lambda: _utc_now)  # names the day folder
     _pumps: list[asyncio.Task[None]] = field(default_factory=list)
     _writes: set[asyncio.Task[None]] = field(default_factory=set)
@@ -118,20 +122,40 @@ class SiteCameras:
         if isinstance(conn, HttpListenConnection):
             host, _, port = conn.listen.rpartition(":")
             protocol: Literal["isapi", "json"] = "isapi" if device.driver == "hikvision_isapi" else "json"
+            credentials = None
+            if conn.username is not None:
+                credentials = Credentials(conn.username, self._password(device_id, conn.password_env), conn.auth)
             self.http[(host, int(port))].append(
                 HttpCameraConfig(
-                    device_id, protocol, field_map or MILESIGHT, tz=zone, path=conn.path if conn.path != "/" else None
+                    device_id, protocol, field_map or MILESIGHT, tz=zone, path=conn.path if conn.path != "/" else None,
+                    allow_from=tuple(conn.allow_from) if conn.allow_from is not None else None,
+                    credentials=credentials,
                 )
-            )
+            )  # fmt: skip
         elif isinstance(conn, MqttConnection):
             rest = conn.broker.split("://", 1)[1]
             host, _, port = rest.partition(":")
+            tls = None
+            if conn.tls:
+                tls = MqttTls(*(str(self.base_dir / f) if f else None for f in (conn.ca_file, conn.cert_file,
+                                                                                  conn.key_file)))  # fmt: skip
+            password = self._password(device_id, conn.password_env) if conn.username is not None else None
             self.mqtt[device_id] = MqttCameraConfig(
-                name=device_id, topic=tuple(conn.topics), host=host, port=int(port or 1883),
-                field_map=field_map or MILESIGHT, camera=device_id, qos=conn.qos, tz=zone,
+                name=device_id, topic=tuple(conn.topics), host=host, port=int(port or (8883 if conn.tls else 1883)),
+                field_map=field_map or MILESIGHT, camera=device_id, qos=conn.qos, tz=zone, username=conn.username,
+                password=password, tls=tls,
             )  # fmt: skip
         else:
             _LOGGER.warning("camera %s: connection %s is not supported for plate reads", device_id, conn.type)
+
+    def _password(self, device_id: str, variable: str | None) -> str:
+        """A camera's password from the environment; unset, the camera is refused everything (fails closed)."""
+        value = self.environ.get(variable or "")
+        if value:
+            return value
+        _LOGGER.error("camera %s: environment variable %s holds no password: its pushes are refused", device_id,
+                      variable)  # fmt: skip
+        return os.urandom(24).hex()
 
     async def start(self, on_health: list[Callable[[HealthChange], None]]) -> None:
         for (host, port), cameras in self.http.items():

@@ -135,6 +135,7 @@ class EdgeDaemon:
             site_devices.cameras.timezone = self.site.car_park.timezone
             site_devices.cameras.image_dir = self.journal.path.parent / "images"  # where the console looks
             site_devices.cameras.clock = self.clock
+            site_devices.cameras.base_dir = self.site_file.parent  # TLS files are relative to the site file
             self.devices = site_devices
         for index, lane in enumerate(self.site.lanes):
             holder: dict[str, LaneRunner] = {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from drivers.health import Health, HealthChange
+from drivers.lpr import metrics as lpr_metrics
 from edge.actions import Alert
 from edge.park import ParkState
 
@@ -49,6 +51,12 @@ class EdgeMetrics:
         self.lists_version = Gauge("parkgate_edge_lists_version", "Version of central's lists held", registry=r)
         self.lanes_out_of_service = Gauge("parkgate_edge_lanes_out_of_service", "Lanes stopped by a fault",
                                           registry=r)  # fmt: skip
+        # The camera drivers' counters (module level, labelled by device) are shown here too: refused and rejected
+        # pushes are the edge's business. Registered only if this registry has not got them already.
+        for collector in (lpr_metrics.FRAMES, lpr_metrics.ERRORS, lpr_metrics.REJECTED, lpr_metrics.REFUSED,
+                          lpr_metrics.RECONNECTS, lpr_metrics.LATENCY):  # fmt: skip
+            with contextlib.suppress(ValueError):
+                r.register(collector)
 
     # LaneObserver
     def decided(self, lane: str, direction: str, outcome: str, identity: str, reason: str) -> None:

@@ -8,12 +8,18 @@ Confidences are numbers in 0..1: a read's own confidence times how similar it is
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+_LOGGER = logging.getLogger(__name__)
+
+# The longest plate the look-alike index takes (its keys cost about 2·n² characters per plate); drivers refuse
+# longer reads at the codec, this bound keeps a record written before that (or typed) from costing memory.
+MAX_INDEXED_PLATE = 16
 PROVINCES = frozenset("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼")
 # Trailing characters of special plates: police, learner, trailer, Hong Kong, Macau, consulate, embassy, test.
 SUFFIXES = frozenset("警学挂港澳领使试超")
@@ -155,7 +161,8 @@ class PlateIndex(Generic[T]):
 
     Lookups cost O(length of the plate), whatever the number of plates: each plate is indexed under its
     skeleton, its skeleton with each position wild-carded (substitutions) and with each position dropped
-    (insertions and deletions); a read's candidates are then scored with :func:`similarity`.
+    (insertions and deletions); a read's candidates are then scored with :func:`similarity`. A plate longer than
+    :data:`MAX_INDEXED_PLATE` (no real plate is) is kept for exact lookups only, without look-alike keys.
     """
 
     def __init__(self) -> None:
@@ -171,6 +178,10 @@ class PlateIndex(Generic[T]):
         if value in values:
             return
         values.append(value)
+        if len(plate) > MAX_INDEXED_PLATE:
+            if len(values) == 1:
+                _LOGGER.warning("plate of %d characters indexed for exact lookups only: %r...", len(plate), plate[:20])
+            return
         if len(values) == 1:
             for key in _neighbour_keys(skeleton(plate)):
                 self._near.setdefault(key, set()).add(plate)
@@ -184,6 +195,8 @@ class PlateIndex(Generic[T]):
         if values:
             return
         del self._exact[plate]
+        if len(plate) > MAX_INDEXED_PLATE:
+            return
         for key in _neighbour_keys(skeleton(plate)):
             bucket = self._near.get(key)
             if bucket is not None:
@@ -198,6 +211,8 @@ class PlateIndex(Generic[T]):
     def lookup(self, plate: str, min_similarity: float = 0.0) -> list[PlateMatch[T]]:
         """Every stored plate similar to ``plate``, best first (ties by plate text, so results are stable)."""
         plate = normalise_plate(plate)
+        if len(plate) > MAX_INDEXED_PLATE:
+            return [PlateMatch(plate, v, 1.0) for v in self._exact.get(plate, ())]
         skel = skeleton(plate)
         # Above what one edit leaves, only look-alike variants (same skeleton) can qualify: one bucket to read.
         keys = [skel] if min_similarity > 1.0 - SUBSTITUTION_COST else _neighbour_keys(skel)

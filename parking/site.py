@@ -20,6 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from parking.money import is_currency
+from parking.site_network import HttpListenConnection as HttpListenConnection
+from parking.site_network import MqttConnection as MqttConnection
+from parking.site_network import connection_problems
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
@@ -82,23 +85,6 @@ class TcpConnection(Strict):
     type: Literal["tcp"]
     host: str = Field(min_length=1)
     port: int = Field(ge=1, le=65535)
-
-
-class HttpListenConnection(Strict):
-    """The edge listens; the device (a plate camera) pushes to ``http://<listen>/<path>``."""
-
-    type: Literal["http_listen"]
-    listen: str = Field(default="0.0.0.0:8080", pattern=r"^[^:\s]+:\d{1,5}$")
-    path: str = Field(default="/", pattern=r"^/")
-
-
-class MqttConnection(Strict):
-    type: Literal["mqtt"]
-    broker: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^\s/]+(:\d{1,5})?$")
-    topics: list[str] = Field(min_length=1)
-    username: str | None = None
-    password_env: str | None = None
-    qos: Literal[0, 1, 2] = 1
 
 
 class UrlConnection(Strict):
@@ -389,7 +375,7 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
                     Problem(f"tariffs.{name}.file", f"{ref.file}: the tariff's {key} is {own}, the car park's {park}")
                 )
     for name, device in site.devices.items():
-        problems += _device_problems(f"devices.{name}", device)
+        problems += _device_problems(f"devices.{name}", device, base_dir)
 
     users: dict[str, tuple[str, str]] = {}  # device id -> (lane id, slot path) of its first user
     all_devices: list[ResolvedDevice] = [ResolvedDevice(n, f"devices.{n}", d) for n, d in site.devices.items()]
@@ -423,7 +409,7 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
                 device_id, device = value, site.devices[value]
             else:
                 device_id, device = f"{lane.id}.{slot}", value
-                problems += _device_problems(slot_path, device)
+                problems += _device_problems(slot_path, device, base_dir)
                 all_devices.append(ResolvedDevice(device_id, slot_path, device))
             if device.kind not in kinds:
                 problems.append(
@@ -448,8 +434,10 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
     return problems
 
 
-def _device_problems(path: str, device: Device) -> list[Problem]:
+def _device_problems(path: str, device: Device, base_dir: Path) -> list[Problem]:
     problems = []
+    if device.kind is DeviceKind.PLATE_CAMERA and isinstance(device.connection, HttpListenConnection | MqttConnection):
+        problems += [Problem(at, message) for at, message in connection_problems(path, device.connection, base_dir)]
     allowed = DRIVERS_BY_KIND[device.kind]
     if device.driver not in allowed:
         problems.append(

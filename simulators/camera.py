@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import uuid
 from collections.abc import Callable
@@ -110,9 +111,13 @@ class CameraSim:
 
     def __init__(
         self, name: str = "sim-camera", *, seed: int | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC), username: str | None = None,
+        password: str | None = None, auth: str = "digest",
     ) -> None:  # fmt: skip
+        """``username``/``password``: the credentials it pushes with, HTTP ``digest`` or ``basic`` (as a camera's
+        HTTP host notification is set up)."""
         self.name = name
+        self.username, self.password, self.auth = username, password, auth
         self.rng = random.Random(seed)
         self.clock = clock
         self.sent = 0
@@ -160,8 +165,15 @@ class CameraSim:
 
     async def _post(self, url: str, body: bytes, content_type: str) -> int:
         timeout = aiohttp.ClientTimeout(total=5)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.post(
-            url, data=body, headers={"Content-Type": content_type}
+        middlewares: tuple[aiohttp.DigestAuthMiddleware, ...] = ()
+        headers = {"Content-Type": content_type}
+        if self.username is not None and self.password is not None:
+            if self.auth == "basic":
+                headers["Authorization"] = aiohttp.encode_basic_auth(self.username, self.password)
+            else:
+                middlewares = (aiohttp.DigestAuthMiddleware(self.username, self.password),)
+        async with aiohttp.ClientSession(timeout=timeout, middlewares=middlewares) as session, session.post(
+            url, data=body, headers=headers
         ) as response:  # fmt: skip
             await response.read()
             self.sent += 1
@@ -192,12 +204,16 @@ def register_sim(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     parser.add_argument("--port", type=int, default=1883)
     parser.add_argument("--topic", default="parkgate/lpr/sim-camera")
     parser.add_argument("--name", default="sim-camera")
+    parser.add_argument("--user", help="HTTP push credentials: user name (password from --password-env)")
+    parser.add_argument("--password-env", default="PARKGATE_CAMERA_PASSWORD", help="variable holding the password")
+    parser.add_argument("--auth", choices=("digest", "basic"), default="digest")
     parser.add_argument("--seed", type=int)
     parser.set_defaults(handler=lambda args: asyncio.run(_run(args)))
 
 
 async def _run(args: argparse.Namespace) -> int:
-    sim = CameraSim(args.name, seed=args.seed)
+    password = os.environ.get(args.password_env) if args.user else None
+    sim = CameraSim(args.name, seed=args.seed, username=args.user, password=password, auth=args.auth)
     plates = args.plate or ["粤B3R7K2"]
     if args.mode != "mqtt" and not args.url:
         raise SystemExit("give the URL to push to")

@@ -12,6 +12,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from drivers.lpr.fields import NO_READ_MARKERS, is_no_read
+
 
 class Direction(StrEnum):
     APPROACH = "approach"  # towards the camera (Hikvision "forward", Milesight "Approach")
@@ -26,9 +28,8 @@ DIRECTION_WORDS: dict[str, Direction] = {
     "out": Direction.AWAY, "2": Direction.AWAY,
 }  # fmt: skip
 
-NO_READ_PLATES = frozenset(
-    {"", "unknown", "无车牌", "无牌车", "车牌", "noplate", "none", "null", "-", "--", "not defined"}
-)
+# The cameras' "no plate" markers, compared cleaned (lower case, without spaces or dashes): see drivers.lpr.fields.
+NO_READ_PLATES = NO_READ_MARKERS
 
 
 def direction_from(word: str | None) -> Direction:
@@ -39,11 +40,11 @@ def direction_from(word: str | None) -> Direction:
 
 
 def plate_or_none(text: str | None) -> str | None:
-    """The plate as read, or ``None`` for the camera's "no plate" markers."""
+    """The plate as read, or ``None`` for the camera's "no plate" markers (no bounds: see ``fields.check_plate``)."""
     if text is None:
         return None
     stripped = text.strip()
-    return None if stripped.lower() in NO_READ_PLATES else stripped
+    return None if is_no_read(stripped) else stripped
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,10 +32,22 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from drivers.lpr.errors import LprProtocolError
-from drivers.lpr.events import CameraEvent, CameraHeartbeat, PlateImage, PlateRead, direction_from, plate_or_none
+from drivers.lpr.events import CameraEvent, CameraHeartbeat, PlateImage, PlateRead, direction_from
+from drivers.lpr.fields import (
+    MAX_EVENT_ID,
+    MAX_IMAGES,
+    MAX_NAME,
+    bounded_extra,
+    check_confidence,
+    check_image,
+    check_plate,
+    check_text,
+    check_time,
+    confidence_number,
+)
 from drivers.lpr.multipart import Part, boundary_from_body, boundary_from_header, build_multipart, parse_multipart
 from drivers.lpr.timestamps import parse_camera_time
-from drivers.lpr.xmldoc import child, find, local, parse_xml, text_of
+from drivers.lpr.xmldoc import MAX_ELEMENTS, child, find, local, parse_xml, text_of
 
 NAMESPACE = "http://www.hikvision.com/ver20/XMLSchema"
 SOURCE = "hikvision-isapi"
@@ -59,8 +71,11 @@ def _image_kind(name: str) -> str:
     return "scene"
 
 
-def split_isapi(body: bytes, content_type: str | None = None) -> tuple[bytes, tuple[PlateImage, ...]]:
-    """The XML document and the pictures of an ISAPI push (multipart or plain XML)."""
+def split_isapi(
+    body: bytes, content_type: str | None = None, device: str | None = None
+) -> tuple[bytes, tuple[PlateImage, ...]]:
+    """The XML document and the pictures of an ISAPI push (multipart or plain XML), pictures bounded in number and
+    size (:func:`drivers.lpr.fields.check_image`)."""
     boundary = boundary_from_header(content_type) or boundary_from_body(body)
     if boundary is None:
         return body, ()
@@ -76,22 +91,17 @@ def split_isapi(body: bytes, content_type: str | None = None) -> tuple[bytes, tu
         ctype = part.content_type or "image/jpeg"
         if not ctype.startswith("image/") and not name.lower().endswith((".jpg", ".jpeg", ".png")):
             continue
+        check_image(name, len(part.content), len(images) + 1, device=device)
         images.append(PlateImage(_image_kind(name), name, ctype, part.content))
     return xml_part.content, tuple(images)
 
 
-def _confidence(text: str | None, extra: dict[str, Any]) -> float | None:
-    if text is None:
+def _confidence(text: str | None, device: str | None) -> float | None:
+    """ISAPI's confidenceLevel is a percentage: finite, 0..100, or the read is refused."""
+    value = confidence_number(text, device=device, field="confidenceLevel")
+    if value is None:
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        extra["confidence_raw"] = text
-        return None
-    if value != value:  # NaN
-        extra["confidence_raw"] = text
-        return None
-    return min(max(value / 100.0, 0.0), 1.0)
+    return check_confidence(value, scale=100.0, device=device, field="confidenceLevel", raw=text)
 
 
 def decode_isapi(
@@ -102,9 +112,11 @@ def decode_isapi(
 
     ``camera`` names the camera (from the URL it posted to); without it the camera's ``ipAddress``/``channelID`` is
     used. A time without an offset is read in ``default_tz``; a missing time becomes ``received_at``.
-    Raises :class:`LprProtocolError` for anything that is not an ISAPI alert.
+    Every field is bounded (:mod:`drivers.lpr.fields`); with ``received_at`` the camera's time must also be within
+    a day of it. Raises :class:`LprProtocolError` for anything that is not an ISAPI alert, and its subclass
+    :class:`~drivers.lpr.fields.LprFieldError` for a field out of bounds.
     """
-    xml, images = split_isapi(body, content_type)
+    xml, images = split_isapi(body, content_type, camera)
     root = _json_alert(xml) if xml.lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"{") else parse_xml(xml)
     if local(root.tag).lower() != "eventnotificationalert":
         raise LprProtocolError(f"root element is <{local(root.tag)}>, not <EventNotificationAlert>", data=xml[:64])
@@ -115,36 +127,44 @@ def decode_isapi(
     if camera is None:
         ip, channel = text_of(root, "ipAddress"), text_of(root, "channelID")
         camera = "/".join(x for x in (ip or text_of(root, "macAddress"), channel) if x) or "unknown"
+        camera = check_text(camera, device=None, field="ipAddress", limit=MAX_NAME) or "unknown"
+    event_type = check_text(event_type, device=camera, field="eventType") or ""
     received = received_at or datetime.now(UTC)
     camera_time = parse_camera_time(text_of(root, "dateTime"), default_tz)
+    if camera_time is not None:
+        check_time(camera_time, device=camera, field="dateTime", received=received_at)
     at = camera_time or received
     if anpr is None:
         if event_type.lower() == "anpr":
             raise LprProtocolError("ANPR alert without an <ANPR> element", device=camera, data=xml[:64])
         return CameraHeartbeat(camera, at, event_type or "unknown", xml)
-    extra: dict[str, Any] = {k: v for k in _EXTRA_ROOT if (v := text_of(root, k)) is not None}
-    extra |= {k: v for k in _EXTRA_ANPR if (v := text_of(anpr, k)) is not None}
+    plate = check_plate(text_of(anpr, "licensePlate"), device=camera, field="licensePlate")
+    extra: dict[str, Any] = {k: bounded_extra(v) for k in _EXTRA_ROOT if (v := text_of(root, k)) is not None}
+    extra |= {k: bounded_extra(v) for k in _EXTRA_ANPR if (v := text_of(anpr, k)) is not None}
     extra["time_source"] = "camera" if camera_time else "received"
-    direction_raw = text_of(anpr, "direction")
+    direction_raw = check_text(text_of(anpr, "direction"), device=camera, field="direction")
     if direction_raw is not None:
         extra["direction_raw"] = direction_raw
     vehicle_info = child(anpr, "vehicleInfo")
     if (colour := text_of(vehicle_info, "color")) is not None:
-        extra["vehicle_color"] = colour
+        extra["vehicle_color"] = bounded_extra(colour)
     listed = _picture_names(anpr)
     if listed:
         extra["pictures"] = listed
     uuid_element = find(root, "UUID")
+    event_id = ((uuid_element.text or "").strip() or None) if uuid_element is not None else None
     return PlateRead(
         camera=camera,
-        plate=plate_or_none(text_of(anpr, "licensePlate")),
-        confidence=_confidence(text_of(anpr, "confidenceLevel"), extra),
+        plate=plate,
+        confidence=_confidence(text_of(anpr, "confidenceLevel"), camera),
         direction=direction_from(direction_raw),
         at=at,
         source=SOURCE,
-        plate_color=text_of(anpr, "plateColor"),
-        vehicle_type=text_of(anpr, "vehicleType") or text_of(vehicle_info, "vehicleType"),
-        event_id=((uuid_element.text or "").strip() or None) if uuid_element is not None else None,
+        plate_color=check_text(text_of(anpr, "plateColor"), device=camera, field="plateColor"),
+        vehicle_type=check_text(
+            text_of(anpr, "vehicleType") or text_of(vehicle_info, "vehicleType"), device=camera, field="vehicleType"
+        ),
+        event_id=check_text(event_id, device=camera, field="UUID", limit=MAX_EVENT_ID),
         images=images,
         raw=xml,
         extra=extra,
@@ -159,21 +179,24 @@ def _json_alert(document: bytes) -> ET.Element:
             data = data["EventNotificationAlert"]
         if not isinstance(data, dict):
             raise LprProtocolError("JSON alert is not an object", data=document[:64])
-        return _element("EventNotificationAlert", data, 0)
+        return _element("EventNotificationAlert", data, 0, [0])
     except (UnicodeDecodeError, ValueError, RecursionError) as err:
         raise LprProtocolError(f"not a JSON alert: {err}", data=document[:64]) from err
 
 
-def _element(tag: str, value: Any, depth: int) -> ET.Element:
+def _element(tag: str, value: Any, depth: int, count: list[int]) -> ET.Element:
     if depth > 16:
         raise LprProtocolError("JSON alert nested deeper than 16 levels")
-    element = ET.Element(tag)
+    count[0] += 1
+    if count[0] > MAX_ELEMENTS:
+        raise LprProtocolError(f"JSON alert with more than {MAX_ELEMENTS} values")
+    element = ET.Element(tag[:MAX_NAME])
     if isinstance(value, dict):
         for key, item in value.items():
-            element.append(_element(str(key), item, depth + 1))
+            element.append(_element(str(key), item, depth + 1, count))
     elif isinstance(value, list):
         for item in value:
-            element.append(_element("item", item, depth + 1))
+            element.append(_element("item", item, depth + 1, count))
     elif value is not None:
         element.text = str(value).lower() if isinstance(value, bool) else str(value)
     return element
@@ -183,7 +206,8 @@ def _picture_names(anpr: ET.Element) -> list[str]:
     pictures = child(anpr, "pictureInfoList")
     if pictures is None:
         return []
-    return [name for info in pictures if (name := text_of(info, "fileName")) is not None]
+    names = [name for info in pictures if (name := text_of(info, "fileName")) is not None]
+    return [bounded_extra(name) for name in names[:MAX_IMAGES]]
 
 
 # ---------------------------------------------------------------------- the camera's side (simulator, tests)

@@ -23,7 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from drivers.lpr.errors import LprProtocolError
-from drivers.lpr.events import Direction, PlateImage, PlateRead, direction_from, plate_or_none
+from drivers.lpr.events import Direction, PlateImage, PlateRead, direction_from
+from drivers.lpr.fields import (
+    MAX_EVENT_ID,
+    MAX_NAME,
+    MAX_URL,
+    LprFieldError,
+    bounded_extra,
+    check_confidence,
+    check_image,
+    check_plate,
+    check_text,
+    check_time,
+    confidence_number,
+)
 from drivers.lpr.timestamps import parse_camera_time
 
 MAX_DOCUMENT = 16 << 20
@@ -124,19 +137,13 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _confidence(value: Any, scale: float | str, extra: dict[str, Any]) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(str(value).strip().rstrip("%"))
-    except ValueError:
-        extra["confidence_raw"] = value if isinstance(value, str | int | float) else repr(value)[:64]
-        return None
-    if number != number or number in (float("inf"), float("-inf")):
-        extra["confidence_raw"] = str(value)
+def _confidence(value: Any, scale: float | str, device: str, field: str) -> float | None:
+    """0..1 from the camera's number: finite, within 0..scale ("auto": above 1 is a percentage), or refused."""
+    number = confidence_number(value, device=device, field=field)
+    if number is None:
         return None
     divisor = (100.0 if number > 1.0 else 1.0) if scale == "auto" else float(scale)
-    return min(max(number / divisor, 0.0), 1.0)
+    return check_confidence(number, scale=divisor, device=device, field=field, raw=value)
 
 
 def _direction(value: Any, words: Mapping[str, str]) -> Direction:
@@ -149,18 +156,21 @@ def _direction(value: Any, words: Mapping[str, str]) -> Direction:
     return direction_from(text)
 
 
-def _image(kind: str, path: str, value: Any) -> PlateImage | None:
+def _image(kind: str, path: str, value: Any, device: str, count: int) -> PlateImage | None:
     text = _text(value)
     if text is None:
         return None
+    check_image(path, len(text) * 3 // 4, count, device=device)
     if text.startswith(("http://", "https://", "file://")):
-        return PlateImage(kind, path, path=text)
+        return PlateImage(kind, path, path=check_text(text, device=device, field=path, limit=MAX_URL))
     if text.startswith("data:"):
         text = text.split(",", 1)[-1]
     try:
         data = base64.b64decode(text, validate=True)  # JPEG in base64 starts with "/9j/": try this before paths
     except (binascii.Error, ValueError):
-        return PlateImage(kind, path, path=text) if text.startswith("/") else None
+        if not text.startswith("/"):
+            return None
+        return PlateImage(kind, path, path=check_text(text, device=device, field=path, limit=MAX_URL))
     return PlateImage(kind, path, "image/jpeg", data) if data else None
 
 
@@ -168,7 +178,9 @@ def decode_json(
     body: bytes | str | Mapping[str, Any], field_map: FieldMap = MILESIGHT, *, camera: str | None = None,
     default_tz: tzinfo = UTC, received_at: datetime | None = None,
 ) -> PlateRead:  # fmt: skip
-    """Decode one JSON plate event through ``field_map``. Raises :class:`LprProtocolError`."""
+    """Decode one JSON plate event through ``field_map``. Raises :class:`LprProtocolError`, and its subclass
+    :class:`~drivers.lpr.fields.LprFieldError` for a field out of bounds (:mod:`drivers.lpr.fields`; with
+    ``received_at`` the camera's time must be within a day of it)."""
     if isinstance(body, Mapping):
         document: Any = body
         raw = json.dumps(body, ensure_ascii=False).encode()
@@ -186,31 +198,59 @@ def decode_json(
     if field_map.plate not in document and plate_value is None and "." not in field_map.plate:
         raise LprProtocolError(f"no {field_map.plate!r} field: not a {field_map.name} plate event", data=raw[:64])
     extra: dict[str, Any] = {}
-    camera_name = camera or _text(lookup(document, field_map.camera)) or "unknown"
+    named = camera or check_text(_text(lookup(document, field_map.camera)), device=None,
+                                 field=field_map.camera or "device", limit=MAX_NAME)  # fmt: skip
+    camera_name = named or "unknown"
+    if plate_value is not None and not isinstance(plate_value, str | int):
+        raise LprFieldError(field_map.plate, "plate-shape", f"is a {type(plate_value).__name__}, not a text",
+                            device=camera_name)  # fmt: skip
+    plate = check_plate(_text(plate_value), device=camera_name, field=field_map.plate)
     camera_time = parse_camera_time(_time_value(lookup(document, field_map.time)), default_tz)
+    if camera_time is not None:
+        check_time(camera_time, device=camera_name, field=field_map.time or "time", received=received_at)
     at = camera_time or received_at or datetime.now(UTC)
     extra["time_source"] = "camera" if camera_time else "received"
     direction_value = lookup(document, field_map.direction)
-    if _text(direction_value) is not None:
-        extra["direction_raw"] = _text(direction_value)
+    direction_text = check_text(_text(direction_value), device=camera_name, field=field_map.direction or "direction")
+    if direction_text is not None:
+        extra["direction_raw"] = direction_text
     for path in field_map.keep:
-        value = lookup(document, path)
+        value = bounded_extra(lookup(document, path))
         if value is not None:
             extra[path] = value
-    images = tuple(
-        image for path, kind in field_map.images.items() if (image := _image(kind, path, lookup(document, path)))
-    )
+    images: list[PlateImage] = []
+    for path, kind in field_map.images.items():
+        if image := _image(kind, path, lookup(document, path), camera_name, len(images) + 1):
+            images.append(image)
     return PlateRead(
         camera=camera_name,
-        plate=plate_or_none(_text(plate_value)),
-        confidence=_confidence(lookup(document, field_map.confidence), field_map.confidence_scale, extra),
-        direction=_direction(direction_value, field_map.directions),
+        plate=plate,
+        confidence=_confidence(
+            lookup(document, field_map.confidence),
+            field_map.confidence_scale,
+            camera_name,
+            field_map.confidence or "confidence",
+        ),
+        direction=_direction(direction_text, field_map.directions),
         at=at,
         source=SOURCE,
-        plate_color=_text(lookup(document, field_map.plate_color)),
-        vehicle_type=_text(lookup(document, field_map.vehicle_type)),
-        event_id=_text(lookup(document, field_map.event_id)),
-        images=images,
+        plate_color=check_text(
+            _text(lookup(document, field_map.plate_color)),
+            device=camera_name,
+            field=field_map.plate_color or "plate_color",
+        ),
+        vehicle_type=check_text(
+            _text(lookup(document, field_map.vehicle_type)),
+            device=camera_name,
+            field=field_map.vehicle_type or "vehicle_type",
+        ),
+        event_id=check_text(
+            _text(lookup(document, field_map.event_id)),
+            device=camera_name,
+            field=field_map.event_id or "event_id",
+            limit=MAX_EVENT_ID,
+        ),
+        images=tuple(images),
         raw=raw,
         extra=extra,
     )

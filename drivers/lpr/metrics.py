@@ -6,6 +6,14 @@ from prometheus_client import Counter, Histogram
 
 FRAMES = Counter("parkgate_lpr_events_total", "Camera events decoded", ["device", "kind"])
 ERRORS = Counter("parkgate_lpr_errors_total", "Camera documents or connections that failed", ["device", "kind"])
+REJECTED = Counter(
+    "parkgate_lpr_rejected_total", "Camera reads refused: a field out of bounds (see drivers.lpr.fields)",
+    ["device", "reason"],
+)  # fmt: skip
+REFUSED = Counter(
+    "parkgate_lpr_refused_total", "Pushes and connections a camera listener refused before reading them",
+    ["listener", "reason"],
+)  # fmt: skip
 RECONNECTS = Counter("parkgate_lpr_reconnects_total", "Reconnections to the MQTT broker", ["device"])
 LATENCY = Histogram(
     "parkgate_lpr_decode_seconds", "Time from a document's arrival to its event on the queue", ["device"],

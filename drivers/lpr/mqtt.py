@@ -1,5 +1,9 @@
 """JSON plate events over MQTT (aiomqtt 2.x): subscribe, decode through the field map, reconnect with backoff.
 
+Each camera (or the edge, for a group of cameras) has its own broker account (``username``/``password``) and, with
+``tls``, the connection is TLS: the broker's certificate checked against ``ca_file`` (or the system's CAs) and, with
+``cert_file``/``key_file``, a client certificate presented. See config/mosquitto/ for the broker's side.
+
 Health is the broker connection: ``online`` while subscribed, ``offline`` at once when the connection drops, and
 again ``online`` after the automatic reconnection. With ``silence_timeout`` set, a camera that sends nothing for that
 long also makes the subscriber ``degraded`` (the broker is fine, the camera is not talking).
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -18,12 +23,36 @@ from datetime import UTC, datetime, tzinfo
 import aiomqtt
 
 from drivers.health import Backoff, Health, HealthTracker
-from drivers.lpr.errors import LprError
+from drivers.lpr.errors import LprError, LprTransportError
 from drivers.lpr.events import PlateRead
+from drivers.lpr.fields import MAX_NAME, LprFieldError, check_text
 from drivers.lpr.jsonmap import MILESIGHT, FieldMap, decode_json
-from drivers.lpr.metrics import ERRORS, FRAMES, LATENCY, RECONNECTS
+from drivers.lpr.metrics import ERRORS, FRAMES, LATENCY, RECONNECTS, REJECTED
 
 _LOGGER = logging.getLogger(__name__)
+
+
+MAX_MESSAGE = 4 << 20  # bytes of one plate event (two base64 pictures fit well)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttTls:
+    """TLS to the broker: the CA that signed its certificate (``None``: the system's) and our client certificate."""
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+
+    def context(self) -> ssl.SSLContext:
+        """The client context; raises :class:`LprTransportError` when a file cannot be read."""
+        try:
+            context = ssl.create_default_context(cafile=self.ca_file)
+            if self.cert_file is not None:
+                context.load_cert_chain(self.cert_file, self.key_file)
+        except (OSError, ssl.SSLError) as err:
+            raise LprTransportError(f"TLS files ({self.ca_file}, {self.cert_file}): {err}") from err
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +78,7 @@ class MqttCameraConfig:
     silence_timeout: float | None = None
     max_backoff: float = 5.0
     tz: tzinfo = UTC
+    tls: MqttTls | None = None
 
 
 class MqttPlateSubscriber:
@@ -61,6 +91,7 @@ class MqttPlateSubscriber:
         self._task: asyncio.Task[None] | None = None
         self._backoff = Backoff(initial=0.05, maximum=config.max_backoff)
         self._last_message = time.monotonic()
+        self._last_refusal_log = -1e9
         self.connections = 0
         self.topics: tuple[str, ...] = (config.topic,) if isinstance(config.topic, str) else tuple(config.topic)
 
@@ -88,9 +119,10 @@ class MqttPlateSubscriber:
         identifier = f"parkgate-{cfg.name}-{uuid.uuid4().hex[:8]}"
         while True:
             try:
+                tls_context = cfg.tls.context() if cfg.tls is not None else None
                 async with aiomqtt.Client(
                     cfg.host, cfg.port, identifier=identifier, username=cfg.username, password=cfg.password,
-                    keepalive=cfg.keepalive, timeout=2.0,
+                    keepalive=cfg.keepalive, timeout=2.0, tls_context=tls_context,
                 ) as client:  # fmt: skip
                     for topic in self.topics:
                         await client.subscribe(topic, qos=cfg.qos)
@@ -107,7 +139,7 @@ class MqttPlateSubscriber:
                     finally:
                         if watchdog is not None:
                             watchdog.cancel()
-            except aiomqtt.MqttError as err:
+            except (aiomqtt.MqttError, LprTransportError) as err:
                 ERRORS.labels(cfg.name, "transport").inc()
                 self.health.set(Health.OFFLINE, f"broker {cfg.host}:{cfg.port}: {err}")
             await asyncio.sleep(self._backoff.next_delay())
@@ -118,26 +150,39 @@ class MqttPlateSubscriber:
         cfg = self.config
         if not isinstance(payload, bytes | bytearray):
             payload = str(payload).encode()
+        if len(payload) > MAX_MESSAGE:
+            ERRORS.labels(cfg.name, "too-large").inc()
+            self._log_refusal(topic, f"message of {len(payload)} bytes, more than {MAX_MESSAGE}")
+            return
         camera = cfg.camera
-        if camera is None and cfg.camera_topic_level is not None:
-            levels = topic.split("/")
-            if cfg.camera_topic_level < len(levels):
-                camera = levels[cfg.camera_topic_level]
         try:
+            if camera is None and cfg.camera_topic_level is not None:
+                levels = topic.split("/")
+                if cfg.camera_topic_level < len(levels):
+                    camera = check_text(levels[cfg.camera_topic_level], device=cfg.name, field="topic", limit=MAX_NAME)
             read = decode_json(bytes(payload), cfg.field_map, camera=camera, default_tz=cfg.tz,
                                received_at=datetime.now(UTC))  # fmt: skip
         except LprError as err:
             ERRORS.labels(cfg.name, "protocol").inc()
-            _LOGGER.warning("%s: message on %s: %s", cfg.name, topic, err)
+            if isinstance(err, LprFieldError):
+                REJECTED.labels(cfg.name, err.reason).inc()
+            self._log_refusal(topic, str(err)[:300])
             return
         if camera is None and read.camera == "unknown":
             read = replace(read, camera=cfg.name)
-        read.extra["topic"] = topic
+        read.extra["topic"] = topic[:256]
         FRAMES.labels(cfg.name, "plate").inc()
         self.events.put_nowait(read)
         LATENCY.labels(cfg.name).observe(time.perf_counter() - started)
         if self.health.health is Health.DEGRADED:
             self.health.set(Health.ONLINE, f"subscribed to {', '.join(self.topics)}")
+
+    def _log_refusal(self, topic: str, why: str) -> None:
+        """One line a minute at most: a camera gone mad on the broker must not fill the disk with logs."""
+        now = time.monotonic()
+        if now - self._last_refusal_log >= 60.0:
+            self._last_refusal_log = now
+            _LOGGER.warning("%s: message on %s refused: %s", self.config.name, topic[:120], why)
 
     async def _watch_silence(self) -> None:
         timeout = self.config.silence_timeout

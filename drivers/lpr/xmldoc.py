@@ -4,6 +4,11 @@ Safety: a document type declaration is refused outright. Without a DTD there are
 expansion ("billion laughs") and external entities cannot happen; cameras never send one. The standard library parser
 (expat) then reads the text.
 
+Bounds: at most :data:`MAX_DOCUMENT` bytes, :data:`MAX_DEPTH` levels of nesting and :data:`MAX_ELEMENTS` elements
+(an ANPR alert has about 80 elements, 5 levels deep); the parser stops at the first element past a bound, so a
+deeply nested or very long document costs no more than its first few kilobytes. The text is fed to the parser in
+chunks for the same reason.
+
 Tolerance: a byte-order mark, an ``encoding`` declaration the standard parser cannot do (GBK, GB2312, GB18030 — many
 cameras sold in China declare these), any namespace or none, and elements in any order. The bytes are decoded here
 (declared encoding first, then UTF-8, then GB18030) and the declaration removed before parsing.
@@ -18,6 +23,9 @@ import xml.etree.ElementTree as ET  # the DTD is refused before parsing, see the
 from drivers.lpr.errors import LprProtocolError
 
 MAX_DOCUMENT = 1 << 20
+MAX_DEPTH = 32
+MAX_ELEMENTS = 4096
+_CHUNK = 16 << 10
 _DECLARATION = re.compile(rb"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""", re.IGNORECASE)
 _ALIASES = {"gbk": "gb18030", "gb2312": "gb18030", "gb18030": "gb18030", "cp936": "gb18030"}
@@ -59,10 +67,43 @@ def parse_xml(data: bytes) -> ET.Element:
     if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise LprProtocolError("XML with a document type declaration is refused (entity expansion)", data=data[:64])
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1, flags=re.IGNORECASE)
+    builder = _BoundedBuilder()
+    parser = ET.XMLParser(target=builder)  # noqa: S314  # no DTD can reach the parser (checked above)
     try:
-        return ET.fromstring(text)  # noqa: S314  # no DTD can reach the parser (checked above)
+        for start in range(0, len(text), _CHUNK):
+            parser.feed(text[start : start + _CHUNK])
+        root: ET.Element = parser.close()
     except ET.ParseError as err:
         raise LprProtocolError(f"not well-formed XML: {err}", data=data[:64]) from err
+    except _BoundExceededError as err:
+        raise LprProtocolError(str(err), data=data[:64]) from None
+    return root
+
+
+class _BoundExceededError(Exception):
+    pass
+
+
+class _BoundedBuilder(ET.TreeBuilder):
+    """A tree builder that stops the parse at the first element past :data:`MAX_DEPTH` or :data:`MAX_ELEMENTS`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0
+        self.count = 0
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        self.depth += 1
+        self.count += 1
+        if self.depth > MAX_DEPTH:
+            raise _BoundExceededError(f"XML nested deeper than {MAX_DEPTH} levels")
+        if self.count > MAX_ELEMENTS:
+            raise _BoundExceededError(f"XML with more than {MAX_ELEMENTS} elements")
+        return super().start(tag, attrs)
+
+    def end(self, tag: str) -> ET.Element:
+        self.depth -= 1
+        return super().end(tag)
 
 
 def local(tag: str | object) -> str:

@@ -23,8 +23,8 @@ from drivers.lpr import (
     encode_isapi_multipart,
     encode_isapi_xml,
 )
-from drivers.lpr.events import NO_READ_PLATES
 from drivers.lpr.multipart import boundary_from_body, build_multipart, parse_multipart
+from tests.drivers.lpr_plates import real_plates
 
 # The shape of a DS-2CD7A26-series ANPR push (HTTP listening), with the fields real firmware adds that we ignore.
 GOLDEN_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -272,9 +272,7 @@ def test_bad_documents(body: bytes, message: str) -> None:
         decode_isapi(body)
 
 
-plates = st.text(alphabet="粤京沪ABCDEFGHJKLMNPQRSTUVWXYZ0123456789学警", min_size=1, max_size=9).filter(
-    lambda p: p.lower() not in NO_READ_PLATES  # "NULL", "NONE": the no-read markers some firmware sends
-)
+plates = real_plates()
 
 
 @given(plates, st.integers(1, 100), st.sampled_from(["forward", "reverse", "unknown"]), st.booleans(), st.booleans())

@@ -45,7 +45,7 @@ io_map = { open = { address = 0 }, close = { address = 1 } }
 [devices.cam]
 kind = "plate_camera"
 driver = "hikvision_isapi"
-connection = { type = "http_listen", listen = "0.0.0.0:8081", path = "/cam" }
+connection = { type = "http_listen", listen = "0.0.0.0:8081", path = "/cam", allow_from = ["192.168.1.64"] }
 
 [devices.disp]
 kind = "display"
@@ -195,6 +195,33 @@ BROKEN: list[tuple[str, str, str, str]] = [
     ("duplicate-lane-id", 'id = "out"', 'id = "in"', "lanes: Value error, lane id 'in' is used twice"),
     ("toml-syntax", "[journal]", "[journal", "TOML syntax error: "),
     (
+        "camera-open-to-anyone",
+        ', allow_from = ["192.168.1.64"] }',
+        " }",
+        "devices.cam.connection.allow_from: the camera listens on 0.0.0.0:8081, beyond loopback, and would accept "
+        "pushes from anyone: give allow_from (the camera's addresses) or username and password_env",
+    ),
+    (
+        "camera-bad-address",
+        'allow_from = ["192.168.1.64"]',
+        'allow_from = ["192.168.1.640"]',
+        "devices.cam.connection.allow_from: Value error, '192.168.1.640' is not an IP address or network",
+    ),
+    (
+        "camera-username-without-password",
+        'allow_from = ["192.168.1.64"]',
+        'username = "camera"',
+        "devices.cam.connection.password_env: username and password_env go together",
+    ),
+    (
+        "camera-tls-files-without-mqtts",
+        'driver = "hikvision_isapi"\nconnection = { type = "http_listen", listen = "0.0.0.0:8081", path = "/cam", '
+        'allow_from = ["192.168.1.64"] }',
+        'field_map = "milesight"\ndriver = "json_mqtt"\n'
+        'connection = { type = "mqtt", topics = ["lpr/cam"], ca_file = "ca.crt" }',
+        "devices.cam.connection.ca_file: TLS files need an mqtts:// broker",
+    ),
+    (
         "negative-capacity",
         "capacity = { small = 10 }",
         "capacity = { small = -1 }",
@@ -213,6 +240,16 @@ def test_broken_variant_gets_its_specific_error(
     assert out == ""
     assert expected in err, err
     assert "Traceback" not in err
+
+
+def test_camera_on_loopback_or_with_credentials_needs_no_addresses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = 'listen = "0.0.0.0:8081", path = "/cam", allow_from = ["192.168.1.64"]'
+    credentials = 'username = "hik", password_env = "CAM_PASSWORD", auth = "basic"'
+    for new in ('listen = "127.0.0.1:8081", path = "/cam"', f'listen = "0.0.0.0:8081", {credentials}'):
+        code, _out, err = check(tmp_path, BASE.replace(old, new), capsys)
+        assert (code, err) == (0, ""), err
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
