@@ -28,8 +28,9 @@ from datetime import datetime, timedelta
 from edge.events import PlateSeen
 from parking.plates import similarity
 
-# Beyond this the camera's clock is not believed at all (unset clock, wrong zone): its reception time is used.
-MAX_CAMERA_OFFSET = timedelta(hours=12)
+CLOCK_JUMP = timedelta(minutes=1)  # a read this far from the camera's usual offset: its clock jumped, or it is stale
+CLOCK_AGREEMENT = timedelta(seconds=5)  # three reads in a row this close to one another: the clock jumped
+CLOCK_EVIDENCE = timedelta(seconds=10)  # ... arriving over at least this long (a burst of stored events does not)
 SAME_VEHICLE = 0.85  # similarity at which a read is the decided vehicle's (exact or look-alike characters)
 _OFFSET_SAMPLES = 32
 
@@ -48,21 +49,34 @@ class ReadBinder:
         self._decided: set[str] = set()  # the plates the vehicle in the lane was decided on
         self._recent: deque[tuple[str, datetime]] = deque(maxlen=16)  # (plate, suppressed until)
         self._event_ids: deque[str] = deque(maxlen=64)
-        self._offsets: dict[str, deque[timedelta]] = {}
+        self._offsets: dict[str, deque[tuple[datetime, timedelta]]] = {}  # per camera: (arrival, offset)
 
     # ------------------------------------------------------------------------------------------------ intake
 
     def taken_at(self, read: PlateSeen, now: datetime) -> datetime:
-        """When ``read`` was taken, on the lane's clock: the camera's time corrected for its offset, never later than
-        ``now``; ``now`` when the camera gave no time or its clock cannot be believed."""
+        """When ``read`` was taken, on the lane's clock: the camera's time corrected by the camera's offset (the
+        smallest receive-minus-capture time of its recent reads: network delays only add to it), never later than
+        ``now``; ``now`` when the camera gave no time. A camera whose clock jumped (three reads in a row agreeing on a
+        new offset) starts its estimate afresh; a burst of stored events sent late does not agree with itself, so it
+        stays old and is dropped."""
         if read.taken_at is None:
             return now
         offset = now - read.taken_at
-        if abs(offset) > MAX_CAMERA_OFFSET:
-            return now
         samples = self._offsets.setdefault(read.camera, deque(maxlen=_OFFSET_SAMPLES))
-        samples.append(offset)
-        return min(now, read.taken_at + min(samples))
+        samples.append((now, offset))
+        estimate = min(o for _, o in samples)
+        recent = list(samples)[-3:]
+        jumped = (
+            len(recent) == 3
+            and all(abs(o - estimate) > CLOCK_JUMP for _, o in recent)
+            and max(o for _, o in recent) - min(o for _, o in recent) <= CLOCK_AGREEMENT
+            and recent[-1][0] - recent[0][0] >= CLOCK_EVIDENCE  # three vehicles, not one burst of stored events
+        )
+        if jumped:
+            samples.clear()
+            samples.extend(recent)
+            estimate = min(o for _, o in recent)
+        return min(now, read.taken_at + estimate)
 
     def offer_plate(self, read: PlateSeen, now: datetime) -> bool:
         """Keep ``read`` for the next decision unless it is a repeat, stale, or of the decided vehicle; say whether

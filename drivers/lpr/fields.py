@@ -18,13 +18,17 @@ reads without the province). Any of these with spaces, dots or dashes, full-widt
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import time
 import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drivers.lpr.errors import LprProtocolError
+
+_LOGGER = logging.getLogger(__name__)
 
 MAX_PLATE_TEXT = 16  # characters of a plate as sent, spaces included
 MAX_NAME = 64  # a device or camera id (from a document, a topic or a URL)
@@ -144,19 +148,38 @@ def confidence_number(raw: object, *, device: str | None, field: str) -> float |
         raise LprFieldError(field, "confidence-range", f"is {shown(str(raw))}, not 0..100", device=device) from None
 
 
-def check_time(at: datetime, *, device: str | None, field: str, received: datetime | None) -> datetime:
-    """A camera time between 2000 and 2100 and, when the arrival is known, within a day of it."""
+def check_time(at: datetime, *, device: str | None, field: str, received: datetime | None) -> datetime | None:
+    """The camera's time if it can be a time at all: between 2000 and 2100. A read whose camera clock is outside that
+    is still a read: with its arrival known, ``None`` says "use the arrival time" (logged once per camera an hour);
+    without it (a capture decoded offline) it is an error. A time far from the arrival (a clock that is off, or an
+    event the camera stored and sends late) is passed on as it is: the lane judges it against the camera's other
+    reads (``edge.reads``)."""
     try:
         sane = EARLIEST <= at < LATEST
-        if sane and received is not None:
-            sane = abs(at - received) <= MAX_CLOCK_SKEW
     except OverflowError:
         sane = False
-    if not sane:
-        within = f"within {MAX_CLOCK_SKEW} of its arrival" if received is not None else "between 2000 and 2100"
-        raise LprFieldError(field, "time-range", f"is {at.isoformat()}, not {within} (is the camera's clock set?)",
-                            device=device)  # fmt: skip
-    return at
+    if sane:
+        if received is not None and abs(at - received) > MAX_CLOCK_SKEW:
+            _log_clock_off(device or "unknown", at)
+        return at
+    if received is not None:
+        _log_clock_off(device or "unknown", at)
+        return None
+    raise LprFieldError(field, "time-range", f"is {at.isoformat()}, not between 2000 and 2100 (is the camera's clock "
+                        "set?)", device=device)  # fmt: skip
+
+
+_CLOCK_WARNED: dict[str, float] = {}
+
+
+def _log_clock_off(device: str, at: datetime) -> None:
+    now = time.monotonic()
+    if len(_CLOCK_WARNED) > 1024:
+        _CLOCK_WARNED.clear()
+    if now - _CLOCK_WARNED.get(device, -1e9) >= 3600:
+        _CLOCK_WARNED[device] = now
+        _LOGGER.warning("camera %s: its clock says %s, far from the time its read arrived (set the camera's clock)",
+                        device, at.isoformat())  # fmt: skip
 
 
 def check_text(value: str | None, *, device: str | None, field: str, limit: int = MAX_WORD) -> str | None:

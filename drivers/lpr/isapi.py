@@ -132,7 +132,7 @@ def decode_isapi(
     received = received_at or datetime.now(UTC)
     camera_time = parse_camera_time(text_of(root, "dateTime"), default_tz)
     if camera_time is not None:
-        check_time(camera_time, device=camera, field="dateTime", received=received_at)
+        camera_time = check_time(camera_time, device=camera, field="dateTime", received=received_at)
     at = camera_time or received
     if anpr is None:
         if event_type.lower() == "anpr":

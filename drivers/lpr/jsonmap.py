@@ -207,7 +207,7 @@ def decode_json(
     plate = check_plate(_text(plate_value), device=camera_name, field=field_map.plate)
     camera_time = parse_camera_time(_time_value(lookup(document, field_map.time)), default_tz)
     if camera_time is not None:
-        check_time(camera_time, device=camera_name, field=field_map.time or "time", received=received_at)
+        camera_time = check_time(camera_time, device=camera_name, field=field_map.time or "time", received=received_at)
     at = camera_time or received_at or datetime.now(UTC)
     extra["time_source"] = "camera" if camera_time else "received"
     direction_value = lookup(document, field_map.direction)

@@ -115,19 +115,23 @@ def test_json_confidence_must_be_finite_in_range(confidence: object) -> None:
 
 @pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1970-01-01 00:00:00",
                                    "2150-01-01T00:00:00Z"])  # fmt: skip
-def test_camera_time_outside_a_sane_range_is_refused(value: str) -> None:
+def test_camera_time_outside_a_sane_range_is_refused_offline_and_replaced_on_arrival(value: str) -> None:
     xml = encode_isapi_xml(plate="粤B3R7K2", confidence=97, at=AT, event_id="e")
     xml = xml.replace(AT.isoformat(timespec="seconds").encode(), value.encode())
     with pytest.raises(LprFieldError) as caught:
         decode_isapi(xml, camera="cam")
     assert (caught.value.field, caught.value.reason) == ("dateTime", "time-range")
+    arrival = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+    read = decode_isapi(xml, camera="cam", received_at=arrival)
+    assert isinstance(read, PlateRead)
+    assert (read.at, read.extra["time_source"]) == (arrival, "received")
 
 
-def test_camera_time_far_from_arrival_is_refused_when_the_arrival_is_known() -> None:
-    body = encode_milesight(plate="粤B3R7K2", confidence=0.9, direction="Approach", at=datetime(2026, 1, 1),
-                            device="cam")  # fmt: skip
-    with pytest.raises(LprFieldError, match="within 1 day"):
-        decode_json(body, MILESIGHT, received_at=datetime(2026, 3, 1, tzinfo=UTC))
+def test_a_camera_time_far_from_arrival_is_kept_for_the_lane_to_judge() -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    body = encode_milesight(plate="粤B3R7K2", confidence=0.9, direction="Approach", at=at, device="cam")
+    late = decode_json(body, MILESIGHT, received_at=datetime(2026, 3, 1, tzinfo=UTC))  # a read all the same
+    assert (late.plate, late.at, late.extra["time_source"]) == ("粤B3R7K2", at, "camera")
     read = decode_json(body, MILESIGHT, received_at=datetime(2026, 1, 1, 0, 5, tzinfo=UTC) + timedelta(hours=-8))
     assert read.extra["time_source"] == "camera"
 

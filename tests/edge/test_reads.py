@@ -66,6 +66,28 @@ def test_a_read_taken_before_the_last_vehicle_was_decided_is_dropped_even_when_p
     assert reads.offer_plate(fresh, left + timedelta(seconds=2) + delay)
 
 
+def test_a_stored_event_sent_days_late_is_stale_and_a_clock_jump_is_learnt() -> None:
+    reads = binder()
+    now = T0
+    for plate in ("粤B11111", "粤B22222"):  # a camera with a good clock
+        now += timedelta(minutes=1)
+        assert reads.offer_plate(PlateSeen(plate, 0.9, camera="cam", taken_at=now - timedelta(milliseconds=100)), now)
+        reads.consume(now)
+        reads.vehicle_left(now + timedelta(seconds=5))
+    now += timedelta(minutes=1)
+    stored = [PlateSeen(f"粤C0000{i}", 0.9, camera="cam", taken_at=now - timedelta(days=2, minutes=i))
+              for i in range(4)]  # fmt: skip
+    assert [reads.offer_plate(read, now) for read in stored] == [False] * 4  # a burst of old events: all stale
+    burst = [
+        PlateSeen(f"粤D0000{i}", 0.9, camera="cam", taken_at=now - timedelta(days=2, seconds=2 * i)) for i in range(4)
+    ]  # stored events two seconds apart: they agree, but arrive at once
+    assert [reads.offer_plate(read, now + timedelta(milliseconds=i)) for i, read in enumerate(burst)] == [False] * 4
+    jumped = now - timedelta(days=3)  # the camera's clock is set back three days and stays there
+    kept = [reads.offer_plate(PlateSeen(f"沪A1000{i}", 0.9, camera="cam", taken_at=jumped + timedelta(seconds=20 * i)),
+                              now + timedelta(seconds=20 * i, milliseconds=100)) for i in range(4)]  # fmt: skip
+    assert kept == [False, False, True, True]  # learnt on the third read
+
+
 def test_a_camera_clock_far_off_is_not_believed() -> None:
     reads = binder()
     reads.consume(T0)
