@@ -44,6 +44,11 @@ def tariff_version_drafts(
         if hashlib.sha256(text.encode("utf-8")).hexdigest() != digest:
             _LOGGER.warning("tariff %s: its text does not hash to %s, not sent", tariff_ids.get(digest), digest)
             continue
-        payload = {"event": "tariff_version", "sha256": digest, "tariff_id": tariff_ids.get(digest, ""), "content": text}
+        payload = {
+            "event": "tariff_version",
+            "sha256": digest,
+            "tariff_id": tariff_ids.get(digest, ""),
+            "content": text,
+        }
         drafts.append(Draft(new_id(int(now.timestamp() * 1000)), RecordKind.TARIFF_VERSION, None, now, payload))
     return drafts
