@@ -84,7 +84,7 @@ class _Checker:
         dropped = sum(r.amount or 0 for r in drops)
         float_amount = self.data.opened.amount or 0
         expected = float_amount + tendered - change - refunded - dropped
-        figures: dict[str, Any] = {"float": float_amount, "tendered": tendered, "change": change,
+        figures: dict[str, Any] = {"currency": self.data.opened.currency, "float": float_amount, "tendered": tendered, "change": change,
                                    "refunded": refunded, "drops": dropped, "expected": expected}  # fmt: skip
         report = self.data.report
         if report is None:

@@ -169,8 +169,9 @@ def load_day(session: Session, car_park: str, day: date, now: datetime) -> list[
         if (review := reviews.get(data.shift)) is not None:
             data.review = Review(review.state, review.note, review.decided_by, review.decided_at,
                                  review.first_decided_at)  # fmt: skip
-        for bag in (str(r.bag) for r in data.booth_rows if r.event == "cash_drop"):
-            if (c := custody.get(bag)) is not None:
+        for drop in (r for r in data.booth_rows if r.event == "cash_drop"):
+            bag = str(drop.bag)
+            if (c := custody.get(bag)) is not None and c.drop_record == drop.record_id:
                 data.bags[bag] = BagCustody(
                     bag,
                     c.picked_up_at,
