@@ -279,17 +279,16 @@ class _Checker:
     # ------------------------------------------------------------------------------------------- listings
 
     def counts(self) -> Counter[str]:
-        exits = [r for r in self.booth if r.kind == "transaction" and r.event in ("payment", "waiver")]
-        exits += [r for r in self.booth if r.kind == "manual_action" and r.event == "manual_open" and r.lane]
-        exits += [r for r in self.lane_tx if r.event in EXIT_EVENTS]
-        counts: Counter[str] = Counter(exits=len(exits))
+        """Exits and the rates' numerators. A booth payment or waiver is the exit's transaction; a manual open at
+        the booth is the lane's own ``manual_open`` transaction (the booth's record goes with it)."""
+        booth_tx = [r for r in self.booth if r.kind == "transaction" and r.event in ("payment", "waiver")]
+        lane_exits = [r for r in self.lane_tx if r.event in EXIT_EVENTS]
+        counts: Counter[str] = Counter(exits=len(booth_tx) + len(lane_exits))
         counts["lost_card"] = sum(1 for r in self.live if r.lost_card)
-        counts["manual_open"] = sum(1 for r in self.booth if r.kind == "manual_action" and r.event == "manual_open")
-        counts["manual_open"] += sum(1 for r in self.lane_tx if r.event == "manual_open" and not r.shift)
-        counts["waiver"] = sum(1 for r in self.booth if r.kind == "transaction" and r.event == "waiver")
-        counts["waiver"] += sum(1 for r in self.lane_tx if r.event == "waiver")
+        counts["manual_open"] = sum(1 for r in lane_exits if r.event == "manual_open")
+        counts["waiver"] = sum(1 for r in (*booth_tx, *lane_exits) if r.event == "waiver")
         counts["reversal"] = len(self.reversals)
-        counts["unpaid"] = sum(1 for r in self.lane_tx if r.event == "manual_open" and (r.quoted or 0) > 0)
+        counts["unpaid"] = sum(1 for r in lane_exits if r.event == "manual_open" and (r.quoted or 0) > 0)
         return counts
 
     def listings(self) -> dict[str, list[dict[str, Any]]]:
