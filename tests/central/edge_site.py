@@ -85,7 +85,7 @@ class EdgeSite:
     """One edge: lanes ``in-1`` (entry) and ``out-1`` (attended exit), booth ``B1``, a journal file."""
 
     def __init__(self, folder: Path, site: Site, *, start: datetime = T0, dispenser: bool = False,
-                 cut_rate: bool = False) -> None:  # fmt: skip
+                 cut_rate: bool = False, send_tariffs: bool = True) -> None:  # fmt: skip
         self.site = site
         self.now = start
         self.journal = Journal(folder / "journal.sqlite3", site.car_park, synchronous="NORMAL")
@@ -97,7 +97,8 @@ class EdgeSite:
         self.exit = ExitLane(LaneSettings(id="out-1", car_park=site.car_park, tariff="residential"), context, fees)
         self.booth = Booth("B1", site.car_park, clock=lambda: self.now)
         ids = {t.content_hash: t.id for t in real.tariffs.values()}
-        self.journal.commit(tariff_version_drafts(self.journal, real.texts, ids, self.now))
+        if send_tariffs:  # as the daemon does at start
+            self.journal.commit(tariff_version_drafts(self.journal, real.texts, ids, self.now))
         self.pending: str | None = None  # the booth payment whose vehicle has not crossed yet
         self.seen_plate: str | None = None  # the last plate the exit camera saw (the booth screen shows it)
         self.cards = 0
