@@ -84,8 +84,10 @@ class _Checker:
         dropped = sum(r.amount or 0 for r in drops)
         float_amount = self.data.opened.amount or 0
         expected = float_amount + tendered - change - refunded - dropped
-        figures: dict[str, Any] = {"currency": self.data.opened.currency, "float": float_amount, "tendered": tendered, "change": change,
-                                   "refunded": refunded, "drops": dropped, "expected": expected}  # fmt: skip
+        figures: dict[str, Any] = {
+            "currency": self.data.opened.currency, "float": float_amount, "tendered": tendered, "change": change,
+            "refunded": refunded, "drops": dropped, "expected": expected,
+        }  # fmt: skip
         report = self.data.report
         if report is None:
             return figures
@@ -147,7 +149,7 @@ class _Checker:
             and r.event == "opened"
             and r.session_kind == "temporary"
             and r.card
-            and not (r.detail or {}).get("presented_card")
+            and not r.presented_card
         ]
         issued_booth = [r for r in self.booth if r.kind == "shift" and r.event == "card_issued"]
         collected = []

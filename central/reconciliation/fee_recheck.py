@@ -14,7 +14,7 @@ from parking.tariff import Coupon, TariffError, quote
 
 def _coupons(row: MoneyRow) -> list[Coupon]:
     coupons = []
-    for item in (row.detail or {}).get("coupons") or []:
+    for item in row.coupons or []:
         if isinstance(item, dict):
             minutes, amount = item.get("minutes", 0), item.get("amount", 0)
             if isinstance(minutes, int) and isinstance(amount, int) and minutes >= 0 and amount >= 0:
@@ -72,6 +72,6 @@ def recheck_fees(
         findings.append(Finding(
             code, f"charged {charged}, the tariff gives {result.total} ({row.plate or 'no plate'})", "exception",
             (row.record_id,),
-            {"edge": {"amount": charged, "lines": (row.detail or {}).get("lines", [])}, "central": result.to_json()},
+            {"edge": {"amount": charged, "lines": []}, "central": result.to_json()},  # the edge's lines: see the loader
         ))  # fmt: skip
     return {"checked": checked, "equal": equal, "different": checked - equal}, findings, checked

@@ -12,9 +12,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import DateTime, and_, func, select, type_coerce
 from sqlalchemy.orm import Session
 
+from central.core.db import UTCDateTime
 from central.models import CarPark, CashBag, ChainBreak, MoneyRecord, ShiftReview, Tariff, TariffVersion
 from central.reconciliation.checks import ShiftResult, reconcile_shift
 from central.reconciliation.findings import ReconcileSettings
@@ -60,8 +61,28 @@ def compiled_tariff(digest: str, content: str) -> CompiledTariff | None:
         return None
 
 
+_READ = (
+    # PostgreSQL's timestamptz arrive aware already: skip UTCDateTime's per-value conversion on these thousands of rows
+    *(
+        type_coerce(c, DateTime(timezone=True)).label(c.key) if isinstance(c.type, UTCDateTime) else c
+        for c in MoneyRecord.__table__.c
+        if c.key != "detail"
+    ),
+    MoneyRecord.detail["coupons"].label("coupons"),
+    MoneyRecord.detail["presented_card"].as_boolean().label("presented_card"),
+)
+
+
 def _rows(session: Session, *where: Any) -> list[MoneyRow]:
-    return list(session.execute(select(MoneyRecord.__table__).where(*where).order_by(M.seq)).all())
+    # Core, not the ORM: these are plain rows, thousands per shift
+    return list(session.connection().execute(select(*_READ).where(*where).order_by(M.seq)).all())
+
+
+def _details(session: Session, record_ids: Sequence[str], key: str) -> dict[str, Any]:
+    if not record_ids:
+        return {}
+    query = select(M.record_id, MoneyRecord.detail[key]).where(M.record_id.in_(list(record_ids)))
+    return {str(record_id): value for record_id, value in session.execute(query)}
 
 
 def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -84,6 +105,7 @@ def _tariffs(session: Session, digests: set[str]) -> dict[str, CompiledTariff | 
 
 
 def _chain(session: Session, edge_id: str, rows: Sequence[MoneyRow]) -> list[ChainProblem]:
+    """The chain breaks and the gaps (seqs central never received) among the seqs of ``rows``."""
     if not rows:
         return []
     low, high = min(r.seq for r in rows), max(r.seq for r in rows)
@@ -94,13 +116,14 @@ def _chain(session: Session, edge_id: str, rows: Sequence[MoneyRow]) -> list[Cha
             .where(ChainBreak.edge_id == edge_id, ChainBreak.seq.between(low, high)).order_by(ChainBreak.seq)
         )
     ]  # fmt: skip
-    seqs = session.scalars(select(M.seq).where(M.edge_id == edge_id, M.seq.between(low, high)).order_by(M.seq))
-    before = low - 1
-    for seq in seqs:
-        if seq > before + 1:
-            span = f"seq {before + 1}" if seq == before + 2 else f"seq {before + 1} to {seq - 1}"
-            problems.append(ChainProblem(before + 1, None, "gap", f"{span} not received"))
-        before = max(before, seq)
+    stored = (
+        select(M.seq, func.lag(M.seq).over(order_by=M.seq).label("before"))
+        .where(M.edge_id == edge_id, M.seq.between(low, high))
+        .subquery()
+    )
+    for seq, before in session.execute(select(stored.c.seq, stored.c.before).where(stored.c.seq - stored.c.before > 1)):
+        span = f"seq {before + 1}" if seq == before + 2 else f"seq {before + 1} to {seq - 1}"
+        problems.append(ChainProblem(before + 1, None, "gap", f"{span} not received"))
     return problems
 
 
@@ -119,10 +142,12 @@ def _cards_out(session: Session, edge_id: str, at: datetime) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _report(rows: Iterable[MoneyRow]) -> tuple[Any, MoneyRow | None]:
+def _report(session: Session, rows: Iterable[MoneyRow]) -> tuple[Any, MoneyRow | None]:
+    """The latest report of the shift that validates, and its row."""
     reports = [r for r in rows if r.kind == "shift_report"]
+    texts = _details(session, [r.record_id for r in reports], "report")
     for row in reversed(reports):
-        report, _problem = check_shift_report({"report": (row.detail or {}).get("report")})
+        report, _problem = check_shift_report({"report": texts.get(row.record_id)})
         if report is not None:
             return report, row
     return None, None
@@ -142,7 +167,7 @@ def load_day(session: Session, car_park: str, day: date, now: datetime) -> list[
         own[str(row.shift)].append(row)
     shifts: list[ShiftRecords] = []
     for row in opened:
-        report, report_row = _report(own[str(row.shift)])
+        report, report_row = _report(session, own[str(row.shift)])
         shifts.append(ShiftRecords(shift=str(row.shift), car_park=car_park, edge_id=row.edge_id, zone=zone, opened=row,
                                    report=report, report_row=report_row, booth_rows=own[str(row.shift)],
                                    lane_rows=[]))  # fmt: skip
@@ -227,6 +252,10 @@ def _attach_sessions(session: Session, car_park: str, shifts: list[ShiftRecords]
 def reconcile_day(session: Session, car_park: str, day: date, settings: ReconcileSettings, now: datetime) -> DayResult:
     """Reconcile every shift opened on ``day`` at ``car_park``, collectors against their peers included."""
     results = [reconcile_shift(data, settings, now) for data in load_day(session, car_park, day, now)]
+    differences = [f for r in results for f in r.findings if f.code.startswith("fee.charged")]
+    lines = _details(session, [f.records[0] for f in differences], "lines")
+    for finding in differences:  # the edge's breakdown beside central's, read only for the differences
+        finding.detail["edge"]["lines"] = lines.get(finding.records[0]) or []
     collectors = collector_rates(results, settings)
     flag_outliers(results, collectors)
     states: dict[str, int] = defaultdict(int)

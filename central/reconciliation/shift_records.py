@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 from parking.shift_report import ShiftReport
 from parking.tariff import Tariff
 
-MoneyRow = Any  # a money_records row: Core Row or MoneyRecord, read by attribute
+MoneyRow = Any  # a money_records row (a Core row, read by attribute): every column but ``detail``, and from it
+# ``coupons`` and ``presented_card`` (the rest of ``detail`` is read only where needed: reports, breakdown lines)
 
 
 @dataclass(frozen=True, slots=True)
