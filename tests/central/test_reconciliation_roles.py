@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from central.core.db import make_session_factory, utcnow
 from central.core.security import Role, new_token, token_digest
@@ -137,7 +137,7 @@ def test_the_commands_reconcile_a_day_and_rebuild_the_projection(
 
     with make_session_factory(central_engine)() as session:
         before = session.scalar(select(func.count()).select_from(MoneyRecord))
-        session.execute(MoneyRecord.__table__.update().values(amount=None))  # a projection bug
+        session.execute(update(MoneyRecord).values(amount=None))  # a projection bug
         session.commit()
     assert main(["central", "rebuild-projections"]) == 0
     assert "rebuilt" in capsys.readouterr().out
