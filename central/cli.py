@@ -56,9 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _day(text: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD") from err
+    if not date(2000, 1, 1) <= day < date(2200, 1, 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: the day must be between 2000-01-01 and 2199-12-31")
+    return day
 
 
 def run_migrate(_args: argparse.Namespace) -> int:

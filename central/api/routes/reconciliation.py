@@ -7,7 +7,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from central.api.deps import SessionDep, SettingsDep, allow
 from central.api.errors import ApiError, not_found
@@ -25,6 +25,15 @@ router = APIRouter(prefix=API_PREFIX + "/reconciliation", tags=["reconciliation"
 Readers = allow(Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR)
 Supervisors = allow(Role.SUPERVISOR)
 CarParkKey = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+def _day_in_service(value: date) -> date:
+    if not date(2000, 1, 1) <= value < date(2200, 1, 1):
+        raise ValueError("the day must be between 2000-01-01 and 2199-12-31")
+    return value
+
+
+Day = Annotated[date, AfterValidator(_day_in_service)]
 State = Literal["awaiting_report", "to_review", "flagged", "signed_off"]
 
 
@@ -51,7 +60,7 @@ def _car_park(session: SessionDep, car_park: str) -> None:
 
 @router.get("/days/{car_park}/{day}", summary="A car park's day reconciled: every shift, collectors, closed or not")
 def get_day(
-    car_park: CarParkKey, day: date, session: SessionDep, settings: SettingsDep, _user: User = Readers
+    car_park: CarParkKey, day: Day, session: SessionDep, settings: SettingsDep, _user: User = Readers
 ) -> dict[str, Any]:
     _car_park(session, car_park)
     return reconcile_day(session, car_park, day, reconcile_settings(settings), utcnow()).as_json()
@@ -62,7 +71,7 @@ def list_shifts(
     session: SessionDep,
     settings: SettingsDep,
     car_park: Annotated[str, Query(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")],
-    day: date,
+    day: Day,
     state: State | None = None,
     _user: User = Readers,
 ) -> list[dict[str, Any]]:
