@@ -61,21 +61,27 @@ def compiled_tariff(digest: str, content: str) -> CompiledTariff | None:
         return None
 
 
-_READ = (
-    # PostgreSQL's timestamptz arrive aware already: skip UTCDateTime's per-value conversion on these thousands of rows
+_EXTRA = (
+    MoneyRecord.detail["coupons"].label("coupons"),
+    MoneyRecord.detail["presented_card"].as_boolean().label("presented_card"),
+)
+_READ = (*(c for c in MoneyRecord.__table__.c if c.key != "detail"), *_EXTRA)
+# PostgreSQL's timestamptz arrive aware already: skip UTCDateTime's per-value conversion on these thousands of rows
+# (SQLite stores text: there the conversion is what makes them aware)
+_READ_PG = (
     *(
         type_coerce(c, DateTime(timezone=True)).label(c.key) if isinstance(c.type, UTCDateTime) else c
         for c in MoneyRecord.__table__.c
         if c.key != "detail"
     ),
-    MoneyRecord.detail["coupons"].label("coupons"),
-    MoneyRecord.detail["presented_card"].as_boolean().label("presented_card"),
+    *_EXTRA,
 )
 
 
 def _rows(session: Session, *where: Any) -> list[MoneyRow]:
+    columns = _READ_PG if session.get_bind().dialect.name == "postgresql" else _READ
     # Core, not the ORM: these are plain rows, thousands per shift
-    return list(session.connection().execute(select(*_READ).where(*where).order_by(M.seq)).all())
+    return list(session.connection().execute(select(*columns).where(*where).order_by(M.seq)).all())
 
 
 def _details(session: Session, record_ids: Sequence[str], key: str) -> dict[str, Any]:

@@ -161,3 +161,27 @@ def test_a_transaction_whose_tariff_central_cannot_resolve(
     ok(client.put("/api/v1/tariffs/residential", headers=as_role.admin, json={"content": text}))
     result = ok(client.get(f"/api/v1/reconciliation/shifts/{shift.id}", headers=as_role.admin))
     assert result["findings"] == []
+
+
+def test_reconciliation_on_the_embedded_sqlite_database(tmp_path: Path) -> None:
+    """The default central (a SQLite file) projects and reconciles the same way."""
+    from central.core.config import Settings
+    from central.core.db import make_engine
+    from central.core.migrate import upgrade
+    from central.main import create_app
+
+    url = f"sqlite:///{tmp_path / 'central.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    app = create_app(Settings(database_url=url, bootstrap_admin_password="correct horse battery"))
+    with TestClient(app) as client:
+        token = ok(client.post("/api/v1/auth/login", json={"username": "admin", "password": "correct horse battery"}))
+        admin = {"Authorization": f"Bearer {token['token']}"}
+        edge = EdgeSite(tmp_path, make_site(client, admin))
+        shift = plain_shift(edge, short=200)
+        edge.push(client)
+        day = ok(client.get(f"/api/v1/reconciliation/days/lakeview/{DAY}", headers=admin))
+        assert [s["shift"] for s in day["shifts"]] == [shift.id]
+        assert [f["code"] for f in day["shifts"][0]["findings"]] == ["cash.shortage"]
+        assert day["shifts"][0]["figures"]["fee_recheck"]["equal"] == 3
