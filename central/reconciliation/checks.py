@@ -319,6 +319,8 @@ def reconcile_shift(data: ShiftRecords, settings: ReconcileSettings, now: dateti
     """Reconcile one shift from what central received (pure)."""
     check = _Checker(data, settings, now)
     check.chain()
+    if data.report_problem is not None:
+        check.flag("report.invalid", f"the shift's closing report does not validate: {data.report_problem}")
     figures: dict[str, Any] = {"cash": check.cash(), "by_method": check.methods(), "cards": check.cards(),
                                "openings": check.openings()}  # fmt: skip
     listings = check.listings()

@@ -74,4 +74,11 @@ def recheck_fees(
             (row.record_id,),
             {"edge": {"amount": charged, "lines": []}, "central": result.to_json()},  # the edge's lines: see the loader
         ))  # fmt: skip
+    # Any other transaction naming a tariff (a waiver or manual open over a quoted fee) must resolve it too.
+    seen = {r.record_id for r in candidates}
+    for row in (*data.booth_rows, *lane_tx):
+        digest = row.tariff_hash
+        if row.kind == "transaction" and digest and row.record_id not in seen and digest not in data.tariffs:
+            findings.append(Finding("tariff.unresolved", f"central holds no tariff with hash {digest[:12]}…",
+                                    "exception", (row.record_id,), {"tariff_hash": digest}))  # fmt: skip
     return {"checked": checked, "equal": equal, "different": checked - equal}, findings, checked

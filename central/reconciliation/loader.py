@@ -148,15 +148,17 @@ def _cards_out(session: Session, edge_id: str, at: datetime) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _report(session: Session, rows: Iterable[MoneyRow]) -> tuple[Any, MoneyRow | None]:
-    """The latest report of the shift that validates, and its row."""
+def _report(session: Session, rows: Iterable[MoneyRow]) -> tuple[Any, MoneyRow | None, str | None]:
+    """The latest report of the shift that validates and its row; else why the reports that arrived do not."""
     reports = [r for r in rows if r.kind == "shift_report"]
     texts = _details(session, [r.record_id for r in reports], "report")
+    problem = None
     for row in reversed(reports):
-        report, _problem = check_shift_report({"report": texts.get(row.record_id)})
+        report, why = check_shift_report({"report": texts.get(row.record_id)})
         if report is not None:
-            return report, row
-    return None, None
+            return report, row, None
+        problem = problem or f"report {row.record_id}: {why}"
+    return None, None, problem
 
 
 def load_day(session: Session, car_park: str, day: date, now: datetime) -> list[ShiftRecords]:
@@ -173,9 +175,10 @@ def load_day(session: Session, car_park: str, day: date, now: datetime) -> list[
         own[str(row.shift)].append(row)
     shifts: list[ShiftRecords] = []
     for row in opened:
-        report, report_row = _report(session, own[str(row.shift)])
+        report, report_row, problem = _report(session, own[str(row.shift)])
         shifts.append(ShiftRecords(shift=str(row.shift), car_park=car_park, edge_id=row.edge_id, zone=zone, opened=row,
-                                   report=report, report_row=report_row, booth_rows=own[str(row.shift)],
+                                   report=report, report_row=report_row, report_problem=problem,
+                                   booth_rows=own[str(row.shift)],
                                    lane_rows=[]))  # fmt: skip
     low = min(s.opened_at for s in shifts)
     high = max(s.closed_at or now for s in shifts)

@@ -70,6 +70,7 @@ class ShiftRecords:
     chain: list[ChainProblem] = field(default_factory=list)
     review: Review | None = None
     bags: dict[str, BagCustody] = field(default_factory=dict)
+    report_problem: str | None = None  # a closing report arrived but none validates: why
 
     @property
     def opened_at(self) -> datetime:

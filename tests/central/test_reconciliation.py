@@ -245,3 +245,18 @@ def test_a_bag_picked_up_but_never_deposited(edge: EdgeSite, client: TestClient,
     ok(client.post(f"/api/v1/reconciliation/shifts/{shift.id}/sign-off", headers=as_role[Role.SUPERVISOR],
                    json={"note": "bag to the bank tomorrow"}))  # fmt: skip
     assert day_of(client, as_role)["closed"] is False  # signed off, but a bag is not deposited
+
+
+def test_a_report_that_does_not_validate_is_an_exception(
+    edge: EdgeSite, client: TestClient, as_role: Operators
+) -> None:
+    shift = plain_shift(edge)
+    edge.tamper("UPDATE records SET payload = json_set(payload, '$.report.cash.counted_amount', 'lots') "
+                "WHERE kind = 'shift_report'")  # fmt: skip
+    edge.push(client)
+    result = shift_of(client, as_role, shift)
+    assert exceptions(result) == ["chain.break", "report.invalid"]
+    assert result["state"] == "awaiting_report"
+    refused = client.post(f"/api/v1/reconciliation/shifts/{shift.id}/sign-off", headers=as_role[Role.SUPERVISOR],
+                          json={"note": "x"})  # fmt: skip
+    assert (refused.status_code, refused.json()["code"]) == (409, "review.awaiting_report")
