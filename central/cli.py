@@ -6,6 +6,7 @@ import argparse
 import getpass
 import os
 import sys
+from datetime import date
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,6 +41,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     expire = actions.add_parser("expire-passes", help="mark passes past their validity as expired (run daily)")
     expire.set_defaults(handler=run_expire)
+
+    rebuild = actions.add_parser(
+        "rebuild-projections", help="rebuild the money records projection from the raw records"
+    )
+    rebuild.set_defaults(handler=run_rebuild_projections)
+
+    reconcile = actions.add_parser("reconcile", help="print a car park's day reconciled (shifts, findings, bags)")
+    reconcile.add_argument("--car-park", required=True)
+    reconcile.add_argument("--day", required=True, type=_day, help="the car park's local day, YYYY-MM-DD")
+    reconcile.add_argument("--json", action="store_true", help="JSON for scripts instead of text")
+    reconcile.set_defaults(handler=run_reconcile)
+
+
+def _day(text: str) -> date:
+    try:
+        day = date.fromisoformat(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day as YYYY-MM-DD") from err
+    if not date(2000, 1, 1) <= day < date(2200, 1, 1):
+        raise argparse.ArgumentTypeError(f"{text!r}: the day must be between 2000-01-01 and 2199-12-31")
+    return day
 
 
 def run_migrate(_args: argparse.Namespace) -> int:
@@ -156,4 +178,44 @@ def run_expire(_args: argparse.Namespace) -> int:
         session.commit()
     engine.dispose()
     print(f"{expired} passes expired")
+    return 0
+
+
+def run_rebuild_projections(_args: argparse.Namespace) -> int:
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.reconciliation.projection import rebuild_projections
+
+    engine = make_engine(Settings().sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        rows = rebuild_projections(session)
+        session.commit()
+    engine.dispose()
+    print(f"money records projection rebuilt: {rows} records")
+    return 0
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    import json
+
+    from central.api.routes.reconciliation import reconcile_settings
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory, utcnow
+    from central.models import CarPark
+    from central.reconciliation.loader import reconcile_day
+    from central.reconciliation.text import day_text
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        if session.get(CarPark, args.car_park) is None:
+            print(f"parkgate: error: no car park {args.car_park!r}", file=sys.stderr)
+            engine.dispose()
+            return 1
+        result = reconcile_day(session, args.car_park, args.day, reconcile_settings(settings), utcnow())
+    engine.dispose()
+    if args.json:
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=2, default=str))
+    else:
+        print(day_text(result))
     return 0

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from central.core.db import utcnow
 from central.models import ChainBreak, Edge, EdgeRecord, EdgeShiftReport, EdgeTransaction
+from central.reconciliation.projection import project_money_records
 from central.shift_reports import shift_report_row
 from central.transactions import PROJECT_INCOMING, transaction_row
 from parking.wire import (
@@ -120,6 +121,7 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
         for r in candidates
     ]  # fmt: skip
     inserted = _store(session, rows) if rows else set()
+    project_money_records(session, [r for r in rows if r["id"] in inserted])
     new = [r for r in candidates if r.id in inserted]
     reports = [shift_report_row(r) for r in rows if r["id"] in inserted and r["kind"] == RecordKind.SHIFT_REPORT]
     if reports:

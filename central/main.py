@@ -16,12 +16,14 @@ from central.api.errors import ERROR_RESPONSES, install_error_handlers
 from central.api.routes import (
     audit,
     auth,
+    bags,
     cards,
     holders,
     journal,
     metrics,
     passes,
     plans,
+    reconciliation,
     registry,
     reminders,
     sync,
@@ -68,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = central_metrics
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
-                   journal, audit):  # fmt: skip
+                   journal, audit, reconciliation, bags):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)

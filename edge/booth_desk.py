@@ -322,6 +322,7 @@ class BoothDesk(LaneObservations):
                 lost_card=lane.due.lost_card, entry_at=session.entry_at if session else None,
                 tariff_id=quote.tariff_id or None, lines=[(line_label(x, quote.currency), int(x.get("amount", 0)))
                                                           for x in quote.lines],
+                tariff_hash=quote.tariff_hash or None, quoted_at=quote.quoted_at,
             )  # fmt: skip
             event = BoothPayment(operator, f"paid at booth ({method})", record.amount, method, record=record.draft())
             await self._through_lane(shift, record, event)

@@ -32,6 +32,7 @@ from edge.park import ParkState
 from edge.payments import PaymentRefusedError, Prepayment, prepay
 from edge.runner import LanePort, LaneRunner, utc_now
 from edge.sync import CentralLink, ListSync, Outbox
+from edge.tariff_versions import tariff_version_drafts
 from parking.site import Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 
 _LOGGER = logging.getLogger(__name__)
@@ -129,6 +130,10 @@ class EdgeDaemon:
     # ------------------------------------------------------------------------------------------- life cycle
 
     async def start(self) -> None:
+        if isinstance(self.fees, TariffFees):  # central re-checks fees with the exact text: send each version once
+            ids = {tariff.content_hash: tariff.id for tariff in self.fees.tariffs.values()}
+            if versions := tariff_version_drafts(self.journal, self.fees.texts, ids, self.clock()):
+                self.journal.commit(versions)
         site_devices = None
         if self._port_factory is None:
             site_devices = SiteDevices(on_health=[self.metrics.health])

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from parking.tariff import Tariff, load_tariff, quote
+from parking.tariff import Tariff, load_tariff, parse_tariff, quote
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -27,9 +27,10 @@ class FeeQuote:
     tariff_hash: str
     lines: list[dict[str, Any]] = field(default_factory=list)
     flags: tuple[str, ...] = ()
+    quoted_at: datetime | None = None  # the exit time the fee was computed for (central re-checks with it)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "amount": self.total,
             "currency": self.currency,
             "tariff_id": self.tariff_id,
@@ -37,6 +38,9 @@ class FeeQuote:
             "lines": self.lines,
             "flags": list(self.flags),
         }
+        if self.quoted_at is not None:
+            payload["quoted_at"] = self.quoted_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return payload
 
 
 class FeeQuoter(Protocol):
@@ -55,7 +59,17 @@ class TariffFees:
     """Quotes with :mod:`parking.tariff` for the tariffs named in the site file (loaded once, quoted in memory)."""
 
     def __init__(self, files: dict[str, Path]) -> None:
-        self.tariffs: dict[str, Tariff] = {name: load_tariff(path) for name, path in files.items()}
+        self.tariffs: dict[str, Tariff] = {}
+        self.texts: dict[str, str] = {}  # content hash -> the file's text, sent to central once (tariff_version)
+        for name, path in files.items():
+            raw = Path(path).read_bytes() if Path(path).is_file() else None
+            tariff = parse_tariff(raw, source=str(path)) if raw is not None else load_tariff(path)
+            self.tariffs[name] = tariff
+            if raw is not None:
+                try:
+                    self.texts[tariff.content_hash] = raw.decode("utf-8")
+                except UnicodeDecodeError:  # parse_tariff refuses non-UTF-8 already; kept for the type checker
+                    _LOGGER.warning("tariff %s is not UTF-8 text: not archived", path)
 
     def quote(
         self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False,
@@ -67,7 +81,7 @@ class TariffFees:
         result = quote(compiled, entry, exit, cls, lost_card=lost_card, paid=paid, paid_at=paid_at)
         return FeeQuote(
             total=result.total, currency=result.currency, tariff_id=result.tariff_id, tariff_hash=result.tariff_hash,
-            lines=list(result.to_json()["lines"]), flags=tuple(result.flags),
+            lines=list(result.to_json()["lines"]), flags=tuple(result.flags), quoted_at=exit,
         )  # fmt: skip
 
     def max_stay(self, tariff: str) -> timedelta | None:

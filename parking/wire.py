@@ -148,6 +148,7 @@ class RecordKind(StrEnum):
     ABNORMAL_EVENT = "abnormal_event"  # 异常: back-out, tailgating, opening without command, missing entry...
     SHIFT = "shift"  # a booth shift opened, a cash drop, a handover
     SHIFT_REPORT = "shift_report"  # the closing figures of a shift
+    TARIFF_VERSION = "tariff_version"  # the text of a tariff version, sent once before the first fee it computes
 
 
 class JournalRecord(WireModel):

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     sync_page_max: int = Field(default=50_000, ge=1, le=200_000)
     tombstone_days: int = Field(default=90, ge=1, description="how long deletions are kept for delta sync")
     docs_enabled: bool = True
+    recon_peer_factor: float = Field(default=3.0, ge=1.0, description="a collector's rate above this × the median")
+    recon_peer_min_gap: float = Field(default=5.0, ge=0.0, description="... and this many per 100 exits above it")
+    recon_peer_min_exits: int = Field(default=20, ge=1, description="fewer exits in the period: not compared")
+    recon_bag_step_hours: float = Field(default=24.0, gt=0, description="a cash bag's longest wait between steps")
     bootstrap_admin_password: str | None = Field(
         default=None, description="creates user 'admin' with this password at start-up when no user exists"
     )

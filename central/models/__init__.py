@@ -7,6 +7,7 @@ from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, Edge
 from central.models.lists import Tariff, VehicleListEntry
 from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.people import Holder, Unit, User, UserSession
+from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
 from central.models.registry import CarPark, Edge, Lane
 from central.models.sync import SyncClock, SyncItem
 
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "CarPark",
+    "CashBag",
     "ChainBreak",
     "Edge",
     "EdgeRecord",
@@ -24,11 +26,14 @@ __all__ = [
     "Holder",
     "InvoiceLine",
     "Lane",
+    "MoneyRecord",
     "MonthlyPass",
     "PassPlan",
+    "ShiftReview",
     "SyncClock",
     "SyncItem",
     "Tariff",
+    "TariffVersion",
     "Unit",
     "User",
     "UserSession",

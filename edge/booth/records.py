@@ -118,6 +118,8 @@ class PaymentTaken(BoothRecord):
     exit_at: UtcTime | None = None
     tariff_id: str | None = None
     lines: list[FeeLine] = Field(default_factory=list)
+    tariff_hash: str | None = Field(default=None, max_length=64, description="SHA-256 of the tariff file that quoted")
+    quoted_at: UtcTime | None = Field(default=None, description="the exit time the fee was quoted for")
 
 
 class PaymentReversed(BoothRecord):

@@ -20,6 +20,10 @@ FINANCE = frozenset({Role.ADMIN, Role.OFFICE})
 CARD_ISSUERS = frozenset({Role.ADMIN, Role.FRONT_DESK})
 LIST_KEEPERS = frozenset({Role.ADMIN, Role.SUPERVISOR})
 TARIFF_READERS = frozenset({Role.ADMIN, Role.OFFICE, Role.SUPERVISOR})
+RECON_READERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR})
+SUPERVISOR = frozenset({Role.SUPERVISOR})
+BAG_READERS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
+CASHIER = frozenset({Role.CASHIER})
 
 MISSING = "01000000-0000-7000-8000-000000000000"
 
@@ -78,6 +82,35 @@ ENDPOINTS = [
     ("get", "/api/v1/transactions/totals", "/api/v1/transactions/totals", REGISTRY_READERS),
     ("get", "/api/v1/shift-reports", "/api/v1/shift-reports", REGISTRY_READERS),
     ("get", "/api/v1/audit", "/api/v1/audit", LIST_KEEPERS),
+    (
+        "get",
+        "/api/v1/reconciliation/days/{car_park}/{day}",
+        "/api/v1/reconciliation/days/nope/2026-11-27",
+        RECON_READERS,
+    ),
+    (
+        "get",
+        "/api/v1/reconciliation/shifts",
+        "/api/v1/reconciliation/shifts?car_park=nope&day=2026-11-27",
+        RECON_READERS,
+    ),
+    ("get", "/api/v1/reconciliation/shifts/{shift_id}", f"/api/v1/reconciliation/shifts/{MISSING}", RECON_READERS),
+    (
+        "post",
+        "/api/v1/reconciliation/shifts/{shift_id}/sign-off",
+        f"/api/v1/reconciliation/shifts/{MISSING}/sign-off",
+        SUPERVISOR,
+    ),
+    (
+        "post",
+        "/api/v1/reconciliation/shifts/{shift_id}/flag",
+        f"/api/v1/reconciliation/shifts/{MISSING}/flag",
+        SUPERVISOR,
+    ),
+    ("get", "/api/v1/bags", "/api/v1/bags?car_park=lakeview", BAG_READERS),
+    ("post", "/api/v1/bags/{car_park}/{bag}/pick-up", "/api/v1/bags/lakeview/TB-1/pick-up", CASHIER),
+    ("post", "/api/v1/bags/{car_park}/{bag}/count", "/api/v1/bags/lakeview/TB-1/count", CASHIER),
+    ("post", "/api/v1/bags/{car_park}/{bag}/deposit", "/api/v1/bags/lakeview/TB-1/deposit", CASHIER),
 ]
 
 

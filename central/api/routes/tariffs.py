@@ -16,8 +16,9 @@ from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
 from central.core.db import utcnow
 from central.core.security import Role
-from central.models import Tariff, User
+from central.models import Tariff, TariffVersion, User
 from central.publication import publish_tariff, retract
+from central.reconciliation.projection import archive_tariff
 from parking.wire import ListKind
 
 router = APIRouter(prefix=API_PREFIX + "/tariffs", tags=["tariffs"])
@@ -57,6 +58,9 @@ def put_tariff(tariff_id: SlugKey, body: TariffIn, session: SessionDep, user: Us
     tariff.updated_at = utcnow()
     session.flush()
     publish_tariff(session, tariff)
+    archive_tariff(
+        session, TariffVersion(sha256=tariff.sha256, tariff_id=tariff.id, content=content, source="published")
+    )
     record_change(session, user, "tariff.publish", "tariff", tariff.id, before, snapshot(tariff))
     session.commit()
     return tariff
