@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
+from central.api.body_limits import JsonBodyLimit
 from central.api.deps import route_roles
 from central.api.errors import ERROR_RESPONSES, install_error_handlers
 from central.api.routes import (
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)
+    app.add_middleware(JsonBodyLimit)
     app.add_middleware(RequestTimer, metrics=central_metrics)
     return app
 

@@ -60,6 +60,10 @@ class CentralMetrics:
         self.ingest_rejected = Counter(
             "parkgate_central_ingest_rejected", "journal records refused", ["edge", "code"], registry=self.registry
         )
+        self.ingest_quarantined = Counter(
+            "parkgate_central_ingest_quarantined", "journal records kept as received but not projected (outside the "
+            "wire bounds or refused by the database)", ["edge", "reason"], registry=self.registry,
+        )  # fmt: skip
         self.chain_breaks = Counter(
             "parkgate_central_chain_breaks", "hash-chain breaks flagged", ["edge", "reason"], registry=self.registry
         )

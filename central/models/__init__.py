@@ -3,10 +3,10 @@
 from central.core.db import Base
 from central.models.audit import AuditEntry
 from central.models.cards import AccessCard, AccessGroup
-from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction
+from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord
 from central.models.lists import Tariff, VehicleListEntry
 from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
-from central.models.people import Holder, Unit, User, UserSession
+from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.registry import CarPark, Edge, Lane
 from central.models.sync import SyncClock, SyncItem
 
@@ -26,6 +26,8 @@ __all__ = [
     "Lane",
     "MonthlyPass",
     "PassPlan",
+    "QuarantinedRecord",
+    "SignInAttempt",
     "SyncClock",
     "SyncItem",
     "Tariff",
