@@ -163,7 +163,9 @@ def _hold(session: Session, edge_id: str, held: list[Quarantined]) -> tuple[list
         .returning(QuarantinedRecord.digest)
     )
     new_digests = set(session.scalars(statement, rows))
-    return [q for q in unique if q.digest in new_digests], [q for q in held if q.digest not in new_digests]
+    fresh = [q for q in unique if q.digest in new_digests]
+    firsts = {id(q) for q in fresh}
+    return fresh, [q for q in held if id(q) not in firsts]  # held before, or twice in this batch
 
 
 def ingest_batch(session: Session, edge_id: str, batch: IngestEnvelope) -> IngestOutcome:

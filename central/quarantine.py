@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from parking.wire import SEQ_MAX, JournalRecord, record_hash, unstorable_text
+from parking.wire import SEQ_MAX, JournalRecord, record_hash, shown_text, unstorable_text
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _REASONS = {
@@ -53,11 +53,6 @@ class Quarantined:
         return f"seq {self.seq}" if self.seq is not None else f"sha256 {self.digest[:16]}"
 
 
-def printable(text: str) -> str:
-    """``text`` with U+0000 and lone surrogates written as escapes, so it can be stored and shown."""
-    return text.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
-
-
 def _text(raw: dict[str, Any], key: str, length: int) -> str | None:
     value = raw.get(key)
     if isinstance(value, str) and len(value) <= length and unstorable_text(value) is None:
@@ -89,8 +84,8 @@ def quarantine(raw: dict[str, Any], reason: str, field: str, detail: str) -> Qua
     digest = digest if digest and _HEX64.match(digest) else None
     return Quarantined(
         record_id=_text(raw, "id", 64), seq=seq if positioned else None, kind=_text(raw, "kind", 32),
-        prev_hash=prev, hash=digest, hash_ok=_hash_ok(raw), reason=reason[:32], field=printable(field)[:200],
-        detail=printable(detail)[:2000], raw=text, digest=hashlib.sha256(text.encode("ascii")).hexdigest(),
+        prev_hash=prev, hash=digest, hash_ok=_hash_ok(raw), reason=reason[:32], field=shown_text(field)[:200],
+        detail=shown_text(detail)[:2000], raw=text, digest=hashlib.sha256(text.encode("ascii")).hexdigest(),
     )  # fmt: skip
 
 

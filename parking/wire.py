@@ -58,6 +58,11 @@ def unstorable_text(value: str) -> str | None:
     return None
 
 
+def shown_text(value: str) -> str:
+    """``value`` with U+0000 and lone surrogates as escapes, for a message that names where they are."""
+    return value.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _storable(value: str) -> str:
     if problem := unstorable_text(value):
         raise PydanticCustomError("text_not_storable", "text {problem}", {"problem": problem})
@@ -86,7 +91,7 @@ def payload_problem(payload: Any) -> tuple[str, str, str] | None:
         if isinstance(value, dict):
             for key, item in value.items():
                 key_text = str(key)
-                where = f"{path}.{key_text[:40]}"
+                where = f"{path}.{shown_text(key_text[:40])}"
                 if problem := unstorable_text(key_text):
                     return "text_not_storable", where, f"key {problem}"
                 if len(key_text) > PAYLOAD_TEXT_MAX:
