@@ -112,6 +112,9 @@ class Outbox:
         await asyncio.to_thread(self.journal.mark_sent, settled, ack.rejected)
         for rejection in ack.rejected:
             _LOGGER.error("central refused record %s: %s %s", rejection.id, rejection.code, rejection.message)
+        for held in ack.quarantined:
+            _LOGGER.error("central quarantined record %s (kept as sent, not counted): %s %s", held.id, held.code,
+                          held.message)  # fmt: skip
         if ack.chain.value == "break":
             _LOGGER.error("central reports a chain break: %s", ack.chain_detail)
         return len(settled) + len(ack.rejected)

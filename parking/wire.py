@@ -239,6 +239,7 @@ class RecordKind(StrEnum):
     ABNORMAL_EVENT = "abnormal_event"  # 异常: back-out, tailgating, opening without command, missing entry...
     SHIFT = "shift"  # a booth shift opened, a cash drop, a handover
     SHIFT_REPORT = "shift_report"  # the closing figures of a shift
+    SECURITY_ALERT = "security_alert"  # e.g. a source spraying PINs at a booth console: for the office to see
 
 
 class JournalRecord(WireModel):

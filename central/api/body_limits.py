@@ -7,31 +7,14 @@ answer a clear :class:`parking.wire.ErrorBody` instead, before a route or a vali
 from __future__ import annotations
 
 import json
-import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from parking.json_bounds import json_depth_over
 from parking.wire import ErrorBody
 
 MAX_BODY_BYTES = 32 * 1024 * 1024  # a full ingest batch of 5000 records is a few MB
 MAX_DEPTH = 64  # objects and arrays; a journal payload may nest 16 inside a record inside a batch
-
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
-
-
-def json_depth_over(body: bytes, limit: int) -> bool:
-    """True when ``body`` nests objects and arrays deeper than ``limit`` (strings are skipped, brackets in them do
-    not count). Stops at the first level over the limit."""
-    depth = 0
-    for match in _BRACKET.finditer(_STRING.sub(b'""', body)):
-        if match.group() in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                return True
-        else:
-            depth -= 1
-    return False
 
 
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:
