@@ -71,6 +71,10 @@ class CentralMetrics:
             "parkgate_central_invalid_shift_reports", "shift reports stored but flagged: they do not validate",
             ["edge"], registry=self.registry,
         )  # fmt: skip
+        self.logins = Counter(
+            "parkgate_central_logins", "login attempts by outcome: ok, failed, refused (rate limit or account delay)",
+            ["outcome"], registry=self.registry,
+        )  # fmt: skip
         self.sync_items = Counter(
             "parkgate_central_sync_items", "list records and deletions sent to edges", ["edge"], registry=self.registry
         )
