@@ -4,8 +4,10 @@ and every record of a batch it accepts is accounted for (stored, duplicate, refu
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -13,8 +15,9 @@ from hypothesis import strategies as st
 
 from central.core.security import Role
 from tests.central.conftest import Operators
-from tests.central.scenario import make_site, ok
+from tests.central.scenario import Site, make_site, ok
 from tests.central.test_ingest_quarantine import raw_chain
+from tests.central.test_server import served as served  # the fixture: the app on a real uvicorn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -47,19 +50,41 @@ def batches(draw: st.DrawFn, car_park: str) -> list[Any]:
     return records
 
 
-def test_random_batches_never_get_a_server_error(client: TestClient, as_role: Operators) -> None:
-    site = make_site(client, as_role.admin)
+def fuzz_ingest(post: Callable[[str], tuple[int, Any]], site: Site, examples: int) -> None:
+    """Post ``examples`` random batches; no answer may be a server error, and an accepted batch settles them all."""
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(records=batches(site.car_park), edge=st.sampled_from([site.edge, site.edge, "x" * 65, 5]))
-    def post(records: list[Any], edge: Any) -> None:
-        body = json.dumps({"wire_version": 1, "edge_id": edge, "records": records})
-        answer = client.post("/api/v1/ingest", headers=site.json_headers, content=body)
-        assert answer.status_code < 500, answer.text
-        if answer.status_code == 200:
-            ack = answer.json()
+    def one(records: list[Any], edge: Any) -> None:
+        status, ack = post(json.dumps({"wire_version": 1, "edge_id": edge, "records": records}))
+        assert status < 500, ack
+        if status == 200:
             settled = len(ack["accepted"]) + len(ack["duplicates"]) + len(ack["rejected"])
             assert settled >= len(records) - sum(1 for q in ack["quarantined"] if q["id"] not in ack["accepted"])
 
-    post()
+    one()
+
+
+def test_random_batches_never_get_a_server_error(client: TestClient, as_role: Operators) -> None:
+    site = make_site(client, as_role.admin)
+
+    def post(body: str) -> tuple[int, Any]:
+        answer = client.post("/api/v1/ingest", headers=site.json_headers, content=body)
+        return answer.status_code, answer.json()
+
+    fuzz_ingest(post, site, 60)
     assert ok(client.get("/api/v1/quarantine?limit=5", headers=as_role[Role.SUPERVISOR])) is not None
+
+
+@pytest.mark.fuzz
+@pytest.mark.timeout(600)
+def test_random_batches_over_http_never_get_a_server_error(client: TestClient, served: str, as_role: Operators) -> None:
+    """``make fuzz``: many more batches, over real HTTP to uvicorn."""
+    site = make_site(client, as_role.admin)
+    with httpx.Client(base_url=served, headers=site.json_headers, timeout=30) as http:
+
+        def post(body: str) -> tuple[int, Any]:
+            answer = http.post("/api/v1/ingest", content=body)
+            return answer.status_code, answer.json()
+
+        fuzz_ingest(post, site, 1000)
