@@ -52,6 +52,7 @@ class IngestOutcome:
     breaks: list[ChainBreak] = field(default_factory=list)
     invalid_reports: list[str] = field(default_factory=list)  # shift_report records stored but flagged
     quarantined: list[Quarantined] = field(default_factory=list)  # kept as received by this request
+    security_alerts: int = 0  # security_alert records stored (a booth's sign-in flood, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,8 +251,11 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestEnvelope) -> Inges
         quarantined=[Rejection(id=q.label, code=f"ingest.quarantined.{q.reason}", message=f"{q.field}: {q.detail}")
                      for q in new_held],
     )  # fmt: skip
+    alerts = [r for r in new if r.kind is RecordKind.SECURITY_ALERT]
+    for alert in alerts[:20]:
+        _LOGGER.warning("edge %s reports a security alert: %s", edge.id, alert.payload)
     return IngestOutcome(ack=ack, breaks=breaks, invalid_reports=[r["record_id"] for r in reports if not r["valid"]],
-                         quarantined=new_held)  # fmt: skip
+                         quarantined=new_held, security_alerts=len(alerts))  # fmt: skip
 
 
 def _link(q: Quarantined) -> Link | None:

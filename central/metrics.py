@@ -71,6 +71,10 @@ class CentralMetrics:
             "parkgate_central_invalid_shift_reports", "shift reports stored but flagged: they do not validate",
             ["edge"], registry=self.registry,
         )  # fmt: skip
+        self.security_alerts = Counter(
+            "parkgate_central_edge_security_alerts", "security_alert records from edges (e.g. a booth's sign-in flood)",
+            ["edge"], registry=self.registry,
+        )  # fmt: skip
         self.logins = Counter(
             "parkgate_central_logins", "login attempts by outcome: ok, failed, refused (rate limit or account delay)",
             ["outcome"], registry=self.registry,

@@ -217,3 +217,16 @@ def test_a_deeply_nested_or_oversized_body_is_a_clear_client_error(client: TestC
     big = b'{"wire_version":1,"edge_id":"x","records":["' + b"a" * (65 * 1024 * 1024) + b'"]}'
     answer = client.post("/api/v1/ingest", headers=site.json_headers, content=big)
     assert (answer.status_code, answer.json()["code"]) == (413, "request.too_large")
+
+
+def test_a_booth_s_security_alert_reaches_the_office(client: TestClient, as_role: Operators) -> None:
+    site = make_site(client, as_role.admin)
+
+    def alert(raw: Raw) -> None:
+        raw.update(kind="security_alert", lane=None,
+                   payload={"event": "sign_in_flood", "source": "10.0.0.9", "failures": 5, "window_s": 300})  # fmt: skip
+
+    assert post(client, site, raw_chain(site.car_park, 1, bad={1: alert})).quarantined == []
+    listed = ok(client.get("/api/v1/records?kind=security_alert", headers=as_role[Role.SUPERVISOR]))
+    assert [r["payload"]["source"] for r in listed] == ["10.0.0.9"]
+    assert f'parkgate_central_edge_security_alerts_total{{edge="{site.edge}"}} 1.0' in client.get("/metrics").text

@@ -70,6 +70,8 @@ def ingest(batch: IngestEnvelope, edge: CurrentEdge, session: SessionDep, metric
         metrics.ingest_rejected.labels(edge.id, rejection.code).inc()
     for chain_break in outcome.breaks:
         metrics.chain_breaks.labels(edge.id, chain_break.reason).inc()
+    if outcome.security_alerts:
+        metrics.security_alerts.labels(edge.id).inc(outcome.security_alerts)
     for held in outcome.quarantined:
         metrics.ingest_quarantined.labels(edge.id, held.reason).inc()
     if outcome.invalid_reports:
