@@ -87,4 +87,4 @@ def test_random_batches_over_http_never_get_a_server_error(client: TestClient, s
             answer = http.post("/api/v1/ingest", content=body)
             return answer.status_code, answer.json()
 
-        fuzz_ingest(post, site, 1000)
+        fuzz_ingest(post, site, 600)
