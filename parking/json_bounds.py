@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKET = re.compile(rb"[\[\]{}]")
+# A JSON string, unrolled (no alternation per character): several times faster on a batch of records.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_OPENING = frozenset(b"[{")
 
 
 def json_depth_over(body: bytes, limit: int) -> bool:
     """True when ``body`` nests objects and arrays deeper than ``limit``. Brackets inside strings do not count;
     stops at the first level over the limit."""
     depth = 0
-    for match in _BRACKET.finditer(_STRING.sub(b'""', body)):
-        if match.group() in (b"[", b"{"):
+    for byte in _STRING.sub(b"", body).translate(None, _NOT_BRACKETS):
+        if byte in _OPENING:
             depth += 1
             if depth > limit:
                 return True
