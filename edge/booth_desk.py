@@ -20,6 +20,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from edge.daemon import EdgeDaemon
 
 _LOGGER = logging.getLogger(__name__)
+# Where the request being served came from (the console sets it per request): sign-ins and supervisor approvals
+# are counted against it.
+CONSOLE_SOURCE: ContextVar[str] = ContextVar("console_source", default="local")
 BOOTH_KINDS = ("shift", "shift_report", "transaction", "manual_action")
 
 
@@ -152,13 +156,13 @@ class BoothDesk(LaneObservations):
 
     # ------------------------------------------------------------------------------------- sign-in, shift
 
-    async def sign_in(self, operator: str, pin: str, source: str = "local") -> Operator:
+    async def sign_in(self, operator: str, pin: str, source: str | None = None) -> Operator:
         """Check an operator's PIN (counted against ``source``, the client's address); a source going over its
         limit is shown at the booth and journaled as a ``security_alert`` for central."""
         async with self._pins:
             try:
                 return await asyncio.to_thread(self.operators.sign_in, operator, pin, booth=self.booth_id,
-                                               source=source)  # fmt: skip
+                                               source=source or CONSOLE_SOURCE.get())  # fmt: skip
             finally:
                 await self._raise_alerts()
 
@@ -184,7 +188,7 @@ class BoothDesk(LaneObservations):
             try:
                 return await asyncio.to_thread(
                     self.operators.approve, supervisor, pin, action=action, requested_by=requested_by,
-                    booth=self.booth_id,
+                    booth=self.booth_id, source=CONSOLE_SOURCE.get(),
                 )  # fmt: skip
             finally:
                 await self._raise_alerts()

@@ -24,7 +24,7 @@ from edge.booth.operators import OperatorError, Outcome, SignInError
 from edge.booth.payment import ShiftError
 from edge.booth.receipt import DriverReceipt, receipt_escpos, receipt_pdf
 from edge.booth.slip import PaymentSlip, slip_escpos, slip_pdf
-from edge.booth_desk import BoothDesk, DeskError
+from edge.booth_desk import CONSOLE_SOURCE, BoothDesk, DeskError
 from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
 from edge.console.views import report_view, session_view, state_view
 from parking.json_bounds import json_depth_over
@@ -155,6 +155,7 @@ def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRes
         signed = request.app[SESSIONS].get(request.cookies.get(COOKIE))
         if signed is None:
             return error(401, "auth.required", "sign in with your operator id and PIN")
+        CONSOLE_SOURCE.set(request.remote or "unknown")  # supervisor PINs are counted against it too
         try:
             return await handler(request, signed)
         except BadInputError as err:

@@ -118,3 +118,16 @@ async def test_typed_text_with_control_characters_is_refused_naming_the_field(ed
                                            "note": "第一行\u0000"})  # fmt: skip
     assert (note.status_code, error_code(note)) == (422, "input.bad_text")
     assert "note" in note.json()["error"]["message"]
+
+
+async def test_supervisor_pins_at_an_approval_count_against_the_requesting_device(
+    edge: Edge, elsewhere: httpx.AsyncClient
+) -> None:
+    assert (await sign_in(elsewhere, "c01", "2468")).status_code == 200
+    body = {"supervisor": "s01", "pin": "0000", "reason": "test"}
+    answers = [await elsewhere.post("/console/api/lanes/in-1/reset-anti-passback", json=body) for _ in range(6)]
+    assert [a.status_code for a in answers][-1] == 429
+    approvals = [a for a in edge.desk.operators.audit() if a.purpose.startswith("approve:")]
+    assert {a.source for a in approvals} == {OTHER_SOURCE}
+    assert (await edge.sign_in("s01", "1357")).status_code == 423  # three wrong PINs locked that one supervisor
+    assert (await edge.sign_in("c01", "2468")).status_code == 200  # the booth PC's own count is untouched
