@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from central.core.security import Role
@@ -223,10 +223,32 @@ def test_a_booth_s_security_alert_reaches_the_office(client: TestClient, as_role
     site = make_site(client, as_role.admin)
 
     def alert(raw: Raw) -> None:
-        raw.update(kind="security_alert", lane=None,
-                   payload={"event": "sign_in_flood", "source": "10.0.0.9", "failures": 5, "window_s": 300})  # fmt: skip
+        payload = {"event": "sign_in_flood", "source": "10.0.0.9", "failures": 5, "window_s": 300}
+        raw.update(kind="security_alert", lane=None, payload=payload)
 
     assert post(client, site, raw_chain(site.car_park, 1, bad={1: alert})).quarantined == []
     listed = ok(client.get("/api/v1/records?kind=security_alert", headers=as_role[Role.SUPERVISOR]))
     assert [r["payload"]["source"] for r in listed] == ["10.0.0.9"]
     assert f'parkgate_central_edge_security_alerts_total{{edge="{site.edge}"}} 1.0' in client.get("/metrics").text
+
+
+def test_a_record_the_database_refuses_is_quarantined_and_the_rest_stored(
+    client: TestClient, as_role: Operators, central_engine: Engine
+) -> None:
+    """The safety net behind the wire bounds: a real refusal by PostgreSQL (a CHECK constraint this test adds)
+    makes the batch go in record by record, and only the refused record is quarantined."""
+    site = make_site(client, as_role.admin)
+
+    def refused(raw: Raw) -> None:
+        raw["payload"] = {**raw["payload"], "plate": "REFUSE"}
+
+    with central_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE edge_records ADD CONSTRAINT test_refuse CHECK (payload->>'plate' <> 'REFUSE')"))
+    try:
+        ack = post(client, site, raw_chain(site.car_park, 5, bad={2: refused}))
+    finally:
+        with central_engine.begin() as conn:
+            conn.execute(text("ALTER TABLE edge_records DROP CONSTRAINT test_refuse"))
+    assert [q.code for q in ack.quarantined] == ["ingest.quarantined.not_storable"]
+    assert (ack.chain, ack.last_seq, len(ack.accepted)) == ("ok", 5, 5)
+    assert counts(central_engine) == (4, 4, 1)
