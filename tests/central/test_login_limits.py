@@ -5,6 +5,7 @@ and counted in the metrics."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
