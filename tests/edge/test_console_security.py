@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from playwright.async_api import async_playwright, expect
 
 from edge.booth.operators import Outcome, Role
 from tests.edge.test_console_api import FLOAT, Edge, error_code, until
+from tests.edge.test_console_browser import CHROMIUM_ARGS
 from tests.edge.test_console_api import edge as edge  # the fixture: a real daemon with its console
 
 OTHER_SOURCE = "127.0.0.2"  # a second address on the loopback: another device at the booth
@@ -131,3 +133,21 @@ async def test_supervisor_pins_at_an_approval_count_against_the_requesting_devic
     assert {a.source for a in approvals} == {OTHER_SOURCE}
     assert (await edge.sign_in("s01", "1357")).status_code == 423  # three wrong PINs locked that one supervisor
     assert (await edge.sign_in("c01", "2468")).status_code == 200  # the booth PC's own count is untouched
+
+
+@pytest.mark.browser
+async def test_the_booth_screen_shows_the_alert(edge: Edge, elsewhere: httpx.AsyncClient, chromium_path: str) -> None:
+    for n in range(5):
+        await sign_in(elsewhere, "c01", f"000{n}")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1366, "height": 768})
+        try:
+            await page.goto(f"http://127.0.0.1:{edge.daemon.metrics_port}/console/")
+            await page.fill("#sign-in-operator", "s01")
+            await page.fill("#sign-in-pin", "1357")
+            await page.keyboard.press("Enter")
+            await expect(page.locator("#security-alert")).to_be_visible()
+            await expect(page.locator("#security-alert")).to_contain_text(OTHER_SOURCE)
+        finally:
+            await browser.close()
