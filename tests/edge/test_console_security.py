@@ -14,8 +14,8 @@ from playwright.async_api import async_playwright, expect
 
 from edge.booth.operators import Outcome, Role
 from tests.edge.test_console_api import FLOAT, Edge, error_code, until
-from tests.edge.test_console_browser import CHROMIUM_ARGS
 from tests.edge.test_console_api import edge as edge  # the fixture: a real daemon with its console
+from tests.edge.test_console_browser import CHROMIUM_ARGS
 
 OTHER_SOURCE = "127.0.0.2"  # a second address on the loopback: another device at the booth
 
