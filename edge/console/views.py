@@ -166,4 +166,6 @@ def state_view(desk: BoothDesk) -> dict[str, Any]:
     lanes = [lane_view(desk, lane_id) for lane_id in desk.daemon.lanes]
     lanes.sort(key=lambda v: (not v["staffed"], v["id"]))
     return {"version": desk.version, "car_park": desk.daemon.site.car_park.name, "zone": str(desk.zone),
-            "now": local_text(desk, desk.daemon.clock()), "lanes": lanes, "shift": shift_view(desk)}  # fmt: skip
+            "now": local_text(desk, desk.daemon.clock()), "lanes": lanes, "shift": shift_view(desk),
+            "security_alerts": [{**alert, "at_local": local_text(desk, alert["at"])}
+                                for alert in desk.security_alerts]}  # fmt: skip
