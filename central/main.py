@@ -16,6 +16,9 @@ from central.api.errors import ERROR_RESPONSES, install_error_handlers
 from central.api.routes import (
     audit,
     auth,
+    billing,
+    billing_debit,
+    billing_reports,
     cards,
     holders,
     journal,
@@ -67,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = central_metrics
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
-                   journal, audit):  # fmt: skip
+                   journal, audit,
+                   billing, billing_debit, billing_reports):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     sync_page_max: int = Field(default=50_000, ge=1, le=200_000)
     tombstone_days: int = Field(default=90, ge=1, description="how long deletions are kept for delta sync")
     docs_enabled: bool = True
+    # Billing: renewal reminders (apprise URLs) and the direct-debit bank profiles.
+    reminder_mail_url: str | None = Field(default=None, description="apprise mailto:// URL of the SMTP server")
+    reminder_webhook_url: str | None = Field(default=None, description="apprise json:// URL of an SMS/WeChat gateway")
+    debit_profile_dir: str | None = Field(default=None, description="default: the project's config/debit-profiles")
     bootstrap_admin_password: str | None = Field(
         default=None, description="creates user 'admin' with this password at start-up when no user exists"
     )

@@ -25,12 +25,14 @@ from central.api.fields import (
     When,
 )
 from central.api.routes import API_PREFIX
+from central.api.routes.billing_common import ClientRequestId
 from central.audit import record_change, snapshot
+from central.billing.pass_billing import bill_pass_renewal, bill_pass_sale, renewal_request_seen
 from central.core.db import utcnow
 from central.core.security import Role
-from central.models import Holder, InvoiceLine, MonthlyPass, PassPlan, User
+from central.models import Holder, Invoice, InvoiceLine, MonthlyPass, PassPlan, User
 from central.publication import publish_pass
-from central.renewal import add_months, invoice_line
+from central.renewal import add_months
 from parking.ids import new_id
 from parking.wire import PassStatus
 
@@ -128,8 +130,11 @@ def get_pass(pass_id: RecordKey, session: SessionDep, _user: User = Readers) -> 
     return _load(session, pass_id)
 
 
-@router.post("/passes", response_model=PassOut, status_code=201, summary="Sell a pass (makes an invoice line)")
-def create_pass(body: PassIn, session: SessionDep, user: User = Sellers) -> MonthlyPass:
+@router.post("/passes", response_model=PassOut, status_code=201, summary="Sell a pass (makes its invoice)")
+def create_pass(body: PassIn, session: SessionDep, client_request: ClientRequestId = None,
+                user: User = Sellers) -> MonthlyPass:  # fmt: skip
+    if client_request and (seen := session.scalars(select(Invoice).where(Invoice.request_id == client_request)).first()):
+        return _load(session, seen.pass_id or "")
     if session.get(Holder, body.holder_id) is None:
         raise not_found("holder", body.holder_id)
     plan = session.get(PassPlan, body.plan_id)
@@ -143,25 +148,28 @@ def create_pass(body: PassIn, session: SessionDep, user: User = Sellers) -> Mont
                           status=PassStatus.ACTIVE.value)  # fmt: skip
     session.add(monthly)
     session.flush()
-    session.add(invoice_line(monthly, plan, body.months, start, user))
+    bill_pass_sale(session, monthly, plan, body.months, start, user, client_request)  # billing: may hold it unpaid
     publish_pass(session, monthly)
     record_change(session, user, "pass.create", "pass", monthly.id, None, snapshot(monthly))
     session.commit()
     return monthly
 
 
-@router.post("/passes/{pass_id}/renew", response_model=PassOut, summary="Renew by N months (makes an invoice line)")
-def renew_pass(pass_id: RecordKey, body: Renewal, session: SessionDep, user: User = Sellers) -> MonthlyPass:
+@router.post("/passes/{pass_id}/renew", response_model=PassOut, summary="Renew by N months (makes its invoice)")
+def renew_pass(pass_id: RecordKey, body: Renewal, session: SessionDep, client_request: ClientRequestId = None,
+               user: User = Sellers) -> MonthlyPass:  # fmt: skip
     monthly = _load(session, pass_id)
+    if renewal_request_seen(session, client_request):
+        return monthly
     if monthly.status == PassStatus.CANCELLED:
         raise conflict("pass.cancelled", "a cancelled pass cannot be renewed: sell a new one")
     plan = session.get_one(PassPlan, monthly.plan_id)
     before = snapshot(monthly)
     start = max(monthly.valid_to, utcnow())  # a lapsed pass restarts today, it does not pay for the gap
-    session.add(invoice_line(monthly, plan, body.months, start, user))
-    monthly.valid_to = add_months(start, body.months)
-    if monthly.status == PassStatus.EXPIRED:
-        monthly.status = PassStatus.ACTIVE.value
+    if bill_pass_renewal(session, monthly, plan, body.months, start, user, client_request):  # else: once paid
+        monthly.valid_to = add_months(start, body.months)
+        if monthly.status == PassStatus.EXPIRED:
+            monthly.status = PassStatus.ACTIVE.value
     publish_pass(session, monthly)
     record_change(session, user, "pass.renew", "pass", monthly.id, before, snapshot(monthly))
     session.commit()
