@@ -46,7 +46,7 @@ def arrears_ledger(session: Session, now: datetime | None = None) -> list[Arrear
              .outerjoin(Unit, Unit.id == Holder.unit_id)
              .where(Invoice.status == "open", Invoice.due_at < now, Invoice.total_minor > Invoice.paid_minor)
              .order_by(Invoice.due_at, Invoice.id))  # fmt: skip
-    for invoice, holder, unit in session.execute(query).tuples():
+    for invoice, holder, unit in session.execute(query):
         key = (holder.id, unit_label(unit) or "", invoice.currency)
         row = rows.get(key)
         if row is None:
@@ -86,7 +86,7 @@ def suspend_overdue_passes(session: Session, actor: User | None, now: datetime |
                     Invoice.status == "open", Invoice.total_minor > Invoice.paid_minor)
              .order_by(Invoice.due_at))  # fmt: skip
     suspended: list[str] = []
-    for monthly, grace, invoice_id, due_at in session.execute(query).tuples():
+    for monthly, grace, invoice_id, due_at in session.execute(query):
         if monthly.id in suspended or due_at + timedelta(days=int(grace or 0)) >= now:
             continue
         if session.get(PassHold, monthly.id) is not None:

@@ -108,7 +108,7 @@ def batch_table(session: Session, batch_id: int) -> Table:
     batch = session.get_one(DebitBatch, batch_id)
     rows: list[Sequence[Cell | Money | float]] = []
     for line, number in session.execute(select(DebitLine, Invoice.number).join(Invoice, Invoice.id == DebitLine.invoice_id)
-                                        .where(DebitLine.batch_id == batch_id).order_by(DebitLine.seq)).tuples():  # fmt: skip
+                                        .where(DebitLine.batch_id == batch_id).order_by(DebitLine.seq)):  # fmt: skip
         rows.append([batch.number, line.seq, line.reference, number, Money(line.amount_minor, batch.currency),
                      line.status, line.bank_code, line.bank_reason, batch.collection_date])  # fmt: skip
     return Table(batch.number, ["batch", "line", "reference", "invoice", "amount", "status", "bank code",

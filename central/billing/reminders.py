@@ -66,7 +66,7 @@ def deliver_reminders(session: Session, actor: User | None, channels: ReminderCh
                     MonthlyPass.valid_to >= now, MonthlyPass.valid_to <= now + timedelta(days=days))
              .order_by(MonthlyPass.valid_to, MonthlyPass.id))  # fmt: skip
     made: list[ReminderDelivery] = []
-    for monthly, holder in session.execute(query).tuples():
+    for monthly, holder in session.execute(query):
         done = set(session.scalars(select(ReminderDelivery.channel).where(
             ReminderDelivery.pass_id == monthly.id, ReminderDelivery.valid_to == monthly.valid_to,
             ReminderDelivery.status == "sent")))  # fmt: skip

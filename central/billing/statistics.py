@@ -81,7 +81,7 @@ def temporary_takings(session: Session, first_month: str, last_month: str) -> li
     for car_park, at, currency, takings in session.execute(
         select(EdgeShiftReport.car_park, EdgeShiftReport.at, EdgeShiftReport.currency, EdgeShiftReport.takings)
         .where(EdgeShiftReport.valid, EdgeShiftReport.at >= start, EdgeShiftReport.at < end)
-    ).tuples():  # fmt: skip
+    ):  # fmt: skip
         cell = sums[(car_park, _month_of(at), currency)]
         cell[0] += takings or 0
         cell[1] += 1
