@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from central.core.security import Role
+from tests.central.billing_endpoints import BILLING_ENDPOINTS
 from tests.central.conftest import Operators
 
 pytestmark = pytest.mark.postgres
@@ -79,6 +80,7 @@ ENDPOINTS = [
     ("get", "/api/v1/shift-reports", "/api/v1/shift-reports", REGISTRY_READERS),
     ("get", "/api/v1/audit", "/api/v1/audit", LIST_KEEPERS),
 ]
+ENDPOINTS += BILLING_ENDPOINTS
 
 
 def test_every_role_is_admitted_or_refused_as_declared(client: TestClient, as_role: Operators) -> None:
