@@ -9,11 +9,13 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import ARRAY, String, any_, bindparam, case, func, select, text, update
 from sqlalchemy.orm import Session
 
 from central.audit import record_change, snapshot
+from central.billing.bulk import copy_rows, insert_rows, is_postgresql
 from central.billing.debit_profiles import DebitProfile
 from central.billing.debit_result_files import parse_result_file
 from central.billing.errors import FileRejected
@@ -90,21 +92,29 @@ def _batch_lines(session: Session, references: list[str]) -> dict[str, tuple[int
         chunk = references[start : start + _CHUNK]
         for ref, line_id, batch_id, invoice_id, amount, status in session.execute(
             select(DebitLine.reference, DebitLine.id, DebitLine.batch_id, DebitLine.invoice_id,
-                   DebitLine.amount_minor, DebitLine.status).where(DebitLine.reference.in_(chunk))
+                   DebitLine.amount_minor, DebitLine.status).where(_among(session, DebitLine.reference, chunk))
         ):  # fmt: skip
             found[ref] = (line_id, batch_id, invoice_id, amount, status)
     return found
+
+
+def _among(session: Session, column: Any, values: list[str]) -> Any:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter instead of thousands."""
+    if is_postgresql(session):
+        return column == any_(bindparam("refs", values, type_=ARRAY(String(35))))
+    return column.in_(values)
 
 
 def _apply(session: Session, actor: User | None, record: DebitResultImport, outcomes: list[Outcome],
            now: datetime) -> None:  # fmt: skip
     if not outcomes:
         return
-    session.execute(update(DebitLine), [
-        {"id": o.line_id, "status": "paid" if o.paid else "failed", "bank_code": o.code[:32], "bank_reason": o.reason,
-         "result_import_id": record.id}
-        for o in outcomes
-    ])  # fmt: skip
+    line_rows = [{"id": o.line_id, "status": "paid" if o.paid else "failed", "bank_code": o.code[:32],
+                  "bank_reason": o.reason, "result_import_id": record.id} for o in outcomes]  # fmt: skip
+    if is_postgresql(session):
+        _copy_line_outcomes(session, line_rows)
+    else:
+        session.execute(update(DebitLine), line_rows)
     paid = [o for o in outcomes if o.paid]
     if paid:
         invoices = {inv_id: (account, car_park, currency) for inv_id, account, car_park, currency in session.execute(
@@ -123,20 +133,17 @@ def _apply(session: Session, actor: User | None, record: DebitResultImport, outc
                                  "credit_minor": 0, "currency": currency, "reference": "", "receipt_number": number,
                                  "receipt_prints": 0, "debit_line_id": outcome.line_id, "received_at": now,
                                  "received_by": actor.id if actor else None})  # fmt: skip
-        session.execute(insert(Payment), payments)
+        insert_rows(session, Payment.__table__, payments)  # type: ignore[arg-type]
         paid_line = (select(DebitLine.invoice_id).where(DebitLine.result_import_id == record.id,
                                                         DebitLine.status == "paid"))  # fmt: skip
+        settled = Invoice.paid_minor + DebitLine.amount_minor >= Invoice.total_minor
         session.execute(
             update(Invoice)
             .where(Invoice.id == DebitLine.invoice_id, DebitLine.result_import_id == record.id,
                    DebitLine.status == "paid")
-            .values(paid_minor=Invoice.paid_minor + DebitLine.amount_minor)
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-        session.execute(
-            update(Invoice)
-            .where(Invoice.id.in_(paid_line), Invoice.paid_minor >= Invoice.total_minor, Invoice.status == "open")
-            .values(status="paid", paid_at=now)
+            .values(paid_minor=Invoice.paid_minor + DebitLine.amount_minor,
+                    status=case((settled, "paid"), else_=Invoice.status),
+                    paid_at=case((settled, now), else_=Invoice.paid_at))
             .execution_options(synchronize_session=False)
         )  # fmt: skip
         session.expire_all()
@@ -144,6 +151,16 @@ def _apply(session: Session, actor: User | None, record: DebitResultImport, outc
                                                              Invoice.status == "paid")):  # fmt: skip
             invoice_paid_for_pass(session, actor, invoice, now)
     _sum_batches(session, {o.batch_id for o in outcomes})
+
+
+def _copy_line_outcomes(session: Session, rows: list[dict[str, object]]) -> None:
+    session.execute(text("CREATE TEMPORARY TABLE debit_outcomes (id integer PRIMARY KEY, status varchar(16), "
+                         "bank_code varchar(32), bank_reason text, result_import_id integer) ON COMMIT DROP"))  # fmt: skip
+    copy_rows(session, "debit_outcomes", rows)
+    session.execute(text("UPDATE debit_lines SET status = o.status, bank_code = o.bank_code, bank_reason = "
+                         "o.bank_reason, result_import_id = o.result_import_id FROM debit_outcomes o "
+                         "WHERE debit_lines.id = o.id"))  # fmt: skip
+    session.execute(text("DROP TABLE debit_outcomes"))
 
 
 def _sum_batches(session: Session, batch_ids: set[int]) -> None:

@@ -11,10 +11,11 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.audit import record_change, snapshot
+from central.billing.bulk import insert_rows
 from central.billing.debit_profiles import DebitProfile
 from central.billing.errors import BillingError
 from central.billing.numbering import take_numbers
@@ -98,7 +99,7 @@ def run_debit(session: Session, actor: User | None, profile: DebitProfile, *, mo
                        created_by=actor.id if actor else None, request_id=request_id)  # fmt: skip
     session.add(batch)
     session.flush()
-    session.execute(insert(DebitLine), [
+    insert_rows(session, DebitLine.__table__, [  # type: ignore[arg-type]
         {"batch_id": batch.id, "seq": line.seq, "reference": line.reference, "invoice_id": line.invoice_id,
          "mandate_id": line.mandate[0], "amount_minor": line.amount_minor, "status": "pending", "bank_code": "",
          "bank_reason": ""}

@@ -243,6 +243,7 @@ def upgrade() -> None:
     with op.batch_alter_table("debit_lines", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_debit_lines_batch_id"), ["batch_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_debit_lines_invoice_id"), ["invoice_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_debit_lines_result_import_id"), ["result_import_id"], unique=False)
 
     op.create_table(
         "invoice_items",
@@ -359,6 +360,7 @@ def downgrade() -> None:
 
     op.drop_table("invoice_items")
     with op.batch_alter_table("debit_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_debit_lines_result_import_id"))
         batch_op.drop_index(batch_op.f("ix_debit_lines_invoice_id"))
         batch_op.drop_index(batch_op.f("ix_debit_lines_batch_id"))
 
