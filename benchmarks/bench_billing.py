@@ -42,22 +42,75 @@ def seed(session: Session, holders: int) -> None:
     due = now - timedelta(days=1)
     for start in range(0, holders, CHUNK):
         ids = range(start + 1, min(start + CHUNK, holders) + 1)
-        session.execute(insert(Holder), [{"id": i, "name": f"业主{i}", "phone": "", "email": "", "notes": "",
-                                          "created_at": now} for i in ids])  # fmt: skip
-        session.execute(insert(DebitMandate), [
-            {"id": i, "holder_id": i, "scheme": "cn", "bank": "中国工商银行", "bic": "",
-             "account_number": f"622202{i:013d}", "account_name": f"业主{i}", "reference": f"M{i:09d}",
-             "signed_on": now, "active": True, "created_at": now} for i in ids])  # fmt: skip
-        session.execute(insert(BillingAccount), [{"id": i, "holder_id": i, "unit_key": 0, "currency": "CNY",
-                                                  "credit_minor": 0, "created_at": now} for i in ids])  # fmt: skip
-        session.execute(insert(Invoice), [
-            {"id": i, "number": f"INV-BENCH-2026-{i:06d}", "car_park": "bench", "year": 2026, "seq": i,
-             "account_id": i, "holder_id": i, "kind": "fees", "status": "open", "currency": "CNY",
-             "total_minor": 30000, "paid_minor": 0, "refunded_minor": 0, "issued_at": due, "due_at": due,
-             "void_reason": "", "period_applied": True} for i in ids])  # fmt: skip
-        session.execute(insert(InvoiceItem), [
-            {"invoice_id": i, "fee_item": "parking_fee", "description": "月租 monthly fee", "quantity": 1,
-             "unit_minor": 30000, "amount_minor": 30000} for i in ids])  # fmt: skip
+        session.execute(
+            insert(Holder),
+            [{"id": i, "name": f"业主{i}", "phone": "", "email": "", "notes": "", "created_at": now} for i in ids],
+        )
+        session.execute(
+            insert(DebitMandate),
+            [
+                {
+                    "id": i,
+                    "holder_id": i,
+                    "scheme": "cn",
+                    "bank": "中国工商银行",
+                    "bic": "",
+                    "account_number": f"622202{i:013d}",
+                    "account_name": f"业主{i}",
+                    "reference": f"M{i:09d}",
+                    "signed_on": now,
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in ids
+            ],
+        )
+        session.execute(
+            insert(BillingAccount),
+            [
+                {"id": i, "holder_id": i, "unit_key": 0, "currency": "CNY", "credit_minor": 0, "created_at": now}
+                for i in ids
+            ],
+        )
+        session.execute(
+            insert(Invoice),
+            [
+                {
+                    "id": i,
+                    "number": f"INV-BENCH-2026-{i:06d}",
+                    "car_park": "bench",
+                    "year": 2026,
+                    "seq": i,
+                    "account_id": i,
+                    "holder_id": i,
+                    "kind": "fees",
+                    "status": "open",
+                    "currency": "CNY",
+                    "total_minor": 30000,
+                    "paid_minor": 0,
+                    "refunded_minor": 0,
+                    "issued_at": due,
+                    "due_at": due,
+                    "void_reason": "",
+                    "period_applied": True,
+                }
+                for i in ids
+            ],
+        )
+        session.execute(
+            insert(InvoiceItem),
+            [
+                {
+                    "invoice_id": i,
+                    "fee_item": "parking_fee",
+                    "description": "月租 monthly fee",
+                    "quantity": 1,
+                    "unit_minor": 30000,
+                    "amount_minor": 30000,
+                }
+                for i in ids
+            ],
+        )
     session.commit()
 
 
@@ -65,12 +118,22 @@ def result_file(session: Session, batch_id: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["流水号", "付款账号", "金额", "处理结果", "失败原因"])
-    rows = session.execute(select(DebitLine.seq, DebitLine.reference, DebitLine.amount_minor)
-                           .where(DebitLine.batch_id == batch_id).order_by(DebitLine.seq))  # fmt: skip
+    rows = session.execute(
+        select(DebitLine.seq, DebitLine.reference, DebitLine.amount_minor)
+        .where(DebitLine.batch_id == batch_id)
+        .order_by(DebitLine.seq)
+    )
     for seq, reference, amount in rows:
         failed = seq % 10 == 0
-        writer.writerow([reference, "", f"{amount // 100}.{amount % 100:02d}", "3008" if failed else "0000",
-                         "余额不足" if failed else ""])  # fmt: skip
+        writer.writerow(
+            [
+                reference,
+                "",
+                f"{amount // 100}.{amount % 100:02d}",
+                "3008" if failed else "0000",
+                "余额不足" if failed else "",
+            ]
+        )
     return out.getvalue().encode("gbk")
 
 
@@ -80,8 +143,9 @@ def main() -> int:
     args = parser.parse_args()
     name = f"parkgate_bench_{uuid.uuid4().hex[:8]}"
     parts = urlsplit(ADMIN_URL)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")).replace("postgresql://",
-                                                                                "postgresql+psycopg://", 1)  # fmt: skip
+    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")).replace(
+        "postgresql://", "postgresql+psycopg://", 1
+    )
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     engine = make_engine(url)
@@ -100,8 +164,10 @@ def main() -> int:
             path.write_bytes(batch.content)
             session.commit()
             run_s = time.perf_counter() - started
-            print(f"debit run: {batch.line_count} lines, {path.stat().st_size / 1e6:.1f} MB GBK CSV written "
-                  f"in {run_s:.2f} s (goal < 10 s)")  # fmt: skip
+            print(
+                f"debit run: {batch.line_count} lines, {path.stat().st_size / 1e6:.1f} MB GBK CSV written "
+                f"in {run_s:.2f} s (goal < 10 s)"
+            )
             content = result_file(session, batch.id)
             session.commit()
         with Session(engine) as session:
@@ -109,8 +175,10 @@ def main() -> int:
             record, _new = import_results(session, None, profile, "bench-result.csv", content)
             session.commit()
             import_s = time.perf_counter() - started
-            print(f"result import: {record.paid_count} paid, {record.failed_count} failed, "
-                  f"{len(record.unmatched)} unmatched in {import_s:.2f} s (goal < 10 s)")  # fmt: skip
+            print(
+                f"result import: {record.paid_count} paid, {record.failed_count} failed, "
+                f"{len(record.unmatched)} unmatched in {import_s:.2f} s (goal < 10 s)"
+            )
         return 0 if run_s < 10 and import_s < 10 else 1
     finally:
         engine.dispose()

@@ -42,16 +42,28 @@ def arrears_ledger(session: Session, now: datetime | None = None) -> list[Arrear
     """Holders with open invoices past due, the oldest debt first."""
     now = now or utcnow()
     rows: dict[tuple[int, str, str], ArrearsRow] = {}
-    query = (select(Invoice, Holder, Unit).join(Holder, Holder.id == Invoice.holder_id)
-             .outerjoin(Unit, Unit.id == Holder.unit_id)
-             .where(Invoice.status == "open", Invoice.due_at < now, Invoice.total_minor > Invoice.paid_minor)
-             .order_by(Invoice.due_at, Invoice.id))  # fmt: skip
+    query = (
+        select(Invoice, Holder, Unit)
+        .join(Holder, Holder.id == Invoice.holder_id)
+        .outerjoin(Unit, Unit.id == Holder.unit_id)
+        .where(Invoice.status == "open", Invoice.due_at < now, Invoice.total_minor > Invoice.paid_minor)
+        .order_by(Invoice.due_at, Invoice.id)
+    )
     for invoice, holder, unit in session.execute(query):
         key = (holder.id, unit_label(unit) or "", invoice.currency)
         row = rows.get(key)
         if row is None:
-            row = rows[key] = ArrearsRow(holder.id, holder.name, unit_label(unit), holder.phone, holder.email,
-                                         invoice.currency, 0, invoice.due_at, [])  # fmt: skip
+            row = rows[key] = ArrearsRow(
+                holder.id,
+                holder.name,
+                unit_label(unit),
+                holder.phone,
+                holder.email,
+                invoice.currency,
+                0,
+                invoice.due_at,
+                [],
+            )
         owed = invoice.total_minor - invoice.paid_minor
         row.owed_minor += owed
         row.invoices.append(invoice.number)
@@ -79,12 +91,18 @@ def dunning_list(session: Session, min_days: int = 0, now: datetime | None = Non
 def suspend_overdue_passes(session: Session, actor: User | None, now: datetime | None = None) -> list[str]:
     """Suspend active passes with an invoice overdue longer than their plan's grace; answers the pass ids."""
     now = now or utcnow()
-    query = (select(MonthlyPass, PlanBillingRule.suspend_after_days, Invoice.id, Invoice.due_at)
-             .join(PlanBillingRule, PlanBillingRule.plan_id == MonthlyPass.plan_id)
-             .join(Invoice, Invoice.pass_id == MonthlyPass.id)
-             .where(PlanBillingRule.suspend_after_days.is_not(None), MonthlyPass.status == PassStatus.ACTIVE.value,
-                    Invoice.status == "open", Invoice.total_minor > Invoice.paid_minor)
-             .order_by(Invoice.due_at))  # fmt: skip
+    query = (
+        select(MonthlyPass, PlanBillingRule.suspend_after_days, Invoice.id, Invoice.due_at)
+        .join(PlanBillingRule, PlanBillingRule.plan_id == MonthlyPass.plan_id)
+        .join(Invoice, Invoice.pass_id == MonthlyPass.id)
+        .where(
+            PlanBillingRule.suspend_after_days.is_not(None),
+            MonthlyPass.status == PassStatus.ACTIVE.value,
+            Invoice.status == "open",
+            Invoice.total_minor > Invoice.paid_minor,
+        )
+        .order_by(Invoice.due_at)
+    )
     suspended: list[str] = []
     for monthly, grace, invoice_id, due_at in session.execute(query):
         if monthly.id in suspended or due_at + timedelta(days=int(grace or 0)) >= now:

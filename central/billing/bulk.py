@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import FromClause, Table, insert
 from sqlalchemy.orm import Session
 
 
@@ -26,10 +26,11 @@ def copy_rows(session: Session, table: str, rows: Sequence[dict[str, Any]]) -> N
             copy.write_row([row[name] for name in columns])
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+def insert_rows(session: Session, table: FromClause, rows: Sequence[dict[str, Any]]) -> None:
     """Insert many rows: COPY on PostgreSQL, an executemany elsewhere."""
     if not rows:
         return
+    assert isinstance(table, Table)
     session.flush()
     if is_postgresql(session):
         copy_rows(session, table.name, rows)

@@ -15,8 +15,20 @@ from parking.money import format_amount, minor_digits, parse_amount
 
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "config" / "debit-profiles"
 
-BatchField = Literal["reference", "account_number", "account_name", "bank", "amount", "currency", "mandate_reference",
-                     "invoice_number", "holder", "unit", "collection_date", "description"]  # fmt: skip
+BatchField = Literal[
+    "reference",
+    "account_number",
+    "account_name",
+    "bank",
+    "amount",
+    "currency",
+    "mandate_reference",
+    "invoice_number",
+    "holder",
+    "unit",
+    "collection_date",
+    "description",
+]
 ResultField = Literal["reference", "amount", "code", "reason", "account_number", "account_name"]
 
 

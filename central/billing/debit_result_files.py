@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from central.billing.debit_profiles import DebitProfile
-from central.billing.errors import FileRejected
+from central.billing.errors import FileRejectedError
 
 MAX_LINES = 1_000_000
 
@@ -35,8 +35,12 @@ def parse_result_file(profile: DebitProfile, file_name: str, content: bytes) -> 
     seen: dict[str, int] = {}
     for row in rows:
         if row.reference in seen:
-            raise FileRejected(file_name, row.line, _title(profile, "reference"),
-                               f"line {row.reference} appears twice (first on line {seen[row.reference]})")
+            raise FileRejectedError(
+                file_name,
+                row.line,
+                _title(profile, "reference"),
+                f"line {row.reference} appears twice (first on line {seen[row.reference]})",
+            )
         seen[row.reference] = row.line
     return rows
 
@@ -55,13 +59,17 @@ def _decode(profile: DebitProfile, file_name: str, content: bytes) -> str:
             pass
         else:
             line, column = _position(content, next(i for i, b in enumerate(content) if b >= 0x80))
-            raise FileRejected(file_name, line, str(column), "the file is UTF-8, the profile expects GBK")
+            raise FileRejectedError(file_name, line, str(column), "the file is UTF-8, the profile expects GBK")
     try:
         text = content.decode(encoding)
     except UnicodeDecodeError as err:
         line, column = _position(content, err.start)
-        raise FileRejected(file_name, line, str(column), f"not {encoding.upper()} text (byte "
-                           f"{content[err.start:err.start + 1].hex()})") from err  # fmt: skip
+        raise FileRejectedError(
+            file_name,
+            line,
+            str(column),
+            f"not {encoding.upper()} text (byte {content[err.start : err.start + 1].hex()})",
+        ) from err
     return text.removeprefix("\ufeff")
 
 
@@ -75,7 +83,7 @@ def _parse_csv(profile: DebitProfile, file_name: str, text: str) -> list[ResultR
     layout = profile.result
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
     positions: dict[str, int] = {}
-    titles = {c.field: c.title for c in layout.columns}
+    titles: dict[str, str] = {c.field: c.title for c in layout.columns}
     rows: list[ResultRow] = []
     header_done = not layout.header
     if not layout.header:
@@ -88,34 +96,34 @@ def _parse_csv(profile: DebitProfile, file_name: str, text: str) -> list[ResultR
             found = {cell.strip(): i for i, cell in enumerate(cells)}
             for column in layout.columns:
                 if column.title not in found:
-                    raise FileRejected(file_name, line, column.title, "the column is missing from the header")
+                    raise FileRejectedError(file_name, line, column.title, "the column is missing from the header")
                 positions[column.field] = found[column.title]
             header_done = True
             continue
         if len(rows) >= MAX_LINES:
-            raise FileRejected(file_name, line, None, f"more than {MAX_LINES} lines")
+            raise FileRejectedError(file_name, line, None, f"more than {MAX_LINES} lines")
 
         def cell(name: str, cells: list[str] = cells, line: int = line) -> str:
             index = positions.get(name)
             if index is None:
                 return ""
             if index >= len(cells):
-                raise FileRejected(file_name, line, titles[name], "the line has no value in this column")
+                raise FileRejectedError(file_name, line, titles[name], "the line has no value in this column")
             return cells[index].strip()
 
         reference = cell("reference")
         if not reference:
-            raise FileRejected(file_name, line, titles["reference"], "the line reference is empty")
+            raise FileRejectedError(file_name, line, titles["reference"], "the line reference is empty")
         try:
             amount = profile.parse_amount(cell("amount"))
         except ValueError as err:
-            raise FileRejected(file_name, line, titles["amount"], str(err)) from err
+            raise FileRejectedError(file_name, line, titles["amount"], str(err)) from err
         code = cell("code")
         if not code:
-            raise FileRejected(file_name, line, titles["code"], "the result code is empty")
+            raise FileRejectedError(file_name, line, titles["code"], "the result code is empty")
         rows.append(ResultRow(line, reference, amount, code, cell("reason"), titles["amount"], titles["code"]))
     if not header_done:
-        raise FileRejected(file_name, 1, None, "the file is empty: no header line")
+        raise FileRejectedError(file_name, 1, None, "the file is empty: no header line")
     return rows
 
 
@@ -156,21 +164,24 @@ def _parse_pain002(profile: DebitProfile, file_name: str, content: bytes) -> lis
     try:
         parser.Parse(content, True)
     except expat.ExpatError as err:
-        raise FileRejected(file_name, err.lineno, str(err.offset + 1), f"not well-formed XML: {expat.errors.messages[err.code]}") from err
+        raise FileRejectedError(
+            file_name, err.lineno, str(err.offset + 1), f"not well-formed XML: {expat.errors.messages[err.code]}"
+        ) from err
     if "CstmrPmtStsRpt" not in _root_children(content):
-        raise FileRejected(file_name, 1, None, "not a pain.002 payment status report (no CstmrPmtStsRpt)")
+        raise FileRejectedError(file_name, 1, None, "not a pain.002 payment status report (no CstmrPmtStsRpt)")
     rows = []
     for tx in txs:
         for name in ("OrgnlEndToEndId", "TxSts", "InstdAmt"):
             if not tx.fields.get(name):
-                raise FileRejected(file_name, tx.line, name, "missing in this TxInfAndSts")
+                raise FileRejectedError(file_name, tx.line, name, "missing in this TxInfAndSts")
         try:
             amount = _decimal_minor(profile, tx.fields["InstdAmt"])
         except ValueError as err:
-            raise FileRejected(file_name, tx.line, "InstdAmt", str(err)) from err
+            raise FileRejectedError(file_name, tx.line, "InstdAmt", str(err)) from err
         reason = " ".join(part for part in (tx.fields.get("Rsn", ""), tx.fields.get("AddtlInf", "")) if part)
-        rows.append(ResultRow(tx.line, tx.fields["OrgnlEndToEndId"], amount, tx.fields["TxSts"], reason,
-                              "InstdAmt", "TxSts"))  # fmt: skip
+        rows.append(
+            ResultRow(tx.line, tx.fields["OrgnlEndToEndId"], amount, tx.fields["TxSts"], reason, "InstdAmt", "TxSts")
+        )
     return rows
 
 

@@ -18,7 +18,7 @@ from central.audit import record_change, snapshot
 from central.billing.bulk import copy_rows, insert_rows, is_postgresql
 from central.billing.debit_profiles import DebitProfile
 from central.billing.debit_result_files import parse_result_file
-from central.billing.errors import FileRejected
+from central.billing.errors import FileRejectedError
 from central.billing.payments import receipt_number
 from central.billing.settlement import invoice_paid_for_pass
 from central.core.db import utcnow
@@ -39,11 +39,17 @@ class Outcome:
     reason: str
 
 
-def import_results(session: Session, actor: User | None, profile: DebitProfile, file_name: str, content: bytes,
-                   now: datetime | None = None) -> tuple[DebitResultImport, bool]:  # fmt: skip
+def import_results(
+    session: Session,
+    actor: User | None,
+    profile: DebitProfile,
+    file_name: str,
+    content: bytes,
+    now: datetime | None = None,
+) -> tuple[DebitResultImport, bool]:
     """Import ``content``; answers the import and whether it is new (False: this file was imported before).
 
-    Raises :class:`FileRejected` before changing anything when the file cannot be taken as a whole.
+    Raises :class:`FileRejectedError` before changing anything when the file cannot be taken as a whole.
     """
     digest = hashlib.sha256(content).hexdigest()
     earlier = session.scalars(select(DebitResultImport).where(DebitResultImport.file_sha256 == digest)).first()
@@ -58,31 +64,59 @@ def import_results(session: Session, actor: User | None, profile: DebitProfile, 
     for row in rows:
         line = known.get(row.reference)
         if line is None:
-            unmatched.append({"line": row.line, "reference": row.reference, "amount_minor": row.amount_minor,
-                              "code": row.code, "reason": row.reason})  # fmt: skip
+            unmatched.append(
+                {
+                    "line": row.line,
+                    "reference": row.reference,
+                    "amount_minor": row.amount_minor,
+                    "code": row.code,
+                    "reason": row.reason,
+                }
+            )
             continue
         line_id, batch_id, invoice_id, amount, status = line
         if row.amount_minor != amount:
-            raise FileRejected(file_name, row.line, row.amount_column,
-                               f"amount {row.amount_minor} does not match batch line {row.reference} ({amount})")
+            raise FileRejectedError(
+                file_name,
+                row.line,
+                row.amount_column,
+                f"amount {row.amount_minor} does not match batch line {row.reference} ({amount})",
+            )
         paid = row.code in profile.result.paid_codes
         if status != "pending":
             if status == ("paid" if paid else "failed"):
                 unchanged += 1
                 continue
-            raise FileRejected(file_name, row.line, row.code_column,
-                               f"line {row.reference} was already marked {status}, this file says otherwise")
+            raise FileRejectedError(
+                file_name,
+                row.line,
+                row.code_column,
+                f"line {row.reference} was already marked {status}, this file says otherwise",
+            )
         outcomes.append(Outcome(line_id, batch_id, invoice_id, amount, paid, row.code, row.reason))
-    record = DebitResultImport(file_name=file_name[:256], file_sha256=digest, profile=profile.name, imported_at=now,
-                               imported_by=actor.id if actor else None, paid_count=sum(o.paid for o in outcomes),
-                               failed_count=sum(not o.paid for o in outcomes), unchanged_count=unchanged,
-                               unmatched=unmatched)  # fmt: skip
+    record = DebitResultImport(
+        file_name=file_name[:256],
+        file_sha256=digest,
+        profile=profile.name,
+        imported_at=now,
+        imported_by=actor.id if actor else None,
+        paid_count=sum(o.paid for o in outcomes),
+        failed_count=sum(not o.paid for o in outcomes),
+        unchanged_count=unchanged,
+        unmatched=unmatched,
+    )
     session.add(record)
     session.flush()
     _apply(session, actor, record, outcomes, now)
     record_change(session, actor, "debit.import", "debit_result_import", record.id, None, snapshot(record))
-    _LOGGER.info("result %s: %d paid, %d failed, %d unchanged, %d unmatched", file_name, record.paid_count,
-                 record.failed_count, unchanged, len(unmatched))  # fmt: skip
+    _LOGGER.info(
+        "result %s: %d paid, %d failed, %d unchanged, %d unmatched",
+        file_name,
+        record.paid_count,
+        record.failed_count,
+        unchanged,
+        len(unmatched),
+    )
     return record, True
 
 
@@ -91,9 +125,15 @@ def _batch_lines(session: Session, references: list[str]) -> dict[str, tuple[int
     for start in range(0, len(references), _CHUNK):
         chunk = references[start : start + _CHUNK]
         for ref, line_id, batch_id, invoice_id, amount, status in session.execute(
-            select(DebitLine.reference, DebitLine.id, DebitLine.batch_id, DebitLine.invoice_id,
-                   DebitLine.amount_minor, DebitLine.status).where(_among(session, DebitLine.reference, chunk))
-        ):  # fmt: skip
+            select(
+                DebitLine.reference,
+                DebitLine.id,
+                DebitLine.batch_id,
+                DebitLine.invoice_id,
+                DebitLine.amount_minor,
+                DebitLine.status,
+            ).where(_among(session, DebitLine.reference, chunk))
+        ):
             found[ref] = (line_id, batch_id, invoice_id, amount, status)
     return found
 
@@ -105,22 +145,35 @@ def _among(session: Session, column: Any, values: list[str]) -> Any:
     return column.in_(values)
 
 
-def _apply(session: Session, actor: User | None, record: DebitResultImport, outcomes: list[Outcome],
-           now: datetime) -> None:  # fmt: skip
+def _apply(
+    session: Session, actor: User | None, record: DebitResultImport, outcomes: list[Outcome], now: datetime
+) -> None:
     if not outcomes:
         return
-    line_rows = [{"id": o.line_id, "status": "paid" if o.paid else "failed", "bank_code": o.code[:32],
-                  "bank_reason": o.reason, "result_import_id": record.id} for o in outcomes]  # fmt: skip
+    line_rows = [
+        {
+            "id": o.line_id,
+            "status": "paid" if o.paid else "failed",
+            "bank_code": o.code[:32],
+            "bank_reason": o.reason,
+            "result_import_id": record.id,
+        }
+        for o in outcomes
+    ]
     if is_postgresql(session):
         _copy_line_outcomes(session, line_rows)
     else:
         session.execute(update(DebitLine), line_rows)
     paid = [o for o in outcomes if o.paid]
     if paid:
-        invoices = {inv_id: (account, car_park, currency) for inv_id, account, car_park, currency in session.execute(
-            select(Invoice.id, Invoice.account_id, Invoice.car_park, Invoice.currency)
-            .join(DebitLine, DebitLine.invoice_id == Invoice.id)
-            .where(DebitLine.result_import_id == record.id, DebitLine.status == "paid"))}  # fmt: skip
+        invoices = {
+            inv_id: (account, car_park, currency)
+            for inv_id, account, car_park, currency in session.execute(
+                select(Invoice.id, Invoice.account_id, Invoice.car_park, Invoice.currency)
+                .join(DebitLine, DebitLine.invoice_id == Invoice.id)
+                .where(DebitLine.result_import_id == record.id, DebitLine.status == "paid")
+            )
+        }
         by_park: dict[str, list[Outcome]] = {}
         for outcome in paid:
             by_park.setdefault(invoices[outcome.invoice_id][1], []).append(outcome)
@@ -128,38 +181,63 @@ def _apply(session: Session, actor: User | None, record: DebitResultImport, outc
         for car_park, group in by_park.items():
             for outcome, number in zip(group, receipt_number(session, car_park, now, len(group)), strict=True):
                 account, _park, currency = invoices[outcome.invoice_id]
-                payments.append({"invoice_id": outcome.invoice_id, "account_id": account, "method": "direct_debit",
-                                 "amount_minor": outcome.amount_minor, "applied_minor": outcome.amount_minor,
-                                 "credit_minor": 0, "currency": currency, "reference": "", "receipt_number": number,
-                                 "receipt_prints": 0, "debit_line_id": outcome.line_id, "received_at": now,
-                                 "received_by": actor.id if actor else None})  # fmt: skip
-        insert_rows(session, Payment.__table__, payments)  # type: ignore[arg-type]
-        paid_line = (select(DebitLine.invoice_id).where(DebitLine.result_import_id == record.id,
-                                                        DebitLine.status == "paid"))  # fmt: skip
+                payments.append(
+                    {
+                        "invoice_id": outcome.invoice_id,
+                        "account_id": account,
+                        "method": "direct_debit",
+                        "amount_minor": outcome.amount_minor,
+                        "applied_minor": outcome.amount_minor,
+                        "credit_minor": 0,
+                        "currency": currency,
+                        "reference": "",
+                        "receipt_number": number,
+                        "receipt_prints": 0,
+                        "debit_line_id": outcome.line_id,
+                        "received_at": now,
+                        "received_by": actor.id if actor else None,
+                    }
+                )
+        insert_rows(session, Payment.__table__, payments)
+        paid_line = select(DebitLine.invoice_id).where(
+            DebitLine.result_import_id == record.id, DebitLine.status == "paid"
+        )
         settled = Invoice.paid_minor + DebitLine.amount_minor >= Invoice.total_minor
         session.execute(
             update(Invoice)
-            .where(Invoice.id == DebitLine.invoice_id, DebitLine.result_import_id == record.id,
-                   DebitLine.status == "paid")
-            .values(paid_minor=Invoice.paid_minor + DebitLine.amount_minor,
-                    status=case((settled, "paid"), else_=Invoice.status),
-                    paid_at=case((settled, now), else_=Invoice.paid_at))
+            .where(
+                Invoice.id == DebitLine.invoice_id, DebitLine.result_import_id == record.id, DebitLine.status == "paid"
+            )
+            .values(
+                paid_minor=Invoice.paid_minor + DebitLine.amount_minor,
+                status=case((settled, "paid"), else_=Invoice.status),
+                paid_at=case((settled, now), else_=Invoice.paid_at),
+            )
             .execution_options(synchronize_session=False)
-        )  # fmt: skip
+        )
         session.expire_all()
-        for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(paid_line), Invoice.pass_id.is_not(None),
-                                                             Invoice.status == "paid")):  # fmt: skip
+        for invoice in session.scalars(
+            select(Invoice).where(Invoice.id.in_(paid_line), Invoice.pass_id.is_not(None), Invoice.status == "paid")
+        ):
             invoice_paid_for_pass(session, actor, invoice, now)
     _sum_batches(session, {o.batch_id for o in outcomes})
 
 
-def _copy_line_outcomes(session: Session, rows: list[dict[str, object]]) -> None:
-    session.execute(text("CREATE TEMPORARY TABLE debit_outcomes (id integer PRIMARY KEY, status varchar(16), "
-                         "bank_code varchar(32), bank_reason text, result_import_id integer) ON COMMIT DROP"))  # fmt: skip
+def _copy_line_outcomes(session: Session, rows: list[dict[str, Any]]) -> None:
+    session.execute(
+        text(
+            "CREATE TEMPORARY TABLE debit_outcomes (id integer PRIMARY KEY, status varchar(16), "
+            "bank_code varchar(32), bank_reason text, result_import_id integer) ON COMMIT DROP"
+        )
+    )
     copy_rows(session, "debit_outcomes", rows)
-    session.execute(text("UPDATE debit_lines SET status = o.status, bank_code = o.bank_code, bank_reason = "
-                         "o.bank_reason, result_import_id = o.result_import_id FROM debit_outcomes o "
-                         "WHERE debit_lines.id = o.id"))  # fmt: skip
+    session.execute(
+        text(
+            "UPDATE debit_lines SET status = o.status, bank_code = o.bank_code, bank_reason = "
+            "o.bank_reason, result_import_id = o.result_import_id FROM debit_outcomes o "
+            "WHERE debit_lines.id = o.id"
+        )
+    )
     session.execute(text("DROP TABLE debit_outcomes"))
 
 
@@ -167,12 +245,15 @@ def _sum_batches(session: Session, batch_ids: set[int]) -> None:
     """Each batch's summary: how many lines and how much were credited and failed."""
     for batch_id in batch_ids:
         paid_count, paid_minor, failed_count, failed_minor = session.execute(
-            select(func.coalesce(func.sum(case((DebitLine.status == "paid", 1), else_=0)), 0),
-                   func.coalesce(func.sum(case((DebitLine.status == "paid", DebitLine.amount_minor), else_=0)), 0),
-                   func.coalesce(func.sum(case((DebitLine.status == "failed", 1), else_=0)), 0),
-                   func.coalesce(func.sum(case((DebitLine.status == "failed", DebitLine.amount_minor), else_=0)), 0))
-            .where(DebitLine.batch_id == batch_id)
-        ).one()  # fmt: skip
-        session.execute(update(DebitBatch).where(DebitBatch.id == batch_id).values(
-            paid_count=paid_count, paid_minor=paid_minor, failed_count=failed_count, failed_minor=failed_minor))
-
+            select(
+                func.coalesce(func.sum(case((DebitLine.status == "paid", 1), else_=0)), 0),
+                func.coalesce(func.sum(case((DebitLine.status == "paid", DebitLine.amount_minor), else_=0)), 0),
+                func.coalesce(func.sum(case((DebitLine.status == "failed", 1), else_=0)), 0),
+                func.coalesce(func.sum(case((DebitLine.status == "failed", DebitLine.amount_minor), else_=0)), 0),
+            ).where(DebitLine.batch_id == batch_id)
+        ).one()
+        session.execute(
+            update(DebitBatch)
+            .where(DebitBatch.id == batch_id)
+            .values(paid_count=paid_count, paid_minor=paid_minor, failed_count=failed_count, failed_minor=failed_minor)
+        )

@@ -10,6 +10,7 @@ import io
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -48,27 +49,55 @@ def month_end(month: str) -> datetime:
     return add_months(start, 1)
 
 
-def _due_lines(session: Session, profile: DebitProfile, month: str) -> list[tuple[object, ...]]:
-    latest = (select(func.max(DebitMandate.id).label("id")).where(DebitMandate.active, DebitMandate.scheme ==
-              profile.scheme).group_by(DebitMandate.holder_id).subquery())  # fmt: skip
+def _due_lines(session: Session, profile: DebitProfile, month: str) -> list[Any]:
+    latest = (
+        select(func.max(DebitMandate.id).label("id"))
+        .where(DebitMandate.active, DebitMandate.scheme == profile.scheme)
+        .group_by(DebitMandate.holder_id)
+        .subquery()
+    )
     pending = select(DebitLine.invoice_id).where(DebitLine.status == "pending")
     query = (
-        select(Invoice.id, Invoice.number, Invoice.total_minor - Invoice.paid_minor, DebitMandate.id, DebitMandate.bank,
-               DebitMandate.bic, DebitMandate.account_number, DebitMandate.account_name, DebitMandate.reference,
-               DebitMandate.signed_on, Holder.name, Unit.building, Unit.room)
+        select(
+            Invoice.id,
+            Invoice.number,
+            Invoice.total_minor - Invoice.paid_minor,
+            DebitMandate.id,
+            DebitMandate.bank,
+            DebitMandate.bic,
+            DebitMandate.account_number,
+            DebitMandate.account_name,
+            DebitMandate.reference,
+            DebitMandate.signed_on,
+            Holder.name,
+            Unit.building,
+            Unit.room,
+        )
         .join(Holder, Holder.id == Invoice.holder_id)
         .join(DebitMandate, DebitMandate.holder_id == Invoice.holder_id)
         .join(latest, latest.c.id == DebitMandate.id)
         .outerjoin(Unit, Unit.id == Holder.unit_id)
-        .where(Invoice.status == "open", Invoice.currency == profile.currency, Invoice.due_at < month_end(month),
-               Invoice.total_minor > Invoice.paid_minor, Invoice.id.not_in(pending))
+        .where(
+            Invoice.status == "open",
+            Invoice.currency == profile.currency,
+            Invoice.due_at < month_end(month),
+            Invoice.total_minor > Invoice.paid_minor,
+            Invoice.id.not_in(pending),
+        )
         .order_by(Invoice.id)
-    )  # fmt: skip
-    return [tuple(row) for row in session.execute(query)]
+    )
+    return list(session.execute(query))
 
 
-def run_debit(session: Session, actor: User | None, profile: DebitProfile, *, month: str, collection_date: date,
-              request_id: str | None = None) -> DebitBatch:  # fmt: skip
+def run_debit(
+    session: Session,
+    actor: User | None,
+    profile: DebitProfile,
+    *,
+    month: str,
+    collection_date: date,
+    request_id: str | None = None,
+) -> DebitBatch:
     """Make the month's batch for ``profile`` and its file; refused when nothing is due."""
     if request_id:
         existing = session.scalars(select(DebitBatch).where(DebitBatch.request_id == request_id)).first()
@@ -82,29 +111,64 @@ def run_debit(session: Session, actor: User | None, profile: DebitProfile, *, mo
     batch_seq = take_numbers(session, "debit", "*", year)
     number = f"DD-{year}-{batch_seq:04d}"
     lines = [
-        RunLine(seq, f"DD{year}{batch_seq:04d}{seq:07d}", int(r[0]), str(r[1]),  # type: ignore[call-overload]
-                (r[3], r[4], r[5], r[6], r[7], r[8], r[9]), str(r[10]),  # type: ignore[arg-type]
-                f"{r[11]}-{r[12]}" if r[11] else "", int(r[2]))  # type: ignore[call-overload]
+        RunLine(
+            seq,
+            f"DD{year}{batch_seq:04d}{seq:07d}",
+            int(r[0]),
+            str(r[1]),
+            (r[3], r[4], r[5], r[6], r[7], r[8], r[9]),
+            str(r[10]),
+            f"{r[11]}-{r[12]}" if r[11] else "",
+            int(r[2]),
+        )
         for seq, r in enumerate(rows, start=1)
-    ]  # fmt: skip
+    ]
     collection = datetime.combine(collection_date, time(9), tzinfo=OPERATOR_ZONE)
-    content = write_csv(profile, lines, collection_date) if profile.format == "csv" else write_pain008(
-        profile, lines, collection_date, number)  # fmt: skip
+    content = (
+        write_csv(profile, lines, collection_date)
+        if profile.format == "csv"
+        else write_pain008(profile, lines, collection_date, number)
+    )
     ext = "csv" if profile.format == "csv" else "xml"
-    batch = DebitBatch(number=number, profile=profile.name, month=month, collection_date=collection,
-                       currency=profile.currency, line_count=len(lines),
-                       total_minor=sum(line.amount_minor for line in lines), paid_count=0, paid_minor=0,
-                       failed_count=0, failed_minor=0, file_name=f"{number}-{profile.name}.{ext}",
-                       file_sha256=hashlib.sha256(content).hexdigest(), content=content, created_at=now,
-                       created_by=actor.id if actor else None, request_id=request_id)  # fmt: skip
+    batch = DebitBatch(
+        number=number,
+        profile=profile.name,
+        month=month,
+        collection_date=collection,
+        currency=profile.currency,
+        line_count=len(lines),
+        total_minor=sum(line.amount_minor for line in lines),
+        paid_count=0,
+        paid_minor=0,
+        failed_count=0,
+        failed_minor=0,
+        file_name=f"{number}-{profile.name}.{ext}",
+        file_sha256=hashlib.sha256(content).hexdigest(),
+        content=content,
+        created_at=now,
+        created_by=actor.id if actor else None,
+        request_id=request_id,
+    )
     session.add(batch)
     session.flush()
-    insert_rows(session, DebitLine.__table__, [  # type: ignore[arg-type]
-        {"batch_id": batch.id, "seq": line.seq, "reference": line.reference, "invoice_id": line.invoice_id,
-         "mandate_id": line.mandate[0], "amount_minor": line.amount_minor, "status": "pending", "bank_code": "",
-         "bank_reason": ""}
-        for line in lines
-    ])  # fmt: skip
+    insert_rows(
+        session,
+        DebitLine.__table__,
+        [
+            {
+                "batch_id": batch.id,
+                "seq": line.seq,
+                "reference": line.reference,
+                "invoice_id": line.invoice_id,
+                "mandate_id": line.mandate[0],
+                "amount_minor": line.amount_minor,
+                "status": "pending",
+                "bank_code": "",
+                "bank_reason": "",
+            }
+            for line in lines
+        ],
+    )
     after = {k: v for k, v in snapshot(batch).items() if k != "content"}
     record_change(session, actor, "debit.run", "debit_batch", number, None, after)
     _LOGGER.info("debit batch %s: %d lines, %d minor units", number, len(lines), batch.total_minor)
@@ -114,12 +178,19 @@ def run_debit(session: Session, actor: User | None, profile: DebitProfile, *, mo
 def _value(profile: DebitProfile, line: RunLine, field: str, collection_date: date) -> str:
     mandate = line.mandate
     values = {
-        "reference": line.reference, "account_number": mandate[3], "account_name": mandate[4], "bank": mandate[1],
-        "amount": profile.format_amount(line.amount_minor), "currency": profile.currency,
-        "mandate_reference": mandate[5], "invoice_number": line.invoice_number, "holder": line.holder,
-        "unit": line.unit, "collection_date": collection_date.isoformat(),
+        "reference": line.reference,
+        "account_number": mandate[3],
+        "account_name": mandate[4],
+        "bank": mandate[1],
+        "amount": profile.format_amount(line.amount_minor),
+        "currency": profile.currency,
+        "mandate_reference": mandate[5],
+        "invoice_number": line.invoice_number,
+        "holder": line.holder,
+        "unit": line.unit,
+        "collection_date": collection_date.isoformat(),
         "description": f"{line.invoice_number}",
-    }  # fmt: skip
+    }
     return values[field]
 
 
@@ -135,8 +206,11 @@ def write_csv(profile: DebitProfile, lines: list[RunLine], collection_date: date
     try:
         return out.getvalue().encode(profile.encoding)
     except UnicodeEncodeError as err:
-        raise BillingError("debit.unencodable", f"a value cannot be written in {profile.encoding}: "
-                           f"{err.object[err.start:err.end]!r}", status=422) from err  # fmt: skip
+        raise BillingError(
+            "debit.unencodable",
+            f"a value cannot be written in {profile.encoding}: {err.object[err.start : err.end]!r}",
+            status=422,
+        ) from err
 
 
 def write_pain008(profile: DebitProfile, lines: list[RunLine], collection_date: date, number: str) -> bytes:
@@ -146,25 +220,41 @@ def write_pain008(profile: DebitProfile, lines: list[RunLine], collection_date: 
 
     creditor = profile.creditor
     assert creditor is not None
-    config = {"name": creditor.name, "IBAN": creditor.iban, "BIC": creditor.bic, "batch": True,
-              "creditor_id": creditor.creditor_id, "currency": profile.currency}  # fmt: skip
+    config = {
+        "name": creditor.name,
+        "IBAN": creditor.iban,
+        "BIC": creditor.bic,
+        "batch": True,
+        "creditor_id": creditor.creditor_id,
+        "currency": profile.currency,
+    }
     if not creditor.bic:
         del config["BIC"]
     sepa = SepaDD(config, schema=profile.pain_schema, clean=True)
     for line in lines:
         mandate = line.mandate
-        payment = {"name": mandate[4], "IBAN": mandate[3], "amount": line.amount_minor, "type": "RCUR",
-                   "collection_date": collection_date, "mandate_id": mandate[5],
-                   "mandate_date": mandate[6].astimezone(OPERATOR_ZONE).date(), "description": line.invoice_number,
-                   "endtoend_id": line.reference}  # fmt: skip
+        payment = {
+            "name": mandate[4],
+            "IBAN": mandate[3],
+            "amount": line.amount_minor,
+            "type": "RCUR",
+            "collection_date": collection_date,
+            "mandate_id": mandate[5],
+            "mandate_date": mandate[6].astimezone(OPERATOR_ZONE).date(),
+            "description": line.invoice_number,
+            "endtoend_id": line.reference,
+        }
         if mandate[2]:
             payment["BIC"] = mandate[2]
         sepa.add_payment(payment)
     try:
         xml: bytes = sepa.export(validate=True)
     except SepaValidationError as err:
-        raise BillingError("debit.invalid_pain008", f"batch {number}: the pain.008 file does not validate: "
-                           f"{err.__cause__ or err}", status=422) from err  # fmt: skip
+        raise BillingError(
+            "debit.invalid_pain008",
+            f"batch {number}: the pain.008 file does not validate: {err.__cause__ or err}",
+            status=422,
+        ) from err
     return xml
 
 

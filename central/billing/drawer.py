@@ -44,8 +44,14 @@ def open_drawer(session: Session, cashier: User, count: CashCount) -> Drawer:
     check_count(count)
     if session.scalars(select(Drawer.id).where(Drawer.cashier_id == cashier.id, Drawer.status == "open")).first():
         raise BillingError("drawer.already_open", f"{cashier.username} already has an open drawer")
-    drawer = Drawer(cashier_id=cashier.id, currency=count.currency, status="open", opened_at=utcnow(),
-                    float_minor=count.total, opening_count=count.model_dump(mode="json"))  # fmt: skip
+    drawer = Drawer(
+        cashier_id=cashier.id,
+        currency=count.currency,
+        status="open",
+        opened_at=utcnow(),
+        float_minor=count.total,
+        opening_count=count.model_dump(mode="json"),
+    )
     session.add(drawer)
     session.flush()
     record_change(session, cashier, "drawer.open", "cash_drawer", drawer.id, None, snapshot(drawer))
@@ -54,9 +60,14 @@ def open_drawer(session: Session, cashier: User, count: CashCount) -> Drawer:
 
 def expected_cash(session: Session, drawer: Drawer) -> int:
     """The float plus cash taken less cash refunded through this drawer."""
-    taken = session.scalar(select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(Payment.drawer_id == drawer.id))
-    paid_out = session.scalar(select(func.coalesce(func.sum(Refund.amount_minor), 0))
-                              .where(Refund.drawer_id == drawer.id, Refund.status == "paid"))  # fmt: skip
+    taken = session.scalar(
+        select(func.coalesce(func.sum(Payment.amount_minor), 0)).where(Payment.drawer_id == drawer.id)
+    )
+    paid_out = session.scalar(
+        select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+            Refund.drawer_id == drawer.id, Refund.status == "paid"
+        )
+    )
     return drawer.float_minor + int(taken or 0) - int(paid_out or 0)
 
 
@@ -76,9 +87,15 @@ def close_drawer(session: Session, cashier: User, count: CashCount, keep_float_m
     drawer.closing_count, drawer.closed_at, drawer.status = count.model_dump(mode="json"), now, "closed"
     year = now.astimezone(OPERATOR_ZONE).year
     seq = take_numbers(session, "bag", "office", year)
-    bag = CashBag(number=f"BAG-{year}-{seq:05d}", drawer_id=drawer.id, amount_minor=count.total - keep_float_minor,
-                  currency=count.currency, count=count.model_dump(mode="json"), sealed_at=now,
-                  sealed_by=cashier.id)  # fmt: skip
+    bag = CashBag(
+        number=f"BAG-{year}-{seq:05d}",
+        drawer_id=drawer.id,
+        amount_minor=count.total - keep_float_minor,
+        currency=count.currency,
+        count=count.model_dump(mode="json"),
+        sealed_at=now,
+        sealed_by=cashier.id,
+    )
     session.add(bag)
     session.flush()
     record_change(session, cashier, "drawer.close", "cash_drawer", drawer.id, before, snapshot(drawer))

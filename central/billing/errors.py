@@ -15,16 +15,17 @@ class BillingError(ApiError):
         super().__init__(status, code, message, detail)
 
 
-class NotFound(BillingError):
+class MissingRecordError(BillingError):
     def __init__(self, entity: str, key: object) -> None:
         super().__init__(f"{entity}.not_found", f"no {entity.replace('_', ' ')} {key!r}", status=404)
 
 
-class FileRejected(BillingError):
+class FileRejectedError(BillingError):
     """A file (a bank's result file, a profile) that cannot be taken as it is: names the file, line and column."""
 
     def __init__(self, file: str, line: int | None, column: str | None, message: str) -> None:
         where = file + (f", line {line}" if line is not None else "") + (f", column {column}" if column else "")
-        super().__init__("debit.bad_file", f"{where}: {message}", {"file": file, "line": line, "column": column},
-                         status=422)  # fmt: skip
+        super().__init__(
+            "debit.bad_file", f"{where}: {message}", {"file": file, "line": line, "column": column}, status=422
+        )
         self.file, self.line, self.column = file, line, column

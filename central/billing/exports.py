@@ -61,8 +61,12 @@ def to_csv(table: Table) -> bytes:
         for value in row:
             plain = _plain(value)
             text = "" if plain is None else plain.isoformat(sep=" ") if isinstance(plain, datetime) else str(plain)
-            cells.append("'" + text if text[:1] in ("=", "+", "@", "\t", "\r") or (text[:1] == "-" and not
-                         isinstance(plain, (int, float, Decimal))) else text)  # fmt: skip
+            cells.append(
+                "'" + text
+                if text[:1] in ("=", "+", "@", "\t", "\r")
+                or (text[:1] == "-" and not isinstance(plain, (int, float, Decimal)))
+                else text
+            )
         writer.writerow(cells)
     return out.getvalue().encode("utf-8")
 
@@ -95,34 +99,91 @@ def to_xlsx(table: Table) -> bytes:
 
 def ledger_table(session: Session, now: datetime | None = None) -> Table:
     rows: list[Sequence[Cell | Money | float]] = [
-        [r.holder, r.unit, r.phone, r.email, r.currency, Money(r.owed_minor, r.currency), r.owed_since.date(),
-         *(Money(r.aged[b], r.currency) for b in BUCKETS), " ".join(r.invoices)]
+        [
+            r.holder,
+            r.unit,
+            r.phone,
+            r.email,
+            r.currency,
+            Money(r.owed_minor, r.currency),
+            r.owed_since.date(),
+            *(Money(r.aged[b], r.currency) for b in BUCKETS),
+            " ".join(r.invoices),
+        ]
         for r in arrears_ledger(session, now)
-    ]  # fmt: skip
-    headers = ["holder", "unit", "phone", "email", "currency", "owed", "owed since", *(f"{b} days" for b in BUCKETS),
-               "invoices"]  # fmt: skip
+    ]
+    headers = [
+        "holder",
+        "unit",
+        "phone",
+        "email",
+        "currency",
+        "owed",
+        "owed since",
+        *(f"{b} days" for b in BUCKETS),
+        "invoices",
+    ]
     return Table("arrears", headers, rows)
 
 
 def batch_table(session: Session, batch_id: int) -> Table:
     batch = session.get_one(DebitBatch, batch_id)
     rows: list[Sequence[Cell | Money | float]] = []
-    for line, number in session.execute(select(DebitLine, Invoice.number).join(Invoice, Invoice.id == DebitLine.invoice_id)
-                                        .where(DebitLine.batch_id == batch_id).order_by(DebitLine.seq)):  # fmt: skip
-        rows.append([batch.number, line.seq, line.reference, number, Money(line.amount_minor, batch.currency),
-                     line.status, line.bank_code, line.bank_reason, batch.collection_date])  # fmt: skip
-    return Table(batch.number, ["batch", "line", "reference", "invoice", "amount", "status", "bank code",
-                                "bank reason", "collection date"], rows)  # fmt: skip
+    for line, number in session.execute(
+        select(DebitLine, Invoice.number)
+        .join(Invoice, Invoice.id == DebitLine.invoice_id)
+        .where(DebitLine.batch_id == batch_id)
+        .order_by(DebitLine.seq)
+    ):
+        rows.append(
+            [
+                batch.number,
+                line.seq,
+                line.reference,
+                number,
+                Money(line.amount_minor, batch.currency),
+                line.status,
+                line.bank_code,
+                line.bank_reason,
+                batch.collection_date,
+            ]
+        )
+    return Table(
+        batch.number,
+        ["batch", "line", "reference", "invoice", "amount", "status", "bank code", "bank reason", "collection date"],
+        rows,
+    )
 
 
 def statistics_table(session: Session, first_month: str, last_month: str) -> Table:
     rows: list[Sequence[Cell | Money | float]] = [
-        [r.car_park, r.month, r.fee_item, r.currency, Money(r.billed_minor, r.currency),
-         Money(r.collected_minor, r.currency), Money(r.outstanding_minor, r.currency), r.rate]
+        [
+            r.car_park,
+            r.month,
+            r.fee_item,
+            r.currency,
+            Money(r.billed_minor, r.currency),
+            Money(r.collected_minor, r.currency),
+            Money(r.outstanding_minor, r.currency),
+            r.rate,
+        ]
         for r in collection_statistics(session, first_month, last_month)
-    ]  # fmt: skip
+    ]
     for t in temporary_takings(session, first_month, last_month):
-        rows.append([t.car_park, t.month, "temporary_parking", t.currency, Money(t.takings_minor, t.currency),
-                     Money(t.takings_minor, t.currency), Money(0, t.currency), None])  # fmt: skip
-    return Table("collection", ["car park", "month", "fee item", "currency", "billed", "collected", "outstanding",
-                                "collection rate"], rows)  # fmt: skip
+        rows.append(
+            [
+                t.car_park,
+                t.month,
+                "temporary_parking",
+                t.currency,
+                Money(t.takings_minor, t.currency),
+                Money(t.takings_minor, t.currency),
+                Money(0, t.currency),
+                None,
+            ]
+        )
+    return Table(
+        "collection",
+        ["car park", "month", "fee item", "currency", "billed", "collected", "outstanding", "collection rate"],
+        rows,
+    )

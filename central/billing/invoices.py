@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.audit import record_change, snapshot
-from central.billing.errors import BillingError, NotFound
+from central.billing.errors import BillingError, MissingRecordError
 from central.billing.numbering import scope_label, take_numbers
 from central.core.db import utcnow
 from central.models import BillingAccount, FeeItem, Holder, Invoice, InvoiceItem, Payment, User
@@ -38,12 +38,16 @@ def account_for(session: Session, holder: Holder, currency: str) -> BillingAccou
     """The holder's account for their unit and ``currency``, made on first use."""
     unit_key = holder.unit_id or 0
     account = session.scalars(
-        select(BillingAccount).where(BillingAccount.holder_id == holder.id, BillingAccount.unit_key == unit_key,
-                                     BillingAccount.currency == currency)
-    ).first()  # fmt: skip
+        select(BillingAccount).where(
+            BillingAccount.holder_id == holder.id,
+            BillingAccount.unit_key == unit_key,
+            BillingAccount.currency == currency,
+        )
+    ).first()
     if account is None:
-        account = BillingAccount(holder_id=holder.id, unit_id=holder.unit_id, unit_key=unit_key, currency=currency,
-                                 credit_minor=0)  # fmt: skip
+        account = BillingAccount(
+            holder_id=holder.id, unit_id=holder.unit_id, unit_key=unit_key, currency=currency, credit_minor=0
+        )
         session.add(account)
         session.flush()
     return account
@@ -73,7 +77,7 @@ def issue_invoice(
         return existing
     holder = session.get(Holder, holder_id)
     if holder is None:
-        raise NotFound("holder", holder_id)
+        raise MissingRecordError("holder", holder_id)
     if not items:
         raise BillingError("invoice.no_items", "an invoice needs at least one line", status=422)
     if any(item.quantity < 1 or item.unit_minor < 0 for item in items):
@@ -84,19 +88,41 @@ def issue_invoice(
     seq = take_numbers(session, "invoice", car_park, year)
     total = sum(item.unit_minor * item.quantity for item in items)
     invoice = Invoice(
-        number=f"INV-{scope_label(car_park)}-{year}-{seq:06d}", car_park=car_park, year=year, seq=seq,
-        account_id=account.id, holder_id=holder.id, pass_id=pass_id, kind=kind, status="open", currency=currency,
-        total_minor=total, paid_minor=0, refunded_minor=0, issued_at=now,
-        due_at=due_at or now + timedelta(days=DEFAULT_DUE_DAYS), created_by=actor.id if actor else None,
-        request_id=request_id, period_applied=False, void_reason="",
-    )  # fmt: skip
+        number=f"INV-{scope_label(car_park)}-{year}-{seq:06d}",
+        car_park=car_park,
+        year=year,
+        seq=seq,
+        account_id=account.id,
+        holder_id=holder.id,
+        pass_id=pass_id,
+        kind=kind,
+        status="open",
+        currency=currency,
+        total_minor=total,
+        paid_minor=0,
+        refunded_minor=0,
+        issued_at=now,
+        due_at=due_at or now + timedelta(days=DEFAULT_DUE_DAYS),
+        created_by=actor.id if actor else None,
+        request_id=request_id,
+        period_applied=False,
+        void_reason="",
+    )
     session.add(invoice)
     session.flush()
     for item in items:
-        session.add(InvoiceItem(invoice_id=invoice.id, fee_item=item.fee_item, description=item.description,
-                                quantity=item.quantity, unit_minor=item.unit_minor,
-                                amount_minor=item.unit_minor * item.quantity, period_from=item.period_from,
-                                period_to=item.period_to))  # fmt: skip
+        session.add(
+            InvoiceItem(
+                invoice_id=invoice.id,
+                fee_item=item.fee_item,
+                description=item.description,
+                quantity=item.quantity,
+                unit_minor=item.unit_minor,
+                amount_minor=item.unit_minor * item.quantity,
+                period_from=item.period_from,
+                period_to=item.period_to,
+            )
+        )
     record_change(session, actor, "invoice.issue", "invoice", invoice.number, None, snapshot(invoice))
     if total == 0:
         invoice.status, invoice.paid_at = "paid", now
@@ -106,17 +132,28 @@ def issue_invoice(
     return invoice
 
 
-def apply_credit(session: Session, actor: User | None, invoice: Invoice, account: BillingAccount,
-                 now: datetime) -> Payment | None:  # fmt: skip
+def apply_credit(
+    session: Session, actor: User | None, invoice: Invoice, account: BillingAccount, now: datetime
+) -> Payment | None:
     """Apply the account's credit (an earlier overpayment) to ``invoice`` as a ``credit`` payment."""
     amount = min(account.credit_minor, invoice.total_minor - invoice.paid_minor)
     if amount <= 0:
         return None
     before = snapshot(account)
     account.credit_minor -= amount
-    payment = Payment(invoice_id=invoice.id, account_id=account.id, method="credit", amount_minor=amount,
-                      applied_minor=amount, credit_minor=0, currency=invoice.currency, reference="account credit",
-                      received_at=now, received_by=actor.id if actor else None, receipt_prints=0)  # fmt: skip
+    payment = Payment(
+        invoice_id=invoice.id,
+        account_id=account.id,
+        method="credit",
+        amount_minor=amount,
+        applied_minor=amount,
+        credit_minor=0,
+        currency=invoice.currency,
+        reference="account credit",
+        received_at=now,
+        received_by=actor.id if actor else None,
+        receipt_prints=0,
+    )
     session.add(payment)
     record_change(session, actor, "account.credit_applied", "billing_account", account.id, before, snapshot(account))
     from central.billing.settlement import credit_invoice  # settlement imports this module
@@ -126,22 +163,37 @@ def apply_credit(session: Session, actor: User | None, invoice: Invoice, account
 
 
 def fee_items_invoice(
-    session: Session, actor: User | None, *, holder_id: int, car_park: str, codes: list[tuple[str, int]],
-    due_at: datetime | None = None, request_id: str | None = None,
-) -> Invoice:  # fmt: skip
+    session: Session,
+    actor: User | None,
+    *,
+    holder_id: int,
+    car_park: str,
+    codes: list[tuple[str, int]],
+    due_at: datetime | None = None,
+    request_id: str | None = None,
+) -> Invoice:
     """An invoice of configured fee items (card deposit, replacement card, ...): ``codes`` is (code, quantity)."""
     items: list[ItemSpec] = []
     currencies: set[str] = set()
     for code, quantity in codes:
         fee = session.get(FeeItem, code)
         if fee is None or not fee.active:
-            raise NotFound("fee_item", code)
+            raise MissingRecordError("fee_item", code)
         currencies.add(fee.currency)
         items.append(ItemSpec(fee.code, fee.name, fee.amount_minor, quantity))
     if len(currencies) != 1:
         raise BillingError("invoice.mixed_currency", "the fee items of one invoice must share a currency", status=422)
-    return issue_invoice(session, actor, holder_id=holder_id, car_park=car_park, kind="fees",
-                         currency=currencies.pop(), items=items, due_at=due_at, request_id=request_id)  # fmt: skip
+    return issue_invoice(
+        session,
+        actor,
+        holder_id=holder_id,
+        car_park=car_park,
+        kind="fees",
+        currency=currencies.pop(),
+        items=items,
+        due_at=due_at,
+        request_id=request_id,
+    )
 
 
 def void_invoice(session: Session, actor: User | None, invoice_id: int, reason: str) -> Invoice:
@@ -150,8 +202,11 @@ def void_invoice(session: Session, actor: User | None, invoice_id: int, reason: 
     if invoice.status == "void":
         return invoice
     if invoice.paid_minor > 0:
-        raise BillingError("invoice.paid_on", "money was taken on this invoice: refund it instead of voiding",
-                           {"paid_minor": invoice.paid_minor})  # fmt: skip
+        raise BillingError(
+            "invoice.paid_on",
+            "money was taken on this invoice: refund it instead of voiding",
+            {"paid_minor": invoice.paid_minor},
+        )
     if not reason.strip():
         raise BillingError("invoice.reason_required", "say why the invoice is voided", status=422)
     before = snapshot(invoice)
@@ -165,10 +220,11 @@ def get_invoice(session: Session, invoice_id: int, *, lock: bool = False) -> Inv
     query = select(Invoice).where(Invoice.id == invoice_id)
     invoice = session.scalars(query.with_for_update() if lock else query).first()
     if invoice is None:
-        raise NotFound("invoice", invoice_id)
+        raise MissingRecordError("invoice", invoice_id)
     return invoice
 
 
 def invoice_items(session: Session, invoice_id: int) -> list[InvoiceItem]:
-    return list(session.scalars(select(InvoiceItem).where(InvoiceItem.invoice_id == invoice_id)
-                                .order_by(InvoiceItem.id)))  # fmt: skip
+    return list(
+        session.scalars(select(InvoiceItem).where(InvoiceItem.invoice_id == invoice_id).order_by(InvoiceItem.id))
+    )

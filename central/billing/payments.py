@@ -64,32 +64,48 @@ def take_payment(
     if amount_minor <= 0:
         raise BillingError("payment.bad_amount", "a payment must be more than zero", status=422)
     if method in NEEDS_REFERENCE and not reference.strip():
-        raise BillingError("payment.reference_required", f"a {method.value} payment needs its reference",
-                           status=422)  # fmt: skip
+        raise BillingError("payment.reference_required", f"a {method.value} payment needs its reference", status=422)
     now = now or utcnow()
     invoice = get_invoice(session, invoice_id, lock=True)
     if invoice.status != "open":
-        raise BillingError("invoice.not_open", f"invoice {invoice.number} is {invoice.status}",
-                           {"status": invoice.status})  # fmt: skip
-    if session.scalars(select(DebitLine.id).where(DebitLine.invoice_id == invoice.id,
-                                                  DebitLine.status == "pending")).first():  # fmt: skip
-        raise BillingError("invoice.in_debit_run", f"invoice {invoice.number} is in a direct-debit batch awaiting "
-                           "the bank's result: take payment once the line is marked failed")  # fmt: skip
+        raise BillingError(
+            "invoice.not_open", f"invoice {invoice.number} is {invoice.status}", {"status": invoice.status}
+        )
+    if session.scalars(
+        select(DebitLine.id).where(DebitLine.invoice_id == invoice.id, DebitLine.status == "pending")
+    ).first():
+        raise BillingError(
+            "invoice.in_debit_run",
+            f"invoice {invoice.number} is in a direct-debit batch awaiting "
+            "the bank's result: take payment once the line is marked failed",
+        )
     drawer_id = None
     if method is PaymentMethod.CASH:
         drawer = open_drawer_of(session, actor)
         if drawer.currency != invoice.currency:
-            raise BillingError("drawer.currency", f"the drawer holds {drawer.currency}, the invoice is in "
-                               f"{invoice.currency}")  # fmt: skip
+            raise BillingError(
+                "drawer.currency", f"the drawer holds {drawer.currency}, the invoice is in {invoice.currency}"
+            )
         drawer_id = drawer.id
     account = session.get_one(BillingAccount, invoice.account_id, with_for_update=True)
     applied = min(amount_minor, invoice.total_minor - invoice.paid_minor)
     credit = amount_minor - applied
-    payment = Payment(invoice_id=invoice.id, account_id=account.id, method=method.value, amount_minor=amount_minor,
-                      applied_minor=applied, credit_minor=credit, currency=invoice.currency,
-                      reference=reference.strip(), receipt_number=receipt_number(session, invoice.car_park, now)[0],
-                      receipt_prints=0, drawer_id=drawer_id, received_at=now, received_by=actor.id,
-                      request_id=request_id)  # fmt: skip
+    payment = Payment(
+        invoice_id=invoice.id,
+        account_id=account.id,
+        method=method.value,
+        amount_minor=amount_minor,
+        applied_minor=applied,
+        credit_minor=credit,
+        currency=invoice.currency,
+        reference=reference.strip(),
+        receipt_number=receipt_number(session, invoice.car_park, now)[0],
+        receipt_prints=0,
+        drawer_id=drawer_id,
+        received_at=now,
+        received_by=actor.id,
+        request_id=request_id,
+    )
     session.add(payment)
     session.flush()
     if credit:

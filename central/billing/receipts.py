@@ -4,6 +4,7 @@ Debian's Noto CJK or WenQuanYi). Every print after the first is marked as a repr
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -15,7 +16,7 @@ from fpdf import FPDF
 from sqlalchemy.orm import Session
 
 from central.audit import record_change, snapshot
-from central.billing.errors import BillingError, NotFound
+from central.billing.errors import BillingError, MissingRecordError
 from central.billing.invoices import invoice_items
 from central.models import Holder, Invoice, Payment, Unit, User
 from central.renewal import OPERATOR_ZONE
@@ -31,21 +32,61 @@ _DEBIAN = (
 )
 
 LABELS = {
-    "zh-CN": {"title": "收据", "reprint": "重印", "number": "收据号", "date": "日期", "payer": "交款人",
-              "unit": "单元", "invoice": "账单号", "item": "项目", "method": "付款方式", "reference": "参考号",
-              "amount": "金额", "words": "大写", "applied": "本次冲抵", "credit": "转入余额", "owed": "尚欠",
-              "cashier": "收款人"},
-    "en": {"title": "Receipt", "reprint": "REPRINT", "number": "Receipt no.", "date": "Date", "payer": "Received from",
-           "unit": "Unit", "invoice": "Invoice", "item": "Item", "method": "Method", "reference": "Reference",
-           "amount": "Amount", "words": "In words", "applied": "Applied", "credit": "To credit",
-           "owed": "Still owed", "cashier": "Cashier"},
-}  # fmt: skip
+    "zh-CN": {
+        "title": "收据",
+        "reprint": "重印",
+        "number": "收据号",
+        "date": "日期",
+        "payer": "交款人",
+        "unit": "单元",
+        "invoice": "账单号",
+        "item": "项目",
+        "method": "付款方式",
+        "reference": "参考号",
+        "amount": "金额",
+        "words": "大写",
+        "applied": "本次冲抵",
+        "credit": "转入余额",
+        "owed": "尚欠",
+        "cashier": "收款人",
+    },
+    "en": {
+        "title": "Receipt",
+        "reprint": "REPRINT",
+        "number": "Receipt no.",
+        "date": "Date",
+        "payer": "Received from",
+        "unit": "Unit",
+        "invoice": "Invoice",
+        "item": "Item",
+        "method": "Method",
+        "reference": "Reference",
+        "amount": "Amount",
+        "words": "In words",
+        "applied": "Applied",
+        "credit": "To credit",
+        "owed": "Still owed",
+        "cashier": "Cashier",
+    },
+}
 METHODS = {
-    "zh-CN": {"cash": "现金", "bank_transfer": "银行转账", "bank_card": "银行卡", "epay": "电子支付",
-              "direct_debit": "银行代扣", "credit": "余额抵扣"},
-    "en": {"cash": "cash", "bank_transfer": "bank transfer", "bank_card": "bank card", "epay": "e-payment",
-           "direct_debit": "direct debit", "credit": "account credit"},
-}  # fmt: skip
+    "zh-CN": {
+        "cash": "现金",
+        "bank_transfer": "银行转账",
+        "bank_card": "银行卡",
+        "epay": "电子支付",
+        "direct_debit": "银行代扣",
+        "credit": "余额抵扣",
+    },
+    "en": {
+        "cash": "cash",
+        "bank_transfer": "bank transfer",
+        "bank_card": "bank card",
+        "epay": "e-payment",
+        "direct_debit": "direct debit",
+        "credit": "account credit",
+    },
+}
 
 
 class MissingFontError(RuntimeError):
@@ -84,7 +125,7 @@ def receipt_pdf(session: Session, actor: User | None, payment_id: int, language:
         raise BillingError("receipt.language", f"no receipt in {language!r}: zh-CN or en", status=422)
     payment = session.get(Payment, payment_id, with_for_update=True)
     if payment is None or payment.receipt_number is None:
-        raise NotFound("receipt", payment_id)
+        raise MissingRecordError("receipt", payment_id)
     invoice = session.get_one(Invoice, payment.invoice_id)
     holder = session.get_one(Holder, invoice.holder_id)
     unit = session.get(Unit, holder.unit_id) if holder.unit_id else None
@@ -109,13 +150,14 @@ def receipt_pdf(session: Session, actor: User | None, payment_id: int, language:
         (label["amount"], money(payment.amount_minor)),
     ]
     if payment.currency == "CNY":
-        try:
+        with contextlib.suppress(AmountWordsError):  # too large for capitals: the figures stand alone
             rows.append((label["words"], amount_in_words(payment.amount_minor)))
-        except AmountWordsError:
-            pass
-    rows += [(label["applied"], money(payment.applied_minor)), (label["credit"], money(payment.credit_minor)),
-             (label["owed"], money(max(invoice.total_minor - invoice.paid_minor, 0))),
-             (label["cashier"], cashier.full_name or cashier.username if cashier else "-")]  # fmt: skip
+    rows += [
+        (label["applied"], money(payment.applied_minor)),
+        (label["credit"], money(payment.credit_minor)),
+        (label["owed"], money(max(invoice.total_minor - invoice.paid_minor, 0))),
+        (label["cashier"], cashier.full_name or cashier.username if cashier else "-"),
+    ]
     font = find_cjk_font()
     pdf = FPDF(format="A5")
     pdf.set_margins(10, 10, 10)
@@ -123,7 +165,9 @@ def receipt_pdf(session: Session, actor: User | None, payment_id: int, language:
     pdf.add_page()
     width = pdf.epw
     pdf.set_font("cjk", size=16)
-    title = label["title"] + (f"  ({label['reprint']} {payment.receipt_prints - 1})" if payment.receipt_prints > 1 else "")
+    title = label["title"] + (
+        f"  ({label['reprint']} {payment.receipt_prints - 1})" if payment.receipt_prints > 1 else ""
+    )
     pdf.cell(width, 10, title, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", size=10)
     for name, value in rows:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from central.audit import record_change, snapshot
 from central.billing.drawer import open_drawer_of
-from central.billing.errors import BillingError, NotFound
+from central.billing.errors import BillingError, MissingRecordError
 from central.billing.invoices import get_invoice, invoice_items
 from central.billing.pass_billing import plan_rule
 from central.billing.payments import PaymentMethod
@@ -26,15 +26,17 @@ _OPEN = ("requested", "approved")
 
 def refundable(session: Session, invoice: Invoice, *, excluding: int | None = None) -> int:
     """What may still be refunded on the invoice: paid, less refunds paid out and those requested or approved."""
-    query = select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(Refund.invoice_id == invoice.id,
-                                                                          Refund.status.in_(_OPEN))  # fmt: skip
+    query = select(func.coalesce(func.sum(Refund.amount_minor), 0)).where(
+        Refund.invoice_id == invoice.id, Refund.status.in_(_OPEN)
+    )
     if excluding is not None:
         query = query.where(Refund.id != excluding)
     return invoice.paid_minor - invoice.refunded_minor - int(session.scalar(query) or 0)
 
 
-def request_refund(session: Session, actor: User, *, invoice_id: int, amount_minor: int, reason: str,
-                   request_id: str | None = None) -> Refund:  # fmt: skip
+def request_refund(
+    session: Session, actor: User, *, invoice_id: int, amount_minor: int, reason: str, request_id: str | None = None
+) -> Refund:
     """Ask for a refund; refused above what is refundable on the invoice."""
     if request_id:
         existing = session.scalars(select(Refund).where(Refund.request_id == request_id)).first()
@@ -47,11 +49,24 @@ def request_refund(session: Session, actor: User, *, invoice_id: int, amount_min
     invoice = get_invoice(session, invoice_id, lock=True)
     available = refundable(session, invoice)
     if amount_minor > available:
-        raise BillingError("refund.above_paid", f"at most {available} may be refunded on {invoice.number}",
-                           {"refundable_minor": available})  # fmt: skip
-    refund = Refund(invoice_id=invoice.id, amount_minor=amount_minor, currency=invoice.currency,
-                    reason=reason.strip(), status="requested", requested_by=actor.id, requested_at=utcnow(),
-                    request_id=request_id, decision_note="", reference="", pass_effect="")  # fmt: skip
+        raise BillingError(
+            "refund.above_paid",
+            f"at most {available} may be refunded on {invoice.number}",
+            {"refundable_minor": available},
+        )
+    refund = Refund(
+        invoice_id=invoice.id,
+        amount_minor=amount_minor,
+        currency=invoice.currency,
+        reason=reason.strip(),
+        status="requested",
+        requested_by=actor.id,
+        requested_at=utcnow(),
+        request_id=request_id,
+        decision_note="",
+        reference="",
+        pass_effect="",
+    )
     session.add(refund)
     session.flush()
     record_change(session, actor, "refund.request", "refund", refund.id, None, snapshot(refund))
@@ -61,7 +76,7 @@ def request_refund(session: Session, actor: User, *, invoice_id: int, amount_min
 def _load(session: Session, refund_id: int) -> Refund:
     refund = session.get(Refund, refund_id, with_for_update=True)
     if refund is None:
-        raise NotFound("refund", refund_id)
+        raise MissingRecordError("refund", refund_id)
     return refund
 
 
@@ -71,8 +86,7 @@ def decide_refund(session: Session, actor: User, refund_id: int, *, approve: boo
     if refund.status != "requested":
         raise BillingError("refund.not_requested", f"the refund is {refund.status}", {"status": refund.status})
     if refund.requested_by == actor.id:
-        raise BillingError("refund.own_request", "a refund is approved by someone other than its requester",
-                           status=403)  # fmt: skip
+        raise BillingError("refund.own_request", "a refund is approved by someone other than its requester", status=403)
     invoice = get_invoice(session, refund.invoice_id, lock=True)
     if approve and refund.amount_minor > refundable(session, invoice, excluding=refund.id):
         raise BillingError("refund.above_paid", "the refund is now more than was paid on the invoice")
@@ -121,7 +135,8 @@ def _apply_to_pass(session: Session, actor: User, invoice: Invoice, refund: Refu
         monthly.status, effect = PassStatus.CANCELLED.value, "pass cancelled"
     else:
         item = items[0]
-        assert item.period_from is not None and item.period_to is not None
+        assert item.period_from is not None
+        assert item.period_to is not None
         days = (item.period_to - item.period_from).total_seconds() / 86400
         unused = math.ceil(refund.amount_minor * days / max(item.amount_minor, 1))
         monthly.valid_to -= timedelta(days=unused)

@@ -37,8 +37,10 @@ def _message(monthly: MonthlyPass, holder: Holder, now: datetime) -> tuple[str, 
     days = max((monthly.valid_to - now).days, 0)
     plates = "、".join(monthly.plates)
     title = f"月租续费提醒 / Pass renewal reminder ({plates})"
-    body = (f"{holder.name}，您好：车辆 {plates} 的月租卡将于 {ends} 到期（剩余 {days} 天），请及时续费。\n"
-            f"Dear {holder.name}, the monthly pass for {plates} ends on {ends} ({days} days left); please renew.")
+    body = (
+        f"{holder.name}，您好：车辆 {plates} 的月租卡将于 {ends} 到期（剩余 {days} 天），请及时续费。\n"
+        f"Dear {holder.name}, the monthly pass for {plates} ends on {ends} ({days} days left); please renew."
+    )
     return title, body
 
 
@@ -51,40 +53,69 @@ def _send(url: str, title: str, body: str) -> str:
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return "the notification URL is not understood by apprise"
-    with apprise.LogCapture(level=logging.WARNING) as captured:
+    with apprise.LogCapture(level=logging.WARNING) as captured:  # type: ignore[no-untyped-call]
         ok = notifier.notify(title=title, body=body)
         log = captured.getvalue().strip() if hasattr(captured, "getvalue") else ""
     return "" if ok else (log or "delivery failed")[-2000:]
 
 
-def deliver_reminders(session: Session, actor: User | None, channels: ReminderChannels, days: int,
-                      now: datetime | None = None) -> list[ReminderDelivery]:  # fmt: skip
+def deliver_reminders(
+    session: Session, actor: User | None, channels: ReminderChannels, days: int, now: datetime | None = None
+) -> list[ReminderDelivery]:
     """Remind the holders of passes ending within ``days``; answers the deliveries made (sent or failed)."""
     now = now or utcnow()
-    query = (select(MonthlyPass, Holder).join(Holder, Holder.id == MonthlyPass.holder_id)
-             .where(MonthlyPass.status.in_([PassStatus.ACTIVE.value, PassStatus.SUSPENDED.value]),
-                    MonthlyPass.valid_to >= now, MonthlyPass.valid_to <= now + timedelta(days=days))
-             .order_by(MonthlyPass.valid_to, MonthlyPass.id))  # fmt: skip
+    query = (
+        select(MonthlyPass, Holder)
+        .join(Holder, Holder.id == MonthlyPass.holder_id)
+        .where(
+            MonthlyPass.status.in_([PassStatus.ACTIVE.value, PassStatus.SUSPENDED.value]),
+            MonthlyPass.valid_to >= now,
+            MonthlyPass.valid_to <= now + timedelta(days=days),
+        )
+        .order_by(MonthlyPass.valid_to, MonthlyPass.id)
+    )
     made: list[ReminderDelivery] = []
     for monthly, holder in session.execute(query):
-        done = set(session.scalars(select(ReminderDelivery.channel).where(
-            ReminderDelivery.pass_id == monthly.id, ReminderDelivery.valid_to == monthly.valid_to,
-            ReminderDelivery.status == "sent")))  # fmt: skip
+        done = set(
+            session.scalars(
+                select(ReminderDelivery.channel).where(
+                    ReminderDelivery.pass_id == monthly.id,
+                    ReminderDelivery.valid_to == monthly.valid_to,
+                    ReminderDelivery.status == "sent",
+                )
+            )
+        )
         title, body = _message(monthly, holder, now)
         targets: list[tuple[str, str, str]] = []
         if channels.mail_url and holder.email and "email" not in done:
             targets.append(("email", holder.email, _with_query(channels.mail_url, "to=" + quote(holder.email))))
         if channels.webhook_url and holder.phone and "webhook" not in done:
-            extra = f":phone={quote(holder.phone)}&:pass={quote(monthly.id)}&:ends={quote(monthly.valid_to.isoformat())}"
+            extra = (
+                f":phone={quote(holder.phone)}&:pass={quote(monthly.id)}&:ends={quote(monthly.valid_to.isoformat())}"
+            )
             targets.append(("webhook", holder.phone, _with_query(channels.webhook_url, extra)))
         for channel, target, url in targets:
             error = _send(url, title, body)
-            delivery = ReminderDelivery(pass_id=monthly.id, valid_to=monthly.valid_to, channel=channel, target=target,
-                                        status="failed" if error else "sent", error=error, at=utcnow())  # fmt: skip
+            delivery = ReminderDelivery(
+                pass_id=monthly.id,
+                valid_to=monthly.valid_to,
+                channel=channel,
+                target=target,
+                status="failed" if error else "sent",
+                error=error,
+                at=utcnow(),
+            )
             session.add(delivery)
             session.flush()
-            record_change(session, actor, f"reminder.{delivery.status}", "reminder_delivery", delivery.id, None,
-                          snapshot(delivery))  # fmt: skip
+            record_change(
+                session,
+                actor,
+                f"reminder.{delivery.status}",
+                "reminder_delivery",
+                delivery.id,
+                None,
+                snapshot(delivery),
+            )
             if error:
                 _LOGGER.warning("reminder for pass %s by %s to %s failed: %s", monthly.id, channel, target, error)
             made.append(delivery)

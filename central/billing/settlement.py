@@ -33,16 +33,21 @@ def invoice_paid_for_pass(session: Session, actor: User | None, invoice: Invoice
     before = snapshot(monthly)
     changed = False
     if invoice.kind == "pass_renewal" and not invoice.period_applied:
-        months = session.scalar(select(func.coalesce(func.sum(InvoiceItem.quantity), 0))
-                                .where(InvoiceItem.invoice_id == invoice.id, InvoiceItem.fee_item == "pass"))  # fmt: skip
+        months = session.scalar(
+            select(func.coalesce(func.sum(InvoiceItem.quantity), 0)).where(
+                InvoiceItem.invoice_id == invoice.id, InvoiceItem.fee_item == "pass"
+            )
+        )
         monthly.valid_to = add_months(max(monthly.valid_to, now), int(months or 0))
         invoice.period_applied = True
         if monthly.status == PassStatus.EXPIRED:
             monthly.status = PassStatus.ACTIVE.value
         changed = True
     hold = session.get(PassHold, monthly.id)
-    if hold is not None and (hold.reason == "unpaid" and hold.invoice_id == invoice.id
-                             or hold.reason == "arrears" and not overdue_invoices(session, monthly.id, now)):  # fmt: skip
+    if hold is not None and (
+        (hold.reason == "unpaid" and hold.invoice_id == invoice.id)
+        or (hold.reason == "arrears" and not overdue_invoices(session, monthly.id, now))
+    ):
         session.delete(hold)
         if monthly.status == PassStatus.SUSPENDED:
             monthly.status = PassStatus.ACTIVE.value
@@ -55,5 +60,8 @@ def invoice_paid_for_pass(session: Session, actor: User | None, invoice: Invoice
 
 def overdue_invoices(session: Session, pass_id: str, now: datetime) -> list[Invoice]:
     """Open invoices of the pass past their due date."""
-    return list(session.scalars(select(Invoice).where(Invoice.pass_id == pass_id, Invoice.status == "open",
-                                                      Invoice.due_at < now)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(Invoice).where(Invoice.pass_id == pass_id, Invoice.status == "open", Invoice.due_at < now)
+        )
+    )

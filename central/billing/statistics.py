@@ -50,13 +50,20 @@ def collection_statistics(session: Session, first_month: str, last_month: str) -
     """One row per car park, month and fee item from ``first_month`` to ``last_month`` (``YYYY-MM``)."""
     start, end = month_start(first_month), month_end(last_month)
     sums: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    invoices = {inv.id: inv for inv in session.scalars(
-        select(Invoice).where(Invoice.status != "void", Invoice.issued_at >= start, Invoice.issued_at < end))}  # fmt: skip
+    invoices = {
+        inv.id: inv
+        for inv in session.scalars(
+            select(Invoice).where(Invoice.status != "void", Invoice.issued_at >= start, Invoice.issued_at < end)
+        )
+    }
     items: dict[int, list[InvoiceItem]] = defaultdict(list)
     ids = list(invoices)
     for chunk in range(0, len(ids), 10_000):
-        for item in session.scalars(select(InvoiceItem).where(InvoiceItem.invoice_id.in_(ids[chunk:chunk + 10_000]))
-                                    .order_by(InvoiceItem.invoice_id, InvoiceItem.id)):  # fmt: skip
+        for item in session.scalars(
+            select(InvoiceItem)
+            .where(InvoiceItem.invoice_id.in_(ids[chunk : chunk + 10_000]))
+            .order_by(InvoiceItem.invoice_id, InvoiceItem.id)
+        ):
             items[item.invoice_id].append(item)
     for invoice_id, invoice in invoices.items():
         left = max(invoice.paid_minor - invoice.refunded_minor, 0)
@@ -68,8 +75,16 @@ def collection_statistics(session: Session, first_month: str, last_month: str) -
             cell[0] += item.amount_minor
             cell[1] += share
     return [
-        CollectionRow(park, month, fee, currency, billed, collected, billed - collected,
-                      round(collected / billed, 4) if billed else None)  # fmt: skip
+        CollectionRow(
+            park,
+            month,
+            fee,
+            currency,
+            billed,
+            collected,
+            billed - collected,
+            round(collected / billed, 4) if billed else None,
+        )
         for (park, month, fee, currency), (billed, collected) in sorted(sums.items())
     ]
 
@@ -79,9 +94,10 @@ def temporary_takings(session: Session, first_month: str, last_month: str) -> li
     start, end = month_start(first_month), month_end(last_month)
     sums: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for car_park, at, currency, takings in session.execute(
-        select(EdgeShiftReport.car_park, EdgeShiftReport.at, EdgeShiftReport.currency, EdgeShiftReport.takings)
-        .where(EdgeShiftReport.valid, EdgeShiftReport.at >= start, EdgeShiftReport.at < end)
-    ):  # fmt: skip
+        select(EdgeShiftReport.car_park, EdgeShiftReport.at, EdgeShiftReport.currency, EdgeShiftReport.takings).where(
+            EdgeShiftReport.valid, EdgeShiftReport.at >= start, EdgeShiftReport.at < end
+        )
+    ):
         cell = sums[(car_park, _month_of(at), currency)]
         cell[0] += takings or 0
         cell[1] += 1

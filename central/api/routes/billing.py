@@ -212,8 +212,11 @@ class BagOut(ResponseModel):
 
 def _detail(session: SessionDep, invoice: Invoice) -> InvoiceDetail:
     base = InvoiceOut.model_validate(invoice).model_dump()
-    return InvoiceDetail(**base, items=[ItemOut.model_validate(i) for i in invoice_items(session, invoice.id)],
-                         payments=[PaymentOut.model_validate(p) for p in payments_of(session, invoice.id)])  # fmt: skip
+    return InvoiceDetail(
+        **base,
+        items=[ItemOut.model_validate(i) for i in invoice_items(session, invoice.id)],
+        payments=[PaymentOut.model_validate(p) for p in payments_of(session, invoice.id)],
+    )
 
 
 @router.get("/fee-items", response_model=list[FeeItemOut], summary="Configured fee items")
@@ -222,8 +225,12 @@ def list_fee_items(session: SessionDep, _user: User = Readers) -> list[FeeItem]:
 
 
 @router.put("/fee-items/{code}", response_model=FeeItemOut, summary="Create or change a fee item")
-def put_fee_item(code: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")], body: FeeItemIn,
-                 session: SessionDep, user: User = Finance) -> FeeItem:  # fmt: skip
+def put_fee_item(
+    code: Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")],
+    body: FeeItemIn,
+    session: SessionDep,
+    user: User = Finance,
+) -> FeeItem:
     item = session.get(FeeItem, code)
     before = snapshot(item) if item else None
     if item is None:
@@ -246,8 +253,13 @@ def put_plan_rule(plan_id: RowId, body: PlanRuleIn, session: SessionDep, user: U
 
 
 @router.get("/accounts", response_model=list[AccountOut], summary="Billing accounts (credit held) by holder")
-def list_accounts(session: SessionDep, holder_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
-                  limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders) -> list[BillingAccount]:  # fmt: skip
+def list_accounts(
+    session: SessionDep,
+    holder_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = BookReaders,
+) -> list[BillingAccount]:
     query = select(BillingAccount).order_by(BillingAccount.id).limit(limit).offset(offset)
     if holder_id is not None:
         query = query.where(BillingAccount.holder_id == holder_id)
@@ -255,10 +267,15 @@ def list_accounts(session: SessionDep, holder_id: int | None = Query(default=Non
 
 
 @router.get("/invoices", response_model=list[InvoiceOut], summary="Invoices by holder, pass or status")
-def list_invoices(session: SessionDep, holder_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
-                  pass_id: str | None = Query(default=None, max_length=64),
-                  status: Literal["open", "paid", "void"] | None = None, limit: Limit = 100, offset: Offset = 0,
-                  _user: User = Readers) -> list[Invoice]:  # fmt: skip
+def list_invoices(
+    session: SessionDep,
+    holder_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
+    pass_id: str | None = Query(default=None, max_length=64),
+    status: Literal["open", "paid", "void"] | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Readers,
+) -> list[Invoice]:
     query = select(Invoice).order_by(Invoice.id).limit(limit).offset(offset)
     if holder_id is not None:
         query = query.where(Invoice.holder_id == holder_id)
@@ -275,16 +292,25 @@ def get_one_invoice(invoice_id: RowId, session: SessionDep, _user: User = Reader
 
 
 @router.post("/invoices", response_model=InvoiceDetail, status_code=201, summary="Invoice configured fee items")
-def create_fee_invoice(body: FeeInvoiceIn, session: SessionDep, client_request: ClientRequestId = None,
-                       user: User = Sellers) -> InvoiceDetail:  # fmt: skip
-    invoice = fee_items_invoice(session, user, holder_id=body.holder_id, car_park=body.car_park,
-                                codes=[(line.code, line.quantity) for line in body.items], due_at=body.due_at,
-                                request_id=request_id(client_request, body.request_id))  # fmt: skip
+def create_fee_invoice(
+    body: FeeInvoiceIn, session: SessionDep, client_request: ClientRequestId = None, user: User = Sellers
+) -> InvoiceDetail:
+    invoice = fee_items_invoice(
+        session,
+        user,
+        holder_id=body.holder_id,
+        car_park=body.car_park,
+        codes=[(line.code, line.quantity) for line in body.items],
+        due_at=body.due_at,
+        request_id=request_id(client_request, body.request_id),
+    )
     session.commit()
     return _detail(session, invoice)
 
 
-@router.post("/invoices/{invoice_id}/void", response_model=InvoiceOut, summary="Void an unpaid invoice (keeps its number)")
+@router.post(
+    "/invoices/{invoice_id}/void", response_model=InvoiceOut, summary="Void an unpaid invoice (keeps its number)"
+)
 def void(invoice_id: RowId, body: VoidIn, session: SessionDep, user: User = Cashiers) -> Invoice:
     invoice = void_invoice(session, user, invoice_id, body.reason)
     session.commit()
@@ -292,34 +318,64 @@ def void(invoice_id: RowId, body: VoidIn, session: SessionDep, user: User = Cash
 
 
 @router.get("/unpaid-sales", response_model=list[InvoiceOut], summary="Pass sales and renewals unpaid after N days")
-def list_unpaid_sales(session: SessionDep, days: int = Query(default=7, ge=0, le=3650),
-                      _user: User = BookReaders) -> list[Invoice]:  # fmt: skip
+def list_unpaid_sales(
+    session: SessionDep, days: int = Query(default=7, ge=0, le=3650), _user: User = BookReaders
+) -> list[Invoice]:
     return unpaid_sales(session, days)
 
 
-@router.post("/invoices/{invoice_id}/payments", response_model=PaymentOut, status_code=201,
-             summary="Take a payment on an invoice (numbered receipt; overpayment kept as credit)")  # fmt: skip
-def pay(invoice_id: RowId, body: PaymentIn, session: SessionDep, client_request: ClientRequestId = None,
-        user: User = Cashiers) -> PaymentOut:  # fmt: skip
-    payment = take_payment(session, user, invoice_id=invoice_id, method=body.method, amount_minor=body.amount_minor,
-                           reference=body.reference, request_id=request_id(client_request, body.request_id))  # fmt: skip
+@router.post(
+    "/invoices/{invoice_id}/payments",
+    response_model=PaymentOut,
+    status_code=201,
+    summary="Take a payment on an invoice (numbered receipt; overpayment kept as credit)",
+)
+def pay(
+    invoice_id: RowId,
+    body: PaymentIn,
+    session: SessionDep,
+    client_request: ClientRequestId = None,
+    user: User = Cashiers,
+) -> PaymentOut:
+    payment = take_payment(
+        session,
+        user,
+        invoice_id=invoice_id,
+        method=body.method,
+        amount_minor=body.amount_minor,
+        reference=body.reference,
+        request_id=request_id(client_request, body.request_id),
+    )
     session.commit()
     return PaymentOut.model_validate(payment)
 
 
-@router.get("/payments/{payment_id}/receipt.pdf", summary="The payment's receipt (收据) as PDF; reprints say so",
-            response_class=Response, responses={200: {"content": {"application/pdf": {}}, "description": "PDF"}})  # fmt: skip
-def receipt(payment_id: RowId, session: SessionDep, lang: Literal["zh-CN", "en"] = "zh-CN",
-            user: User = Cashiers) -> Response:  # fmt: skip
+@router.get(
+    "/payments/{payment_id}/receipt.pdf",
+    summary="The payment's receipt (收据) as PDF; reprints say so",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "PDF"}},
+)
+def receipt(
+    payment_id: RowId, session: SessionDep, lang: Literal["zh-CN", "en"] = "zh-CN", user: User = Cashiers
+) -> Response:
     pdf = receipt_pdf(session, user, payment_id, lang)
     session.commit()
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="receipt-{payment_id}.pdf"'})  # fmt: skip
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="receipt-{payment_id}.pdf"'},
+    )
 
 
 @router.get("/refunds", response_model=list[RefundOut], summary="Refunds by status")
-def list_refunds(session: SessionDep, status: Literal["requested", "approved", "rejected", "paid"] | None = None,
-                 limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders) -> list[Refund]:  # fmt: skip
+def list_refunds(
+    session: SessionDep,
+    status: Literal["requested", "approved", "rejected", "paid"] | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = BookReaders,
+) -> list[Refund]:
     query = select(Refund).order_by(Refund.id).limit(limit).offset(offset)
     if status is not None:
         query = query.where(Refund.status == status)
@@ -327,10 +383,21 @@ def list_refunds(session: SessionDep, status: Literal["requested", "approved", "
 
 
 @router.post("/invoices/{invoice_id}/refunds", response_model=RefundOut, status_code=201, summary="Request a refund")
-def ask_refund(invoice_id: RowId, body: RefundIn, session: SessionDep, client_request: ClientRequestId = None,
-               user: User = Cashiers) -> Refund:  # fmt: skip
-    refund = request_refund(session, user, invoice_id=invoice_id, amount_minor=body.amount_minor, reason=body.reason,
-                            request_id=request_id(client_request, body.request_id))  # fmt: skip
+def ask_refund(
+    invoice_id: RowId,
+    body: RefundIn,
+    session: SessionDep,
+    client_request: ClientRequestId = None,
+    user: User = Cashiers,
+) -> Refund:
+    refund = request_refund(
+        session,
+        user,
+        invoice_id=invoice_id,
+        amount_minor=body.amount_minor,
+        reason=body.reason,
+        request_id=request_id(client_request, body.request_id),
+    )
     session.commit()
     return refund
 
@@ -371,7 +438,9 @@ def close_my_drawer(body: CountIn, session: SessionDep, user: User = Cashiers) -
 
 
 @router.get("/drawers", response_model=list[DrawerOut], summary="Cash drawers, latest first")
-def list_drawers(session: SessionDep, limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders) -> list[Drawer]:
+def list_drawers(
+    session: SessionDep, limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders
+) -> list[Drawer]:
     return list(session.scalars(select(Drawer).order_by(Drawer.id.desc()).limit(limit).offset(offset)))
 
 

@@ -3,7 +3,7 @@ idempotent, and file answers (CSV, XLSX, PDF)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header
 from fastapi.responses import Response
@@ -23,12 +23,20 @@ Reminders = allow(Role.ADMIN, Role.FRONT_DESK, Role.COLLECTOR, Role.CASHIER)
 
 ClientRequestId = Annotated[
     str | None,
-    Header(alias="Client-Request-Id", max_length=64, pattern=r"^[A-Za-z0-9._:-]{1,64}$",
-           description="the client's id for this request: a retry with the same id answers the first result"),
-]  # fmt: skip
+    Header(
+        alias="Client-Request-Id",
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]{1,64}$",
+        description="the client's id for this request: a retry with the same id answers the first result",
+    ),
+]
 
-CSV_XLSX = {200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
-                  "description": "the table as a file"}}  # fmt: skip
+CSV_XLSX: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
+        "description": "the table as a file",
+    }
+}
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -38,7 +46,11 @@ def request_id(header: str | None, field: str | None) -> str | None:
 
 def table_file(table: Table, name: str, file_format: str) -> Response:
     if file_format == "xlsx":
-        return Response(to_xlsx(table), media_type=XLSX_TYPE,
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})  # fmt: skip
-    return Response(to_csv(table), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})  # fmt: skip
+        return Response(
+            to_xlsx(table), media_type=XLSX_TYPE, headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'}
+        )
+    return Response(
+        to_csv(table),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )

@@ -111,8 +111,13 @@ def add_mandate(body: MandateIn, session: SessionDep, user: User = Cashiers) -> 
 
 
 @router.get("/mandates", response_model=list[MandateOut], summary="Mandates by holder")
-def list_mandates(session: SessionDep, holder_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
-                  limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders) -> list[DebitMandate]:  # fmt: skip
+def list_mandates(
+    session: SessionDep,
+    holder_id: int | None = Query(default=None, ge=1, le=2_147_483_647),
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = BookReaders,
+) -> list[DebitMandate]:
     query = select(DebitMandate).order_by(DebitMandate.id).limit(limit).offset(offset)
     if holder_id is not None:
         query = query.where(DebitMandate.holder_id == holder_id)
@@ -127,18 +132,29 @@ def revoke(mandate_id: RowId, session: SessionDep, user: User = Cashiers) -> Deb
 
 
 @router.post("/debit-runs", response_model=BatchOut, status_code=201, summary="The month's debit run: a batch file")
-def debit_run(body: RunIn, session: SessionDep, settings: SettingsDep, client_request: ClientRequestId = None,
-              user: User = Cashiers) -> DebitBatch:  # fmt: skip
-    batch = run_debit(session, user, _profile(settings, body.profile), month=body.month,
-                      collection_date=body.collection_date,
-                      request_id=request_id(client_request, body.request_id))  # fmt: skip
+def debit_run(
+    body: RunIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    client_request: ClientRequestId = None,
+    user: User = Cashiers,
+) -> DebitBatch:
+    batch = run_debit(
+        session,
+        user,
+        _profile(settings, body.profile),
+        month=body.month,
+        collection_date=body.collection_date,
+        request_id=request_id(client_request, body.request_id),
+    )
     session.commit()
     return batch
 
 
 @router.get("/debit-batches", response_model=list[BatchOut], summary="Debit batches with their summary")
-def list_batches(session: SessionDep, limit: Limit = 100, offset: Offset = 0,
-                 _user: User = BookReaders) -> list[DebitBatch]:  # fmt: skip
+def list_batches(
+    session: SessionDep, limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders
+) -> list[DebitBatch]:
     return list(session.scalars(select(DebitBatch).order_by(DebitBatch.id.desc()).limit(limit).offset(offset)))
 
 
@@ -147,36 +163,56 @@ def get_batch(batch_id: RowId, session: SessionDep, _user: User = BookReaders) -
     return _batch(session, batch_id)
 
 
-@router.get("/debit-batches/{batch_id}/file", summary="The batch file as sent to the bank", response_class=Response,
-            responses={200: {"content": {"text/csv": {}, "application/xml": {}}, "description": "the file"}})  # fmt: skip
+@router.get(
+    "/debit-batches/{batch_id}/file",
+    summary="The batch file as sent to the bank",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, "application/xml": {}}, "description": "the file"}},
+)
 def batch_file(batch_id: RowId, session: SessionDep, _user: User = Cashiers) -> Response:
     batch = _batch(session, batch_id)
     media = "application/xml" if batch.file_name.endswith(".xml") else "text/csv"
-    return Response(batch.content, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="{batch.file_name}"'})  # fmt: skip
+    return Response(
+        batch.content, media_type=media, headers={"Content-Disposition": f'attachment; filename="{batch.file_name}"'}
+    )
 
 
-@router.get("/debit-batches/{batch_id}/lines", summary="The batch's lines as CSV or XLSX", response_class=Response,
-            responses=CSV_XLSX)  # fmt: skip
-def batch_lines_file(batch_id: RowId, session: SessionDep, format: Literal["csv", "xlsx"] = "csv",
-                     _user: User = BookReaders) -> Response:  # fmt: skip
+@router.get(
+    "/debit-batches/{batch_id}/lines",
+    summary="The batch's lines as CSV or XLSX",
+    response_class=Response,
+    responses=CSV_XLSX,
+)
+def batch_lines_file(
+    batch_id: RowId, session: SessionDep, format: Literal["csv", "xlsx"] = "csv", _user: User = BookReaders
+) -> Response:
     batch = _batch(session, batch_id)
     return table_file(batch_table(session, batch.id), f"{batch.number}-lines", format)
 
 
-@router.post("/debit-results", response_model=ImportOut, summary="Import a bank's result file (the request body)",
-             responses={201: {"model": ImportOut, "description": "imported"}})  # fmt: skip
-def import_result(session: SessionDep, settings: SettingsDep, profile: ProfileName,
-                  file_name: str = Query(min_length=1, max_length=200, pattern=r"^[^/\\\x00]+$"),
-                  content: bytes = Body(media_type="application/octet-stream", max_length=MAX_RESULT_BYTES),
-                  user: User = Cashiers) -> ImportOut:  # fmt: skip
+@router.post(
+    "/debit-results",
+    response_model=ImportOut,
+    summary="Import a bank's result file (the request body)",
+    responses={201: {"model": ImportOut, "description": "imported"}},
+)
+def import_result(
+    session: SessionDep,
+    settings: SettingsDep,
+    profile: ProfileName,
+    file_name: str = Query(min_length=1, max_length=200, pattern=r"^[^/\\\x00]+$"),
+    content: bytes = Body(media_type="application/octet-stream", max_length=MAX_RESULT_BYTES),
+    user: User = Cashiers,
+) -> ImportOut:
     record, new = import_results(session, user, _profile(settings, profile), file_name, content)
     session.commit()
     return ImportOut.model_validate(record).model_copy(update={"new": new})
 
 
 @router.get("/debit-results", response_model=list[ImportOut], summary="Result files imported, latest first")
-def list_imports(session: SessionDep, limit: Limit = 100, offset: Offset = 0,
-                 _user: User = BookReaders) -> list[DebitResultImport]:  # fmt: skip
-    return list(session.scalars(select(DebitResultImport).order_by(DebitResultImport.id.desc()).limit(limit)
-                                .offset(offset)))  # fmt: skip
+def list_imports(
+    session: SessionDep, limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders
+) -> list[DebitResultImport]:
+    return list(
+        session.scalars(select(DebitResultImport).order_by(DebitResultImport.id.desc()).limit(limit).offset(offset))
+    )

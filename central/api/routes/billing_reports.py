@@ -86,15 +86,15 @@ def ageing(session: SessionDep, _user: User = BookReaders) -> dict[str, dict[str
     return ageing_totals(arrears_ledger(session))
 
 
-@router.get("/arrears/export", summary="The arrears ledger as CSV or XLSX", response_class=Response,
-            responses=CSV_XLSX)  # fmt: skip
+@router.get("/arrears/export", summary="The arrears ledger as CSV or XLSX", response_class=Response, responses=CSV_XLSX)
 def export_ledger(session: SessionDep, format: Literal["csv", "xlsx"] = "csv", _user: User = BookReaders) -> Response:
     return table_file(ledger_table(session), "arrears", format)
 
 
 @router.get("/dunning", response_model=list[ArrearsOut], summary="Holders to chase (催缴), largest debt first")
-def dunning(session: SessionDep, min_days: int = Query(default=0, ge=0, le=3650),
-            _user: User = BookReaders) -> list[ArrearsOut]:  # fmt: skip
+def dunning(
+    session: SessionDep, min_days: int = Query(default=0, ge=0, le=3650), _user: User = BookReaders
+) -> list[ArrearsOut]:
     return [ArrearsOut.model_validate(row) for row in dunning_list(session, min_days)]
 
 
@@ -113,17 +113,23 @@ def statistics(session: SessionDep, first: Month, last: Month, _user: User = Boo
     )
 
 
-@router.get("/statistics/export", summary="Collection statistics as CSV or XLSX", response_class=Response,
-            responses=CSV_XLSX)  # fmt: skip
-def export_statistics(session: SessionDep, first: Month, last: Month, format: Literal["csv", "xlsx"] = "csv",
-                      _user: User = BookReaders) -> Response:  # fmt: skip
+@router.get(
+    "/statistics/export", summary="Collection statistics as CSV or XLSX", response_class=Response, responses=CSV_XLSX
+)
+def export_statistics(
+    session: SessionDep, first: Month, last: Month, format: Literal["csv", "xlsx"] = "csv", _user: User = BookReaders
+) -> Response:
     return table_file(statistics_table(session, first, last), f"collection-{first}-{last}", format)
 
 
-@router.post("/reminders/deliveries", response_model=list[DeliveryOut],
-             summary="Send renewal reminders (e-mail, webhook) for passes ending within N days")  # fmt: skip
-def deliver(session: SessionDep, settings: SettingsDep, days: int = Query(default=15, ge=0, le=366),
-            user: User = Reminders) -> list[ReminderDelivery]:  # fmt: skip
+@router.post(
+    "/reminders/deliveries",
+    response_model=list[DeliveryOut],
+    summary="Send renewal reminders (e-mail, webhook) for passes ending within N days",
+)
+def deliver(
+    session: SessionDep, settings: SettingsDep, days: int = Query(default=15, ge=0, le=366), user: User = Reminders
+) -> list[ReminderDelivery]:
     channels = ReminderChannels(settings.reminder_mail_url, settings.reminder_webhook_url)
     made = deliver_reminders(session, user, channels, days)
     session.commit()
@@ -131,8 +137,13 @@ def deliver(session: SessionDep, settings: SettingsDep, days: int = Query(defaul
 
 
 @router.get("/reminders/deliveries", response_model=list[DeliveryOut], summary="Reminder deliveries and failures")
-def deliveries(session: SessionDep, pass_id: str | None = Query(default=None, max_length=64), limit: Limit = 100,
-               offset: Offset = 0, _user: User = Reminders) -> list[ReminderDelivery]:  # fmt: skip
+def deliveries(
+    session: SessionDep,
+    pass_id: str | None = Query(default=None, max_length=64),
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Reminders,
+) -> list[ReminderDelivery]:
     query = select(ReminderDelivery).order_by(ReminderDelivery.id.desc()).limit(limit).offset(offset)
     if pass_id is not None:
         query = query.where(ReminderDelivery.pass_id == pass_id.replace("\x00", ""))

@@ -133,7 +133,9 @@ def get_pass(pass_id: RecordKey, session: SessionDep, _user: User = Readers) -> 
 @router.post("/passes", response_model=PassOut, status_code=201, summary="Sell a pass (makes its invoice)")
 def create_pass(body: PassIn, session: SessionDep, client_request: ClientRequestId = None,
                 user: User = Sellers) -> MonthlyPass:  # fmt: skip
-    if client_request and (seen := session.scalars(select(Invoice).where(Invoice.request_id == client_request)).first()):
+    if client_request and (
+        seen := session.scalars(select(Invoice).where(Invoice.request_id == client_request)).first()
+    ):
         return _load(session, seen.pass_id or "")
     if session.get(Holder, body.holder_id) is None:
         raise not_found("holder", body.holder_id)
