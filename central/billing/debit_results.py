@@ -231,6 +231,7 @@ def _copy_line_outcomes(session: Session, rows: list[dict[str, Any]]) -> None:
         )
     )
     copy_rows(session, "debit_outcomes", rows)
+    session.execute(text("ANALYZE debit_outcomes"))  # a temporary table has no statistics: plan a hash join
     session.execute(
         text(
             "UPDATE debit_lines SET status = o.status, bank_code = o.bank_code, bank_reason = "
