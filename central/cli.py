@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     expire = actions.add_parser("expire-passes", help="mark passes past their validity as expired (run daily)")
     expire.set_defaults(handler=run_expire)
 
+    billing = actions.add_parser("billing-daily", help="suspend passes overdue past grace, send renewal reminders")
+    billing.add_argument("--reminder-days", type=int, default=15, help="remind passes ending within this many days")
+    billing.set_defaults(handler=run_billing_daily)
+
 
 def run_migrate(_args: argparse.Namespace) -> int:
     from central.core.config import Settings
@@ -156,3 +160,12 @@ def run_expire(_args: argparse.Namespace) -> int:
     engine.dispose()
     print(f"{expired} passes expired")
     return 0
+
+
+def run_billing_daily(args: argparse.Namespace) -> int:
+    from central.billing.daily import run_daily
+    from central.core.config import Settings
+
+    suspended, sent, failed = run_daily(Settings(), args.reminder_days)
+    print(f"{suspended} passes suspended for arrears, {sent} reminders sent, {failed} failed")
+    return 1 if failed else 0
