@@ -175,9 +175,10 @@ def run_debit(
     return batch
 
 
-def _value(profile: DebitProfile, line: RunLine, field: str, collection_date: date) -> str:
+def _values(profile: DebitProfile, line: RunLine, collection: str) -> dict[str, str]:
+    """Every field a CSV column may name, for one line."""
     mandate = line.mandate
-    values = {
+    return {
         "reference": line.reference,
         "account_number": mandate[3],
         "account_name": mandate[4],
@@ -188,10 +189,9 @@ def _value(profile: DebitProfile, line: RunLine, field: str, collection_date: da
         "invoice_number": line.invoice_number,
         "holder": line.holder,
         "unit": line.unit,
-        "collection_date": collection_date.isoformat(),
-        "description": f"{line.invoice_number}",
+        "collection_date": collection,
+        "description": line.invoice_number,
     }
-    return values[field]
 
 
 def write_csv(profile: DebitProfile, lines: list[RunLine], collection_date: date) -> bytes:
@@ -201,8 +201,10 @@ def write_csv(profile: DebitProfile, lines: list[RunLine], collection_date: date
     if profile.header:
         writer.writerow([column.title for column in profile.columns])
     fields = [column.field for column in profile.columns]
+    collection = collection_date.isoformat()
     for line in lines:
-        writer.writerow([_value(profile, line, field, collection_date) for field in fields])
+        values = _values(profile, line, collection)
+        writer.writerow([values[field] for field in fields])
     try:
         return out.getvalue().encode(profile.encoding)
     except UnicodeEncodeError as err:
