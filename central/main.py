@@ -18,6 +18,7 @@ from central.api.routes import (
     auth,
     billing,
     billing_debit,
+    billing_drawer,
     billing_reports,
     cards,
     holders,
@@ -71,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
                    journal, audit,
-                   billing, billing_debit, billing_reports):  # fmt: skip
+                   billing, billing_drawer, billing_debit, billing_reports):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)

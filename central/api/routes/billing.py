@@ -26,14 +26,12 @@ from central.api.routes.billing_common import (
     request_id,
 )
 from central.audit import record_change, snapshot
-from central.billing.drawer import close_drawer, open_drawer
 from central.billing.invoices import fee_items_invoice, get_invoice, invoice_items, void_invoice
 from central.billing.pass_billing import set_plan_rule, unpaid_sales
 from central.billing.payments import PaymentMethod, payments_of, take_payment
 from central.billing.receipts import receipt_pdf
 from central.billing.refunds import decide_refund, pay_refund, request_refund
-from central.models import BillingAccount, CashBag, Drawer, FeeItem, Invoice, PassPlan, PlanBillingRule, Refund, User
-from parking.shift_report import CashCount
+from central.models import BillingAccount, FeeItem, Invoice, PassPlan, PlanBillingRule, Refund, User
 
 router = APIRouter(prefix=API_PREFIX + "/billing", tags=["billing"])
 Code = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
@@ -181,33 +179,6 @@ class RefundOut(ResponseModel):
     method: str | None
     paid_at: datetime | None
     pass_effect: str
-
-
-class CountIn(RequestModel):
-    count: CashCount
-    keep_float_minor: MinorUnits = 0
-
-
-class DrawerOut(ResponseModel):
-    id: int
-    cashier_id: int
-    currency: str
-    status: str
-    opened_at: datetime
-    float_minor: int
-    closed_at: datetime | None
-    expected_minor: int | None
-    counted_minor: int | None
-    difference_minor: int | None
-
-
-class BagOut(ResponseModel):
-    id: int
-    number: str
-    drawer_id: int
-    amount_minor: int
-    currency: str
-    sealed_at: datetime
 
 
 def _detail(session: SessionDep, invoice: Invoice) -> InvoiceDetail:
@@ -421,29 +392,3 @@ def pay_out_refund(refund_id: RowId, body: RefundPayIn, session: SessionDep, use
     refund = pay_refund(session, user, refund_id, method=PaymentMethod(body.method), reference=body.reference)
     session.commit()
     return refund
-
-
-@router.post("/drawer/open", response_model=DrawerOut, status_code=201, summary="Open your cash drawer with its float")
-def open_my_drawer(body: CountIn, session: SessionDep, user: User = Cashiers) -> Drawer:
-    drawer = open_drawer(session, user, body.count)
-    session.commit()
-    return drawer
-
-
-@router.post("/drawer/close", response_model=BagOut, summary="Close your drawer: count, and seal the cash in a bag")
-def close_my_drawer(body: CountIn, session: SessionDep, user: User = Cashiers) -> CashBag:
-    bag = close_drawer(session, user, body.count, body.keep_float_minor)
-    session.commit()
-    return bag
-
-
-@router.get("/drawers", response_model=list[DrawerOut], summary="Cash drawers, latest first")
-def list_drawers(
-    session: SessionDep, limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders
-) -> list[Drawer]:
-    return list(session.scalars(select(Drawer).order_by(Drawer.id.desc()).limit(limit).offset(offset)))
-
-
-@router.get("/bags", response_model=list[BagOut], summary="Sealed cash bags, latest first")
-def list_bags(session: SessionDep, limit: Limit = 100, offset: Offset = 0, _user: User = BookReaders) -> list[CashBag]:
-    return list(session.scalars(select(CashBag).order_by(CashBag.id.desc()).limit(limit).offset(offset)))
