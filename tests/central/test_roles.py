@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from central.core.security import Role
+from tests.central.billing_endpoints import BILLING_ENDPOINTS
 from tests.central.conftest import Operators
 
 pytestmark = pytest.mark.postgres
@@ -113,6 +114,7 @@ ENDPOINTS = [
     ("post", "/api/v1/bags/{car_park}/{bag}/count", "/api/v1/bags/lakeview/TB-1/count", CASHIER),
     ("post", "/api/v1/bags/{car_park}/{bag}/deposit", "/api/v1/bags/lakeview/TB-1/deposit", CASHIER),
 ]
+ENDPOINTS += BILLING_ENDPOINTS
 
 
 def test_every_role_is_admitted_or_refused_as_declared(client: TestClient, as_role: Operators) -> None:
