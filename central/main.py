@@ -18,6 +18,7 @@ from central.api.routes import (
     auth,
     bags,
     cards,
+    edge_images,
     holders,
     journal,
     metrics,
@@ -70,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = central_metrics
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
-                   journal, audit, reconciliation, bags):  # fmt: skip
+                   journal, audit, reconciliation, bags, edge_images):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)

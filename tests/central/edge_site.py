@@ -166,8 +166,9 @@ class EdgeSite:
                   BarrierReport(BarrierPosition.CLOSED))  # fmt: skip
         assert lane.phase is Phase.IDLE
 
-    def enter(self, plate: str) -> None:
-        self.feed(self.entry, LoopChanged(Loop.ARMING, True), PlateSeen(plate, 0.95, "blue"))
+    def enter(self, plate: str, image: str | None = None) -> None:
+        """A vehicle enters; ``image``: the name of the camera's picture in the journal's image folder."""
+        self.feed(self.entry, LoopChanged(Loop.ARMING, True), PlateSeen(plate, 0.95, "blue", image=image))
         if self.entry.phase is Phase.DISPENSING:
             self.cards += 1
             self.feed(self.entry, CardDispensed(f"T{self.cards:04d}"))
