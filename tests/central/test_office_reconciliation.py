@@ -5,14 +5,18 @@ shift's own collector refused, the day closed or not; the images kept from every
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from central.core.security import Role
+from edge.evidence_upload import EvidenceUploader
+from edge.journal import Journal
 from tests.central.conftest import Operators
 from tests.central.edge_site import DAY, EdgeSite
 from tests.central.office import error_beside, post, sign_in
@@ -172,3 +176,43 @@ def test_edge_image_uploads_are_bounded(
     assert not list((tmp_path / "images").rglob("*.jpg"))
     assert upload(client, site, IMAGE, JPEG) == (200, "")
     assert [p.name for p in (tmp_path / "images" / "lakeview-edge").rglob("*.jpg")] == [IMAGE.split("/")[1]]
+
+
+async def _outbox_images(app: FastAPI, site: Site, journal: Journal, folder: Path) -> tuple[int, int]:
+    """One round of the edge's image upload against central's app, with the edge's token."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://central",
+                                 headers=site.edge_headers) as http:  # fmt: skip
+        uploader = EvidenceUploader(journal, http, folder)
+        try:
+            return await uploader.upload_once(), uploader.uploaded
+        finally:
+            uploader.close()
+
+
+def test_the_edge_uploads_the_picture_of_a_manual_open_after_its_record(
+    tmp_path: Path, client: TestClient, site: Site, app: FastAPI
+) -> None:
+    app.state.settings.edge_images_dir = str(tmp_path / "central-images")
+    (tmp_path / "edge").mkdir()
+    edge = EdgeSite(tmp_path / "edge", site)
+    picture = "2026-11-27/0193f1c2-booth-plate.jpg"
+    (tmp_path / "edge" / "images" / "2026-11-27").mkdir(parents=True)
+    (tmp_path / "edge" / "images" / picture).write_bytes(JPEG)
+    edge.open_shift("c01")
+    edge.manual_open("c01", evidence=picture)
+    edge.manual_open("c01", evidence="2026-11-27/0193f1c2-gone-plate.jpg")  # the picture was never written
+    shift = edge.close("c01")
+    folder = tmp_path / "edge" / "images"
+    assert asyncio.run(_outbox_images(app, site, edge.journal, folder)) == (0, 0)  # nothing acknowledged yet
+    edge.push(client)
+    dealt, uploaded = asyncio.run(_outbox_images(app, site, edge.journal, folder))
+    assert uploaded == 1
+    assert dealt >= 2
+    assert (tmp_path / "central-images" / "lakeview-edge" / picture).read_bytes() == JPEG
+    assert asyncio.run(_outbox_images(app, site, edge.journal, folder)) == (0, 0)  # the cursor moved on
+
+    sign_in(client, Role.SUPERVISOR)
+    client.cookies.set("parkgate_office_lang", "en", path="/office")
+    page = client.get(f"/office/reconciliation/shifts/{shift.id}").text
+    assert f'<img src="/office/evidence/lakeview-edge/{picture}"' in page
+    assert "0193f1c2-gone-plate.jpg" in page  # named, but central has no copy

@@ -8,10 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from central.api.deps import CurrentEdge, SessionDep, SettingsDep
 from central.api.errors import ApiError
 from central.api.routes import API_PREFIX
+from central.core.config import Settings
 from central.edge_images import IMAGE_NAME, ImageRefusedError, store_image
 from central.models import EdgeRecord
 
@@ -32,7 +35,7 @@ async def _body(request: Request, limit: int) -> bytes:
     return bytes(data)
 
 
-def _named_by_edge(session: SessionDep, edge_id: str, name: str) -> bool:
+def _named_by_edge(session: Session, edge_id: str, name: str) -> bool:
     """Whether one of the edge's records of the name's day (± a day for the zone) names the image."""
     match = IMAGE_NAME.fullmatch(name)
     if match is None:
@@ -53,10 +56,14 @@ async def upload_image(
         raise ApiError(422, "image.bad_name", f"{name[:120]!r} is not an image name of an edge's journal "
                        "(yyyy-mm-dd/<id>.jpg)")  # fmt: skip
     data = await _body(request, settings.edge_image_max_bytes)
-    if not _named_by_edge(session, edge.id, name):
-        raise ApiError(409, "image.not_named", f"no record of edge {edge.id} names {name}: send the records first")
+    return await run_in_threadpool(_keep, session, settings, edge.id, name, data)  # the database and the disk
+
+
+def _keep(session: Session, settings: Settings, edge_id: str, name: str, data: bytes) -> dict[str, Any]:
+    if not _named_by_edge(session, edge_id, name):
+        raise ApiError(409, "image.not_named", f"no record of edge {edge_id} names {name}: send the records first")
     try:
-        _path, new = store_image(settings.edge_images_dir, edge.id, name, data, settings.edge_image_max_bytes)
+        _path, new = store_image(settings.edge_images_dir, edge_id, name, data, settings.edge_image_max_bytes)
     except ImageRefusedError as err:
         raise ApiError(err.status, err.code, err.message) from err
     return {"name": name, "bytes": len(data), "stored": new}
