@@ -13,11 +13,17 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import insert
 
+from central.core.config import Settings
+from central.core.db import make_engine
+from central.core.migrate import upgrade
 from central.core.security import Role
+from central.main import create_app
+from central.models import User
 from edge.evidence_upload import EvidenceUploader
 from edge.journal import Journal
-from tests.central.conftest import Operators
+from tests.central.conftest import PASSWORD, Operators, password_hash
 from tests.central.edge_site import DAY, EdgeSite
 from tests.central.office import error_beside, post, sign_in
 from tests.central.scenario import Site, make_site
@@ -216,3 +222,33 @@ def test_the_edge_uploads_the_picture_of_a_manual_open_after_its_record(
     page = client.get(f"/office/reconciliation/shifts/{shift.id}").text
     assert f'<img src="/office/evidence/lakeview-edge/{picture}"' in page
     assert "0193f1c2-gone-plate.jpg" in page  # named, but central has no copy
+
+
+def test_the_reconciliation_pages_and_the_images_on_the_embedded_sqlite_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        for role in (Role.ADMIN, Role.SUPERVISOR):
+            conn.execute(insert(User).values(username=role.value, full_name="", role=role.value,
+                                             password_hash=password_hash(), active=True))  # fmt: skip
+    engine.dispose()
+    app = create_app(Settings(database_url=url, edge_images_dir=str(tmp_path / "images")))
+    try:
+        with TestClient(app) as client:
+            login = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD})
+            admin = {"Authorization": f"Bearer {login.json()['token']}"}
+            site = make_site(client, admin)
+            (tmp_path / "edge").mkdir()
+            shift = short_and_cut_rate_shift(tmp_path / "edge", client, site)
+            assert upload(client, site, "2026-11-27/never-named-plate.jpg", JPEG) == (409, "image.not_named")
+            assert upload(client, site, IMAGE, JPEG) == (200, "")
+            sign_in(client, Role.SUPERVISOR)
+            queue = client.get("/office/reconciliation", params={"day": DAY}).text
+            assert f'href="/office/reconciliation/shifts/{shift}"' in queue
+            page = client.get(f"/office/reconciliation/shifts/{shift}").text
+            assert 'data-finding="cash.shortage"' in page
+            assert f'<img src="/office/evidence/lakeview-edge/{IMAGE}"' in page
+            assert client.get(f"/office/evidence/lakeview-edge/{IMAGE}").content == JPEG
+    finally:
+        app.state.engine.dispose()
