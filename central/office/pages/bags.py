@@ -136,7 +136,7 @@ def pick_up(car_park: str, bag: str, request: Request, form: PostedForm, session
     return _step(request, session, pages, operator, car_park, bag, form, "pick_up", "picked_up", act)
 
 
-def counted_amount(form: Form) -> tuple[int, dict[str, int]]:
+def counted_amount(form: Form, currency: str) -> tuple[int, dict[str, int]]:
     """The count: notes and coins by denomination when any is given (their sum), else the amount typed."""
     pieces: dict[str, int] = {}
     for value in DENOMINATIONS:
@@ -145,17 +145,17 @@ def counted_amount(form: Form) -> tuple[int, dict[str, int]]:
             pieces[str(value)] = number
     if any(form.raw(f"d{value}").strip() for value in DENOMINATIONS):
         return sum(int(value) * n for value, n in pieces.items()), pieces
-    return form.amount("counted", "CNY", required=True), {}
+    return form.amount("counted", currency, required=True), {}
 
 
 @router.post("/bags/{car_park}/{bag}/count")
 def count(car_park: str, bag: str, request: Request, form: PostedForm, session: SessionDep, pages: PagesDep,
           operator: Operator = Custody) -> Response:  # fmt: skip
     car_park, bag = car_park[:64], bag[:32]
-    total, pieces = counted_amount(form)
+    line = next((b for b in custody.bag_lines(session, car_park) if b["bag"] == bag), None)
+    total, pieces = counted_amount(form, (line or {}).get("currency") or "CNY")
     at = form.moment("at", _zone(session, car_park))
     reason = form.text("reason", max_length=500)
-    line = next((b for b in custody.bag_lines(session, car_park) if b["bag"] == bag), None)
     if form.ok and line is not None and total != line["declared"] and not reason:
         form.refuse("reason", N_("The count differs from the declared amount: say why (it goes into the audit log)."))
 
