@@ -177,6 +177,8 @@ def test_edge_image_uploads_are_bounded(
         assert upload(client, site, bad, JPEG)[0] in (404, 422), bad
     assert upload(client, site, "2026-11-27/never-named-plate.jpg", JPEG) == (409, "image.not_named")
     assert upload(client, site, IMAGE, JPEG, token="pge_not-a-token") == (401, "auth.invalid_edge_token")
+    supervisor = as_role[Role.SUPERVISOR]["Authorization"].split()[1]  # a user's token is not an edge's
+    assert upload(client, site, IMAGE, JPEG, token=supervisor) == (401, "auth.invalid_edge_token")
     other = make_site(client, as_role.admin, car_park="harbour")  # a real edge, but not the one that named it
     assert upload(client, site, IMAGE, JPEG, token=other.edge_token) == (409, "image.not_named")
     assert not list((tmp_path / "images").rglob("*.jpg"))
