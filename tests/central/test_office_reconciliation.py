@@ -209,14 +209,18 @@ def test_the_edge_uploads_the_picture_of_a_manual_open_after_its_record(
     edge.open_shift("c01")
     edge.manual_open("c01", evidence=picture)
     edge.manual_open("c01", evidence="2026-11-27/0193f1c2-gone-plate.jpg")  # the picture was never written
+    huge = "2026-11-27/0193f1c2-huge-vehicle.jpg"
+    (tmp_path / "edge" / "images" / huge).write_bytes(JPEG + b"\0" * 2_000_000)  # above the edge's cap
+    edge.manual_open("c01", evidence=huge)
     shift = edge.close("c01")
     folder = tmp_path / "edge" / "images"
     assert asyncio.run(_outbox_images(app, site, edge.journal, folder)) == (0, 0)  # nothing acknowledged yet
     edge.push(client)
     dealt, uploaded = asyncio.run(_outbox_images(app, site, edge.journal, folder))
     assert uploaded == 1
-    assert dealt >= 2
+    assert dealt >= 3
     assert (tmp_path / "central-images" / "lakeview-edge" / picture).read_bytes() == JPEG
+    assert not (tmp_path / "central-images" / "lakeview-edge" / huge).exists()
     assert asyncio.run(_outbox_images(app, site, edge.journal, folder)) == (0, 0)  # the cursor moved on
 
     sign_in(client, Role.SUPERVISOR)
