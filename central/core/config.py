@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     reminder_mail_url: str | None = Field(default=None, description="apprise mailto:// URL of the SMTP server")
     reminder_webhook_url: str | None = Field(default=None, description="apprise json:// URL of an SMS/WeChat gateway")
     debit_profile_dir: str | None = Field(default=None, description="default: the project's config/debit-profiles")
+    edge_images_dir: str = Field(
+        default="parkgate-edge-images", description="where the edges' evidence images are kept (one folder per edge)"
+    )
+    edge_image_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000, description="largest image taken")
     bootstrap_admin_password: str | None = Field(
         default=None, description="creates user 'admin' with this password at start-up when no user exists"
     )
