@@ -27,7 +27,6 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from central.core.db import make_engine
@@ -154,8 +153,8 @@ def reconcile_car_park(car_park: str) -> tuple[int, int, int, int]:
     """Reconcile one car park's day in this worker; answers shifts, quotes, fee differences and the PostgreSQL
     backend's process id (whose CPU time is read at the end)."""
     with Session(_WORKER["engine"]) as session:
-        backend = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
         day = reconcile_day(session, car_park, DAY, _WORKER["settings"], _WORKER["now"])
+        backend = int(session.connection().connection.driver_connection.info.backend_pid)  # type: ignore[union-attr]
     differences = sum(1 for s in day.shifts for f in s.findings if f.code.startswith("fee.charged"))
     return len(day.shifts), day.quotes, differences, backend
 

@@ -85,8 +85,8 @@ def _rows(session: Session, *where: Any) -> list[MoneyRow]:
     columns = _READ_PG if session.get_bind().dialect.name == "postgresql" else _READ
     # Core, not the ORM: these are plain rows, thousands per shift
     result = session.connection().execute(select(*columns).where(*where).order_by(M.seq))
-    make = _MoneyRow._make
-    return [make(row) for row in result.all()]  # fetched at once (iterating fetches row by row)
+    # fetched at once (iterating fetches row by row); tuple.__new__ is _MoneyRow._make without its Python frame
+    return list(map(functools.partial(tuple.__new__, _MoneyRow), result.all()))
 
 
 def _details(session: Session, record_ids: Sequence[str], key: str) -> dict[str, Any]:
