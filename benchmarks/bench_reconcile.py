@@ -6,7 +6,12 @@ booth's payment (entry and exit times, class, tariff hash, the tariff's breakdow
 justifies; per shift its opening and its closing report. One transaction in 1,000 is charged 1.00 less than the
 tariff, so the re-check has differences to list. Creates its own database ``parkgate_bench_<random>`` on the server
 of ``PARKGATE_TEST_PG`` (default ``postgresql://postgres@127.0.0.1:5432/test``) and drops it afterwards. Run:
-``.venv/bin/python benchmarks/bench_reconcile.py [--car-parks 200] [--transactions 3000]``.
+``.venv/bin/python benchmarks/bench_reconcile.py [--car-parks 200] [--transactions 3000] [--workers 2]``.
+
+The build is timed and printed apart; the reconcile time is a pool of ``--workers`` processes (one per core by
+default) taking the car parks one after another. The machine may be shared, so beside the wall time it prints the
+CPU seconds of the reconciling processes (getrusage of the ended workers plus this process), those of their
+PostgreSQL backends (from /proc: the server runs on this machine) and the load average before and after.
 """
 
 from __future__ import annotations
