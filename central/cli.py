@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     expire = actions.add_parser("expire-passes", help="mark passes past their validity as expired (run daily)")
     expire.set_defaults(handler=run_expire)
 
+    rollups = actions.add_parser("rebuild-rollups", help="count every stored journal record into the reports again")
+    rollups.set_defaults(handler=run_rebuild_rollups)
+
 
 def run_migrate(_args: argparse.Namespace) -> int:
     from central.core.config import Settings
@@ -156,4 +159,18 @@ def run_expire(_args: argparse.Namespace) -> int:
         session.commit()
     engine.dispose()
     print(f"{expired} passes expired")
+    return 0
+
+
+def run_rebuild_rollups(_args: argparse.Namespace) -> int:
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.reports.rollups import rebuild
+
+    engine = make_engine(Settings().sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        counted = rebuild(session)
+        session.commit()
+    engine.dispose()
+    print(f"report rollups rebuilt: {counted} records counted")
     return 0

@@ -8,6 +8,7 @@ from central.models.lists import Tariff, VehicleListEntry
 from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.people import Holder, Unit, User, UserSession
 from central.models.registry import CarPark, Edge, Lane
+from central.models.reports import ReportDaily, ReportHourly
 from central.models.sync import SyncClock, SyncItem
 
 __all__ = [
@@ -26,6 +27,8 @@ __all__ = [
     "Lane",
     "MonthlyPass",
     "PassPlan",
+    "ReportDaily",
+    "ReportHourly",
     "SyncClock",
     "SyncItem",
     "Tariff",
