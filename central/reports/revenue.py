@@ -95,17 +95,18 @@ def revenue(session: Session, car_park: str, period: Period, currency: str, zone
     )  # fmt: skip
     for key, title, group, columns in dimensions:
         query = select(*group, _payments(), _reversals(), _taken()).where(*where).group_by(*group).order_by(*group)
-        rows = [tuple(row) for row in session.execute(query) if row[-3] or row[-2] or row[-1]]
+        rows = [(*row[:-3], int(row[-3]), int(row[-2]), int(row[-1])) for row in session.execute(query)
+                if row[-3] or row[-2] or row[-1]]  # fmt: skip
         sums = [Column("payments", N_("Payments"), _COUNT), Column("reversals", N_("Reversals"), _COUNT),
                 Column("taken", N_("Taken"), _MONEY)]  # fmt: skip
         tables.append(Table(key, title, [*columns, *sums], rows))
     temporary = tables[1].total("taken")
     passes = pass_income(session, car_park, period, zone)
+    sources = {"temporary": N_("Temporary parking"), "passes": N_("Pass sales and renewals"), "total": N_("Total")}
     income = Table(
         "income", N_("Pass income beside temporary takings"),
-        [Column("source", N_("Income")), Column("amount", N_("Amount"), _MONEY)],
-        [(N_("Temporary parking"), temporary), (N_("Pass sales and renewals"), sum(passes.values())),
-         (N_("Total"), temporary + sum(passes.values()))],
+        [Column("source", N_("Income"), labels=sources), Column("amount", N_("Amount"), _MONEY)],
+        [("temporary", temporary), ("passes", sum(passes.values())), ("total", temporary + sum(passes.values()))],
         note=N_("Pass income: the invoice lines of passes sold and renewed in the period."),
     )  # fmt: skip
     tables.insert(1, income)

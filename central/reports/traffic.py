@@ -16,6 +16,7 @@ from central.reports.tables import Column, ColumnType, Period, Report, Series, T
 
 _COUNT = ColumnType.COUNT
 UNKNOWN_CLASS = N_("unknown")
+CLASS_LABELS = {"": UNKNOWN_CLASS}
 
 
 def _hourly(session: Session, car_park: str, period: Period) -> dict[tuple[object, int, str, str], int]:
@@ -60,11 +61,11 @@ def traffic(session: Session, car_park: str, period: Period, currency: str, zone
                 inside[vclass] = inside.get(vclass, 0) + came - went
                 curve[vclass or UNKNOWN_CLASS].append(float(inside[vclass]))
                 if came or went or period.grain == "day":
-                    rows.append((day, f"{hour:02d}:00", vclass or UNKNOWN_CLASS, came, went, inside[vclass]))
+                    rows.append((day, f"{hour:02d}:00", vclass, came, went, inside[vclass]))
     occupancy = Table(
         "occupancy", N_("Occupancy through the day"),
         [Column("day", N_("Day"), ColumnType.DATE), Column("hour", N_("Hour")),
-         Column("vehicle_class", N_("Vehicle class")), Column("entries", N_("Entries"), _COUNT),
+         Column("vehicle_class", N_("Vehicle class"), labels=CLASS_LABELS), Column("entries", N_("Entries"), _COUNT),
          Column("exits", N_("Exits"), _COUNT), Column("inside", N_("Inside at the end of the hour"), _COUNT)],
         rows,  # type: ignore[arg-type]
         note=N_("Inside: every entry before less every exit, by the journal's session records."),
@@ -86,11 +87,12 @@ def _vehicles(session: Session, car_park: str, period: Period) -> Table:
     )  # fmt: skip
     if car_park:
         query = query.where(ReportDaily.car_park == car_park)
-    rows = [(vclass or UNKNOWN_CLASS, outcome or UNKNOWN_CLASS, int(came), int(went))
+    rows = [(vclass, outcome, int(came), int(went))
             for vclass, outcome, came, went in session.execute(query)]  # fmt: skip
     return Table(
         "vehicles", N_("Vehicles by class and outcome"),
-        [Column("vehicle_class", N_("Vehicle class")), Column("outcome", N_("Outcome"), labels=KIND_LABELS),
+        [Column("vehicle_class", N_("Vehicle class"), labels=CLASS_LABELS),
+         Column("outcome", N_("Outcome"), labels=KIND_LABELS | CLASS_LABELS),
          Column("entries", N_("Entries"), _COUNT), Column("exits", N_("Exits"), _COUNT)],
         rows,  # type: ignore[arg-type]
         note=N_("Outcome: the session's kind (temporary, pass, free, special); reopened and voided: a back-out."),
