@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -206,7 +207,8 @@ def fact_of(record: dict[str, Any], zone: ZoneInfo, opening: dict[str, Any] | No
 
 
 def add_records(session: Session, records: Sequence[dict[str, Any]]) -> None:
-    """Count stored records (dicts with the ``edge_records`` columns) into the rollups, in Python (SQLite)."""
+    """Count stored records (dicts with the ``edge_records`` columns) into the rollups, in Python (SQLite's path;
+    it gives PostgreSQL the same rows as :data:`ADD_INCOMING`)."""
     known = zones(session)
     wanted = {s for r in records if (s := closing_session(r)) is not None}
     openings: dict[tuple[str, str], Any] = {}
@@ -244,7 +246,8 @@ def _add_facts(session: Session, facts: Iterable[Fact]) -> None:
         if not rows:
             continue
         values = [dict(zip(key, k, strict=True)) | dict(zip(sums_names, v, strict=True)) for k, v in rows.items()]
-        statement = sqlite_insert(model)
+        dialect = session.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(model)
         table = model.__table__
         statement = statement.on_conflict_do_update(
             index_elements=list(key),
