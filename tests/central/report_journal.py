@@ -17,6 +17,10 @@ from tests.edge.kit import CAR_PARK, Clock, a_pass, a_vehicle, arrive, context, 
 # 09:00 in Shanghai on 27 November 2026 (01:00 UTC): the day's first vehicle.
 MORNING = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 PASS_PLATE, POLICE_PLATE, BLACKLISTED = "粤B3R7K2", "粤A00110", "粤A66666"
+# The day's figures by local hour: vehicles in and out, and the money taken.
+ENTRIES_BY_HOUR = {9: 3, 10: 2}
+EXITS_BY_HOUR = {10: 1, 11: 1, 12: 2, 14: 1}
+TAKEN_BY_HOUR = {10: 500, 11: 1500}
 
 
 @dataclass
@@ -26,11 +30,6 @@ class Day:
     journal: Journal
     takings: dict[str, int] = field(default_factory=dict)  # by method
     by_collector: dict[str, int] = field(default_factory=dict)
-
-    # The figures, local hours: entries 3 at 09, 2 at 10; exits 1 at 10, 1 at 11, 2 at 12, 1 at 14.
-    entries = {9: 3, 10: 2}
-    exits = {10: 1, 11: 1, 12: 2, 14: 1}
-    revenue_by_hour = {10: 500, 11: 1500}
 
 
 def _commit(journal: Journal, actions: list[LaneAction]) -> None:
@@ -50,7 +49,6 @@ def drive_day(directory: Path) -> Day:
     entry, exit_ = entry_lane(ctx), exit_lane(ctx, free_vehicles="operator")
     clock = Clock(MORNING)
 
-
     def run(hours: float, lane: Lane, *events: object) -> None:
         clock.now = MORNING + timedelta(hours=hours)
         _commit(journal, feed(lane, clock, *events))  # type: ignore[arg-type]
@@ -67,8 +65,13 @@ def drive_day(directory: Path) -> Day:
     run(3.5, exit_, *arrive(POLICE_PLATE), WaiveFee("c01", "police on duty", category="police"), *cross())
     run(4.0, exit_, BarrierReport(BarrierPosition.FAULT, "motor overload"))  # 13:00
     run(4.25, exit_, BarrierReport(BarrierPosition.CLOSED))
-    run(5.0, exit_, *arrive("粤A33333"), ManualOpen("c02", "payment terminal down", evidence="img/manual-1.jpg"),
-        *cross())  # 14:00, 3.5 h: 20.00 due, not charged
+    run(
+        5.0,
+        exit_,
+        *arrive("粤A33333"),
+        ManualOpen("c02", "payment terminal down", evidence="img/manual-1.jpg"),
+        *cross(),
+    )  # 14:00, 3.5 h: 20.00 due, not charged
     day.takings = {"cash": 1500, "epay": 500}
     day.by_collector = {"c01": 1500, "c02": 500}
     return day
