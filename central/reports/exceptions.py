@@ -81,7 +81,7 @@ def _per_collector(session: Session, car_park: str, period: Period) -> Table:
         [Column("collector", N_("Collector")), Column("manual_opens", N_("Manual opens"), _COUNT),
          Column("waivers", N_("Fees waived"), _COUNT), Column("reversals", N_("Reversals"), _COUNT),
          Column("other", N_("Other hand actions"), _COUNT), Column("total", N_("Total"), _COUNT)],
-        [r for r in rows if r[-1]],  # type: ignore[misc]
+        [r for r in rows if r[-1]],
     )  # fmt: skip
 
 
@@ -182,7 +182,7 @@ def device_faults(session: Session, car_park: str, period: Period, currency: str
         [Column("at", N_("Fault from"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
          Column("detail", N_("Detail")), Column("until", N_("Until the next barrier command"), _AT),
          Column("minutes", N_("Minutes"), ColumnType.MINUTES)],
-        rows,  # type: ignore[arg-type]
+        rows,
     ))  # fmt: skip
     notes = [N_("The edge journals a barrier fault when it starts, not when it clears: the duration runs to the "
                 "lane's next barrier command and is an upper bound. The health of cameras, loops, I/O modules and "

@@ -68,17 +68,17 @@ def _over_time(session: Session, car_park: str, period: Period) -> Table:
         rows = [(f"{h:02d}:00", int(found.get(h, (0, 0))[0]), int(found.get(h, (0, 0))[1])) for h in range(24)]
         columns = [Column("hour", N_("Hour")), Column("transactions", N_("Transactions"), _COUNT),
                    Column("taken", N_("Taken"), _MONEY)]  # fmt: skip
-        return Table("by_hour", N_("Takings by hour"), columns, rows)  # type: ignore[arg-type]
-    query = (
+        return Table("by_hour", N_("Takings by hour"), columns, rows)
+    daily = (
         select(ReportDaily.day, func.sum(ReportDaily.count), _payments(), _taken())
         .where(*_daily(car_park, period)).group_by(ReportDaily.day)
     )  # fmt: skip
-    by_day = {day: (count, paid, taken) for day, count, paid, taken in session.execute(query)}
+    by_day = {day: (count, paid, taken) for day, count, paid, taken in session.execute(daily)}
     rows_ = [(day, int(by_day.get(day, (0, 0, 0))[0]), int(by_day.get(day, (0, 0, 0))[1]),
               int(by_day.get(day, (0, 0, 0))[2])) for day in period.days]  # fmt: skip
     columns = [Column("day", N_("Day"), ColumnType.DATE), Column("transactions", N_("Transactions"), _COUNT),
                Column("payments", N_("Payments"), _COUNT), Column("taken", N_("Taken"), _MONEY)]  # fmt: skip
-    return Table("by_day", N_("Takings by day"), columns, rows_)  # type: ignore[arg-type]
+    return Table("by_day", N_("Takings by day"), columns, rows_)
 
 
 def revenue(session: Session, car_park: str, period: Period, currency: str, zone: tzinfo) -> Report:

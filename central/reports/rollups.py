@@ -251,7 +251,7 @@ def _add_facts(session: Session, facts: Iterable[Fact]) -> None:
         table = model.__table__
         statement = statement.on_conflict_do_update(
             index_elements=list(key),
-            set_={c: table.c[c] + statement.excluded[c] for c in sums_names},  # type: ignore[attr-defined]
+            set_={c: table.c[c] + statement.excluded[c] for c in sums_names},
         )
         session.execute(statement, values)
 

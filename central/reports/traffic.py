@@ -67,7 +67,7 @@ def traffic(session: Session, car_park: str, period: Period, currency: str, zone
         [Column("day", N_("Day"), ColumnType.DATE), Column("hour", N_("Hour")),
          Column("vehicle_class", N_("Vehicle class"), labels=CLASS_LABELS), Column("entries", N_("Entries"), _COUNT),
          Column("exits", N_("Exits"), _COUNT), Column("inside", N_("Inside at the end of the hour"), _COUNT)],
-        rows,  # type: ignore[arg-type]
+        rows,
         note=N_("Inside: every entry before less every exit, by the journal's session records."),
     )  # fmt: skip
     tables = [occupancy, _vehicles(session, car_park, period), _denials(session, car_park, period)]
@@ -94,7 +94,7 @@ def _vehicles(session: Session, car_park: str, period: Period) -> Table:
         [Column("vehicle_class", N_("Vehicle class"), labels=CLASS_LABELS),
          Column("outcome", N_("Outcome"), labels=KIND_LABELS | CLASS_LABELS),
          Column("entries", N_("Entries"), _COUNT), Column("exits", N_("Exits"), _COUNT)],
-        rows,  # type: ignore[arg-type]
+        rows,
         note=N_("Outcome: the session's kind (temporary, pass, free, special); reopened and voided: a back-out."),
     )  # fmt: skip
 
@@ -114,5 +114,5 @@ def _denials(session: Session, car_park: str, period: Period) -> Table:
         "denials", N_("Entries denied, and why"),
         [Column("car_park", N_("Car park")), Column("lane", N_("Lane")), Column("why", N_("Why"), labels=DENIAL_LABELS),
          Column("count", N_("Denied"), _COUNT)],
-        rows,  # type: ignore[arg-type]
+        rows,
     )  # fmt: skip

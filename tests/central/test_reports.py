@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 
 from central.core.db import make_session_factory
 from central.core.security import Role
@@ -219,8 +219,8 @@ def test_rollups_kept_by_ingest_equal_a_rebuild_in_sql_and_in_python(
         records = [dict(r._mapping) for r in session.execute(
             select(EdgeRecord.id, EdgeRecord.kind, EdgeRecord.car_park, EdgeRecord.lane, EdgeRecord.at,
                    EdgeRecord.payload))]  # fmt: skip
-        session.execute(ReportDaily.__table__.delete())
-        session.execute(ReportHourly.__table__.delete())
+        session.execute(delete(ReportDaily))
+        session.execute(delete(ReportHourly))
         rollups.add_records(session, records)  # the Python path (SQLite's), here on PostgreSQL
         session.commit()
     assert _rollups(central_engine) == kept
