@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from central.models import EdgeRecord, EdgeTransaction, ReportDaily
-from central.office.navigation import N_
-from central.reports.tables import Column, ColumnType, Period, Report, Series, Table
+from central.reports.tables import N_, Column, ColumnType, Period, Report, Series, Table
 
 LIST_LIMIT = 1000
 _COUNT, _MONEY, _AT = ColumnType.COUNT, ColumnType.MONEY, ColumnType.DATETIME

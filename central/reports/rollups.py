@@ -77,8 +77,8 @@ SELECT r.car_park, (r.at AT TIME ZONE coalesce(z.zone, '{DEFAULT_ZONE}')) AS loc
     CASE WHEN r.kind = 'transaction' THEN {_i("r", "waived")} + {_i("r", "due")} ELSE 0 END AS due
 FROM {{source}} r
 LEFT JOIN unnest(%(car_parks)s::text[], %(zones)s::text[]) AS z(car_park, zone) ON z.car_park = r.car_park
-LEFT JOIN edge_records o ON {_CLOSING} AND o.id = r.payload->>'session' AND o.kind = 'session'
-    AND o.car_park = r.car_park
+LEFT JOIN LATERAL (SELECT o.payload FROM edge_records o WHERE {_CLOSING} AND o.id = r.payload->>'session'
+    AND o.kind = 'session' AND o.car_park = r.car_park) o ON true
 WHERE (r.kind IN ('transaction', 'manual_action', 'abnormal_event')
     OR (r.kind = 'session' AND {_EVENT} IN ('opened', 'reopened', 'closed', 'voided'))) {{where}}
 """  # noqa: S608 (this module's constants, never input)

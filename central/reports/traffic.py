@@ -10,9 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.models import ReportDaily, ReportHourly
-from central.office.navigation import N_
 from central.reports.exceptions import DENIAL_LABELS, KIND_LABELS
-from central.reports.tables import Column, ColumnType, Period, Report, Series, Table
+from central.reports.tables import N_, Column, ColumnType, Period, Report, Series, Table
 
 _COUNT = ColumnType.COUNT
 UNKNOWN_CLASS = N_("unknown")
