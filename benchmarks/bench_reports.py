@@ -267,7 +267,9 @@ def main() -> int:
             plain(cursor, ids)
             spent[0] += time.perf_counter() - started
 
-        with_rollups, without, inside = [], [], []
+        with_rollups: list[float] = []
+        without: list[float] = []
+        inside: list[float] = []
         for round_ in range(args.rounds):
             records = {e: journal(e, args.ingest) for e in edges[2 * round_ : 2 * round_ + 2]}
             order = [(edges[2 * round_], True), (edges[2 * round_ + 1], False)]

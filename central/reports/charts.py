@@ -32,6 +32,12 @@ def _formatter(series: Series, currency: str) -> Callable[[float], str]:
     return lambda v: f"{v / 10**digits:,.{digits}f}" if abs(v) < 10**digits * 1000 else f"{v / 10**digits:,.0f}"
 
 
+def _top(series: Series) -> float:
+    """The axis top: a round number at or above every value; for counts, one whose quarters are whole numbers."""
+    top = nice_ceiling(max((v for values in series.values.values() for v in values), default=0))
+    return top if series.money else float(math.ceil(top / 4) * 4)
+
+
 def _frame(series: Series, title: str, currency: str, top: float) -> tuple[list[str], Callable[[float], float]]:
     plot_h = HEIGHT - _TOP - _BOTTOM
     fmt = _formatter(series, currency)
@@ -74,7 +80,7 @@ def bar_chart(series: Series, title: str, currency: str = "CNY",
               translate: Callable[[str], str] = str) -> Markup:  # fmt: skip
     """Bars per label (side by side when several series), the y axis from zero to a round top."""
     names = list(series.values)
-    top = nice_ceiling(max((v for values in series.values.values() for v in values), default=0))
+    top = _top(series)
     parts, y = _frame(series, title, currency, top)
     count = max(1, len(series.labels))
     slot = (WIDTH - _LEFT - _RIGHT) / count
@@ -98,7 +104,7 @@ def line_chart(series: Series, title: str, currency: str = "CNY",
                translate: Callable[[str], str] = str) -> Markup:  # fmt: skip
     """One line per series over the labels, the y axis from zero to a round top."""
     names = list(series.values)
-    top = nice_ceiling(max((v for values in series.values.values() for v in values), default=0))
+    top = _top(series)
     parts, y = _frame(series, title, currency, top)
     count = max(2, len(series.labels))
     step = (WIDTH - _LEFT - _RIGHT) / (count - 1)
