@@ -87,7 +87,7 @@ def _per_collector(session: Session, car_park: str, period: Period) -> Table:
 def exceptions(session: Session, car_park: str, period: Period, currency: str, zone: tzinfo) -> Report:
     """Hand actions per collector, manual opens and abnormal events of ``car_park`` over ``period``."""
     per_collector = _per_collector(session, car_park, period)
-    manual = [r for r in _records(session, car_park, period, zone, "manual_action")]
+    manual = _records(session, car_park, period, zone, "manual_action")
     opens = _limited(Table(
         "manual_opens", N_("Manual opens and other hand actions"),
         [Column("at", N_("When"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
