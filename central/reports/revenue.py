@@ -99,10 +99,11 @@ def _grouped(
     )  # fmt: skip
     found: list[list[tuple[Any, ...]]] = [[] for _ in groups]
     positions = {c.key: i for i, c in enumerate(dims)}
-    for row in session.execute(query):
-        index = masks.index(row[len(dims)])
-        values = tuple(row[positions[key]] for key in named[index])
-        found[index].append((*values, *(int(v) for v in row[len(dims) + 1 :])))
+    for row in session.execute(query).tuples():
+        cells: tuple[Any, ...] = tuple(row)
+        index = masks.index(int(cells[len(dims)]))
+        values = tuple(cells[positions[key]] for key in named[index])
+        found[index].append((*values, *(int(v) for v in cells[len(dims) + 1 :])))
     return found
 
 

@@ -3,6 +3,8 @@ with the totals a report of it must show: the journal the report tests send to c
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +13,7 @@ from edge.actions import Commit, LaneAction
 from edge.events import BarrierPosition, BarrierReport, ManualOpen, TakePayment, WaiveFee
 from edge.journal import Journal
 from edge.lane import Lane
-from parking.wire import VehicleList
+from parking.wire import JournalRecord, VehicleList
 from tests.edge.kit import CAR_PARK, Clock, a_pass, a_vehicle, arrive, context, cross, entry_lane, exit_lane, feed
 
 # 09:00 in Shanghai on 27 November 2026 (01:00 UTC): the day's first vehicle.
@@ -75,3 +77,13 @@ def drive_day(directory: Path) -> Day:
     day.takings = {"cash": 1500, "epay": 500}
     day.by_collector = {"c01": 1500, "c02": 500}
     return day
+
+
+@functools.cache
+def day_records() -> tuple[JournalRecord, ...]:
+    """The records of :func:`drive_day`, driven once per test process (the tests empty central between them)."""
+    with tempfile.TemporaryDirectory() as folder:
+        day = drive_day(Path(folder))
+        records = tuple(day.journal.records())
+        day.journal.close()
+    return records

@@ -73,6 +73,13 @@ def test_help_lists_the_central_actions(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit):
         main(["central", "--help"])
     out = capsys.readouterr().out
-    for action in ("run", "migrate", "create-user", "create-edge", "purge-tombstones", "expire-passes",
-                   "rebuild-rollups"):
+    for action in (
+        "run",
+        "migrate",
+        "create-user",
+        "create-edge",
+        "purge-tombstones",
+        "expire-passes",
+        "rebuild-rollups",
+    ):
         assert action in out

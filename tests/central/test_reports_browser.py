@@ -12,11 +12,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import expect, sync_playwright
 
+from tests.central import test_office_browser
 from tests.central.conftest import Operators
-from tests.central.test_office_browser import CHROMIUM_ARGS, _sign_in, served  # noqa: F401 (a fixture)
+from tests.central.test_office_browser import CHROMIUM_ARGS, _sign_in
 from tests.central.test_reports import send_day
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
+served = test_office_browser.served  # central on a free port (a fixture)
 
 REPORTS = {
     "revenue": ("营收", "Revenue"),
@@ -34,7 +36,7 @@ def test_each_report_in_both_languages_with_its_charts(
     as_role: Operators,
     tmp_path: Path,
     chromium_path: str,
-    artefacts_dir: Path,  # noqa: F811
+    artefacts_dir: Path,
 ) -> None:
     with TestClient(app) as api:
         send_day(api, as_role.admin, tmp_path)

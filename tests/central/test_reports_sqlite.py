@@ -19,7 +19,7 @@ from central.reports.tables import Series
 from parking.wire import INGEST_PATH, IngestBatch
 from tests.central.conftest import password_hash
 from tests.central.office import sign_in
-from tests.central.report_journal import drive_day
+from tests.central.report_journal import day_records
 from tests.central.test_reports import DAY, MONTH, export_csv, table_rows
 
 
@@ -35,11 +35,10 @@ def test_the_reports_on_sqlite_count_the_same_day(tmp_path: Path) -> None:
         conn.execute(insert(Edge).values(id="lakeview-edge", car_park_id="lakeview", name="booth",
                                          token_hash=token_digest(token)))  # fmt: skip
     engine.dispose()
-    day = drive_day(tmp_path)
     app = create_app(Settings(database_url=url))
     try:
         with TestClient(app) as client:
-            batch = IngestBatch(edge_id="lakeview-edge", records=day.journal.records()).model_dump_json()
+            batch = IngestBatch(edge_id="lakeview-edge", records=list(day_records())).model_dump_json()
             answer = client.post(INGEST_PATH, content=batch, headers={"Authorization": f"Bearer {token}",
                                                                       "Content-Type": "application/json"})  # fmt: skip
             assert answer.status_code == 200, answer.text
