@@ -75,12 +75,12 @@ SELECT r.car_park, (r.at AT TIME ZONE coalesce(z.zone, '{DEFAULT_ZONE}')) AS loc
     CASE WHEN r.kind <> 'transaction' THEN 0 WHEN {_t("r", "transaction_kind", 32)} = 'reversal'
         THEN -({_i("r", "amount")}) ELSE {_i("r", "amount")} END AS amount,
     CASE WHEN r.kind = 'transaction' THEN {_i("r", "waived")} + {_i("r", "due")} ELSE 0 END AS due
-FROM {{source}} r
+FROM {{source}} r{{fresh}}
 LEFT JOIN unnest(%(car_parks)s::text[], %(zones)s::text[]) AS z(car_park, zone) ON z.car_park = r.car_park
 LEFT JOIN LATERAL (SELECT o.payload FROM edge_records o WHERE {_CLOSING} AND o.id = r.payload->>'session'
     AND o.kind = 'session' AND o.car_park = r.car_park) o ON true
 WHERE (r.kind IN ('transaction', 'manual_action', 'abnormal_event')
-    OR (r.kind = 'session' AND {_EVENT} IN ('opened', 'reopened', 'closed', 'voided'))) {{where}}
+    OR (r.kind = 'session' AND {_EVENT} IN ('opened', 'reopened', 'closed', 'voided')))
 """  # noqa: S608 (this module's constants, never input)
 
 
@@ -105,8 +105,11 @@ SELECT car_park, local_at::date, extract(hour FROM local_at)::smallint, kind, ve
 FROM facts WHERE kind IN ('entry', 'exit', 'transaction') GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6
 {_upsert("report_hourly", _HOURLY_KEY, ("count", "amount_minor"))}
 """  # noqa: S608
-ADD_INCOMING = _ADD_FACTS.replace("{source}", "incoming_records").replace("{where}", "AND r.id = ANY(%(ids)s)")
-ADD_ALL = _ADD_FACTS.replace("{source}", "edge_records").replace("{where}", "")
+# The ids just stored join as a set (hashed), not ``id = ANY(...)``, which compares each row with every id.
+ADD_INCOMING = _ADD_FACTS.replace("{source}", "incoming_records").replace(
+    "{fresh}", " JOIN unnest(%(ids)s::text[]) AS fresh(id) ON fresh.id = r.id"
+)
+ADD_ALL = _ADD_FACTS.replace("{source}", "edge_records").replace("{fresh}", "")
 
 
 def zones(session_or_cursor: Any) -> dict[str, str]:
