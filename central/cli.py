@@ -57,6 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     billing.add_argument("--reminder-days", type=int, default=15, help="remind passes ending within this many days")
     billing.set_defaults(handler=run_billing_daily)
 
+    rollups = actions.add_parser("rebuild-rollups", help="count every stored journal record into the reports again")
+    rollups.set_defaults(handler=run_rebuild_rollups)
+
 
 def _day(text: str) -> date:
     try:
@@ -232,3 +235,17 @@ def run_billing_daily(args: argparse.Namespace) -> int:
     suspended, sent, failed = run_daily(Settings(), args.reminder_days)
     print(f"{suspended} passes suspended for arrears, {sent} reminders sent, {failed} failed")
     return 1 if failed else 0
+
+
+def run_rebuild_rollups(_args: argparse.Namespace) -> int:
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.reports.rollups import rebuild
+
+    engine = make_engine(Settings().sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        counted = rebuild(session)
+        session.commit()
+    engine.dispose()
+    print(f"report rollups rebuilt: {counted} records counted")
+    return 0

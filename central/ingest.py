@@ -29,6 +29,7 @@ from central.core.db import utcnow
 from central.models import ChainBreak, Edge, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord
 from central.quarantine import Quarantined, quarantine, read_record
 from central.reconciliation.projection import project_money_records
+from central.reports import rollups
 from central.shift_reports import shift_report_row
 from central.transactions import PROJECT_INCOMING, transaction_row
 from parking.wire import (
@@ -88,6 +89,7 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> set[str]:
         stored = set(session.scalars(statement, rows))
         if projected := [transaction_row(r) for r in rows if r["id"] in stored and r["kind"] == "transaction"]:
             session.execute(insert(EdgeTransaction), projected)
+        rollups.add_records(session, [r for r in rows if r["id"] in stored])
         return stored
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
@@ -103,6 +105,7 @@ def _store(session: Session, rows: list[dict[str, Any]]) -> set[str]:
     inserted = {str(row[0]) for row in cursor.fetchall()}
     if inserted:
         cursor.execute(PROJECT_INCOMING, (list(inserted),))
+        rollups.add_incoming(cursor, inserted)
     cursor.execute("TRUNCATE incoming_records")
     return inserted
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from central.models import Edge, SyncClock
+from central.models import Edge, EdgeShiftReport, ShiftReview, SyncClock
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -40,6 +41,47 @@ class SyncLagCollector(Collector):
         except Exception:  # a scrape must answer even when the database does not
             _LOGGER.warning("sync lag unavailable", exc_info=True)
         yield lag
+
+
+UNRECONCILED_AFTER = timedelta(hours=24)
+
+
+def unreconciled_shifts(session: Session, now: datetime) -> dict[str, int]:
+    """Shifts whose closing report is more than 24 h old and that no supervisor has signed off since it arrived
+    (never reviewed, flagged, or sent back to review by a later revision), by car park."""
+    later = aliased(EdgeShiftReport)
+    newer = exists().where(later.car_park == EdgeShiftReport.car_park, later.shift == EdgeShiftReport.shift,
+                           later.revision > EdgeShiftReport.revision)  # fmt: skip
+    signed_off = exists().where(
+        ShiftReview.shift == EdgeShiftReport.shift, ShiftReview.state == "signed_off",
+        ShiftReview.decided_at >= EdgeShiftReport.at,
+    )  # fmt: skip
+    rows = session.execute(
+        select(EdgeShiftReport.car_park, func.count())
+        .where(and_(EdgeShiftReport.at < now - UNRECONCILED_AFTER, ~signed_off, ~newer))
+        .group_by(EdgeShiftReport.car_park)
+    )  # fmt: skip
+    return {car_park: int(count) for car_park, count in rows}
+
+
+class UnreconciledShiftsCollector(Collector):
+    """Shifts not reconciled 24 h after closing, per car park, read at scrape time (an alert rule watches it)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "parkgate_central_shifts_unreconciled_after_24h",
+            "shifts closed more than 24 h ago whose report is refused or shows a difference", labels=["car_park"],
+        )  # fmt: skip
+        try:
+            with self._sessions() as session:
+                for car_park, count in unreconciled_shifts(session, datetime.now(UTC)).items():
+                    gauge.add_metric([car_park], count)
+        except Exception:  # a scrape must answer even when the database does not
+            _LOGGER.warning("unreconciled shifts unavailable", exc_info=True)
+        yield gauge
 
 
 class CentralMetrics:
@@ -83,6 +125,7 @@ class CentralMetrics:
             "parkgate_central_sync_items", "list records and deletions sent to edges", ["edge"], registry=self.registry
         )
         self.registry.register(SyncLagCollector(sessions))
+        self.registry.register(UnreconciledShiftsCollector(sessions))
 
 
 class RequestTimer:

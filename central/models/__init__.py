@@ -27,6 +27,7 @@ from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
 from central.models.registry import CarPark, Edge, Lane
+from central.models.reports import ReportDaily, ReportHourly
 from central.models.sync import SyncClock, SyncItem
 
 __all__ = [
@@ -64,6 +65,8 @@ __all__ = [
     "QuarantinedRecord",
     "Refund",
     "ReminderDelivery",
+    "ReportDaily",
+    "ReportHourly",
     "ShiftReview",
     "SignInAttempt",
     "SyncClock",

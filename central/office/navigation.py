@@ -39,9 +39,11 @@ _FINANCE = frozenset({Role.ADMIN, Role.OFFICE})
 _SUPERVISION = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR})
 _SHIFTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
 _BAGS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
+_REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
+_REVENUE = _REPORTS | {Role.CASHIER}
 
-FRONT_DESK, CASHIER, SUPERVISION, FINANCE, ADMINISTRATION = (
-    N_("Front desk"), N_("Cashier"), N_("Supervision"), N_("Finance office"), N_("Administration"),
+FRONT_DESK, CASHIER, SUPERVISION, FINANCE, ADMINISTRATION, REPORTS = (
+    N_("Front desk"), N_("Cashier"), N_("Supervision"), N_("Finance office"), N_("Administration"), N_("Reports"),
 )  # fmt: skip
 
 PAGES: dict[str, OfficePage] = {
@@ -86,6 +88,13 @@ PAGES: dict[str, OfficePage] = {
         ),
         OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
         OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),
+        OfficePage("reports_revenue", "/office/reports/revenue", N_("Revenue"), _REVENUE, REPORTS),
+        OfficePage("reports_traffic", "/office/reports/traffic", N_("Traffic and occupancy"), _REPORTS, REPORTS),
+        OfficePage("reports_exceptions", "/office/reports/exceptions", N_("Exceptions"), _REPORTS, REPORTS),
+        OfficePage(
+            "reports_vehicle_log", "/office/reports/vehicle-log", N_("Free and special vehicles"), _REPORTS, REPORTS
+        ),
+        OfficePage("reports_device_faults", "/office/reports/device-faults", N_("Device faults"), _REPORTS, REPORTS),
         OfficePage("finance", "/office/finance", N_("Pass plans"), _FINANCE, FINANCE),
         OfficePage("users", "/office/users", N_("Users"), frozenset({Role.ADMIN}), ADMINISTRATION),
     )

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from central.core.config import Settings
 from central.main import create_app
-from central.models import EdgeTransaction
+from central.models import EdgeTransaction, ReportDaily
 from parking.cli import main
 from parking.wire import IngestAck, IngestBatch, SyncPage
 from tests.central.scenario import chain
@@ -59,11 +59,27 @@ def test_admin_commands_on_a_sqlite_file(
         assert client.get("/api/v1/transactions", headers=staff).status_code == 403  # front desk: not theirs
         with client.app.state.sessions() as session:  # type: ignore[attr-defined]
             assert session.scalar(select(func.sum(EdgeTransaction.amount_minor))) == 2500
+            kept = session.scalar(select(func.sum(ReportDaily.amount_minor)))
+    assert kept == 2500  # counted by ingest as the records arrived
+    capsys.readouterr()
+    assert main(["central", "rebuild-rollups"]) == 0
+    assert "5 records counted" in capsys.readouterr().out
+    with create_app(Settings(database_url=url)).state.sessions() as session:
+        assert session.scalar(select(func.sum(ReportDaily.amount_minor))) == 2500
+        assert session.scalar(select(func.sum(ReportDaily.count))) == 5
 
 
 def test_help_lists_the_central_actions(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["central", "--help"])
     out = capsys.readouterr().out
-    for action in ("run", "migrate", "create-user", "create-edge", "purge-tombstones", "expire-passes"):
+    for action in (
+        "run",
+        "migrate",
+        "create-user",
+        "create-edge",
+        "purge-tombstones",
+        "expire-passes",
+        "rebuild-rollups",
+    ):
         assert action in out

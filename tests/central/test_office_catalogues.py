@@ -18,6 +18,7 @@ from central.office.rendering import local_time, money
 from central.office.throttle import FailureWindow, SignInThrottle
 
 OFFICE = Path(__file__).resolve().parents[2] / "central" / "office"
+REPORTS = OFFICE.parent / "reports"  # the reports' tables and labels are msgids too
 METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -25,10 +26,11 @@ _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 def extracted() -> set[str]:
     messages = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        OFFICE, METHODS, options_map=OPTIONS, keywords={"_": None, "gettext": None, "N_": None}
-    ):
-        messages.add(message if isinstance(message, str) else message[0])
+    for directory in (OFFICE, REPORTS):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            directory, METHODS, options_map=OPTIONS, keywords={"_": None, "gettext": None, "N_": None}
+        ):
+            messages.add(message if isinstance(message, str) else message[0])
     return messages
 
 
