@@ -5,6 +5,13 @@ from central.models.audit import AuditEntry
 from central.models.cards import AccessCard, AccessGroup
 from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord
 from central.models.lists import Tariff, VehicleListEntry
+from central.models.payments import (
+    ExitQuote,
+    PaymentNotification,
+    PaymentOrder,
+    PaymentSettlement,
+    StatementLine,
+)
 from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
@@ -12,6 +19,11 @@ from central.models.registry import CarPark, Edge, Lane
 from central.models.sync import SyncClock, SyncItem
 
 __all__ = [
+    "StatementLine",
+    "PaymentSettlement",
+    "PaymentOrder",
+    "PaymentNotification",
+    "ExitQuote",
     "AccessCard",
     "AccessGroup",
     "AuditEntry",
