@@ -23,6 +23,7 @@ from central.api.routes import (
     journal,
     metrics,
     passes,
+    payments,
     plans,
     reconciliation,
     registry,
@@ -38,6 +39,7 @@ from central.core.security import Role, hash_password
 from central.metrics import CentralMetrics, RequestTimer
 from central.models import User
 from central.office import install_office
+from central.payments.registry import configured_providers
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -69,9 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.metrics = central_metrics
+    app.state.payment_providers = configured_providers(settings)
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
-                   journal, audit, reconciliation, bags):  # fmt: skip
+                   journal, audit, reconciliation, bags, payments):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)

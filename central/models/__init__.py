@@ -5,6 +5,7 @@ from central.models.audit import AuditEntry
 from central.models.cards import AccessCard, AccessGroup
 from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord
 from central.models.lists import Tariff, VehicleListEntry
+from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.payments import (
     ExitQuote,
     PaymentNotification,
@@ -12,18 +13,12 @@ from central.models.payments import (
     PaymentSettlement,
     StatementLine,
 )
-from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
 from central.models.registry import CarPark, Edge, Lane
 from central.models.sync import SyncClock, SyncItem
 
 __all__ = [
-    "StatementLine",
-    "PaymentSettlement",
-    "PaymentOrder",
-    "PaymentNotification",
-    "ExitQuote",
     "AccessCard",
     "AccessGroup",
     "AuditEntry",
@@ -35,15 +30,20 @@ __all__ = [
     "EdgeRecord",
     "EdgeShiftReport",
     "EdgeTransaction",
+    "ExitQuote",
     "Holder",
     "InvoiceLine",
     "Lane",
     "MoneyRecord",
     "MonthlyPass",
     "PassPlan",
+    "PaymentNotification",
+    "PaymentOrder",
+    "PaymentSettlement",
     "QuarantinedRecord",
     "ShiftReview",
     "SignInAttempt",
+    "StatementLine",
     "SyncClock",
     "SyncItem",
     "Tariff",
