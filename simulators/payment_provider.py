@@ -49,6 +49,18 @@ _LOGGER = logging.getLogger(__name__)
 CHINA = ZoneInfo("Asia/Shanghai")
 _TIME = "%Y-%m-%d %H:%M:%S"
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+WECHAT_BILL_COLUMNS = (
+    "交易时间", "公众账号ID", "商户号", "特约商户号", "设备号", "微信订单号", "商户订单号", "用户标识", "交易类型",
+    "交易状态", "付款银行", "货币种类", "应结订单金额", "代金券金额", "微信退款单号", "商户退款单号", "退款金额",
+    "充值券退款金额", "退款类型", "退款状态", "商品名称", "商户数据包", "手续费", "费率", "订单金额", "申请退款金额",
+    "费率备注",
+)  # fmt: skip
+ALIPAY_BILL_COLUMNS = (
+    "支付宝交易号", "商户订单号", "业务类型", "商品名称", "创建时间", "完成时间", "门店编号", "门店名称", "操作员",
+    "终端号", "对方账户", "订单金额（元）", "商家实收（元）", "支付宝红包（元）", "集分宝（元）", "支付宝优惠（元）",
+    "商家优惠（元）", "券核销金额（元）", "券名称", "商家红包消费金额（元）", "卡消费金额（元）", "退款批次号/请求号",
+    "服务费（元）", "分润（元）", "备注",
+)  # fmt: skip
 
 
 def _key() -> rsa.RSAPrivateKey:
@@ -187,7 +199,9 @@ class PaymentProviderSimulator:
             return 200, {"h5_url": f"{self.base_url}/h5pay?prepay_id={prepay}"}
         return 200, {"prepay_id": prepay}
 
-    def wechat_notification(self, order: SimOrder, at: datetime, key: rsa.RSAPrivateKey | None) -> tuple[dict[str, str], bytes]:
+    def wechat_notification(
+        self, order: SimOrder, at: datetime, key: rsa.RSAPrivateKey | None
+    ) -> tuple[dict[str, str], bytes]:
         paid_at = (order.paid_at or at).astimezone(CHINA).isoformat(timespec="seconds")
         resource = {
             "mchid": self.mchid, "appid": self.wechat_appid, "out_trade_no": order.out_trade_no,
@@ -209,9 +223,7 @@ class PaymentProviderSimulator:
 
     def trade_bill(self, day: date) -> bytes:
         """The trade bill of ``day`` (China time): gzip of the CSV WeChat Pay writes."""
-        header = ("交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,付款银行,"
-                  "货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,"
-                  "商户数据包,手续费,费率,订单金额,申请退款金额,费率备注")  # fmt: skip
+        header = ",".join(WECHAT_BILL_COLUMNS)
         rows, total, refunded = [header], 0, 0
         for order, amount in self._statement_orders("wechat", day):
             fee = f"{amount * 6 / 100000:.5f}"
@@ -277,7 +289,9 @@ class PaymentProviderSimulator:
             return method, {"code": "10000", "msg": "Success", "bill_download_url": f"{self.base_url}/bill/{token}"}
         return method, {"code": "40004", "msg": "Business Failed", "sub_code": "isv.invalid-method"}
 
-    def alipay_notification(self, order: SimOrder, at: datetime, key: rsa.RSAPrivateKey | None) -> tuple[dict[str, str], bytes]:
+    def alipay_notification(
+        self, order: SimOrder, at: datetime, key: rsa.RSAPrivateKey | None
+    ) -> tuple[dict[str, str], bytes]:
         params = {
             "notify_time": at.astimezone(CHINA).strftime(_TIME), "notify_type": "trade_status_sync",
             "notify_id": secrets.token_hex(16), "app_id": self.alipay_appid, "charset": "utf-8", "version": "1.0",
@@ -290,9 +304,7 @@ class PaymentProviderSimulator:
         return {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, urlencode(params).encode()
 
     def alipay_bill(self, day: date) -> bytes:
-        header = ("支付宝交易号,商户订单号,业务类型,商品名称,创建时间,完成时间,门店编号,门店名称,操作员,终端号,对方账户,订单金额（元）,"
-                  "商家实收（元）,支付宝红包（元）,集分宝（元）,支付宝优惠（元）,商家优惠（元）,券核销金额（元）,券名称,"
-                  "商家红包消费金额（元）,卡消费金额（元）,退款批次号/请求号,服务费（元）,分润（元）,备注")  # fmt: skip
+        header = ",".join(ALIPAY_BILL_COLUMNS)
         lines = ["#支付宝业务明细查询", f"#账号：[{self.alipay_appid}]", f"#起始日期：[{day} 00:00:00]", header]
         for order, amount in self._statement_orders("alipay", day):
             at = (order.paid_at or datetime.now(UTC)).astimezone(CHINA).strftime(_TIME)
@@ -396,8 +408,8 @@ def create_app(simulator: PaymentProviderSimulator) -> FastAPI:
             return refused
         token = secrets.token_hex(8)
         simulator._bills[token] = simulator.trade_bill(date.fromisoformat(bill_date))
-        return simulator.wechat_answer(200, {"hash_type": "SHA1", "hash_value": "",
-                                             "download_url": f"{simulator.base_url}/v3/billdownload/file?token={token}"})  # fmt: skip
+        url = f"{simulator.base_url}/v3/billdownload/file?token={token}"
+        return simulator.wechat_answer(200, {"hash_type": "SHA1", "hash_value": "", "download_url": url})
 
     @app.get("/v3/billdownload/file")
     async def wechat_bill_file(request: Request, token: str) -> Response:
@@ -444,4 +456,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-

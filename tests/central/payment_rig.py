@@ -66,8 +66,8 @@ class PaymentRig:
     def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         return httpx.request(method, self.central + path, timeout=10, **kwargs)
 
-    def quote(self, lane: str, session: str, total: int, *, plate: str = "粤B3R7K2", entry: str = "2026-12-01T01:00:00Z",
-              paid_before: int = 0) -> dict[str, Any]:  # fmt: skip
+    def quote(self, lane: str, session: str, total: int, *, plate: str = "粤B3R7K2",
+              entry: str = "2026-12-01T01:00:00Z", paid_before: int = 0) -> dict[str, Any]:  # fmt: skip
         body = {"lane": lane, "session": session, "plate": plate, "entry_at": entry,
                 "quoted_at": datetime.now(UTC).isoformat(), "tariff_id": "standard", "tariff_hash": "ab" * 32,
                 "lines": [{"label": "first hour", "amount": 500}, {"label": "next hours", "amount": total - 500}],
@@ -99,13 +99,16 @@ def payment_rig(engine: Engine, database_url: str, tokens: dict[Role, str], keys
     provider_port, central_port = free_port(), free_port()
     provider.base_url = f"http://127.0.0.1:{provider_port}"
     central_url = f"http://127.0.0.1:{central_port}"
-    settings = Settings(database_url=database_url, db_pool_size=4, bootstrap_admin_password=None,
-                        payment_notify_base_url=central_url, **provider.merchant_files(keys))  # fmt: skip
+    settings = Settings.model_validate({"database_url": database_url, "db_pool_size": 4,
+                                        "bootstrap_admin_password": None, "payment_notify_base_url": central_url,
+                                        **provider.merchant_files(keys)})  # fmt: skip
     app = create_app(settings)
     staff = Operators(tokens)
     with serving(create_provider_app(provider), provider_port), serving(app, central_port):
         admin = staff.admin
-        answer = httpx.post(central_url + "/api/v1/car-parks", headers=admin, json={"id": "lakeview", "name": "Lakeview"})
+        answer = httpx.post(
+            central_url + "/api/v1/car-parks", headers=admin, json={"id": "lakeview", "name": "Lakeview"}
+        )
         assert answer.status_code == 201, answer.text
         answer = httpx.post(central_url + "/api/v1/edges", headers=admin,
                             json={"id": "lakeview-edge", "car_park_id": "lakeview", "name": "booth PC"})  # fmt: skip

@@ -41,7 +41,8 @@ def test_a_visitor_pays_by_scanning_and_the_edge_gets_the_settlement_once(
     quote = rig.quote("out-1", "S-1", 1500)
     assert quote["pay_url"].endswith("/pay/lane/lakeview/out-1")
     order = rig.order(provider)
-    assert order["state"] == "created" and order["amount"] == 1500
+    assert order["state"] == "created"
+    assert order["amount"] == 1500
     code = order["qr_code"]
     assert code.startswith("weixin://wxpay/bizpayurl" if provider == "wechat" else "https://qr.alipay.com/")
     assert rig.order(provider)["id"] == order["id"]  # the same request: the same order, placed once
@@ -148,7 +149,8 @@ def test_the_provider_unreachable_then_back_places_one_order(rig: PaymentRig, ce
     rig.provider.reachable = False
     answer = rig.call("POST", "/api/v1/pay/orders", json={"car_park": "lakeview", "lane": "out-1",
                                                           "provider": "wechat"})  # fmt: skip
-    assert answer.status_code == 502 and answer.json()["code"] == "payment.provider_unreachable"
+    assert answer.status_code == 502
+    assert answer.json()["code"] == "payment.provider_unreachable"
     rig.provider.reachable = True
     order = rig.order("wechat")
     assert order["qr_code"]
@@ -162,13 +164,15 @@ def test_the_provider_unreachable_then_back_places_one_order(rig: PaymentRig, ce
 def test_no_vehicle_at_the_lane_or_a_withdrawn_quote_gives_no_order(rig: PaymentRig) -> None:
     answer = rig.call("POST", "/api/v1/pay/orders", json={"car_park": "lakeview", "lane": "out-9",
                                                           "provider": "wechat"})  # fmt: skip
-    assert answer.status_code == 404 and answer.json()["code"] == "payment.no_vehicle"
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "payment.no_vehicle"
     rig.quote("out-1", "S-6", 600)
-    answer = rig.call("POST", "/api/v1/edges/exit-quotes", headers=rig.edge,
-                      json={"lane": "out-1", "quoted_at": datetime.now(UTC).isoformat(), "withdrawn": True})  # fmt: skip
+    gone = {"lane": "out-1", "quoted_at": datetime.now(UTC).isoformat(), "withdrawn": True}
+    answer = rig.call("POST", "/api/v1/edges/exit-quotes", headers=rig.edge, json=gone)
     assert answer.status_code == 200
     answer = rig.call("POST", "/api/v1/pay/orders", json={"car_park": "lakeview", "lane": "out-1",
                                                           "provider": "alipay"})  # fmt: skip
     assert answer.status_code == 404
     answer = rig.call("POST", "/api/v1/payments/notify/paypal", content=b"{}")
-    assert answer.status_code == 404 and answer.json()["code"] == "payment.provider_unknown"
+    assert answer.status_code == 404
+    assert answer.json()["code"] == "payment.provider_unknown"

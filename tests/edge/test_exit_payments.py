@@ -1,0 +1,205 @@
+"""Scan-to-pay at an unattended exit, end to end: the exit lane machine with its journal and runner, the real
+central (uvicorn, PostgreSQL) and the provider simulator driven through the real SDKs. The lane reports the waiting
+vehicle, the driver orders and pays, the notification reaches central, the edge commits the settlement and only
+then opens. Paying inside then leaving within the grace, paying the difference after it, a forged notification
+(the barrier stays closed), and central unreachable (the display says so, nothing is lost) are covered too."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import Engine
+
+from central.core.security import Role
+from edge.actions import Draft
+from edge.epay import OFFLINE_LINES, ExitPayments
+from edge.exit import ExitLane
+from edge.journal import Journal
+from edge.lane import Phase
+from edge.park import Session, SessionKind
+from edge.payments import Prepayment, prepay
+from edge.runner import LaneRunner
+from edge.writer import JournalWriter
+from parking.ids import new_id
+from parking.wire import RecordKind
+from tests.central.conftest import central_engine, role_tokens  # noqa: F401 - fixtures
+from tests.central.payment_rig import PaymentRig, free_port, payment_rig
+from tests.edge.kit import CAR_PARK, Clock, HourlyTariff, arrive, context, cross, exit_lane
+from tests.edge.test_journal import Observer, RecordingPort
+
+pytestmark = pytest.mark.postgres
+PLATE = "粤B3R7K2"
+
+
+@pytest.fixture
+def rig(central_engine: Engine, postgres_sqlalchemy_url: str, role_tokens: dict[Role, str],  # noqa: F811
+        tmp_path: Path) -> Iterator[PaymentRig]:  # fmt: skip
+    with payment_rig(central_engine, postgres_sqlalchemy_url, role_tokens, tmp_path / "keys") as built:
+        yield built
+
+
+class Exit:
+    """An unattended exit lane with its journal, runner and the edge's payment link to central."""
+
+    def __init__(self, rig: PaymentRig, folder: Path, central: str | None = None) -> None:
+        assert rig.car_park == CAR_PARK
+        self.clock = Clock(datetime.now(UTC))
+        self.ctx = context()
+        self.lane: ExitLane = exit_lane(self.ctx, attended=False)
+        self.journal = Journal(folder / "journal.sqlite3", CAR_PARK)
+        self.writer = JournalWriter(self.journal, inline=True)
+        self.port = RecordingPort()
+        self.shown: list[tuple[str, ...]] = []
+        self.runner = LaneRunner(self.lane, self.writer, self.port, Observer(), clock=lambda: self.clock.now)
+        original_show = self.port.show
+
+        async def show(lines: tuple[str, ...]) -> None:
+            self.shown.append(lines)
+            await original_show(lines)
+
+        self.port.show = show  # type: ignore[method-assign]
+        self.link(central or rig.central, rig.edge)
+
+    def link(self, central: str, headers: dict[str, str]) -> None:
+        self.client = httpx.AsyncClient(base_url=central, headers=headers, timeout=5)
+        self.payments = ExitPayments(self.client, self.journal, {"out-1": self.runner}, prepay=self.prepay,
+                                     commit=self.writer.commit, clock=lambda: self.clock.now)  # fmt: skip
+
+    async def prepay(self, session_id: str, amount: int, *, method: str, station: str,
+                     extra: dict[str, Any] | None = None) -> Prepayment:  # fmt: skip
+        """What ``EdgeDaemon.prepay`` does: the pure prepayment, then its commit."""
+        payment = prepay(self.ctx.park, HourlyTariff(), "residential", session_id, amount, self.clock.now,
+                         method=method, station=station, extra=extra)  # fmt: skip
+        await self.writer.commit(payment.drafts)
+        return payment
+
+    async def entered(self, hours_ago: float) -> Session:
+        session = Session(new_id(), SessionKind.TEMPORARY, "small", self.clock.now - timedelta(hours=hours_ago),
+                          "in-1", plate=PLATE)  # fmt: skip
+        self.ctx.park.open(session)
+        opened = {"event": "opened", **session.to_payload()}
+        await self.writer.commit([Draft(new_id(), RecordKind.SESSION, "in-1", self.clock.now, opened)])
+        return session
+
+    async def arrives(self) -> None:
+        for event in arrive(PLATE):
+            await self.runner.feed(event)
+            self.clock.advance(0.1)
+
+    def epayments(self) -> list[tuple[str, str, int, str]]:
+        return [tuple(row) for row in self.journal.rows(
+            "SELECT kind, json_extract(payload, '$.provider'), amount, json_extract(payload, '$.order_id') "
+            "FROM transactions WHERE json_extract(payload, '$.method') = 'epay' ORDER BY at")]  # fmt: skip
+
+
+@pytest.fixture
+async def lane_exit(rig: PaymentRig, tmp_path: Path) -> Any:
+    built = Exit(rig, tmp_path)
+    yield built
+    await built.client.aclose()
+    built.journal.close()
+
+
+async def test_a_visitor_pays_by_scan_to_pay_and_the_barrier_opens(rig: PaymentRig, lane_exit: Exit) -> None:
+    session = await lane_exit.entered(hours_ago=2.5)
+    await lane_exit.arrives()
+    assert lane_exit.lane.phase is Phase.WAITING
+    assert lane_exit.port.calls.count("open") == 0
+    await lane_exit.payments.step()  # central learns the vehicle at out-1
+    assert (PLATE, "请扫码缴费") in lane_exit.shown
+    order = rig.order("wechat")
+    assert order["amount"] == 1500
+    assert order["plate"] == PLATE
+    assert await asyncio.to_thread(rig.provider.pay, order["id"]) == 200
+    assert lane_exit.port.calls.count("open") == 0  # paid at the provider, not yet in the journal
+    await lane_exit.payments.step()
+    assert lane_exit.port.calls.count("open") == 1
+    assert lane_exit.epayments() == [("payment", "wechat", 1500, order["id"])]
+    closed = lane_exit.journal.rows("SELECT status FROM sessions WHERE id = ?", (session.id,))
+    assert closed == [("closed",)]
+    assert rig.settlements(since=lane_exit.payments.since) == []  # acknowledged
+    await lane_exit.payments.step()  # polling again changes nothing
+    assert lane_exit.epayments() == [("payment", "wechat", 1500, order["id"])]
+
+
+async def test_paying_inside_then_leaving_within_the_grace_and_after_it_paying_the_difference(
+    rig: PaymentRig, lane_exit: Exit
+) -> None:
+    first = await lane_exit.entered(hours_ago=1.5)
+    second = await lane_exit.entered(hours_ago=1.5)
+    for session in (first, second):  # the driver paid inside: the quote central holds has no lane
+        answer = rig.call("POST", "/api/v1/edges/exit-quotes", headers=rig.edge, json={
+            "lane": f"inside-{session.id}", "session": session.id, "plate": PLATE,
+            "quoted_at": lane_exit.clock.now.isoformat(), "total": 1000, "currency": "CNY", "tariff_hash": "h" * 64,
+        })  # fmt: skip
+        assert answer.status_code == 200, answer.text
+        order = rig.order("alipay", lane=f"inside-{session.id}")
+        assert await asyncio.to_thread(rig.provider.pay, order["id"]) == 200
+    await lane_exit.payments.step()
+    assert [row[:3] for row in lane_exit.epayments()] == [("prepayment", "alipay", 1000)] * 2
+    assert first.paid == 1000
+    lane_exit.ctx.park.close(second.id)  # only the first is looked for at the lane now
+    lane_exit.clock.advance(10 * 60)  # within the 15 minutes' grace
+    await lane_exit.arrives()
+    assert lane_exit.port.calls.count("open") == 1  # left by itself
+    for event in cross():
+        await lane_exit.runner.feed(event)
+        lane_exit.clock.advance(0.5)
+    lane_exit.ctx.park.open(second)
+    lane_exit.clock.advance(60 * 60)  # long after the grace: the next hour is due
+    await lane_exit.arrives()
+    assert lane_exit.lane.phase is Phase.WAITING
+    assert lane_exit.lane.due is not None
+    assert lane_exit.lane.due.quote.total == 500
+    await lane_exit.payments.step()
+    difference = rig.order("wechat")
+    assert difference["amount"] == 500
+    assert await asyncio.to_thread(rig.provider.pay, difference["id"]) == 200
+    await lane_exit.payments.step()
+    assert lane_exit.port.calls.count("open") == 2
+    assert lane_exit.epayments()[-1] == ("payment", "wechat", 500, difference["id"])
+
+
+async def test_a_forged_notification_leaves_the_barrier_closed(rig: PaymentRig, lane_exit: Exit) -> None:
+    await lane_exit.entered(hours_ago=2.5)
+    await lane_exit.arrives()
+    await lane_exit.payments.step()
+    order = rig.order("wechat")
+    simulated = rig.provider.orders[order["id"]]
+    simulated.state, simulated.paid_at = "SUCCESS", datetime.now(UTC)
+    forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert await asyncio.to_thread(rig.provider.notify, order["id"], key=forger) == 401
+    assert await asyncio.to_thread(rig.provider.notify, order["id"], at=datetime.now(UTC) - timedelta(hours=1)) == 400
+    await lane_exit.payments.step()
+    assert lane_exit.port.calls.count("open") == 0
+    assert lane_exit.lane.phase is Phase.WAITING
+    assert lane_exit.epayments() == []
+
+
+async def test_central_unreachable_the_display_says_so_and_nothing_is_lost(rig: PaymentRig, lane_exit: Exit) -> None:
+    await lane_exit.entered(hours_ago=2.5)
+    await lane_exit.arrives()
+    await lane_exit.payments.step()
+    order = rig.order("wechat")
+    assert await asyncio.to_thread(rig.provider.pay, order["id"]) == 200
+    await lane_exit.client.aclose()
+    lane_exit.link(f"http://127.0.0.1:{free_port()}", rig.edge)  # the link to central is down
+    await lane_exit.payments.step()
+    assert lane_exit.shown[-1] == OFFLINE_LINES
+    assert lane_exit.port.calls.count("open") == 0
+    await lane_exit.client.aclose()
+    lane_exit.link(rig.central, rig.edge)  # back: the settlement waited at central
+    await lane_exit.payments.step()
+    await lane_exit.payments.step()
+    assert lane_exit.port.calls.count("open") == 1
+    assert lane_exit.epayments() == [("payment", "wechat", 1500, order["id"])]
+    assert await asyncio.to_thread(rig.provider.notify, order["id"]) == 200  # the provider retries: no change
+    await lane_exit.payments.step()
+    assert lane_exit.epayments() == [("payment", "wechat", 1500, order["id"])]
