@@ -142,6 +142,9 @@ def test_statement_matched_with_one_deliberate_mismatch_and_a_refund(rig: Paymen
     assert kept == statement
     figures = rig.call("GET", f"/api/v1/payments/days/lakeview/{day}", headers=rig.staff[Role.SUPERVISOR]).json()
     assert figures["by_provider"] == {provider: {"count": 3, "amount": 2700, "refunded": 300, "net": 2400}}
+    day_figures = rig.call("GET", f"/api/v1/reconciliation/days/lakeview/{day}", headers=rig.staff[Role.SUPERVISOR])
+    assert day_figures.status_code == 200, day_figures.text
+    assert day_figures.json()["e_payments"] == {"by_provider": figures["by_provider"], "net": 2400}
 
 
 def test_the_provider_unreachable_then_back_places_one_order(rig: PaymentRig, central_engine: Engine) -> None:
