@@ -40,6 +40,7 @@ from central.metrics import CentralMetrics, RequestTimer
 from central.models import User
 from central.office import install_office
 from central.payments.registry import configured_providers
+from central.paypage import install_pay_pages
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(metrics.router)
     install_office(app, settings)
+    install_pay_pages(app)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(RequestTimer, metrics=central_metrics)
     return app

@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -261,7 +261,7 @@ class PaymentProviderSimulator:
             return method, {"code": "40002", "msg": "Invalid Arguments", "sub_code": "isv.invalid-signature",
                             "sub_msg": "验签出错"}  # fmt: skip
         biz = json.loads(params.get("biz_content") or "{}")
-        if method == "alipay.trade.precreate":
+        if method in ("alipay.trade.precreate", "alipay.trade.wap.pay"):
             out_trade_no, amount = str(biz.get("out_trade_no", "")), round(float(biz.get("total_amount", 0)) * 100)
             with self._lock:
                 order = self.orders.get(out_trade_no)
@@ -423,17 +423,37 @@ def create_app(simulator: PaymentProviderSimulator) -> FastAPI:
         if not simulator.reachable:
             return Response(status_code=503)
         method, payload = simulator.alipay_request(dict(parse_qsl(request.url.query, keep_blank_values=True)))
+        if method == "alipay.trade.wap.pay":  # the phone's browser opened the checkout
+            return cashier("支付宝", payload.get("out_trade_no", ""), payload.get("code") == "10000")
         return simulator.alipay_answer(method, payload)
+
+    @app.get("/h5pay")
+    async def wechat_cashier(prepay_id: str) -> Response:
+        order = next((o for o in simulator.orders.values() if prepay_id[2:] in o.trade_no), None)
+        return cashier("微信支付", order.out_trade_no if order else "", order is not None)
+
+    def cashier(name: str, out_trade_no: str, known: bool) -> Response:
+        """The provider's own checkout page on the phone, as far as a test needs it: one button that pays."""
+        if not known:
+            return HTMLResponse("<p>订单无效</p>", status_code=400)
+        order = simulator.orders[out_trade_no]
+        return HTMLResponse(
+            f'<!doctype html><meta name="viewport" content="width=device-width"><title>{name}</title>'
+            f"<h1>{name}</h1><p data-amount>¥{_yuan(order.amount)}</p>"
+            f'<form method="post" action="/sim/pay?code={out_trade_no}"><button id="confirm">确认支付</button></form>'
+        )
 
     @app.get("/bill/{token}")
     async def alipay_bill_file(token: str) -> Response:
         return Response(simulator._bills.pop(token, b""), media_type="application/zip")
 
     @app.post("/sim/pay")
-    def sim_pay(code: str) -> dict[str, Any]:
-        """The driver scans ``code`` (a QR's content or a pay URL) and pays."""
+    def sim_pay(code: str) -> Response:
+        """The driver scans ``code`` (a QR's content, a pay URL or the order) and pays."""
         order = simulator.order_by_code(code)
-        return {"order": order.out_trade_no, "central_status": simulator.pay(order.out_trade_no)}
+        status = simulator.pay(order.out_trade_no)
+        return HTMLResponse(f'<p id="result" data-central="{status}">支付成功</p>' if status == 200 else
+                            f'<p id="result" data-central="{status}">支付未确认</p>')  # fmt: skip
 
     return app
 
