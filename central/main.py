@@ -28,6 +28,7 @@ from central.api.routes import (
     reconciliation,
     registry,
     reminders,
+    remote_vends,
     sync,
     tariffs,
     users,
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.payment_providers = configured_providers(settings)
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
-                   journal, audit, reconciliation, bags, payments):  # fmt: skip
+                   journal, audit, reconciliation, bags, payments, remote_vends):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)

@@ -32,6 +32,7 @@ from edge.lists import ListStore, lists_path
 from edge.metrics import EdgeMetrics
 from edge.park import ParkState
 from edge.payments import PaymentRefusedError, Prepayment, prepay
+from edge.remote_vend import RemoteVends
 from edge.runner import LanePort, LaneRunner, utc_now
 from edge.sync import CentralLink, ListSync, Outbox
 from edge.tariff_versions import tariff_version_drafts
@@ -179,8 +180,9 @@ class EdgeDaemon:
             self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
             if any(lane.direction is not Direction.ENTRY and lane.mode is not LaneMode.ATTENDED
                    for lane in self.site.lanes):  # fmt: skip
+                vends = RemoteVends(client, self.journal, self.runners, self.clock)
                 self.exit_payments = ExitPayments(client, self.journal, self.runners, prepay=self.prepay,
-                                                  commit=self.writer.commit, clock=self.clock)  # fmt: skip
+                                                  commit=self.writer.commit, clock=self.clock, vends=vends)  # fmt: skip
                 self._tasks.append(asyncio.create_task(self.exit_payments.run(self._stop), name="exit-payments"))
         if self.metrics_listen:
             await self._serve_metrics(self.metrics_listen)

@@ -26,6 +26,7 @@ from edge.exit import BoothPayment, ExitLane
 from edge.journal import Journal
 from edge.lane import Phase
 from edge.payments import PaymentRefusedError
+from edge.remote_vend import RemoteVends
 from edge.runner import LaneRunner
 from parking.ids import new_id
 from parking.wire import RecordKind
@@ -47,7 +48,7 @@ class ExitPayments:
     def __init__(
         self, client: httpx.AsyncClient, journal: Journal, runners: Mapping[str, LaneRunner], *, prepay: Prepay,
         commit: Commit, clock: Callable[[], datetime], alert: Callable[[str, Alert], None] | None = None,
-        poll_s: float = 1.0,
+        poll_s: float = 1.0, vends: RemoteVends | None = None,
     ) -> None:  # fmt: skip
         self.client = client
         self.journal = journal
@@ -57,6 +58,7 @@ class ExitPayments:
         self.clock = clock
         self.alert = alert
         self.poll_s = poll_s
+        self.vends = vends  # the office's remote vends ride on the same poll
         self.since = 0
         self.central_ok = True
         self._posted: dict[str, tuple[str, int] | None] = {}  # lane -> (session, total) central knows of
@@ -77,6 +79,8 @@ class ExitPayments:
         try:
             await self.report_quotes()
             await self.take_settlements()
+            if self.vends is not None:
+                await self.vends.step()
         except (httpx.HTTPError, ValueError) as err:
             await self._offline(f"{type(err).__name__}: {err}")
             return

@@ -15,6 +15,7 @@ from central.models.payments import (
 )
 from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
+from central.models.remote_vends import RemoteVend
 from central.models.registry import CarPark, Edge, Lane
 from central.models.sync import SyncClock, SyncItem
 
@@ -41,6 +42,7 @@ __all__ = [
     "PaymentOrder",
     "PaymentSettlement",
     "QuarantinedRecord",
+    "RemoteVend",
     "ShiftReview",
     "SignInAttempt",
     "StatementLine",

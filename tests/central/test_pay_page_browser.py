@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect, sync_playwright
 from sqlalchemy import Engine
 
 from central.core.security import Role
@@ -17,7 +17,7 @@ from tests.central.payment_rig import PaymentRig, payment_rig
 from tests.central.test_office_browser import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture

@@ -15,9 +15,11 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session as DbSession
 
 from central.core.security import Role
+from central.models import MoneyRecord
 from edge.actions import Draft
 from edge.epay import OFFLINE_LINES, ExitPayments
 from edge.exit import ExitLane
@@ -25,7 +27,9 @@ from edge.journal import Journal
 from edge.lane import Phase
 from edge.park import Session, SessionKind
 from edge.payments import Prepayment, prepay
+from edge.remote_vend import RemoteVends
 from edge.runner import LaneRunner
+from edge.sync import Outbox
 from edge.writer import JournalWriter
 from parking.ids import new_id
 from parking.wire import RecordKind
@@ -203,3 +207,42 @@ async def test_central_unreachable_the_display_says_so_and_nothing_is_lost(rig: 
     assert await asyncio.to_thread(rig.provider.notify, order["id"]) == 200  # the provider retries: no change
     await lane_exit.payments.step()
     assert lane_exit.epayments() == [("payment", "wechat", 1500, order["id"])]
+
+
+async def test_a_remote_vend_from_the_office_is_journaled_and_reaches_reconciliation(
+    rig: PaymentRig,
+    lane_exit: Exit,
+    central_engine: Engine,  # noqa: F811
+) -> None:
+    await lane_exit.entered(hours_ago=2.5)
+    await lane_exit.arrives()
+    lane_exit.payments.vends = RemoteVends(lane_exit.client, lane_exit.journal, {"out-1": lane_exit.runner},
+                                           lambda: lane_exit.clock.now)  # fmt: skip
+    supervisor = rig.staff[Role.SUPERVISOR]
+    reason = "intercom: the driver's phone has no signal; plate checked on camera"
+    answer = rig.call("POST", "/api/v1/remote-vends", headers=supervisor,
+                      json={"car_park": "lakeview", "lane": "out-1", "reason": reason})  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    vend = answer.json()
+    assert lane_exit.port.calls.count("open") == 0
+    await lane_exit.payments.step()
+    assert lane_exit.port.calls.count("open") == 1
+    [(operator, why, remote)] = lane_exit.journal.rows(
+        "SELECT operator, reason, json_extract(payload, '$.remote_vend') FROM manual_actions"
+    )
+    assert (operator, why, remote) == ("office:supervisor", reason, vend["id"])
+    [kept] = rig.call("GET", "/api/v1/remote-vends?car_park=lakeview", headers=supervisor).json()
+    assert kept["outcome"] == "opened"
+    assert kept["journal_record"] is not None
+    await lane_exit.payments.step()  # asked again: nothing more
+    assert lane_exit.port.calls.count("open") == 1
+    outbox = Outbox(lane_exit.journal, lane_exit.client, "lakeview-edge")
+    assert await outbox.send_once() > 0
+    with DbSession(central_engine) as db:
+        opens = db.execute(select(MoneyRecord.kind, MoneyRecord.event, MoneyRecord.reason, MoneyRecord.quoted)
+                                .where(MoneyRecord.event == "manual_open").order_by(MoneyRecord.kind)).all()  # fmt: skip
+    assert [tuple(row) for row in opens] == [("manual_action", "manual_open", reason, None),
+                                             ("transaction", "manual_open", reason, 1500)]  # fmt: skip
+    audit = rig.call("GET", "/api/v1/audit?entity=remote_vend", headers=supervisor)
+    assert audit.status_code == 200, audit.text
+    assert [entry["action"] for entry in audit.json()] == ["remote_vend.request"]

@@ -20,6 +20,23 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "remote_vends",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("car_park_id", sa.String(length=64), nullable=False),
+        sa.Column("lane_id", sa.String(length=64), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("evidence", sa.String(length=500), nullable=True),
+        sa.Column("requested_by", sa.String(length=64), nullable=False),
+        sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("journal_record", sa.String(length=64), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=True),
+        sa.ForeignKeyConstraint(["car_park_id"], ["car_parks.id"], ondelete="RESTRICT"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("remote_vends", schema=None) as batch_op:
+        batch_op.create_index("ix_remote_vends_park_pending", ["car_park_id", "delivered_at"], unique=False)
 
     op.create_table(
         "payment_notifications",
@@ -135,6 +152,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("remote_vends", schema=None) as batch_op:
+        batch_op.drop_index("ix_remote_vends_park_pending")
+    op.drop_table("remote_vends")
 
     with op.batch_alter_table("payment_settlements", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payment_settlements_car_park_id"))
