@@ -239,8 +239,8 @@ async def test_a_remote_vend_from_the_office_is_journaled_and_reaches_reconcilia
     outbox = Outbox(lane_exit.journal, lane_exit.client, "lakeview-edge")
     assert await outbox.send_once() > 0
     with DbSession(central_engine) as db:
-        opens = db.execute(select(MoneyRecord.kind, MoneyRecord.event, MoneyRecord.reason, MoneyRecord.quoted)
-                                .where(MoneyRecord.event == "manual_open").order_by(MoneyRecord.kind)).all()  # fmt: skip
+        columns = select(MoneyRecord.kind, MoneyRecord.event, MoneyRecord.reason, MoneyRecord.quoted)
+        opens = db.execute(columns.where(MoneyRecord.event == "manual_open").order_by(MoneyRecord.kind)).all()
     assert [tuple(row) for row in opens] == [("manual_action", "manual_open", reason, None),
                                              ("transaction", "manual_open", reason, 1500)]  # fmt: skip
     audit = rig.call("GET", "/api/v1/audit?entity=remote_vend", headers=supervisor)
