@@ -246,7 +246,7 @@ class EdgeDaemon:
 
     async def prepay(
         self, session_id: str, amount: int, *, method: str, station: str, operator: str | None = None,
-        tariff: str | None = None, extra: Mapping[str, Any] | None = None,
+        tariff: str | None = None, extra: Mapping[str, Any] | None = None, at: datetime | None = None,
     ) -> Prepayment:  # fmt: skip
         """Take a payment ahead of the exit (pay station, QR) and commit it; raises PaymentRefusedError."""
         if self.fees is None:
@@ -256,7 +256,8 @@ class EdgeDaemon:
             raise PaymentRefusedError("no lane of this edge names a tariff")
         session = self.park.sessions.get(session_id)
         before = (session.paid, session.paid_at) if session else (0, None)
-        payment = prepay(self.park, self.fees, name, session_id, amount, self.clock(), method=method,
+        # ``at``: an e-payment is judged at the time of the quote the driver paid, not when it reached the edge
+        payment = prepay(self.park, self.fees, name, session_id, amount, at or self.clock(), method=method,
                          station=station, operator=operator, extra=extra)  # fmt: skip
         try:
             await self.writer.commit(payment.drafts)

@@ -174,8 +174,9 @@ class ExitPayments:
                 _LOGGER.info("lane %s: %s paid by %s, released", lane.id, settlement["plate"], settlement["provider"])
                 return done
         try:
+            quoted_at = datetime.fromisoformat(str(settlement.get("quoted_at") or now.isoformat()))
             await self.prepay(str(settlement["session"]), amount, method="epay", station=str(settlement["provider"]),
-                              extra=epay)  # fmt: skip
+                              extra=epay, at=min(quoted_at, now))  # fmt: skip
         except PaymentRefusedError as refused:
             # The session is gone or the fee moved on: the money is real, so it is journaled for a refund.
             _LOGGER.warning("settlement %s for %s not applied: %s", order_id, settlement["session"], refused)

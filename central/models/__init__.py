@@ -15,8 +15,8 @@ from central.models.payments import (
 )
 from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
-from central.models.remote_vends import RemoteVend
 from central.models.registry import CarPark, Edge, Lane
+from central.models.remote_vends import RemoteVend
 from central.models.sync import SyncClock, SyncItem
 
 __all__ = [

@@ -162,13 +162,14 @@ def _apply(session: Session, provider: str, notice: PaidNotice, now: datetime, s
     return NoticeOutcome(kept.outcome, order)
 
 
-def settlement_json(settlement: PaymentSettlement, order: PaymentOrder) -> dict[str, Any]:
+def settlement_json(settlement: PaymentSettlement, order: PaymentOrder, quoted_at: datetime) -> dict[str, Any]:
     """What the edge commits: the payment (method ``epay``), its provider, order and reference, and the quote."""
     return {
         "settlement": settlement.id, "order_id": order.id, "provider": order.provider,
         "reference": order.provider_trade_no, "session": order.session_id, "lane": order.lane_id,
         "plate": order.plate, "amount": order.amount, "currency": order.currency, "tariff_hash": order.tariff_hash,
         "lines": order.lines, "paid_at": order.paid_at.isoformat() if order.paid_at else None,
+        "quoted_at": quoted_at.isoformat(),
     }  # fmt: skip
 
 
@@ -176,14 +177,15 @@ def pending_settlements(session: Session, car_park: str, since: int, limit: int 
     """Settlements of ``car_park`` the edge has not acknowledged, after ``since`` (its last one) and any older one
     still unacknowledged (so one committed late at central is never skipped)."""
     rows = session.execute(
-        select(PaymentSettlement, PaymentOrder)
+        select(PaymentSettlement, PaymentOrder, ExitQuote.quoted_at)
         .join(PaymentOrder, PaymentOrder.id == PaymentSettlement.order_id)
+        .join(ExitQuote, ExitQuote.id == PaymentOrder.quote_id)
         .where(PaymentSettlement.car_park_id == car_park,
                (PaymentSettlement.id > since) | PaymentSettlement.acknowledged_at.is_(None))
         .order_by(PaymentSettlement.id)
         .limit(limit)
     ).all()  # fmt: skip
-    return [settlement_json(s, o) for s, o in rows]
+    return [settlement_json(s, o, q) for s, o, q in rows]
 
 
 def acknowledge(session: Session, car_park: str, edge: str, acks: dict[int, str], now: datetime) -> int:

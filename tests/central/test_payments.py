@@ -52,11 +52,12 @@ def test_a_visitor_pays_by_scanning_and_the_edge_gets_the_settlement_once(
     assert status == 200
     assert rig.call("GET", f"/api/v1/pay/orders/{order['id']}").json()["state"] == "paid"
     [settled] = rig.settlements()
-    assert settled | {"paid_at": None} == {
+    assert settled | {"paid_at": None, "quoted_at": None} == {
         "settlement": settled["settlement"], "order_id": order["id"], "provider": provider,
         "reference": rig.provider.orders[order["id"]].trade_no, "session": "S-1", "lane": "out-1",
         "plate": "粤B3R7K2", "amount": 1500, "currency": "CNY", "tariff_hash": "ab" * 32,
         "lines": [{"label": "first hour", "amount": 500}, {"label": "next hours", "amount": 1000}], "paid_at": None,
+        "quoted_at": None,
     }  # fmt: skip
     assert rig.settlements(since=settled["settlement"]) == [settled]  # not yet acknowledged: offered again
     answer = rig.call("POST", "/api/v1/edges/payments/ack", headers=rig.edge,

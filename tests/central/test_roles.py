@@ -35,10 +35,18 @@ VENDERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
 # (method, path template in the OpenAPI document, concrete path, roles allowed)
 ENDPOINTS = [
     ("post", "/api/v1/payments/orders/{order_id}/refund", "/api/v1/payments/orders/PG1/refund", REFUNDERS),
-    ("post", "/api/v1/payments/statements/{provider}/{day}", "/api/v1/payments/statements/wechat/2026-12-01",
-     STATEMENT_IMPORTERS),
-    ("get", "/api/v1/payments/statements/{provider}/{day}", "/api/v1/payments/statements/wechat/2026-12-01",
-     PAYMENT_READERS),
+    (
+        "post",
+        "/api/v1/payments/statements/{provider}/{day}",
+        "/api/v1/payments/statements/wechat/2026-12-01",
+        STATEMENT_IMPORTERS,
+    ),
+    (
+        "get",
+        "/api/v1/payments/statements/{provider}/{day}",
+        "/api/v1/payments/statements/wechat/2026-12-01",
+        PAYMENT_READERS,
+    ),
     ("get", "/api/v1/payments/days/{car_park}/{day}", "/api/v1/payments/days/nope/2026-12-01", PAYMENT_READERS),
     ("post", "/api/v1/remote-vends", "/api/v1/remote-vends", VENDERS),
     ("get", "/api/v1/remote-vends", "/api/v1/remote-vends?car_park=lakeview", RECON_READERS),

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -23,19 +24,21 @@ from central.models import MoneyRecord
 from edge.actions import Draft
 from edge.epay import OFFLINE_LINES, ExitPayments
 from edge.exit import ExitLane
+from edge.fees import FeeQuoter, TariffFees
 from edge.journal import Journal
-from edge.lane import Phase
+from edge.lane import LaneSettings, Phase
 from edge.park import Session, SessionKind
 from edge.payments import Prepayment, prepay
 from edge.remote_vend import RemoteVends
 from edge.runner import LaneRunner
 from edge.sync import Outbox
+from edge.tariff_versions import tariff_version_drafts
 from edge.writer import JournalWriter
 from parking.ids import new_id
 from parking.wire import RecordKind
 from tests.central.conftest import central_engine, role_tokens  # noqa: F401 - fixtures
 from tests.central.payment_rig import PaymentRig, free_port, payment_rig
-from tests.edge.kit import CAR_PARK, Clock, HourlyTariff, arrive, context, cross, exit_lane
+from tests.edge.kit import CAR_PARK, Clock, HourlyTariff, arrive, context, cross
 from tests.edge.test_journal import Observer, RecordingPort
 
 pytestmark = pytest.mark.postgres
@@ -52,11 +55,13 @@ def rig(central_engine: Engine, postgres_sqlalchemy_url: str, role_tokens: dict[
 class Exit:
     """An unattended exit lane with its journal, runner and the edge's payment link to central."""
 
-    def __init__(self, rig: PaymentRig, folder: Path, central: str | None = None) -> None:
+    def __init__(self, rig: PaymentRig, folder: Path, fees: FeeQuoter | None = None) -> None:
         assert rig.car_park == CAR_PARK
         self.clock = Clock(datetime.now(UTC))
         self.ctx = context()
-        self.lane: ExitLane = exit_lane(self.ctx, attended=False)
+        self.fees = fees or HourlyTariff()
+        self.lane: ExitLane = ExitLane(LaneSettings(id="out-1", car_park=CAR_PARK, tariff="residential",
+                                                    attended=False), self.ctx, self.fees)  # fmt: skip
         self.journal = Journal(folder / "journal.sqlite3", CAR_PARK)
         self.writer = JournalWriter(self.journal, inline=True)
         self.port = RecordingPort()
@@ -69,7 +74,7 @@ class Exit:
             await original_show(lines)
 
         self.port.show = show  # type: ignore[method-assign]
-        self.link(central or rig.central, rig.edge)
+        self.link(rig.central, rig.edge)
 
     def link(self, central: str, headers: dict[str, str]) -> None:
         self.client = httpx.AsyncClient(base_url=central, headers=headers, timeout=5)
@@ -77,16 +82,16 @@ class Exit:
                                      commit=self.writer.commit, clock=lambda: self.clock.now)  # fmt: skip
 
     async def prepay(self, session_id: str, amount: int, *, method: str, station: str,
-                     extra: dict[str, Any] | None = None) -> Prepayment:  # fmt: skip
+                     extra: dict[str, Any] | None = None, at: datetime | None = None) -> Prepayment:  # fmt: skip
         """What ``EdgeDaemon.prepay`` does: the pure prepayment, then its commit."""
-        payment = prepay(self.ctx.park, HourlyTariff(), "residential", session_id, amount, self.clock.now,
+        payment = prepay(self.ctx.park, self.fees, "residential", session_id, amount, at or self.clock.now,
                          method=method, station=station, extra=extra)  # fmt: skip
         await self.writer.commit(payment.drafts)
         return payment
 
-    async def entered(self, hours_ago: float) -> Session:
+    async def entered(self, hours_ago: float, plate: str = PLATE) -> Session:
         session = Session(new_id(), SessionKind.TEMPORARY, "small", self.clock.now - timedelta(hours=hours_ago),
-                          "in-1", plate=PLATE)  # fmt: skip
+                          "in-1", plate=plate)  # fmt: skip
         self.ctx.park.open(session)
         opened = {"event": "opened", **session.to_payload()}
         await self.writer.commit([Draft(new_id(), RecordKind.SESSION, "in-1", self.clock.now, opened)])
@@ -246,3 +251,58 @@ async def test_a_remote_vend_from_the_office_is_journaled_and_reaches_reconcilia
     audit = rig.call("GET", "/api/v1/audit?entity=remote_vend", headers=supervisor)
     assert audit.status_code == 200, audit.text
     assert [entry["action"] for entry in audit.json()] == ["remote_vend.request"]
+
+
+async def test_paying_inside_by_plate_search_then_leaving_by_itself(rig: PaymentRig, tmp_path: Path) -> None:
+    fees = TariffFees({"residential": Path("config/tariffs/residential.toml")})
+    lane_exit = Exit(rig, tmp_path, fees)
+    try:
+        ids = {tariff.content_hash: tariff.id for tariff in fees.tariffs.values()}
+        await lane_exit.writer.commit(tariff_version_drafts(lane_exit.journal, fees.texts, ids, lane_exit.clock.now))
+        session = await lane_exit.entered(hours_ago=2.5)
+        await lane_exit.entered(hours_ago=1, plate="粤B3R7K9")
+        assert await Outbox(lane_exit.journal, lane_exit.client, "lakeview-edge").send_once() > 0
+        zone = ZoneInfo("Asia/Shanghai")
+        start, end = session.entry_at - timedelta(hours=4), session.entry_at + timedelta(hours=2, minutes=30)
+        window = {"entered_from": start.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+                  "entered_to": end.astimezone(zone).strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
+        found = rig.call("GET", "/pay/lakeview", params={"plate": "3R7K2", **window})
+        assert found.status_code == 200, found.text
+        assert PLATE in found.text
+        due = fees.quote("residential", session.entry_at, datetime.now(UTC), "small")
+        assert due.total > 0
+        action = found.text.split('action="')[1].split('"')[0]
+        ordered = rig.call("POST", action, data={"provider": "alipay"}, follow_redirects=False)
+        assert ordered.status_code == 303, ordered.text
+        order_id = ordered.headers["location"].rsplit("/", 1)[1]
+        order = rig.call("GET", f"/api/v1/pay/orders/{order_id}").json()
+        assert order["amount"] == due.total
+        checkout = await lane_exit.client.get(order["pay_url"])  # the phone opens Alipay's checkout
+        assert checkout.status_code == 200, checkout.text
+        assert await asyncio.to_thread(rig.provider.pay, order_id) == 200
+        await lane_exit.payments.step()
+        assert [row[:3] for row in lane_exit.epayments()] == [("prepayment", "alipay", due.total)]
+        lane_exit.clock.advance(5 * 60)  # leaves within the grace
+        await lane_exit.arrives()
+        assert lane_exit.port.calls.count("open") == 1
+    finally:
+        await lane_exit.client.aclose()
+        lane_exit.journal.close()
+
+
+async def test_a_plate_search_never_shows_another_vehicle(rig: PaymentRig, lane_exit: Exit) -> None:
+    first = await lane_exit.entered(hours_ago=1)
+    await lane_exit.entered(hours_ago=1)
+    assert await Outbox(lane_exit.journal, lane_exit.client, "lakeview-edge").send_once() > 0
+    zone = ZoneInfo("Asia/Shanghai")
+    start, end = first.entry_at - timedelta(hours=1), first.entry_at + timedelta(hours=1)
+    window = {"entered_from": start.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+              "entered_to": end.astimezone(zone).strftime("%Y-%m-%dT%H:%M")}  # fmt: skip
+    several = rig.call("GET", "/pay/lakeview", params={"plate": "3R7K", **window})
+    assert several.status_code == 422
+    assert 'data-refused="several"' in several.text
+    assert PLATE not in several.text.replace('value="3R7K"', "")
+    short = rig.call("GET", "/pay/lakeview", params={"plate": "B3", **window})
+    assert 'data-refused="too_short"' in short.text
+    none = rig.call("GET", "/pay/lakeview", params={"plate": "A9999", **window})
+    assert 'data-refused="none"' in none.text

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import select
 
 from central.api.deps import CurrentEdge, MetricsDep, SessionDep, SettingsDep, allow
@@ -55,12 +55,6 @@ def provider_named(request: Request, name: str) -> PaymentProvider:
     return provider
 
 
-class QuoteLine(BaseModel):
-    model_config = {"extra": "allow"}
-    label: str = Field(default="", max_length=200)
-    amount: int = Field(ge=-(10**9), le=10**9)
-
-
 class ExitQuoteIn(RequestModel):
     """What the lane quoted for the vehicle in it (``withdrawn``: the vehicle left, nothing to pay there now)."""
 
@@ -71,7 +65,7 @@ class ExitQuoteIn(RequestModel):
     quoted_at: datetime
     tariff_id: str = Field(default="", max_length=64)
     tariff_hash: str = Field(default="", max_length=64)
-    lines: list[QuoteLine] = Field(default_factory=list, max_length=100)
+    lines: list[dict[str, Any]] = Field(default_factory=list, max_length=100, description="the quote's breakdown")
     paid_before: int = Field(default=0, ge=0, le=10**9)
     total: int = Field(default=0, ge=0, le=10**9)
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
@@ -89,7 +83,7 @@ def post_exit_quote(body: ExitQuoteIn, edge: CurrentEdge, session: SessionDep, s
     quote = ExitQuote(
         car_park_id=edge.car_park_id, lane_id=body.lane, session_id=body.session, plate=body.plate,
         entry_at=body.entry_at, quoted_at=body.quoted_at, tariff_id=body.tariff_id, tariff_hash=body.tariff_hash,
-        lines=[line.model_dump() for line in body.lines], paid_before=body.paid_before, total=body.total,
+        lines=body.lines, paid_before=body.paid_before, total=body.total,
         currency=body.currency, received_at=now,
     )  # fmt: skip
     session.add(quote)
