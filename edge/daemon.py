@@ -24,6 +24,7 @@ from edge.directory import Directory
 from edge.entry import EntryLane
 from edge.epay import ExitPayments
 from edge.events import LaneEvent, Tick
+from edge.evidence_upload import EvidenceUploader
 from edge.exit import ExitLane
 from edge.fees import FeeQuoter, TariffFees
 from edge.journal import Journal
@@ -174,7 +175,9 @@ class EdgeDaemon:
         if self.site.central is not None:
             link = CentralLink(self.site.central.url, self.site.central.edge_id, self.site.central.resolve_token())
             client = link.client()
-            self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set)
+            images = EvidenceUploader(self.journal, client, self.journal.path.parent / "images")
+            self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set,
+                                 images=images)  # fmt: skip
             self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
             self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
             self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))

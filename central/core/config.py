@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     alipay_appid: str | None = None
     alipay_app_key_file: str | None = Field(default=None, description="PEM file of the app's RSA2 private key")
     alipay_public_key_file: str | None = Field(default=None, description="PEM file of Alipay's public key")
+    # Billing: renewal reminders (apprise URLs) and the direct-debit bank profiles.
+    reminder_mail_url: str | None = Field(default=None, description="apprise mailto:// URL of the SMTP server")
+    reminder_webhook_url: str | None = Field(default=None, description="apprise json:// URL of an SMS/WeChat gateway")
+    debit_profile_dir: str | None = Field(default=None, description="default: the project's config/debit-profiles")
+    edge_images_dir: str = Field(
+        default="parkgate-edge-images", description="where the edges' evidence images are kept (one folder per edge)"
+    )
+    edge_image_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000, description="largest image taken")
     bootstrap_admin_password: str | None = Field(
         default=None, description="creates user 'admin' with this password at start-up when no user exists"
     )
