@@ -1,7 +1,7 @@
 """payment orders at unattended exits
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 21:15:34.573860
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"  # re-chained after merging main (brief: "0006"; the lead re-chains)
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
