@@ -28,10 +28,12 @@ from central.api.routes import (
     journal,
     metrics,
     passes,
+    payments,
     plans,
     reconciliation,
     registry,
     reminders,
+    remote_vends,
     sync,
     tariffs,
     users,
@@ -43,6 +45,8 @@ from central.core.security import Role, hash_password
 from central.metrics import CentralMetrics, RequestTimer
 from central.models import User
 from central.office import install_office
+from central.payments.registry import configured_providers
+from central.paypage import install_pay_pages
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -74,14 +78,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.metrics = central_metrics
+    app.state.payment_providers = configured_providers(settings)
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
                    journal, audit, reconciliation, bags, edge_images,
-                   billing, billing_drawer, billing_debit, billing_reports):  # fmt: skip
+                   billing, billing_drawer, billing_debit, billing_reports, payments, remote_vends):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)
     install_office(app, settings)
+    install_pay_pages(app)
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(RequestTimer, metrics=central_metrics)
     return app

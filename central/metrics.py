@@ -124,6 +124,15 @@ class CentralMetrics:
         self.sync_items = Counter(
             "parkgate_central_sync_items", "list records and deletions sent to edges", ["edge"], registry=self.registry
         )
+        self.payment_notifications = Counter(
+            "parkgate_central_payment_notifications", "providers' payment notifications by outcome: applied, "
+            "duplicate, ignored, refused.signature, refused.stale, refused.unknown_order, refused.amount_differs ...",
+            ["provider", "outcome"], registry=self.registry,
+        )  # fmt: skip
+        self.payment_orders = Counter(
+            "parkgate_central_payment_orders", "payment orders placed with a provider", ["provider"],
+            registry=self.registry,
+        )  # fmt: skip
         self.registry.register(SyncLagCollector(sessions))
         self.registry.register(UnreconciledShiftsCollector(sessions))
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +22,7 @@ from edge.console.app import attach_console
 from edge.devices import LaneDevices, SiteDevices
 from edge.directory import Directory
 from edge.entry import EntryLane
+from edge.epay import ExitPayments
 from edge.events import LaneEvent, Tick
 from edge.evidence_upload import EvidenceUploader
 from edge.exit import ExitLane
@@ -31,6 +33,7 @@ from edge.lists import ListStore, lists_path
 from edge.metrics import EdgeMetrics
 from edge.park import ParkState
 from edge.payments import PaymentRefusedError, Prepayment, prepay
+from edge.remote_vend import RemoteVends
 from edge.runner import LanePort, LaneRunner, utc_now
 from edge.sync import CentralLink, ListSync, Outbox
 from edge.tariff_versions import tariff_version_drafts
@@ -123,6 +126,7 @@ class EdgeDaemon:
         self.outbox: Outbox | None = None
         self._woken_at_seq = 0
         self.sync: ListSync | None = None
+        self.exit_payments: ExitPayments | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._web: web.AppRunner | None = None
@@ -177,6 +181,12 @@ class EdgeDaemon:
             self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
             self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
             self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
+            if any(lane.direction is not Direction.ENTRY and lane.mode is not LaneMode.ATTENDED
+                   for lane in self.site.lanes):  # fmt: skip
+                vends = RemoteVends(client, self.journal, self.runners, self.clock)
+                self.exit_payments = ExitPayments(client, self.journal, self.runners, prepay=self.prepay,
+                                                  commit=self.writer.commit, clock=self.clock, vends=vends)  # fmt: skip
+                self._tasks.append(asyncio.create_task(self.exit_payments.run(self._stop), name="exit-payments"))
         if self.metrics_listen:
             await self._serve_metrics(self.metrics_listen)
         self.metrics.park(self.park)
@@ -239,7 +249,7 @@ class EdgeDaemon:
 
     async def prepay(
         self, session_id: str, amount: int, *, method: str, station: str, operator: str | None = None,
-        tariff: str | None = None,
+        tariff: str | None = None, extra: Mapping[str, Any] | None = None, at: datetime | None = None,
     ) -> Prepayment:  # fmt: skip
         """Take a payment ahead of the exit (pay station, QR) and commit it; raises PaymentRefusedError."""
         if self.fees is None:
@@ -249,8 +259,9 @@ class EdgeDaemon:
             raise PaymentRefusedError("no lane of this edge names a tariff")
         session = self.park.sessions.get(session_id)
         before = (session.paid, session.paid_at) if session else (0, None)
-        payment = prepay(self.park, self.fees, name, session_id, amount, self.clock(), method=method,
-                         station=station, operator=operator)  # fmt: skip
+        # ``at``: an e-payment is judged at the time of the quote the driver paid, not when it reached the edge
+        payment = prepay(self.park, self.fees, name, session_id, amount, at or self.clock(), method=method,
+                         station=station, operator=operator, extra=extra)  # fmt: skip
         try:
             await self.writer.commit(payment.drafts)
         except Exception:

@@ -8,6 +8,7 @@ session's ``paid`` event). Nothing is changed when it refuses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,9 +41,10 @@ def quote_session(park: ParkState, fees: FeeQuoter, tariff: str, session_id: str
 
 def prepay(
     park: ParkState, fees: FeeQuoter, tariff: str, session_id: str, amount: int, now: datetime, *,
-    method: str, station: str, operator: str | None = None,
+    method: str, station: str, operator: str | None = None, extra: Mapping[str, Any] | None = None,
 ) -> Prepayment:  # fmt: skip
-    """Take ``amount`` (minor units) for the session at ``now``; raises :class:`PaymentRefusedError`."""
+    """Take ``amount`` (minor units) for the session at ``now``; raises :class:`PaymentRefusedError`. ``extra``
+    goes into the transaction (an e-payment's provider, order and reference)."""
     quote = quote_session(park, fees, tariff, session_id, now)
     if amount < quote.total:
         short = format_amount(quote.total - amount, quote.currency)
@@ -51,7 +53,8 @@ def prepay(
     ms = int(now.timestamp() * 1000)
     tx_payload: dict[str, Any] = {
         "transaction_kind": "prepayment", "session": session.id, "plate": session.plate, "reason": "paid ahead",
-        "method": method, "station": station, "operator": operator, "tendered": amount, **quote.to_payload(),
+        "method": method, "station": station, "operator": operator, "tendered": amount, **(extra or {}),
+        **quote.to_payload(),
     }  # fmt: skip
     transaction = Draft(new_id(ms), RecordKind.TRANSACTION, None, now, tx_payload)
     session.paid += quote.total

@@ -47,6 +47,25 @@ class Settings(BaseSettings):
     recon_peer_min_gap: float = Field(default=5.0, ge=0.0, description="... and this many per 100 exits above it")
     recon_peer_min_exits: int = Field(default=20, ge=1, description="fewer exits in the period: not compared")
     recon_bag_step_hours: float = Field(default=24.0, gt=0, description="a cash bag's longest wait between steps")
+    # E-payments (central/payments): a provider is offered only when its merchant settings are all set.
+    payment_notify_base_url: str | None = Field(
+        default=None, description="central's address as the providers reach it, for their notifications"
+    )
+    payment_notification_max_age_s: int = Field(
+        default=300, ge=10, le=3600, description="a notification signed longer ago than this is refused as a replay"
+    )
+    wechat_base_url: str = Field(default="https://api.mch.weixin.qq.com", description="WeChat Pay API v3 gateway")
+    wechat_mchid: str | None = None
+    wechat_appid: str | None = None
+    wechat_merchant_serial: str | None = Field(default=None, description="serial of the merchant API certificate")
+    wechat_merchant_key_file: str | None = Field(default=None, description="PEM file of the merchant's private key")
+    wechat_apiv3_key_file: str | None = Field(default=None, description="file holding the 32-byte APIv3 key")
+    wechat_platform_public_key_file: str | None = Field(default=None, description="WeChat Pay public key (PEM)")
+    wechat_platform_public_key_id: str | None = Field(default=None, description="its id, PUB_KEY_ID_...")
+    alipay_gateway: str = Field(default="https://openapi.alipay.com/gateway.do", description="Alipay open API gateway")
+    alipay_appid: str | None = None
+    alipay_app_key_file: str | None = Field(default=None, description="PEM file of the app's RSA2 private key")
+    alipay_public_key_file: str | None = Field(default=None, description="PEM file of Alipay's public key")
     # Billing: renewal reminders (apprise URLs) and the direct-debit bank profiles.
     reminder_mail_url: str | None = Field(default=None, description="apprise mailto:// URL of the SMTP server")
     reminder_webhook_url: str | None = Field(default=None, description="apprise json:// URL of an SMS/WeChat gateway")

@@ -24,9 +24,17 @@ from central.models.cards import AccessCard, AccessGroup
 from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord
 from central.models.lists import Tariff, VehicleListEntry
 from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
+from central.models.payments import (
+    ExitQuote,
+    PaymentNotification,
+    PaymentOrder,
+    PaymentSettlement,
+    StatementLine,
+)
 from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
 from central.models.registry import CarPark, Edge, Lane
+from central.models.remote_vends import RemoteVend
 from central.models.reports import ReportDaily, ReportHourly
 from central.models.sync import SyncClock, SyncItem
 
@@ -49,6 +57,7 @@ __all__ = [
     "EdgeRecord",
     "EdgeShiftReport",
     "EdgeTransaction",
+    "ExitQuote",
     "FeeItem",
     "Holder",
     "Invoice",
@@ -61,14 +70,19 @@ __all__ = [
     "PassHold",
     "PassPlan",
     "Payment",
+    "PaymentNotification",
+    "PaymentOrder",
+    "PaymentSettlement",
     "PlanBillingRule",
     "QuarantinedRecord",
     "Refund",
     "ReminderDelivery",
+    "RemoteVend",
     "ReportDaily",
     "ReportHourly",
     "ShiftReview",
     "SignInAttempt",
+    "StatementLine",
     "SyncClock",
     "SyncItem",
     "Tariff",

@@ -28,8 +28,29 @@ CASHIER = frozenset({Role.CASHIER})
 
 MISSING = "01000000-0000-7000-8000-000000000000"
 
+PAYMENT_READERS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.CASHIER, Role.OFFICE, Role.AUDITOR})
+REFUNDERS = frozenset({Role.CASHIER, Role.OFFICE})
+STATEMENT_IMPORTERS = frozenset({Role.SUPERVISOR, Role.CASHIER})
+VENDERS = frozenset({Role.SUPERVISOR, Role.ADMIN})
+
 # (method, path template in the OpenAPI document, concrete path, roles allowed)
 ENDPOINTS = [
+    ("post", "/api/v1/payments/orders/{order_id}/refund", "/api/v1/payments/orders/PG1/refund", REFUNDERS),
+    (
+        "post",
+        "/api/v1/payments/statements/{provider}/{day}",
+        "/api/v1/payments/statements/wechat/2026-12-01",
+        STATEMENT_IMPORTERS,
+    ),
+    (
+        "get",
+        "/api/v1/payments/statements/{provider}/{day}",
+        "/api/v1/payments/statements/wechat/2026-12-01",
+        PAYMENT_READERS,
+    ),
+    ("get", "/api/v1/payments/days/{car_park}/{day}", "/api/v1/payments/days/nope/2026-12-01", PAYMENT_READERS),
+    ("post", "/api/v1/remote-vends", "/api/v1/remote-vends", VENDERS),
+    ("get", "/api/v1/remote-vends", "/api/v1/remote-vends?car_park=lakeview", RECON_READERS),
     ("get", "/api/v1/auth/me", "/api/v1/auth/me", ALL),
     ("get", "/api/v1/users", "/api/v1/users", ADMIN),
     ("post", "/api/v1/users", "/api/v1/users", ADMIN),
@@ -150,6 +171,12 @@ def test_the_openapi_document_declares_the_same_roles(client: TestClient) -> Non
     covered = {(m, t) for m, t, _p, _a in ENDPOINTS} | {
         ("get", "/api/v1/sync"), ("post", "/api/v1/ingest"), ("post", "/api/v1/auth/login"),
         ("post", "/api/v1/auth/logout"), ("post", "/api/v1/edges/images/{name}"),
+        # edges (their token), drivers (no sign-in) and providers (their signature): see test_payments
+        ("post", "/api/v1/edges/exit-quotes"), ("get", "/api/v1/edges/payments"),
+        ("post", "/api/v1/edges/payments/ack"),
+        ("get", "/api/v1/edges/remote-vends"), ("post", "/api/v1/edges/remote-vends/done"),
+        ("post", "/api/v1/payments/notify/{provider}"), ("post", "/api/v1/pay/orders"),
+        ("get", "/api/v1/pay/orders/{order_id}"),
     }  # fmt: skip
     assert declared == covered
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query
 from pydantic import AfterValidator, Field
@@ -17,6 +18,7 @@ from central.core.config import Settings
 from central.core.db import utcnow
 from central.core.security import Role
 from central.models import CarPark, User
+from central.payments.statement import e_payments_of_day
 from central.reconciliation.findings import ReconcileSettings
 from central.reconciliation.loader import reconcile_day
 from central.reconciliation.review import ReconciliationError, decide, reconcile_one
@@ -63,7 +65,11 @@ def get_day(
     car_park: CarParkKey, day: Day, session: SessionDep, settings: SettingsDep, _user: User = Readers
 ) -> dict[str, Any]:
     _car_park(session, car_park)
-    return reconcile_day(session, car_park, day, reconcile_settings(settings), utcnow()).as_json()
+    result = reconcile_day(session, car_park, day, reconcile_settings(settings), utcnow()).as_json()
+    park = session.get(CarPark, car_park)
+    zone = ZoneInfo(park.timezone if park is not None else "Asia/Shanghai")
+    result["e_payments"] = e_payments_of_day(session, car_park, day, zone)  # beside the shifts' cash
+    return result
 
 
 @router.get("/shifts", summary="The supervisor's queue: a car park's shifts of a day by state")
