@@ -16,23 +16,23 @@ from pathlib import Path
 
 from aiohttp import web
 
-from edge.booth_desk import BoothDesk, ObservedWriter
+from edge.booth.desk import BoothDesk, ObservedWriter
 from edge.console.app import attach_console
-from edge.devices import LaneDevices, SiteDevices
-from edge.directory import Directory
-from edge.entry import EntryLane
-from edge.events import LaneEvent, Tick
-from edge.exit import ExitLane
-from edge.fees import FeeQuoter, TariffFees
-from edge.journal import Journal
-from edge.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
-from edge.lists import ListStore, lists_path
-from edge.metrics import EdgeMetrics
-from edge.park import ParkState
-from edge.payments import PaymentRefusedError, Prepayment, prepay
+from edge.console.metrics import EdgeMetrics
+from edge.devices.wiring import LaneDevices, SiteDevices
+from edge.lanes.directory import Directory
+from edge.lanes.entry import EntryLane
+from edge.lanes.events import LaneEvent, Tick
+from edge.lanes.exit import ExitLane
+from edge.lanes.fees import FeeQuoter, TariffFees
+from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
+from edge.lanes.park import ParkState
+from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay
 from edge.runner import LanePort, LaneRunner, utc_now
-from edge.sync import CentralLink, ListSync, Outbox
-from edge.tariff_versions import tariff_version_drafts
+from edge.store.journal import Journal
+from edge.store.lists import ListStore, lists_path
+from edge.store.sync import CentralLink, ListSync, Outbox
+from edge.store.tariff_versions import tariff_version_drafts
 from parking.site import Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 
 _LOGGER = logging.getLogger(__name__)

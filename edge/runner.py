@@ -14,17 +14,27 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
-from edge.actions import Alert, CloseBarrier, Commit, Decided, DispenseCard, Display, LaneAction, OpenBarrier, Voice
-from edge.events import LaneEvent
-from edge.journal import JournalError
-from edge.lane import Lane
-from edge.writer import JournalWriter
+from edge.lanes.actions import (
+    Alert,
+    CloseBarrier,
+    Commit,
+    Decided,
+    DispenseCard,
+    Display,
+    LaneAction,
+    OpenBarrier,
+    Voice,
+)
+from edge.lanes.events import LaneEvent
+from edge.lanes.lane import Lane
+from edge.store.journal import JournalError
+from edge.store.writer import JournalWriter
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class LanePort(Protocol):
-    """What a lane's devices can be asked to do (implemented over the drivers by :mod:`edge.devices`)."""
+    """What a lane's devices can be asked to do (implemented over the drivers by :mod:`edge.devices.wiring`)."""
 
     async def open_barrier(self) -> None: ...
 

@@ -18,12 +18,12 @@ from typing import Any, Literal, cast
 from aiohttp import web
 
 from edge.booth.cash import CashCountError
+from edge.booth.desk import BoothDesk, DeskError
 from edge.booth.fonts import MissingFontError, find_cjk_font
 from edge.booth.operators import OperatorError, Outcome, SignInError
 from edge.booth.payment import ShiftError
 from edge.booth.receipt import DriverReceipt, receipt_escpos, receipt_pdf
 from edge.booth.slip import PaymentSlip, slip_escpos, slip_pdf
-from edge.booth_desk import BoothDesk, DeskError
 from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
 from edge.console.views import report_view, session_view, state_view
 from parking.money import MoneyError, format_amount, minor_digits, parse_amount

@@ -8,11 +8,11 @@ from typing import Any
 from urllib.parse import quote
 
 from edge.booth.cash import denominations
+from edge.booth.desk import BoothDesk, line_label
 from edge.booth.shift import Shift, ShiftState
-from edge.booth_desk import BoothDesk, line_label
-from edge.exit import ExitLane
-from edge.lane import Phase
-from edge.park import Session
+from edge.lanes.exit import ExitLane
+from edge.lanes.lane import Phase
+from edge.lanes.park import Session
 from parking.money import format_amount
 from parking.site import lane_devices
 
