@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from edge.booth.desk import BoothDesk, ObservedWriter
+from edge.booth.booth import Booth
+from edge.booth.desk import BoothDesk, ObservedWriter, operators_path
+from edge.booth.operators import OperatorStore
 from edge.console.app import attach_console
 from edge.console.metrics import EdgeMetrics
-from edge.devices.wiring import LaneDevices, SiteDevices
+from edge.devices.wiring import LaneDevices, SiteDevices, lane_printers
+from edge.lanes.actions import Draft, LaneAction
 from edge.lanes.directory import Directory
 from edge.lanes.entry import EntryLane
 from edge.lanes.events import LaneEvent, Tick
@@ -59,6 +64,73 @@ def site_fees(site: SiteConfig, site_file: Path) -> FeeQuoter | None:
     if not site.tariffs:
         return None
     return TariffFees({name: tariff_path(site, site_file, name) for name in site.tariffs})
+
+
+class DaemonLanes:
+    """The daemon's lanes as the booth desk's :class:`~edge.booth.ports.LaneControl`: events go through each lane's
+    runner (so they are handled one at a time with the devices' own), drafts through the journal writer."""
+
+    def __init__(
+        self, site: SiteConfig, lanes: dict[str, Lane], runners: dict[str, LaneRunner], writer: ObservedWriter,
+        park: ParkState, devices: Callable[[], SiteDevices | None],
+    ) -> None:  # fmt: skip
+        self.site, self._lanes, self._runners, self._writer = site, lanes, runners, writer
+        self._park, self._devices = park, devices
+
+    @property
+    def park(self) -> ParkState:
+        return self._park
+
+    def lane_ids(self) -> Sequence[str]:
+        return list(self._lanes)
+
+    def lane(self, lane_id: str) -> Lane | None:
+        return self._lanes.get(lane_id)
+
+    def lane_name(self, lane_id: str) -> str:
+        return next((lane.name for lane in self.site.lanes if lane.id == lane_id and lane.name), lane_id)
+
+    def device_health(self, lane_id: str) -> list[dict[str, str]]:
+        index = next(i for i, lane in enumerate(self.site.lanes) if lane.id == lane_id)
+        devices = self._devices()
+        out: list[dict[str, str]] = []
+        seen: set[str] = set()
+        for slot, resolved in lane_devices(self.site, index).items():
+            if resolved.id in seen:
+                continue
+            seen.add(resolved.id)
+            health, reason = "unknown", ""
+            io = devices.io_modules.get(resolved.id) if devices else None
+            if io is not None:
+                health, reason = io.health.health.value, io.health.reason
+            out.append({"device": resolved.id, "slot": slot, "health": health, "reason": reason})
+        return out
+
+    def out_of_service(self, lane_id: str) -> str | None:
+        runner = self._runners.get(lane_id)
+        return runner.out_of_service if runner is not None else None
+
+    async def feed(self, lane_id: str, event: LaneEvent) -> list[LaneAction]:
+        return await self._runners[lane_id].feed(event)
+
+    async def commit(self, drafts: Sequence[Draft]) -> None:
+        await self._writer.commit(drafts)
+
+
+def booth_desk(daemon: EdgeDaemon, booth_id: str) -> BoothDesk:
+    """The booth console's desk over the daemon's lanes, journal, operators (beside the journal) and printers."""
+    site, clock = daemon.site, daemon.clock
+    zone = ZoneInfo(site.car_park.timezone)
+    booth = Booth(booth_id, site.car_park.id, clock=clock, currency=site.car_park.currency, zone=zone)
+    # PINs are checked in a worker thread: the connection is shared with it
+    operators = OperatorStore(
+        sqlite3.connect(operators_path(daemon.journal.path), check_same_thread=False), clock=clock
+    )
+    lanes = DaemonLanes(site, daemon.lanes, daemon.runners, daemon.writer, daemon.park, lambda: daemon.devices)
+    return BoothDesk(
+        lanes, daemon.journal, booth, operators, clock, printers=lane_printers(site, daemon.metrics.health),
+        image_roots=[daemon.journal.path.parent / "images"], car_park_name=site.car_park.name,
+    )  # fmt: skip
 
 
 class EdgeDaemon:
@@ -112,13 +184,13 @@ class EdgeDaemon:
                 if self.fees is None:
                     raise RuntimeError(f"exit lane {lane.id} needs the tariff engine (parking.tariff) to quote fees")
                 self.lanes[lane.id] = ExitLane(settings, self.context, self.fees)
-        self.desk: BoothDesk | None = None  # the booth console's side (None: no console)
-        if booth is not None:
-            self.desk = BoothDesk(self, booth)
-            self.writer.listeners.append(self.desk.committed)
         self._port_factory = port_factory
         self.runners: dict[str, LaneRunner] = {}
         self.devices: SiteDevices | None = None
+        self.desk: BoothDesk | None = None  # the booth console's side (None: no console)
+        if booth is not None:
+            self.desk = booth_desk(self, booth)
+            self.writer.listeners.append(self.desk.committed)
         self.outbox: Outbox | None = None
         self.sync: ListSync | None = None
         self._tasks: list[asyncio.Task[None]] = []

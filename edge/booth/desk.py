@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Any, Literal
 
 from drivers.escpos.errors import EscPosError
 from edge.booth.booth import Booth
@@ -33,9 +30,9 @@ from edge.booth.observers import ObservedWriter as ObservedWriter
 from edge.booth.observers import line_label as line_label
 from edge.booth.operators import Operator, OperatorStore, SupervisorApproval
 from edge.booth.payment import Method, ShiftError
+from edge.booth.ports import BoothJournal, LaneControl
 from edge.booth.records import BoothRecord, PaymentTaken
-from edge.booth.shift import Shift, ShiftState
-from edge.devices.wiring import lane_printers
+from edge.booth.shift import Clock, Shift, ShiftState
 from edge.lanes.actions import Commit, LaneAction
 from edge.lanes.events import AttachEntry, LaneEvent, LostCard, ManualOpen, Refuse, ResetAntiPassback
 from edge.lanes.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
@@ -43,11 +40,7 @@ from edge.lanes.lane import Phase
 from edge.lanes.park import Session
 from edge.store.journal import JournalError
 
-if TYPE_CHECKING:
-    from edge.daemon import EdgeDaemon
-
 _LOGGER = logging.getLogger(__name__)
-BOOTH_KINDS = ("shift", "shift_report", "transaction", "manual_action")
 
 
 def operators_path(journal_path: Path) -> Path:
@@ -65,57 +58,41 @@ class DeskError(Exception):
 
 @dataclass
 class BoothDesk(LaneObservations):
-    daemon: EdgeDaemon
-    booth_id: str = "B1"
-    image_roots: list[Path] = field(default_factory=list)
+    """The booth console's side of the edge, built from narrow ports (:mod:`edge.booth.ports`): the lanes it may
+    drive, the journal queries it needs, its booth, operators, receipt printers (lane id -> printer) and clock."""
+
+    lanes: LaneControl
+    journal: BoothJournal
+    booth: Booth
+    operators: OperatorStore
+    clock: Clock
+    printers: dict[str, Any] = field(default_factory=dict)
+    image_roots: list[Path] = field(default_factory=list)  # where the console may serve images from
+    car_park_name: str = ""
     version: int = 0
     watches: dict[str, LaneWatch] = field(default_factory=dict)
     entry_images: dict[str, str] = field(default_factory=dict)  # session id -> entry image reference
 
     def __post_init__(self) -> None:
-        site = self.daemon.site
-        self.zone = ZoneInfo(site.car_park.timezone)
-        self.currency = site.car_park.currency
-        self.booth = Booth(self.booth_id, site.car_park.id, clock=self.daemon.clock, currency=self.currency,
-                           zone=self.zone)  # fmt: skip
-        folder = self.daemon.journal.path.parent
+        self.booth_id = self.booth.id
+        self.zone = self.booth.zone
+        self.currency = self.booth.currency
         # PINs are checked in a worker thread (argon2 takes tens of milliseconds the lanes must not wait for)
-        db = sqlite3.connect(operators_path(self.daemon.journal.path), check_same_thread=False)
-        self.operators = OperatorStore(db, clock=self.daemon.clock)
         self._pins = asyncio.Lock()
-        if not self.image_roots:
-            self.image_roots = [folder / "images"]
-        self.staffed = [lane_id for lane_id, lane in self.daemon.lanes.items() if isinstance(lane, ExitLane)]
-        self.watches = {lane_id: LaneWatch() for lane_id in self.daemon.lanes}
+        lane_ids = self.lanes.lane_ids()
+        self.staffed = [lane_id for lane_id in lane_ids if isinstance(self.lanes.lane(lane_id), ExitLane)]
+        self.watches = {lane_id: LaneWatch() for lane_id in lane_ids}
         self._lock = asyncio.Lock()
         self._tick = asyncio.Event()
-        # The exit lanes' ESC/POS receipt printers (site file ``printer`` slot); their health goes to the metrics.
-        self.printers: dict[str, Any] = lane_printers(site, self.daemon.metrics.health)
         self._printing: set[asyncio.Task[None]] = set()
         self.restore()
 
     # ------------------------------------------------------------------------------------------- restore
 
     def restore(self) -> None:
-        """Rebuild the booth's shifts from the journal (the booth's records carry ``booth`` and ``event``)."""
-        marks = ", ".join(f"'{k}'" for k in BOOTH_KINDS)
-        rows = self.daemon.journal.rows(
-            f"SELECT payload FROM records WHERE kind IN ({marks}) AND json_extract(payload, '$.booth') = ? "  # noqa: S608
-            "AND json_extract(payload, '$.event') IS NOT NULL ORDER BY seq",
-            (self.booth_id,),
-        )
-        self.booth.restore(json.loads(row[0]) for row in rows)
-        # The entry pictures of the vehicles still inside, from their sessions' opening records.
-        inside = list(self.daemon.park.sessions)
-        if inside:
-            found = self.daemon.journal.rows(
-                "SELECT json_extract(payload, '$.session'), json_extract(payload, '$.image') FROM records "
-                "WHERE kind = 'session' AND json_extract(payload, '$.event') = 'opened' "
-                "AND json_extract(payload, '$.image') IS NOT NULL "
-                "AND json_extract(payload, '$.session') IN (SELECT value FROM json_each(?))",
-                (json.dumps(inside),),
-            )
-            self.entry_images.update({str(session): str(image) for session, image in found})
+        """Rebuild the booth's shifts from the journal, and the entry pictures of the vehicles still inside."""
+        self.booth.restore(self.journal.booth_payloads(self.booth_id))
+        self.entry_images.update(self.journal.entry_images(list(self.lanes.park.sessions)))
 
     # ---------------------------------------------------------------------------------------- live state
 
@@ -162,7 +139,7 @@ class BoothDesk(LaneObservations):
 
     async def _commit(self, records: Sequence[BoothRecord]) -> None:
         try:
-            await self.daemon.writer.commit([r.draft() for r in records])
+            await self.lanes.commit([r.draft() for r in records])
         except JournalError as err:
             raise DeskError("journal.failed", str(err), 503) from err
         self.changed()
@@ -262,7 +239,7 @@ class BoothDesk(LaneObservations):
     # ------------------------------------------------------------------------------------------ the lanes
 
     def exit_lane(self, lane_id: str) -> ExitLane:
-        lane = self.daemon.lanes.get(lane_id)
+        lane = self.lanes.lane(lane_id)
         if lane is None:
             raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
         if not isinstance(lane, ExitLane):
@@ -276,20 +253,25 @@ class BoothDesk(LaneObservations):
             raise DeskError("lane.nothing_due", f"no fee is quoted in lane {lane.id}: search the entry first")
 
     async def _feed(self, lane_id: str, event: LaneEvent) -> list[LaneAction]:
-        runner = self.daemon.runners.get(lane_id)
-        if runner is None:
+        if self.lanes.lane(lane_id) is None:
             raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
-        if runner.out_of_service is not None:
-            raise DeskError("lane.out_of_service", runner.out_of_service, 503)
-        actions = await runner.feed(event)
+        stopped = self.lanes.out_of_service(lane_id)
+        if stopped is not None:
+            raise DeskError("lane.out_of_service", stopped, 503)
+        actions = await self.lanes.feed(lane_id, event)
         self.changed()
         return actions
 
     async def _through_lane(self, shift: Shift, record: BoothRecord, event: LaneEvent) -> None:
         """Give the lane the booth's record; withdraw it from the shift if the lane did not commit it."""
-        actions = await self._feed(str(record.lane), event)
+        try:
+            actions = await self._feed(str(record.lane), event)
+        except DeskError:  # the lane is unknown or out of service: it never saw the record
+            shift.withdraw(record)
+            self.changed()
+            raise
         committed = any(d.id == record.id for a in actions if isinstance(a, Commit) for d in a.drafts)
-        lane_ok = self.daemon.runners[str(record.lane)].out_of_service is None
+        lane_ok = self.lanes.out_of_service(str(record.lane)) is None
         if not (committed and lane_ok):
             shift.withdraw(record)
             self.changed()
@@ -350,7 +332,7 @@ class BoothDesk(LaneObservations):
         async with self._lock:
             if not reason.strip():
                 raise DeskError("manual_open.reason_required", "a manual open needs a reason", 422)
-            lane = self.daemon.lanes.get(lane_id)
+            lane = self.lanes.lane(lane_id)
             if lane is None:
                 raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
             if lane.phase is Phase.PASSING:
@@ -379,7 +361,7 @@ class BoothDesk(LaneObservations):
         async with self._lock:
             lane = self.exit_lane(lane_id)
             self._waiting(lane, due=False)
-            if session_id not in self.daemon.park.sessions:
+            if session_id not in self.lanes.park.sessions:
                 raise DeskError("search.unknown_session", f"no vehicle inside with session {session_id}", 404)
             await self._feed(lane_id, AttachEntry(operator, "entry found by search", session_id))
             if lane.due is None or lane.due.session is None or lane.due.session.id != session_id:
@@ -387,7 +369,7 @@ class BoothDesk(LaneObservations):
 
     async def refuse(self, lane_id: str, operator: str, reason: str) -> None:
         async with self._lock:
-            lane = self.daemon.lanes.get(lane_id)
+            lane = self.lanes.lane(lane_id)
             if lane is None:
                 raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
             if lane.phase in (Phase.IDLE, Phase.PASSING):
@@ -396,11 +378,11 @@ class BoothDesk(LaneObservations):
 
     async def reset_anti_passback(self, lane_id: str, operator: str, supervisor: str, pin: str, reason: str) -> None:
         async with self._lock:
-            if lane_id not in self.daemon.lanes:
+            lane = self.lanes.lane(lane_id)
+            if lane is None:
                 raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
             approval = await self.approve(supervisor, pin, "reset_anti_passback", operator)
             why = f"{reason or 'anti-passback reset'} (approved by supervisor {approval.supervisor})"
-            lane = self.daemon.lanes[lane_id]
             before = lane.phase
             await self._feed(lane_id, ResetAntiPassback(operator, why))
             if lane.phase is before is Phase.DENIED:
@@ -409,7 +391,7 @@ class BoothDesk(LaneObservations):
     def search(self, plate: str, since: datetime | None, until: datetime | None) -> list[Session]:
         if len(plate.strip()) < 2:
             raise DeskError("search.too_short", "give at least 2 characters of the plate", 422)
-        return self.daemon.park.search(plate, since, until)[:50]
+        return self.lanes.park.search(plate, since, until)[:50]
 
     def image_path(self, ref: str) -> Path | None:
         """The file of an image reference, only inside the configured image folders."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from edge.booth.shift import Shift, ShiftState
+from edge.booth.shift import Clock, Shift, ShiftState
 from edge.lanes.actions import Draft
 from edge.lanes.events import LaneEvent, PlateSeen
 from edge.lanes.exit import ExitLane
@@ -21,7 +21,7 @@ from parking.wire import JournalRecord, RecordKind
 
 if TYPE_CHECKING:
     from edge.booth.booth import Booth
-    from edge.daemon import EdgeDaemon
+    from edge.booth.ports import LaneControl
 
 _LOGGER = logging.getLogger(__name__)
 HISTORY = 8
@@ -95,7 +95,8 @@ class LaneObservations:
     """The booth desk's ears on the lanes: plate reads (for the screens), and the committed records that tell the
     shift what the lanes did without the booth (a pass holder leaving, barrier cycles, abnormal events, cards)."""
 
-    daemon: EdgeDaemon
+    lanes: LaneControl
+    clock: Clock
     booth: Booth
     currency: str
     staffed: list[str]
@@ -112,7 +113,7 @@ class LaneObservations:
             return
         if isinstance(event, PlateSeen):
             watch.plate, watch.confidence, watch.image = event.plate, event.confidence, event.image
-            watch.read_at = self.daemon.clock()
+            watch.read_at = self.clock()
         self.changed()
 
     def committed(self, drafts: Sequence[Draft]) -> None:
@@ -141,7 +142,7 @@ class LaneObservations:
             elif draft.kind is RecordKind.ABNORMAL_EVENT:
                 shift.observe_abnormal(str(payload.get("event")))
             elif draft.kind is RecordKind.TRANSACTION and not booth_commit:
-                exit_lane = self.daemon.lanes[lane]
+                exit_lane = self.lanes.lane(lane)
                 released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
                 vehicle_class = released.vehicle_class if released else "small"
                 shift.observe_exit(vehicle_class, str(payload.get("transaction_kind", "other")))
@@ -155,7 +156,7 @@ class LaneObservations:
             if not identity.get("card"):  # not a card the driver presented: one the dispenser issued
                 shift.observe_card_issued("entry")
         elif event == "closed" and lane in self.staffed:
-            exit_lane = self.daemon.lanes[lane]
+            exit_lane = self.lanes.lane(lane)
             released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
             ours = released is not None and released.id == payload.get("session")
             if ours and released is not None and released.card and released.kind is SessionKind.TEMPORARY:

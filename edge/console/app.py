@@ -343,7 +343,7 @@ def slip_document(desk: BoothDesk, shift: Any) -> PaymentSlip:
     closed = datetime.fromisoformat(shift.report.closed_at).astimezone(desk.zone)
     return PaymentSlip.from_report(
         shift.report, number=f"JK-{closed:%Y%m%d}-{desk.booth_id}-{shift.id[-6:]}", zone=desk.zone,
-        car_park_name=desk.daemon.site.car_park.name,
+        car_park_name=desk.car_park_name,
         operator_name=f"{operator.name}({operator.id})" if operator else shift.operator,
     )  # fmt: skip
 
@@ -388,7 +388,7 @@ async def print_receipt(request: web.Request, signed: SignedIn) -> web.Response:
     """The driver's receipt on the ESC/POS printer of the payment's lane."""
     desk = request.app[DESK]
     payment = _payment(desk, request.match_info["payment"])
-    document = DriverReceipt.from_payment(payment, car_park_name=desk.daemon.site.car_park.name, zone=desk.zone)
+    document = DriverReceipt.from_payment(payment, car_park_name=desk.car_park_name, zone=desk.zone)
     printer = desk.printer(payment.lane)
     if printer is None:
         raise no_printer(payment.lane)
@@ -400,7 +400,7 @@ async def receipt(request: web.Request, signed: SignedIn) -> web.Response:
     """The driver's receipt (停车收费凭证) of a booth payment, as PDF."""
     desk = request.app[DESK]
     payment = _payment(desk, request.match_info["payment"])
-    document = DriverReceipt.from_payment(payment, car_park_name=desk.daemon.site.car_park.name, zone=desk.zone)
+    document = DriverReceipt.from_payment(payment, car_park_name=desk.car_park_name, zone=desk.zone)
     try:
         data = await asyncio.to_thread(receipt_pdf, document)
     except MissingFontError as err:

@@ -23,6 +23,8 @@ from edge.lanes.actions import Draft
 from edge.lanes.park import Session
 from parking.wire import GENESIS_HASH, JournalRecord, RecordKind, Rejection, seal, verify_record
 
+BOOTH_KINDS = ("shift", "shift_report", "transaction", "manual_action")  # the kinds a booth's records have
+
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -231,6 +233,29 @@ class Journal:
         """Read-only query for reports and tests."""
         with self._lock:
             return list(self._db.execute(sql, params).fetchall())
+
+    def booth_payloads(self, booth: str) -> list[dict[str, Any]]:
+        """The payloads of a booth's shift records (they carry ``booth`` and ``event``), in journal order."""
+        marks = ", ".join(f"'{k}'" for k in BOOTH_KINDS)
+        rows = self.rows(
+            f"SELECT payload FROM records WHERE kind IN ({marks}) AND json_extract(payload, '$.booth') = ? "  # noqa: S608
+            "AND json_extract(payload, '$.event') IS NOT NULL ORDER BY seq",
+            (booth,),
+        )
+        return [json.loads(row[0]) for row in rows]
+
+    def entry_images(self, sessions: Sequence[str]) -> dict[str, str]:
+        """The entry image reference of each of these sessions whose opening record names one."""
+        if not sessions:
+            return {}
+        found = self.rows(
+            "SELECT json_extract(payload, '$.session'), json_extract(payload, '$.image') FROM records "
+            "WHERE kind = 'session' AND json_extract(payload, '$.event') = 'opened' "
+            "AND json_extract(payload, '$.image') IS NOT NULL "
+            "AND json_extract(payload, '$.session') IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(sessions)),),
+        )
+        return {str(session): str(image) for session, image in found}
 
     def _record(self, row: tuple[Any, ...]) -> JournalRecord:
         seq, rid, kind, car_park, lane, at, payload, prev_hash, digest = row
