@@ -97,6 +97,10 @@ async def vehicle_waiting(desk: BoothDesk, lanes: LocalLanes, ctx: LaneContext, 
         await lanes.feed("out-1", event)
 
 
+def pending(desk: BoothDesk) -> str | None:
+    return desk.watches["out-1"].pending_payment
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -121,11 +125,13 @@ async def test_a_cash_payment_is_one_transaction_and_the_vehicle_leaving_ends_it
         500,
     )
     shift = desk.booth.current
-    assert shift is not None and shift.pending_exit(record.id)
-    assert desk.watches["out-1"].pending_payment == record.id
+    assert shift is not None
+    assert shift.pending_exit(record.id)
+    watch = desk.watches["out-1"]
+    assert watch.pending_payment == record.id
     for event in cross():
         await lanes.feed("out-1", event)
-    assert desk.watches["out-1"].pending_payment is None
+    assert pending(desk) is None
     assert not shift.pending_exit(record.id)  # the vehicle passed: no reversal any more
     assert [kind for _, kind, _ in desk.watches["out-1"].history] == ["payment"]
 
@@ -142,7 +148,8 @@ async def test_a_lane_that_does_not_take_the_payment_leaves_the_shift_without_it
 
     assert refused.value.code == "lane.out_of_service"
     shift = desk.booth.current
-    assert shift is not None and not shift.tally.payments
+    assert shift is not None
+    assert not shift.tally.payments
     assert [type(r).__name__ for r in shift.records] == ["ShiftOpened"]
     assert not [r for r in lanes.journal.records() if r.kind is RecordKind.TRANSACTION]
 
@@ -157,7 +164,8 @@ async def test_the_desk_rebuilds_its_shift_from_the_journal(tmp_path: Path, cloc
     again = BoothDesk(lanes, lanes.journal, Booth("B1", CAR_PARK, clock=Wall(clock)), desk.operators, Wall(clock))
 
     shift = again.booth.current
-    assert shift is not None and shift.id == opened.id
+    assert shift is not None
+    assert shift.id == opened.id
     assert list(shift.tally.payments) == [paid.id]
 
 
