@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from drivers.errors import DriverError
 from edge.lanes.actions import (
     Alert,
     CloseBarrier,
@@ -25,7 +26,7 @@ from edge.lanes.actions import (
     OpenBarrier,
     Voice,
 )
-from edge.lanes.events import LaneEvent
+from edge.lanes.events import BarrierCommandFailed, LaneEvent
 from edge.lanes.lane import Lane
 from edge.store.journal import JournalError
 from edge.store.writer import JournalWriter
@@ -121,10 +122,18 @@ class LaneRunner:
                     self.observer.alert(lane.id, Alert("journal", f"{lane.id}: journal failure, lane stopped: {err}"))
                     return
             elif isinstance(action, OpenBarrier):
-                await self.port.open_barrier()
+                try:
+                    await self.port.open_barrier()
+                except DriverError as err:  # the lane hears it (and undoes the opening); nothing after it is done
+                    await self._barrier_failed("open", err, received)
+                    return
                 self.observer.barrier_command(lane.id, "open", time.perf_counter() - received)
             elif isinstance(action, CloseBarrier):
-                await self.port.close_barrier()
+                try:
+                    await self.port.close_barrier()
+                except DriverError as err:
+                    await self._barrier_failed("close", err, received)
+                    continue
                 self.observer.barrier_command(lane.id, "close", None)
             elif isinstance(action, Display):
                 self._side(self.port.show(action.lines))
@@ -140,6 +149,11 @@ class LaneRunner:
                     "lane %s: %s (%s): %s", lane.id, action.outcome, action.identity, action.reason,
                     extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
                 )  # fmt: skip
+
+    async def _barrier_failed(self, command: str, err: DriverError, received: float) -> None:
+        """A barrier command the driver could not carry out becomes a lane event (and so a lane alert)."""
+        _LOGGER.error("lane %s: barrier %s failed: %s", self.lane.id, command, err)
+        await self._execute(self.lane.handle(BarrierCommandFailed(command, str(err)), self.clock()), received)
 
     def _side(self, work: Awaitable[None]) -> None:
         """Displays, voice and the dispenser never hold up the barrier: run them beside the lane."""

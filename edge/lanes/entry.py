@@ -19,14 +19,12 @@ from edge.lanes.events import (
     ManualOpen,
     ResetAntiPassback,
 )
-from edge.lanes.identify import Identity, IdentityKind
-from edge.lanes.lane import Lane, LaneContext, LaneSettings, Phase
+from edge.lanes.identify import RENEWAL_REMINDER_DAYS, Identity, IdentityKind, pass_lines
+from edge.lanes.lane import Lane, LaneContext, LaneSettings, Passage, Phase
 from edge.lanes.park import Session, SessionKind
 from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
-
-RENEWAL_REMINDER_DAYS = 7
 
 
 class EntryLane(Lane):
@@ -69,13 +67,11 @@ class EntryLane(Lane):
                 flags.append("anti_passback")
         if identity.kind is IdentityKind.PASS:
             assert identity.pass_record is not None
-            days = identity.days_left or 0
-            lines = [plate, f"月租车 剩余{days}天"]
-            if days <= RENEWAL_REMINDER_DAYS:
+            if (identity.days_left or 0) <= RENEWAL_REMINDER_DAYS:
                 flags.append("renewal_reminder")
-                lines.append("请及时续租")
             session = self._session(identity, SessionKind.PASS, now, flags, pass_id=identity.pass_record.id)
-            return [*self._admit(session, identity, now), Display(tuple(lines)), Voice("欢迎光临")]
+            lines = pass_lines(plate, identity.days_left or 0)
+            return [*self._admit(session, identity, now), Display(lines), Voice("欢迎光临")]
         if identity.kind in (IdentityKind.FREE, IdentityKind.SPECIAL):
             kind = SessionKind.FREE if identity.kind is IdentityKind.FREE else SessionKind.SPECIAL
             if self.settings.free_vehicles == "operator":
@@ -154,19 +150,13 @@ class EntryLane(Lane):
         self.identity = Identity(IdentityKind.UNKNOWN, "no plate read and no card", "small")
         return self._temporary(self.identity, now, [])
 
-    def _back_out(self, now: datetime) -> list[LaneAction]:
-        passage = self.passage
-        assert passage is not None
+    def _undo_opening(self, passage: Passage, now: datetime) -> list[LaneAction]:
+        """The vehicle did not come in: the session opened for it is voided."""
         session = self.park.close(passage.session_id) if passage.session_id else None
-        actions: list[LaneAction] = []
-        if session is not None:
-            void = {"event": "voided", "session": session.id, "reason": "back_out"}
-            actions.append(Commit((self._draft(RecordKind.SESSION, now, void),)))
-        actions += self._abnormal(now, "back_out", {"session": passage.session_id, "for_record": passage.record_id})
-        self.passage = None
-        self._reset()
-        self.phase = Phase.IDLE
-        return [*actions, *self._close(now, "vehicle backed out")]
+        if session is None:
+            return []
+        void = {"event": "voided", "session": session.id, "reason": "back_out"}
+        return [Commit((self._draft(RecordKind.SESSION, now, void),))]
 
     def _manual_open(self, command: ManualOpen, now: datetime) -> list[LaneAction]:
         identity = self.identity

@@ -57,6 +57,14 @@ class BarrierReport:
 
 
 @dataclass(frozen=True, slots=True)
+class BarrierCommandFailed:
+    """The barrier's driver did not carry out a command (the device did not answer, or answered an error)."""
+
+    command: str  # "open" or "close"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CardDispensed:
     """The driver took the temporary card (临时卡) the dispenser issued; ``number`` when the dispenser reads it."""
 
@@ -134,6 +142,7 @@ LaneEvent = (
     | PlateSeen
     | CardPresented
     | BarrierReport
+    | BarrierCommandFailed
     | CardDispensed
     | DispenserFailed
     | Tick

@@ -16,15 +16,13 @@ from typing import Any
 from edge.lanes.actions import Alert, Commit, Decided, Display, Draft, LaneAction, Voice
 from edge.lanes.events import AttachEntry, ConfirmVehicle, LaneEvent, LostCard, ManualOpen, TakePayment, WaiveFee
 from edge.lanes.fees import FeeQuote, FeeQuoter
-from edge.lanes.identify import Identity, IdentityKind
-from edge.lanes.lane import Lane, LaneContext, LaneSettings, Phase
+from edge.lanes.identify import Identity, IdentityKind, pass_lines
+from edge.lanes.lane import Lane, LaneContext, LaneSettings, Passage, Phase
 from edge.lanes.park import Session
 from parking.money import format_amount
 from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
-
-RENEWAL_REMINDER_DAYS = 7
 
 
 # The booth's commands: the booth's own record (edge.booth.records, with the shift, method, tender and change) is
@@ -97,12 +95,9 @@ class ExitLane(Lane):
             assert identity.pass_record is not None
             if self.session is None:
                 actions += self._abnormal(now, "no_entry_record", {"identity": identity.evidence()})
-            days = identity.days_left or 0
-            lines = [plate, f"月租车 剩余{days}天"]
-            if days <= RENEWAL_REMINDER_DAYS:
-                lines.append("请及时续租")
             zero = self._zero_quote()
-            return [*actions, *self._release(now, zero, "pass", identity.reason, []), Display(tuple(lines))]
+            lines = pass_lines(plate, identity.days_left or 0)
+            return [*actions, *self._release(now, zero, "pass", identity.reason, []), Display(lines)]
         if identity.kind in (IdentityKind.FREE, IdentityKind.SPECIAL):
             if self.settings.free_vehicles == "operator":
                 self.phase = Phase.WAITING
@@ -199,28 +194,21 @@ class ExitLane(Lane):
             Display(("请联系岗亭",)),
         ]
 
-    def _back_out(self, now: datetime) -> list[LaneAction]:
+    def _undo_opening(self, passage: Passage, now: datetime) -> list[LaneAction]:
         """Paid and opened, then reversed: the vehicle is still inside, so its session is reopened."""
-        passage = self.passage
-        assert passage is not None
-        actions: list[LaneAction] = []
         reopened, self.released = self.released, None
-        if reopened is not None and reopened.id == passage.session_id:
-            self.park.open(reopened)
-            payload = {"event": "reopened", **reopened.to_payload(), "reason": "back_out"}
-            actions.append(Commit((self._draft(RecordKind.SESSION, now, payload),)))
-        actions += self._abnormal(now, "back_out", {"session": passage.session_id, "for_record": passage.record_id})
-        self.passage = None
-        self._reset()
-        self.phase = Phase.IDLE
-        return [*actions, *self._close(now, "vehicle backed out")]
+        if reopened is None or reopened.id != passage.session_id:
+            return []
+        self.park.open(reopened)
+        payload = {"event": "reopened", **reopened.to_payload(), "reason": "back_out"}
+        return [Commit((self._draft(RecordKind.SESSION, now, payload),))]
 
     def _manual_open(self, command: ManualOpen, now: datetime) -> list[LaneAction]:
         manual = self._manual_record("manual_open", command, now, session=self.session.id if self.session else None)
         if isinstance(command, BoothManualOpen) and command.record is not None:
             manual = command.record
         quote = self.due.quote if self.due else self._zero_quote()
-        waived = FeeQuote(0, quote.currency, quote.tariff_id, quote.tariff_hash, quote.lines, quote.flags)
+        waived = quote.waived()
         return self._release(now, waived, "manual_open", command.reason, [manual], due=quote.total)
 
     def _on_other(self, event: LaneEvent, now: datetime) -> list[LaneAction]:
@@ -241,13 +229,13 @@ class ExitLane(Lane):
             return self._release(now, due, "payment", event.reason or "paid", [], **extra)
         if isinstance(event, BoothWaiver) and event.record is not None:
             quote = self.due.quote if self.due else self._zero_quote()
-            waived = FeeQuote(0, quote.currency, quote.tariff_id, quote.tariff_hash, quote.lines, quote.flags)
+            waived = quote.waived()
             return self._release(now, waived, "waiver", event.reason, [], event.record)
         if isinstance(event, WaiveFee):
             manual = self._manual_record("waive_fee", event, now, category=event.category,
                                          session=self.session.id if self.session else None)  # fmt: skip
             quote = self.due.quote if self.due else self._zero_quote()
-            waived = FeeQuote(0, quote.currency, quote.tariff_id, quote.tariff_hash, quote.lines, quote.flags)
+            waived = quote.waived()
             return self._release(now, waived, "waiver", event.reason, [manual], category=event.category,
                                  due=quote.total, operator=event.operator)  # fmt: skip
         if isinstance(event, ConfirmVehicle) and self.identity is not None and self.due is None:

@@ -29,6 +29,10 @@ class FeeQuote:
     flags: tuple[str, ...] = ()
     quoted_at: datetime | None = None  # the exit time the fee was computed for (central re-checks with it)
 
+    def waived(self) -> FeeQuote:
+        """The same quote with nothing to pay (a free or special vehicle, a manual open): the lines stay as evidence."""
+        return FeeQuote(0, self.currency, self.tariff_id, self.tariff_hash, self.lines, self.flags)
+
     def to_payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "amount": self.total,

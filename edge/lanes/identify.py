@@ -16,6 +16,14 @@ from edge.lanes.directory import Directory, card_active, check_pass, vehicle_ent
 from parking.plates import Consensus, vehicle_class_for
 from parking.wire import PassRecord, VehicleEntry, VehicleList
 
+RENEWAL_REMINDER_DAYS = 7  # a pass this close to its end is reminded to renew, at the entry and the exit
+
+
+def pass_lines(plate: str, days_left: int) -> tuple[str, ...]:
+    """What the lane's display shows a pass holder: the plate, the days left, and a reminder near the end."""
+    lines = (plate, f"月租车 剩余{days_left}天")
+    return (*lines, "请及时续租") if days_left <= RENEWAL_REMINDER_DAYS else lines
+
 
 class IdentityKind(StrEnum):
     PASS = "pass"  # noqa: S105 -- a monthly pass, not a password

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from edge.lanes.actions import Alert, CloseBarrier, Commit, Draft, LaneAction, OpenBarrier
 from edge.lanes.directory import Directory
 from edge.lanes.events import (
+    BarrierCommandFailed,
     BarrierPosition,
     BarrierReport,
     CardPresented,
@@ -159,6 +160,8 @@ class Lane:
             return self._try_decide(now) if kept and self.phase is Phase.COLLECTING else []
         if isinstance(event, BarrierReport):
             return self._on_barrier(event, now)
+        if isinstance(event, BarrierCommandFailed):
+            return self._on_barrier_failed(event, now)
         if isinstance(event, Tick):
             return self._on_tick(now)
         if isinstance(event, ManualOpen):
@@ -289,6 +292,21 @@ class Lane:
                 self.passage = None
         return actions
 
+    def _on_barrier_failed(self, event: BarrierCommandFailed, now: datetime) -> list[LaneAction]:
+        """The barrier did not take a command. An open that failed before any vehicle crossed is undone like a
+        back-out (journalled, the session voided or reopened), and the vehicle is held as if refused: the booth can
+        open by hand. A failed close is only told (the barrier watch and the close guard stay as they are)."""
+        alert = Alert(f"barrier_{event.command}_failed", f"{self.id}: barrier did not {event.command}: {event.detail}")
+        passage = self.passage
+        if event.command != "open" or self.phase is not Phase.PASSING or passage is None or passage.safety_entries:
+            return [alert]
+        self.barrier.expect_open = False
+        actions = self._back_out(now, "barrier_open_failed", close=False)
+        self.phase = Phase.DENIED if self.arming else Phase.IDLE
+        if self.phase is Phase.IDLE:
+            self.binder.vehicle_left(now)
+        return [*actions, alert]
+
     def _check_barrier_at_start(self, now: datetime) -> list[LaneAction]:
         """The barrier was found open at start: journal it and close it (at once if the safety loop is clear)."""
         if self.barrier.position is not BarrierPosition.OPEN or self.passage is not None or self.barrier.expect_open:
@@ -397,7 +415,20 @@ class Lane:
     def _on_window_expired(self, now: datetime) -> list[LaneAction]:
         raise NotImplementedError
 
-    def _back_out(self, now: datetime) -> list[LaneAction]:
+    def _back_out(self, now: datetime, event: str = "back_out", *, close: bool = True) -> list[LaneAction]:
+        """The vehicle of the current opening did not go through: undo the opening (:meth:`_undo_opening`),
+        journal ``event``, and close the barrier again (unless it never opened)."""
+        passage = self.passage
+        assert passage is not None
+        actions = self._undo_opening(passage, now)
+        actions += self._abnormal(now, event, {"session": passage.session_id, "for_record": passage.record_id})
+        self.passage = None
+        self._reset()
+        self.phase = Phase.IDLE
+        return [*actions, *self._close(now, "vehicle backed out")] if close else actions
+
+    def _undo_opening(self, passage: Passage, now: datetime) -> list[LaneAction]:
+        """What the lane committed for an opening whose vehicle did not go through, taken back."""
         raise NotImplementedError
 
     def _manual_open(self, command: ManualOpen, now: datetime) -> list[LaneAction]:
