@@ -230,7 +230,9 @@ class EdgeDaemon:
             else:
                 assert site_devices is not None
                 port = LaneDevices.for_lane(self.site, index, site_devices, submit)
-            runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock)
+            listeners = [self.desk] if self.desk is not None else []
+            runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock,
+                                listeners=listeners)  # fmt: skip
             holder["runner"] = runner
             self.runners[lane.id] = runner
             self._tasks.append(asyncio.create_task(runner.serve(), name=f"lane-{lane.id}"))

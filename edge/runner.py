@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -24,6 +24,7 @@ from edge.lanes.actions import (
     Display,
     LaneAction,
     OpenBarrier,
+    Passed,
     Voice,
 )
 from edge.lanes.events import BarrierCommandFailed, LaneEvent
@@ -58,6 +59,14 @@ class LaneObserver(Protocol):
     def alert(self, lane: str, alert: Alert) -> None: ...
 
 
+class LaneListener(Protocol):
+    """Told what happened to the vehicles in a lane, one typed callback a happening (the booth desk listens)."""
+
+    def passed(self, lane: str, session: str | None) -> None:
+        """The vehicle of the lane's opening crossed the barrier line."""
+        ...
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -70,8 +79,10 @@ class LaneRunner:
         port: LanePort,
         observer: LaneObserver,
         clock: Callable[[], datetime] = utc_now,
+        listeners: Sequence[LaneListener] = (),
     ) -> None:
         self.lane = lane
+        self.listeners = list(listeners)
         self.writer = writer
         self.port = port
         self.observer = observer
@@ -143,6 +154,9 @@ class LaneRunner:
                 self._side(self.port.dispense_card())
             elif isinstance(action, Alert):
                 self.observer.alert(lane.id, action)
+            elif isinstance(action, Passed):
+                for listener in self.listeners:
+                    listener.passed(lane.id, action.session)
             elif isinstance(action, Decided):
                 self.observer.decided(lane.id, lane.direction, action.outcome, action.identity, action.reason)
                 _LOGGER.info(

@@ -137,8 +137,6 @@ class LaneObservations:
             if draft.kind is RecordKind.BARRIER_COMMAND:
                 if payload.get("command") == "open":
                     shift.observe_barrier_cycle()
-                elif payload.get("reason") == "vehicle passed":
-                    self._vehicle_left(shift, lane)
             elif draft.kind is RecordKind.ABNORMAL_EVENT:
                 shift.observe_abnormal(str(payload.get("event")))
             elif draft.kind is RecordKind.TRANSACTION and not booth_commit:
@@ -162,8 +160,14 @@ class LaneObservations:
             if ours and released is not None and released.card and released.kind is SessionKind.TEMPORARY:
                 shift.observe_card_collected()
 
-    def _vehicle_left(self, shift: Shift, lane: str) -> None:
-        watch = self.watches[lane]
-        if watch.pending_payment is not None:
+    def passed(self, lane: str, session: str | None) -> None:
+        """A vehicle crossed a lane's barrier line (:class:`edge.runner.LaneListener`): a booth payment for it can no
+        longer be reversed."""
+        shift = self.booth.current
+        watch = self.watches.get(lane)
+        if watch is None or lane not in self.staffed or shift is None or watch.pending_payment is None:
+            return
+        if shift.state in (ShiftState.OPEN, ShiftState.CLOSING):
             shift.vehicle_left(watch.pending_payment)
             watch.pending_payment = None
+        self.changed()

@@ -208,7 +208,8 @@ class SiteDevices:
         """A display (``serial_text``) or a card dispenser (``serial_dispenser``) on our line protocol."""
         if device_id not in self.line_devices:
             from drivers.dispenser import SerialCardDispenser
-            from drivers.display import LineLinkConfig, SerialTextDisplay
+            from drivers.display import SerialTextDisplay
+            from drivers.serial_line import LineLinkConfig
 
             config = LineLinkConfig.from_connection(device_id, device.connection.model_dump())
             kind = SerialCardDispenser if device.driver == "serial_dispenser" else SerialTextDisplay

@@ -25,7 +25,7 @@ drives every row through the real machines and checks the next phase.
 | any   | denied     | arming clear                 | idle       | —                                                |
 | any   | denied     | manual open                  | passing    | Commit(manual action, ..., open), OpenBarrier    |
 | any   | passing    | safety occupied              | crossing   | the crossing is counted                          |
-| any   | crossing   | safety clear                 | idle       | CloseBarrier, Commit(close command)              |
+| any   | crossing   | safety clear                 | idle       | Passed, CloseBarrier, Commit(close command)      |
 | any   | passing    | backed out, settle elapsed   | idle       | Commit(session undone, back_out), CloseBarrier   |
 | any   | passing    | barrier open failed          | denied     | Commit(session undone, abnormal), Alert          |
 | any   | passing    | manual open                  | passing    | nothing: the barrier is open already             |

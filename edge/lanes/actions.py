@@ -82,4 +82,12 @@ class Decided:
     reason: str
 
 
-LaneAction = Commit | OpenBarrier | CloseBarrier | Display | Voice | DispenseCard | Alert | Decided
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """The vehicle of the current opening crossed the barrier line (the lane's listeners are told: the booth ends
+    its payment's reversal window). ``session`` is the session the opening was for, when there was one."""
+
+    session: str | None
+
+
+LaneAction = Commit | OpenBarrier | CloseBarrier | Display | Voice | DispenseCard | Alert | Decided | Passed

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from edge.lanes.actions import Alert, CloseBarrier, Commit, Draft, LaneAction, OpenBarrier
+from edge.lanes.actions import Alert, CloseBarrier, Commit, Draft, LaneAction, OpenBarrier, Passed
 from edge.lanes.directory import Directory
 from edge.lanes.events import (
     BarrierCommandFailed,
@@ -253,7 +253,7 @@ class Lane:
         self.passage.crossed = True
         self._reset()
         self.binder.vehicle_left(now)
-        actions = self._close(now, "vehicle passed")
+        actions: list[LaneAction] = [Passed(self.passage.session_id), *self._close(now, "vehicle passed")]
         self.phase = Phase.IDLE
         if self.arming:
             self.phase = Phase.COLLECTING

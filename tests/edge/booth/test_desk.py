@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from edge.booth.booth import Booth
 from edge.booth.desk import BoothDesk, DeskError
 from edge.booth.operators import OperatorStore, Role
-from edge.lanes.actions import Commit, Draft, LaneAction
+from edge.lanes.actions import Commit, Draft, LaneAction, Passed
 from edge.lanes.events import LaneEvent
 from edge.lanes.lane import Lane, LaneContext, Phase
 from edge.lanes.park import ParkState
@@ -34,6 +34,7 @@ class LocalLanes:
         self.lanes = {lane.id: lane for lane in lanes}
         self._park, self.journal, self.clock = park, journal, clock
         self.stopped: dict[str, str] = {}
+        self.desk: BoothDesk
         self.listeners: list[Callable[[Sequence[Draft]], None]] = []
 
     @property
@@ -60,6 +61,8 @@ class LocalLanes:
         for action in actions:
             if isinstance(action, Commit):
                 await self.commit(action.drafts)
+            elif isinstance(action, Passed):
+                self.desk.passed(lane_id, action.session)
         return actions
 
     async def commit(self, drafts: Sequence[Draft]) -> None:
@@ -86,6 +89,7 @@ def make_desk(tmp_path: Path, ctx: LaneContext, clock: Clock) -> tuple[BoothDesk
     booth = Booth("B1", CAR_PARK, clock=Wall(clock))
     desk = BoothDesk(lanes, journal, booth, operators, Wall(clock), image_roots=[tmp_path / "images"])
     lanes.listeners.append(desk.committed)
+    lanes.desk = desk
     return desk, lanes
 
 

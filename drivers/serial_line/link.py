@@ -20,9 +20,10 @@ from typing import Any, Protocol
 import serial
 from prometheus_client import Counter, Histogram
 
-from drivers.display.line import MAX_SEQ, Line, LineDecoder, encode_line
 from drivers.errors import DeviceTimeoutError, DriverError, ProtocolError, TransportError
 from drivers.health import Backoff, Health, HealthChange, HealthTracker
+from drivers.serial_line.line import MAX_SEQ, Line, LineDecoder, encode_line
+from drivers.tasks import DriverTask
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ class LineClient:
         self._decoder = LineDecoder(self.errors.protocol)
         self._pending: dict[int, asyncio.Future[Line]] = {}
         self._seq = 0
-        self._task: asyncio.Task[None] | None = None
+        self._task = DriverTask(f"{self.family}-{self.name}")
         self._connected = asyncio.Event()
         self._last_rx = 0.0
         self._ever = False
@@ -185,15 +186,10 @@ class LineClient:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"{self.family}-{self.name}")
+        self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         self._drop("stopped")
 
     async def wait_connected(self) -> None:
