@@ -51,3 +51,17 @@ def record_change(
             after=after,
         )
     )
+
+
+def record_login(
+    session: Session, user: User | None, username: str, outcome: str, source: str, reason: str = ""
+) -> None:
+    """One login attempt (``ok``, ``failed``, ``refused`` by the limits) with its source address; the entry names
+    the username tried, even one that does not exist."""
+    action = {"ok": "login", "failed": "login_failed", "refused": "login_refused"}[outcome]
+    session.add(
+        AuditEntry(
+            user_id=user.id if user else None, username=username, action=action, entity="login",
+            entity_id=username, before=None, after={"source": source, "outcome": outcome, "reason": reason},
+        )
+    )  # fmt: skip

@@ -9,12 +9,15 @@ from typing import Any
 class ApiError(Exception):
     """An error reported as it is: ``code`` is part of the API and never changes meaning."""
 
-    def __init__(self, status: int, code: str, message: str, detail: Any = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, detail: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.detail = detail
+        self.headers = headers  # e.g. Retry-After on a 429
 
 
 def not_found(entity: str, key: object) -> ApiError:

@@ -2,25 +2,32 @@
 
 A record that fails a check is stored all the same (it is evidence) and the break is written to ``chain_breaks``
 for the supervisor; likewise a shift report that does not validate is stored and flagged in ``shift_reports``.
-Batches of one edge are checked one at a time (its ``edges`` row is locked), so two retries of the same batch
-cannot both store it.
+A record outside the wire bounds, or one the database refuses, is kept as received in ``quarantined_records``
+(:mod:`central.quarantine`) and keeps its place in the chain when it states one: nothing an edge sends makes the
+batch fail, so one bad record never stops the stream behind it. Batches of one edge are checked one at a time (its
+``edges`` row is locked), so two retries of the same batch cannot both store it.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, insert, select
+import psycopg
+from sqlalchemy import BigInteger, ColumnElement, String, any_, bindparam, insert, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from central.core.db import utcnow
-from central.models import ChainBreak, Edge, EdgeRecord, EdgeShiftReport, EdgeTransaction
+from central.models import ChainBreak, Edge, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord
+from central.quarantine import Quarantined, quarantine, read_record
 from central.reconciliation.projection import project_money_records
 from central.shift_reports import shift_report_row
 from central.transactions import PROJECT_INCOMING, transaction_row
@@ -28,12 +35,16 @@ from parking.wire import (
     GENESIS_HASH,
     ChainStatus,
     IngestAck,
-    IngestBatch,
+    IngestEnvelope,
     JournalRecord,
     RecordKind,
     Rejection,
     verify_record,
 )
+
+_LOGGER = logging.getLogger(__name__)
+# What storing a batch may raise when a value passed the wire bounds and the database still refuses it.
+_STORE_ERRORS = (SQLAlchemyError, psycopg.Error, ValueError, TypeError, OverflowError)
 
 
 @dataclass(slots=True)
@@ -41,6 +52,20 @@ class IngestOutcome:
     ack: IngestAck
     breaks: list[ChainBreak] = field(default_factory=list)
     invalid_reports: list[str] = field(default_factory=list)  # shift_report records stored but flagged
+    quarantined: list[Quarantined] = field(default_factory=list)  # kept as received by this request
+    security_alerts: int = 0  # security_alert records stored (a booth's sign-in flood, ...)
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One place in an edge's chain: a stored record or a quarantined one that states its seq and hashes.
+    ``verified`` is whether its hash matches its content (``None``: it could not be recomputed)."""
+
+    seq: int
+    record_id: str
+    prev_hash: str
+    hash: str
+    verified: bool | None
 
 
 _COLUMNS = ("id", "edge_id", "seq", "kind", "car_park", "lane", "at", "payload", "prev_hash", "hash", "hash_ok",
@@ -90,15 +115,82 @@ def _in(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[b
     return cast(ColumnElement[bool], column.in_(list(values)))
 
 
-def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOutcome:
-    """Store the batch's new records and check the chain; the caller commits."""
+def _store_safely(
+    session: Session, rows: list[dict[str, Any]], raws: dict[str, dict[str, Any]]
+) -> tuple[set[str], list[dict[str, Any]], list[Quarantined]]:
+    """Store and project the rows in one go; when the database refuses the batch, row by row, and each row it
+    refuses is quarantined. Answers the ids inserted, their shift report rows and the quarantined."""
+    try:
+        with session.begin_nested():
+            inserted = _store(session, rows)
+            reports = _project_reports(session, rows, inserted)
+        return inserted, reports, []
+    except _STORE_ERRORS as err:
+        _LOGGER.warning("ingest: the database refused a batch (%s); storing its records one by one", err)
+    inserted, reports, refused = set(), [], []
+    for row in rows:
+        try:
+            with session.begin_nested():
+                one = _store(session, [row])
+                reports += _project_reports(session, [row], one)
+            inserted |= one
+        except _STORE_ERRORS as err:
+            refused.append(quarantine(raws[row["id"]], "not_storable", "record", f"{type(err).__name__}: {err}"))
+    return inserted, reports, refused
+
+
+def _project_reports(session: Session, rows: list[dict[str, Any]], inserted: set[str]) -> list[dict[str, Any]]:
+    """Project the stored rows for reconciliation (``money_records``) and the shift reports; answers the latter."""
+    project_money_records(session, [r for r in rows if r["id"] in inserted])
+    reports = [shift_report_row(r) for r in rows if r["id"] in inserted and r["kind"] == RecordKind.SHIFT_REPORT]
+    if reports:
+        session.execute(insert(EdgeShiftReport), reports)
+    return reports
+
+
+def _hold(session: Session, edge_id: str, held: list[Quarantined]) -> tuple[list[Quarantined], list[Quarantined]]:
+    """Keep the quarantined records not held before; answers (new, held already)."""
+    unique = list({q.digest: q for q in held}.values())
+    if not unique:
+        return [], []
+    now = utcnow()
+    rows = [
+        {"edge_id": edge_id, "record_id": q.record_id, "seq": q.seq, "kind": q.kind, "prev_hash": q.prev_hash,
+         "hash": q.hash, "hash_ok": q.hash_ok, "reason": q.reason, "field": q.field, "detail": q.detail,
+         "raw": q.raw, "digest": q.digest, "received_at": now}
+        for q in unique
+    ]  # fmt: skip
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        dialect_insert(QuarantinedRecord)
+        .on_conflict_do_nothing(index_elements=["edge_id", "digest"])
+        .returning(QuarantinedRecord.digest)
+    )
+    new_digests = set(session.scalars(statement, rows))
+    fresh = [q for q in unique if q.digest in new_digests]
+    firsts = {id(q) for q in fresh}
+    return fresh, [q for q in held if id(q) not in firsts]  # held before, or twice in this batch
+
+
+def ingest_batch(session: Session, edge_id: str, batch: IngestEnvelope) -> IngestOutcome:
+    """Store the batch's new records, quarantine the ones outside the bounds, and check the chain; the caller
+    commits. Never raises for anything a record holds."""
     edge = session.execute(select(Edge).where(Edge.id == edge_id).with_for_update()).scalar_one()
     rejected: list[Rejection] = []
     duplicates: list[str] = []
     breaks: list[ChainBreak] = []
     candidates: list[JournalRecord] = []
+    held: list[Quarantined] = []
+    raws: dict[str, dict[str, Any]] = {}
     seen: dict[str, str] = {}
-    for record in sorted(batch.records, key=lambda r: r.seq):
+    readable: list[tuple[JournalRecord, dict[str, Any]]] = []
+    for raw in batch.records:
+        read = read_record(raw)
+        if isinstance(read, Quarantined):
+            held.append(read)
+        else:
+            readable.append((read, raw))
+    for record, raw in sorted(readable, key=lambda pair: pair[0].seq):
         if record.car_park != edge.car_park_id:
             rejected.append(Rejection(id=record.id, code="ingest.wrong_car_park",
                                       message=f"edge {edge.id!r} serves car park {edge.car_park_id!r}"))  # fmt: skip
@@ -111,6 +203,7 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
         else:
             seen[record.id] = record.hash
             candidates.append(record)
+            raws[record.id] = raw
 
     hash_ok = {record.id: verify_record(record) for record in candidates}
     now = utcnow()
@@ -120,13 +213,11 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
          "received_at": now}
         for r in candidates
     ]  # fmt: skip
-    inserted = _store(session, rows) if rows else set()
-    project_money_records(session, [r for r in rows if r["id"] in inserted])
+    inserted, reports, refused = _store_safely(session, rows, raws) if rows else (set(), [], [])
+    refused_ids = {q.record_id for q in refused}
+    held.extend(refused)
     new = [r for r in candidates if r.id in inserted]
-    reports = [shift_report_row(r) for r in rows if r["id"] in inserted and r["kind"] == RecordKind.SHIFT_REPORT]
-    if reports:
-        session.execute(insert(EdgeShiftReport), reports)
-    if missed := [r for r in candidates if r.id not in inserted]:
+    if missed := [r for r in candidates if r.id not in inserted and r.id not in refused_ids]:
         stored = dict(
             session.execute(
                 select(EdgeRecord.id, EdgeRecord.hash).where(_in(session, EdgeRecord.id, [r.id for r in missed]))
@@ -142,8 +233,14 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
                     edge_id=edge.id, seq=record.seq, record_id=record.id, reason="id_conflict",
                     detail="a record with this id and other content was stored before",
                 ))  # fmt: skip
+    new_held, held_before = _hold(session, edge.id, held)
+    for q in new_held[:20]:
+        _LOGGER.warning("edge %s: record %s quarantined: %s at %s", edge.id, q.label, q.reason, q.field)
+    duplicates.extend(q.label for q in held_before)
 
-    gap = _check_chain(session, edge, new, hash_ok, breaks)
+    links = [Link(r.seq, r.id, r.prev_hash, r.hash, hash_ok[r.id]) for r in new]
+    links += [link for link in map(_link, new_held) if link is not None]
+    gap = _check_chain(session, edge, links, breaks)
     _advance_head(session, edge)
     edge.last_ingest_at = utcnow()
     session.add_all(breaks)
@@ -151,67 +248,103 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestBatch) -> IngestOu
     detail = "; ".join(f"seq {b.seq}: {b.reason}" for b in breaks[:20])
     if not breaks and gap:
         detail = f"records before seq {min(gap)} have not arrived"
-    ack = IngestAck(accepted=[r.id for r in new], duplicates=duplicates, rejected=rejected, chain=status,
-                    chain_detail=detail, last_seq=edge.chain_seq)  # fmt: skip
-    return IngestOutcome(ack=ack, breaks=breaks, invalid_reports=[r["record_id"] for r in reports if not r["valid"]])
+    ack = IngestAck(
+        accepted=[r.id for r in new] + [q.record_id for q in new_held if q.record_id], duplicates=duplicates,
+        rejected=rejected, chain=status, chain_detail=detail, last_seq=edge.chain_seq,
+        quarantined=[Rejection(id=q.label, code=f"ingest.quarantined.{q.reason}", message=f"{q.field}: {q.detail}")
+                     for q in new_held],
+    )  # fmt: skip
+    alerts = [r for r in new if r.kind is RecordKind.SECURITY_ALERT]
+    for alert in alerts[:20]:
+        _LOGGER.warning("edge %s reports a security alert: %s", edge.id, alert.payload)
+    return IngestOutcome(ack=ack, breaks=breaks, invalid_reports=[r["record_id"] for r in reports if not r["valid"]],
+                         quarantined=new_held, security_alerts=len(alerts))  # fmt: skip
 
 
-def _check_chain(
-    session: Session, edge: Edge, new: list[JournalRecord], hash_ok: dict[str, bool], breaks: list[ChainBreak]
-) -> list[int]:
-    """Append the breaks the new records make; answers the seqs whose predecessor has not arrived (gaps)."""
+def _link(q: Quarantined) -> Link | None:
+    """The quarantined record's place in the chain, when it states one."""
+    if q.seq is None or q.prev_hash is None or q.hash is None:
+        return None
+    return Link(q.seq, q.record_id or "", q.prev_hash, q.hash, q.hash_ok)
+
+
+def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[ChainBreak]) -> list[int]:
+    """Append the breaks the new links make; answers the seqs whose predecessor has not arrived (gaps).
+
+    A quarantined record that states its seq and hashes is a link like any other: its predecessor must match its
+    ``prev_hash`` and its successor's ``prev_hash`` its ``hash``. When its hash could not be recomputed it is flagged
+    ``unverified`` (the chain goes on from the hash it states, and the supervisor sees where it was not proven).
+    """
     if not new:
         return []
-    new_ids = {r.id for r in new}
-    in_batch: dict[int, list[JournalRecord]] = defaultdict(list)
-    for record in new:
-        in_batch[record.seq].append(record)
-    wanted = {r.seq - 1 for r in new} | {r.seq + 1 for r in new} | {r.seq for r in new}
+    new_keys = {(link.seq, link.record_id, link.hash) for link in new}
+    in_batch: dict[int, list[Link]] = defaultdict(list)
+    for link in new:
+        in_batch[link.seq].append(link)
+    wanted = {link.seq - 1 for link in new} | {link.seq + 1 for link in new} | {link.seq for link in new}
     wanted.discard(0)
-    earlier: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
-    rows = session.execute(
-        select(EdgeRecord.seq, EdgeRecord.id, EdgeRecord.hash, EdgeRecord.prev_hash)
-        .where(EdgeRecord.edge_id == edge.id, _in(session, EdgeRecord.seq, sorted(wanted)))
-    )  # fmt: skip
-    for seq, record_id, digest, prev in rows:
-        if record_id not in new_ids:
-            earlier[seq].append((record_id, digest, prev))
+    earlier: dict[int, list[Link]] = defaultdict(list)
+    for link in _stored_links(session, edge.id, sorted(wanted)):
+        if (link.seq, link.record_id, link.hash) not in new_keys:
+            earlier[link.seq].append(link)
 
-    def flag(record: JournalRecord, reason: str, detail: str) -> None:
-        breaks.append(ChainBreak(edge_id=edge.id, seq=record.seq, record_id=record.id, reason=reason, detail=detail))
+    def flag(link: Link, reason: str, detail: str) -> None:
+        breaks.append(ChainBreak(edge_id=edge.id, seq=link.seq, record_id=link.record_id, reason=reason,
+                                 detail=detail))  # fmt: skip
 
     gaps: list[int] = []
-    for record in new:
-        if not hash_ok[record.id]:
-            flag(record, "hash_mismatch", "the record's hash does not match its content (altered)")
-        if earlier[record.seq] or len(in_batch[record.seq]) > 1:
-            flag(record, "fork", "another record already holds this seq")
-        if record.seq == 1:
+    for link in new:
+        if link.verified is False:
+            flag(link, "hash_mismatch", "the record's hash does not match its content (altered)")
+        elif link.verified is None:
+            flag(link, "unverified", "a quarantined record whose hash cannot be recomputed: the chain goes on "
+                                     "from the hash it states")  # fmt: skip
+        if earlier[link.seq] or len(in_batch[link.seq]) > 1:
+            flag(link, "fork", "another record already holds this seq")
+        if link.seq == 1:
             predecessors = [GENESIS_HASH]
         else:
-            predecessors = [r.hash for r in in_batch.get(record.seq - 1, [])] + [
-                h for _, h, _ in earlier[record.seq - 1]
-            ]
+            predecessors = [p.hash for p in in_batch.get(link.seq - 1, [])] + [p.hash for p in earlier[link.seq - 1]]
         if not predecessors:
-            gaps.append(record.seq)
-        elif record.prev_hash not in predecessors:
-            flag(record, "prev_mismatch", "prev_hash does not match the record before (deleted or reordered)")
-        for successor_id, _digest, successor_prev in earlier[record.seq + 1]:
-            if successor_prev != record.hash:
-                breaks.append(ChainBreak(edge_id=edge.id, seq=record.seq + 1, record_id=successor_id,
+            gaps.append(link.seq)
+        elif link.prev_hash not in predecessors:
+            flag(link, "prev_mismatch", "prev_hash does not match the record before (deleted or reordered)")
+        for successor in earlier[link.seq + 1]:
+            if successor.prev_hash != link.hash:
+                breaks.append(ChainBreak(edge_id=edge.id, seq=successor.seq, record_id=successor.record_id,
                                          reason="prev_mismatch",
                                          detail="prev_hash does not match the record that arrived later"))  # fmt: skip
     return gaps
 
 
+def _stored_links(session: Session, edge_id: str, seqs: list[int]) -> list[Link]:
+    records = session.execute(
+        select(EdgeRecord.seq, EdgeRecord.id, EdgeRecord.prev_hash, EdgeRecord.hash, EdgeRecord.hash_ok)
+        .where(EdgeRecord.edge_id == edge_id, _in(session, EdgeRecord.seq, seqs))
+    )  # fmt: skip
+    links = [Link(seq, rid, prev, digest, ok) for seq, rid, prev, digest, ok in records]
+    held = session.execute(
+        select(QuarantinedRecord.seq, QuarantinedRecord.record_id, QuarantinedRecord.prev_hash, QuarantinedRecord.hash,
+               QuarantinedRecord.hash_ok)
+        .where(QuarantinedRecord.edge_id == edge_id, _in(session, QuarantinedRecord.seq, seqs),
+               QuarantinedRecord.prev_hash.is_not(None), QuarantinedRecord.hash.is_not(None))
+    )  # fmt: skip
+    links += [Link(seq or 0, rid or "", prev or "", digest or "", ok) for seq, rid, prev, digest, ok in held]
+    return links
+
+
 def _advance_head(session: Session, edge: Edge) -> None:
-    """Move the edge's contiguous head (``chain_seq``) as far as the stored seqs allow."""
+    """Move the edge's contiguous head (``chain_seq``) as far as the stored and quarantined seqs allow."""
     while True:
-        rows = session.execute(
-            select(EdgeRecord.seq, EdgeRecord.hash)
-            .where(EdgeRecord.edge_id == edge.id, EdgeRecord.seq > edge.chain_seq)
-            .order_by(EdgeRecord.seq).limit(5000)
-        ).all()  # fmt: skip
+        stored = select(EdgeRecord.seq.label("seq"), EdgeRecord.hash.label("hash")).where(
+            EdgeRecord.edge_id == edge.id, EdgeRecord.seq > edge.chain_seq
+        )
+        held = select(QuarantinedRecord.seq.label("seq"), QuarantinedRecord.hash.label("hash")).where(
+            QuarantinedRecord.edge_id == edge.id, QuarantinedRecord.seq > edge.chain_seq,
+            QuarantinedRecord.prev_hash.is_not(None), QuarantinedRecord.hash.is_not(None),
+        )  # fmt: skip
+        both = union_all(stored, held).subquery()
+        rows = session.execute(select(both.c.seq, both.c.hash).order_by(both.c.seq).limit(5000)).all()
         moved = False
         for seq, digest in rows:
             if seq != edge.chain_seq + 1:

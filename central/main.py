@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
 
+from central.api.body_limits import JsonBodyLimit
 from central.api.deps import route_roles
 from central.api.errors import ERROR_RESPONSES, install_error_handlers
 from central.api.routes import (
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(metrics.router)
     install_office(app, settings)
+    app.add_middleware(JsonBodyLimit)
     app.add_middleware(RequestTimer, metrics=central_metrics)
     return app
 

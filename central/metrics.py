@@ -60,12 +60,24 @@ class CentralMetrics:
         self.ingest_rejected = Counter(
             "parkgate_central_ingest_rejected", "journal records refused", ["edge", "code"], registry=self.registry
         )
+        self.ingest_quarantined = Counter(
+            "parkgate_central_ingest_quarantined", "journal records kept as received but not projected (outside the "
+            "wire bounds or refused by the database)", ["edge", "reason"], registry=self.registry,
+        )  # fmt: skip
         self.chain_breaks = Counter(
             "parkgate_central_chain_breaks", "hash-chain breaks flagged", ["edge", "reason"], registry=self.registry
         )
         self.invalid_shift_reports = Counter(
             "parkgate_central_invalid_shift_reports", "shift reports stored but flagged: they do not validate",
             ["edge"], registry=self.registry,
+        )  # fmt: skip
+        self.security_alerts = Counter(
+            "parkgate_central_edge_security_alerts", "security_alert records from edges (e.g. a booth's sign-in flood)",
+            ["edge"], registry=self.registry,
+        )  # fmt: skip
+        self.logins = Counter(
+            "parkgate_central_logins", "login attempts by outcome: ok, failed, refused (rate limit or account delay)",
+            ["outcome"], registry=self.registry,
         )  # fmt: skip
         self.sync_items = Counter(
             "parkgate_central_sync_items", "list records and deletions sent to edges", ["edge"], registry=self.registry

@@ -192,6 +192,7 @@ class EdgeDaemon:
             self.desk = booth_desk(self, booth)
             self.writer.listeners.append(self.desk.committed)
         self.outbox: Outbox | None = None
+        self._woken_at_seq = 0
         self.sync: ListSync | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
@@ -263,7 +264,8 @@ class EdgeDaemon:
                     runner.submit(Tick(), 0.0)
             self.metrics.park(self.park)
             self.metrics.lanes_out_of_service.set(sum(r.out_of_service is not None for r in self.runners.values()))
-            if self.outbox is not None and self.journal.last_seq:
+            if self.outbox is not None and self.journal.last_seq != self._woken_at_seq:
+                self._woken_at_seq = self.journal.last_seq  # only new records wake the outbox
                 self.outbox.wake()
 
     async def _checkpoints(self, every_s: float = 2.0) -> None:

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticCustomError
 
 WIRE_VERSION = 1
 GENESIS_HASH = "0" * 64
@@ -34,6 +37,94 @@ INGEST_PATH = "/api/v1/ingest"
 
 RecordId = Annotated[str, Field(min_length=1, max_length=64)]
 Plate = Annotated[str, Field(min_length=1, max_length=16)]
+
+# Bounds of an ingested journal record (central quarantines a record outside them, see ``JournalRecord``).
+SEQ_MAX = 2**63 - 1  # a PostgreSQL bigint
+RECORD_YEARS = (2000, 2100)  # ``at`` from 2000-01-01 up to (not including) 2100-01-01, in its own offset
+PAYLOAD_DEPTH_MAX = 16  # nesting of objects and arrays inside ``payload``
+PAYLOAD_NODES_MAX = 20_000  # values (keys, strings, numbers, ...) inside ``payload``
+PAYLOAD_TEXT_MAX = 65_536  # characters of one string or key inside ``payload``
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unstorable_text(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text (PostgreSQL text and JSONB refuse U+0000 and lone surrogates)."""
+    if "\x00" in value:
+        return "holds U+0000 (NUL)"
+    if _SURROGATE.search(value):
+        return "holds a lone UTF-16 surrogate"
+    return None
+
+
+def shown_text(value: str) -> str:
+    """``value`` with U+0000 and lone surrogates as escapes, for a message that names where they are."""
+    return value.replace("\x00", "\\u0000").encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _storable(value: str) -> str:
+    if problem := unstorable_text(value):
+        raise PydanticCustomError("text_not_storable", "text {problem}", {"problem": problem})
+    return value
+
+
+StorableText = Annotated[str, AfterValidator(_storable)]
+WireId = Annotated[StorableText, Field(min_length=1, max_length=64)]
+
+
+def payload_problem(payload: Any) -> tuple[str, str, str] | None:
+    """The first reason ``payload`` breaks the record bounds, as ``(error type, path, message)``; ``None`` if none.
+
+    Walks iteratively (a hostile payload cannot exhaust the stack): depth, number of values, text length,
+    storable text (keys too) and finite numbers.
+    """
+    pending: list[tuple[Any, str, int]] = [(payload, "payload", 0)]
+    nodes = 0
+    while pending:
+        value, path, depth = pending.pop()
+        nodes += 1
+        if nodes > PAYLOAD_NODES_MAX:
+            return "too_large", "payload", f"more than {PAYLOAD_NODES_MAX} values"
+        if isinstance(value, dict | list) and depth >= PAYLOAD_DEPTH_MAX:
+            return "too_deep", path, f"nested deeper than {PAYLOAD_DEPTH_MAX} levels"
+        if isinstance(value, dict):
+            for key, item in value.items():
+                key_text = str(key)
+                where = f"{path}.{shown_text(key_text[:40])}"
+                if problem := unstorable_text(key_text):
+                    return "text_not_storable", where, f"key {problem}"
+                if len(key_text) > PAYLOAD_TEXT_MAX:
+                    return "too_long", where, f"key longer than {PAYLOAD_TEXT_MAX} characters"
+                pending.append((item, where, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, f"{path}[{n}]", depth + 1) for n, item in enumerate(value))
+        elif isinstance(value, str):
+            if problem := unstorable_text(value):
+                return "text_not_storable", path, f"text {problem}"
+            if len(value) > PAYLOAD_TEXT_MAX:
+                return "too_long", path, f"text longer than {PAYLOAD_TEXT_MAX} characters"
+        elif isinstance(value, float) and not math.isfinite(value):
+            return "not_finite", path, "a number that is not finite (NaN or infinity)"
+    return None
+
+
+def _bounded_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    if found := payload_problem(payload):
+        kind, path, message = found
+        raise PydanticCustomError(kind, "{path}: {message}", {"path": path, "message": message})
+    return payload
+
+
+def _record_time(at: datetime) -> datetime:
+    # Judged on the time as written: converting year 1 or 9999 with an offset to UTC overflows.
+    first, end = RECORD_YEARS
+    if not first <= at.year < end:
+        raise PydanticCustomError(
+            "out_of_range", "record time must be from {first} to {end} (year {year})",
+            {"first": first, "end": end, "year": at.year},
+        )  # fmt: skip
+    return at
 
 
 class WireModel(BaseModel):
@@ -149,6 +240,7 @@ class RecordKind(StrEnum):
     SHIFT = "shift"  # a booth shift opened, a cash drop, a handover
     SHIFT_REPORT = "shift_report"  # the closing figures of a shift
     TARIFF_VERSION = "tariff_version"  # the text of a tariff version, sent once before the first fee it computes
+    SECURITY_ALERT = "security_alert"  # e.g. a source spraying PINs at a booth console: for the office to see
 
 
 class JournalRecord(WireModel):
@@ -156,23 +248,44 @@ class JournalRecord(WireModel):
 
     ``payload`` is kind-specific JSON (times as ISO 8601 UTC text, money as integer minor units with a
     ``currency`` field). ``hash`` is :func:`record_hash` of everything else, which includes ``prev_hash``.
+
+    Every field is bounded (ids 64 characters, ``seq`` a bigint, ``at`` from 2000 to 2100, ``payload`` depth, size,
+    finite numbers, and no text PostgreSQL cannot store: U+0000, lone surrogates). Central checks each record of a
+    batch on its own: one outside the bounds is kept as received in quarantine, never refused with the batch. The
+    edge builds its records with :func:`seal` without these checks, so a wrong clock never stops it journaling.
     """
 
-    id: RecordId = Field(description="globally unique, time-ordered (UUIDv7) id made at the edge")
-    seq: int = Field(ge=1, description="position in this edge's chain, 1, 2, 3 ...")
+    id: WireId = Field(description="globally unique, time-ordered (UUIDv7) id made at the edge")
+    seq: int = Field(ge=1, le=SEQ_MAX, description="position in this edge's chain, 1, 2, 3 ...")
     kind: RecordKind
-    car_park: str
-    lane: str | None = None
-    at: AwareDatetime
-    payload: dict[str, JsonValue]
+    car_park: WireId
+    lane: WireId | None = None
+    at: Annotated[AwareDatetime, AfterValidator(_record_time)]
+    payload: Annotated[dict[str, JsonValue], AfterValidator(_bounded_payload)]
     prev_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     hash: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+BATCH_MAX = 5000
+
+
 class IngestBatch(WireModel):
+    """What the edge sends. Central reads it as an :class:`IngestEnvelope` first, then each record on its own."""
+
     wire_version: Literal[1] = 1
-    edge_id: str
-    records: list[JournalRecord] = Field(min_length=1, max_length=5000)
+    edge_id: WireId
+    records: list[JournalRecord] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+class IngestEnvelope(WireModel):
+    """A batch as central first reads it: the envelope is checked (a fault here refuses the whole batch with 422,
+    naming the field), the records only as JSON objects, so one bad record is quarantined instead of refusing the
+    records around it."""
+
+    wire_version: Literal[1] = 1
+    edge_id: WireId
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=BATCH_MAX,
+                                          description="JournalRecord objects, each checked on its own")  # fmt: skip
 
 
 class ChainStatus(StrEnum):
@@ -188,9 +301,13 @@ class Rejection(WireModel):
 
 
 class IngestAck(WireModel):
-    accepted: list[str] = Field(description="ids stored by this request")
+    accepted: list[str] = Field(description="ids stored by this request (quarantined ones included)")
     duplicates: list[str] = Field(description="ids central already had (the same content): safe to drop")
     rejected: list[Rejection] = Field(default_factory=list, description="ids refused, with why; resend is futile")
+    quarantined: list[Rejection] = Field(
+        default_factory=list,
+        description="records stored as received but not projected (outside the bounds): code and field; settled",
+    )
     chain: ChainStatus
     chain_detail: str = ""
     last_seq: int = Field(ge=0, description="the highest seq central holds contiguously from 1 for this edge")
@@ -270,7 +387,9 @@ def seal(
     digest = record_hash(
         id=id, seq=seq, kind=kind, car_park=car_park, lane=lane, at=at, payload=payload, prev_hash=prev_hash
     )
-    return JournalRecord(
-        id=id, seq=seq, kind=kind, car_park=car_park, lane=lane, at=at, payload=payload, prev_hash=prev_hash,
-        hash=digest,
+    # Not validated against the record bounds: the edge journals whatever happens (a clock at 1970 included) and
+    # central quarantines what is outside them; durability before motion.
+    return JournalRecord.model_construct(
+        id=id, seq=seq, kind=RecordKind(kind), car_park=car_park, lane=lane, at=at, payload=payload,
+        prev_hash=prev_hash, hash=digest,
     )  # fmt: skip

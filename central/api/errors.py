@@ -21,10 +21,12 @@ _LOGGER = logging.getLogger(__name__)
 __all__ = ["ERROR_RESPONSES", "ApiError", "conflict", "error_response", "install_error_handlers", "not_found"]
 
 
-def error_response(status: int, code: str, message: str, detail: Any = None) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, detail: Any = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = ErrorBody(code=code, message=message, detail=jsonable_encoder(detail))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers)
+    headers = {**({"WWW-Authenticate": "Bearer"} if status == 401 else {}), **(headers or {})}
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers or None)
 
 
 # Responses every route may give, declared once for the OpenAPI schema.
@@ -42,7 +44,7 @@ _HTTP_CODES = {404: "http.not_found", 405: "http.method_not_allowed", 401: "auth
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.detail)
+        return error_response(exc.status, exc.code, exc.message, exc.detail, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -94,3 +94,35 @@ class EdgeShiftReport(Base):
     unexplained_cycles: Mapped[int | None] = mapped_column(BigInteger)
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     problem: Mapped[str] = mapped_column(Text, default="")
+
+
+class QuarantinedRecord(Base):
+    """A journal record central could not store or project as it is (outside the wire bounds, or text PostgreSQL
+    cannot hold), kept exactly as received and flagged so the stream behind it goes on.
+
+    ``raw`` is the record's JSON with every non-ASCII character escaped, so U+0000 and lone surrogates survive as
+    ``\\u0000`` escapes and nothing is lost. ``seq``, ``prev_hash`` and ``hash`` are filled when the record states
+    them well enough to take its place in the edge's chain; ``hash_ok`` is ``None`` when the hash could not be
+    recomputed (say a time that does not convert to UTC).
+    """
+
+    __tablename__ = "quarantined_records"
+    __table_args__ = (
+        Index("ix_quarantined_records_edge_seq", "edge_id", "seq"),
+        Index("ux_quarantined_records_edge_digest", "edge_id", "digest", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str | None] = mapped_column(String(64))
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    kind: Mapped[str | None] = mapped_column(String(32))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+    hash_ok: Mapped[bool | None] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(String(32))  # text_not_storable, out_of_range, too_long, too_deep, ...
+    field: Mapped[str] = mapped_column(String(200))  # e.g. payload.reason, seq, at
+    detail: Mapped[str] = mapped_column(Text, default="")
+    raw: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))  # SHA-256 of raw: a resent record is quarantined once
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -33,14 +34,19 @@ from edge.booth.payment import Method, ShiftError
 from edge.booth.ports import BoothJournal, LaneControl
 from edge.booth.records import BoothRecord, PaymentTaken
 from edge.booth.shift import Clock, Shift, ShiftState
-from edge.lanes.actions import Commit, LaneAction
+from edge.lanes.actions import Commit, Draft, LaneAction
 from edge.lanes.events import AttachEntry, LaneEvent, LostCard, ManualOpen, Refuse, ResetAntiPassback
 from edge.lanes.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
 from edge.lanes.lane import Phase
 from edge.lanes.park import Session
 from edge.store.journal import JournalError
+from parking.ids import new_id
+from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
+# Where the request being served came from (the console sets it per request): sign-ins and supervisor approvals
+# are counted against it.
+CONSOLE_SOURCE: ContextVar[str] = ContextVar("console_source", default="local")
 
 
 def operators_path(journal_path: Path) -> Path:
@@ -72,6 +78,7 @@ class BoothDesk(LaneObservations):
     version: int = 0
     watches: dict[str, LaneWatch] = field(default_factory=dict)
     entry_images: dict[str, str] = field(default_factory=dict)  # session id -> entry image reference
+    security_alerts: list[dict[str, Any]] = field(default_factory=list)  # the latest, shown at the booth
 
     def __post_init__(self) -> None:
         self.booth_id = self.booth.id
@@ -126,16 +133,42 @@ class BoothDesk(LaneObservations):
 
     # ------------------------------------------------------------------------------------- sign-in, shift
 
-    async def sign_in(self, operator: str, pin: str) -> Operator:
+    async def sign_in(self, operator: str, pin: str, source: str | None = None) -> Operator:
+        """Check an operator's PIN (counted against ``source``, the client's address); a source going over its
+        limit is shown at the booth and journaled as a ``security_alert`` for central."""
         async with self._pins:
-            return await asyncio.to_thread(self.operators.sign_in, operator, pin, booth=self.booth_id)
+            try:
+                return await asyncio.to_thread(self.operators.sign_in, operator, pin, booth=self.booth_id,
+                                               source=source or CONSOLE_SOURCE.get())  # fmt: skip
+            finally:
+                await self._raise_alerts()
+
+    async def _raise_alerts(self) -> None:
+        for alert in self.operators.take_alerts():
+            _LOGGER.warning("booth %s: %d failed sign-ins from %s within %d s: refused for now", alert.booth,
+                            alert.failures, alert.source, alert.window_s)  # fmt: skip
+            view = {"event": "sign_in_flood", "at": alert.at.isoformat(), "source": alert.source,
+                    "booth": alert.booth, "failures": alert.failures, "window_s": alert.window_s,
+                    "last_operator": alert.last_operator}  # fmt: skip
+            self.security_alerts.append(view)
+            del self.security_alerts[:-20]
+            draft = Draft(id=new_id(), kind=RecordKind.SECURITY_ALERT, lane=None, at=alert.at, payload=view)
+            try:
+                await self.lanes.commit([draft])
+            except JournalError:
+                _LOGGER.exception("booth %s: the security alert could not be journaled", alert.booth)
+            self.changed()
 
     async def approve(self, supervisor: str, pin: str, action: str, requested_by: str) -> SupervisorApproval:
         """A supervisor's PIN for one supervisor-only action."""
         async with self._pins:
-            return await asyncio.to_thread(
-                self.operators.approve, supervisor, pin, action=action, requested_by=requested_by, booth=self.booth_id
-            )
+            try:
+                return await asyncio.to_thread(
+                    self.operators.approve, supervisor, pin, action=action, requested_by=requested_by,
+                    booth=self.booth_id, source=CONSOLE_SOURCE.get(),
+                )  # fmt: skip
+            finally:
+                await self._raise_alerts()
 
     async def _commit(self, records: Sequence[BoothRecord]) -> None:
         try:

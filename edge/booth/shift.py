@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol, TypeVar
 from pydantic import ValidationError
 
 from edge.booth.cash import CashCountError, count_cash
+from edge.booth.operator_text import OperatorTextError, operator_text
 from edge.booth.operators import SupervisorApproval
 from edge.booth.payment import Method, settle
 from edge.booth.payment import ShiftError as ShiftError
@@ -132,6 +133,15 @@ class Shift:
         elif isinstance(record, ReportReopened):
             self.state, self.reopened = ShiftState.CLOSING, True
 
+    @staticmethod
+    def _typed(value: str, field: str, *, multiline: bool = False) -> str:
+        """Text as an operator typed it, refused with a :class:`ShiftError` naming the field when it holds a control
+        character or is too long (see :mod:`edge.booth.operator_text`)."""
+        try:
+            return operator_text(value, field, multiline=multiline)
+        except OperatorTextError as err:
+            raise ShiftError(err.code, str(err)) from err
+
     def _make(self, model: type[R], **fields: Any) -> R:
         """Build a record, turning a field the model refuses (a note too long, say) into a :class:`ShiftError`."""
         try:
@@ -245,7 +255,8 @@ class Shift:
             raise ShiftError("reversal.already_reversed", f"payment {payment_id} is reversed already")
         if payment_id not in self.tally.pending_exit:
             raise ShiftError("reversal.vehicle_left", "the vehicle has left the lane: the payment is final")
-        if not reason.strip():
+        reason = self._typed(reason, "reason")
+        if not reason:
             raise ShiftError("reversal.reason_required", "a reversal needs a reason")
         record = self._make(
             PaymentReversed,
@@ -272,7 +283,9 @@ class Shift:
     ) -> FeeWaived:
         """Let a free (by category: police, ambulance...) or special vehicle through without charge, logged."""
         self._need(ShiftState.OPEN)
-        if not category.strip() or not reason.strip():
+        category, reason = self._typed(category, "category"), self._typed(reason, "reason")
+        note = self._typed(note, "note", multiline=True)
+        if not category or not reason:
             raise ShiftError("waiver.category_and_reason", "a free or special vehicle needs a category and reason")
         record = self._make(
             FeeWaived,
@@ -295,7 +308,8 @@ class Shift:
     ) -> ManualOpened:
         """Record a manual opening of ``lane`` with its reason (commit it before the barrier moves)."""
         self._need(ShiftState.OPEN)
-        if not reason.strip():
+        reason = self._typed(reason, "reason")
+        if not reason:
             raise ShiftError("manual_open.reason_required", "a manual open needs a reason")
         record = self._make(
             ManualOpened,
@@ -313,7 +327,7 @@ class Shift:
     ) -> CashDropped:
         """Seal cash counted by denomination into the numbered ``bag`` and drop it in the safe (投包)."""
         self._need(ShiftState.OPEN)
-        bag = bag.strip()
+        bag = self._typed(bag, "bag")
         if not bag:
             raise ShiftError("drop.bag_required", "a cash drop needs the bag's number")
         if any(d.bag == bag for s in self.booth.shifts for d in s.tally.drops):
@@ -332,7 +346,8 @@ class Shift:
     def issue_card(self, *, operator: str, lane: str | None, reason: str, card: str | None = None) -> CardIssuedAtBooth:
         """Hand a temporary card out at the booth (the dispenser jammed or is empty), attributed and with reason."""
         self._need(ShiftState.OPEN)
-        if not reason.strip():
+        reason = self._typed(reason, "reason")
+        if not reason:
             raise ShiftError("card.reason_required", "a card issued by hand needs a reason")
         record = self._make(CardIssuedAtBooth, **self._base(operator, lane), card=card, reason=reason)
         self._emit(record)
@@ -398,6 +413,7 @@ class Shift:
             raise ShiftError("shift.bad_float_left", f"float left {left} is not within the {cash.total} counted")
         if len(handover_note) > NOTE_MAX:
             raise ShiftError("input.invalid", f"the handover note is longer than {NOTE_MAX} characters")
+        handover_note = self._typed(handover_note, "handover note", multiline=True)
         # every check is done: from here on records are emitted, and all of them are returned
         records: list[BoothRecord] = []
         if self.state is ShiftState.OPEN:
@@ -431,7 +447,8 @@ class Shift:
         now = self.booth.now()
         if approval.action != "reopen_shift_report" or now - approval.at > APPROVAL_VALID_FOR or now < approval.at:
             raise ShiftError("approval.invalid", "a fresh supervisor approval for reopen_shift_report is needed")
-        if not reason.strip():
+        reason = self._typed(reason, "reason")
+        if not reason:
             raise ShiftError("reopen.reason_required", "reopening a report needs a reason")
         record = self._make(
             ReportReopened,

@@ -18,14 +18,16 @@ from typing import Any, Literal, cast
 from aiohttp import web
 
 from edge.booth.cash import CashCountError
-from edge.booth.desk import BoothDesk, DeskError
+from edge.booth.desk import CONSOLE_SOURCE, BoothDesk, DeskError
 from edge.booth.fonts import MissingFontError, find_cjk_font
+from edge.booth.operator_text import OperatorTextError, operator_text
 from edge.booth.operators import OperatorError, Outcome, SignInError
 from edge.booth.payment import ShiftError
 from edge.booth.receipt import DriverReceipt, receipt_escpos, receipt_pdf
 from edge.booth.slip import PaymentSlip, slip_escpos, slip_pdf
 from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
 from edge.console.views import report_view, session_view, state_view
+from parking.json_bounds import json_depth_over
 from parking.money import MoneyError, format_amount, minor_digits, parse_amount
 
 _LOGGER = logging.getLogger(__name__)
@@ -38,9 +40,13 @@ Handler = Callable[[web.Request, SignedIn], Awaitable[web.StreamResponse]]
 INPUT_CODES = ("input.", "payment.", "cash.", "cards.", "drop.bag_required", "drop.empty", "shift.no_", "waiver.")
 
 
+BODY_MAX = 256 * 1024  # the largest console request is a cash count: a few hundred bytes
+DEPTH_MAX = 8  # the console's bodies nest two levels (a count inside the body)
+
+
 class BadInputError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        self.code, self.message = code, message
+    def __init__(self, code: str, message: str, status: int = 422) -> None:
+        self.code, self.message, self.status = code, message, status
         super().__init__(message)
 
 
@@ -54,26 +60,39 @@ def error(status: int, code: str, message: str) -> web.Response:
 async def body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise BadInputError("input.not_json", "send a JSON object (Content-Type: application/json)")
+    if (request.content_length or 0) > BODY_MAX:
+        raise BadInputError("input.too_large", f"the body is over {BODY_MAX} bytes", 413)
+    chunks, size = [], 0
+    while chunk := await request.content.read(65536):
+        size += len(chunk)
+        if size > BODY_MAX:
+            raise BadInputError("input.too_large", f"the body is over {BODY_MAX} bytes", 413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if json_depth_over(raw, DEPTH_MAX):
+        raise BadInputError("input.too_deep", f"the JSON nests deeper than {DEPTH_MAX} levels", 400)
     try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError) as err:
         raise BadInputError("input.not_json", f"the body is not JSON: {err}") from err
     if not isinstance(data, dict):
         raise BadInputError("input.not_object", "send a JSON object")
     return data
 
 
-def text(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 500) -> str:
+def text(data: dict[str, Any], name: str, *, required: bool = True, limit: int = 500, multiline: bool = False) -> str:
+    """A text field as typed: stripped, bounded, no control characters (new lines only when ``multiline``)."""
     value = data.get(name, "")
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise BadInputError("input.bad_field", f"{name} must be text")
-    value = value.strip()
+    try:
+        value = operator_text(value, name, limit=limit, multiline=multiline)
+    except OperatorTextError as err:
+        raise BadInputError(err.code, str(err)) from err
     if required and not value:
         raise BadInputError("input.missing", f"{name} is required")
-    if len(value) > limit:
-        raise BadInputError("input.too_long", f"{name} is longer than {limit} characters")
     return value
 
 
@@ -157,10 +176,11 @@ def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRes
         signed = request.app[SESSIONS].get(request.cookies.get(COOKIE))
         if signed is None:
             return error(401, "auth.required", "sign in with your operator id and PIN")
+        CONSOLE_SOURCE.set(request.remote or "unknown")  # supervisor PINs are counted against it too
         try:
             return await handler(request, signed)
         except BadInputError as err:
-            return error(422, err.code, err.message)
+            return error(err.status, err.code, err.message)
         except DeskError as err:
             return error(err.status, err.code, err.message)
         except ShiftError as err:
@@ -178,6 +198,14 @@ def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRes
 
 def sign_in_refusal(err: SignInError, *, supervisor: bool = False) -> web.Response:
     prefix = "supervisor" if supervisor else "auth"
+    if err.outcome is Outcome.RATE_LIMITED:
+        until = err.locked_until.isoformat() if err.locked_until else ""
+        response = error(429, f"{prefix}.rate_limited",
+                         f"too many failed sign-ins from this device: try again after {until}")  # fmt: skip
+        if err.locked_until is not None:
+            wait = max(1, int((err.locked_until - datetime.now(err.locked_until.tzinfo)).total_seconds()) + 1)
+            response.headers["Retry-After"] = str(wait)
+        return response
     if err.outcome is Outcome.LOCKED or err.locked_until is not None:
         until = err.locked_until.isoformat() if err.locked_until else ""
         return error(423, f"{prefix}.locked", f"{err.operator} is locked until {until} after wrong PINs")
@@ -192,9 +220,9 @@ async def sign_in(request: web.Request) -> web.Response:
         data = await body(request)
         operator, pin = text(data, "operator", limit=40), text(data, "pin", limit=16)
     except BadInputError as err:
-        return error(422, err.code, err.message)
+        return error(err.status, err.code, err.message)
     try:
-        found = await desk.sign_in(operator, pin)
+        found = await desk.sign_in(operator, pin, source=request.remote or "unknown")
     except SignInError as err:
         return sign_in_refusal(err)
     try:
@@ -270,7 +298,7 @@ def lane_action(name: str) -> Handler:
             if kind not in ("free", "special"):
                 raise BadInputError("waiver.bad_kind", "list_kind is free or special")
             await desk.waive(lane, who, cast(Literal["free", "special"], kind), text(data, "category", limit=40),
-                             text(data, "reason"), text(data, "note", required=False))  # fmt: skip
+                             text(data, "reason"), text(data, "note", required=False, multiline=True))  # fmt: skip
         elif name == "lost-card":
             await desk.lost_card(lane, who)
         elif name == "manual-open":
@@ -305,7 +333,7 @@ def shift_action(name: str) -> Handler:
             await desk.drop_cash(who, text(data, "bag", limit=32), counts(data, "counts"), witness)
         elif name == "close":
             cards = count(data, "cards_on_hand"), count(data, "cards_collected")
-            note = text(data, "note", required=False)
+            note = text(data, "note", required=False, multiline=True)
             shift = await desk.close_shift(who, counts(data, "counts"), *cards, note)
             printer = desk.printer()
             if printer is not None:  # the slip on the booth's receipt printer too, without holding the answer

@@ -78,7 +78,7 @@ def manage_operators(args: argparse.Namespace) -> int:
         elif command == "audit":
             for attempt in store.audit(args.operator_id):
                 print(f"{attempt.at.isoformat()}\t{attempt.operator}\t{attempt.booth}\t{attempt.purpose}\t"
-                      f"{attempt.outcome.value}\t{attempt.detail}")  # fmt: skip
+                      f"{attempt.outcome.value}\t{attempt.detail}\t{attempt.source}")  # fmt: skip
     except OperatorError as err:
         raise UsageError(str(err)) from None
     finally:

@@ -148,4 +148,6 @@ def state_view(desk: BoothDesk) -> dict[str, Any]:
     lanes = [lane_view(desk, lane_id) for lane_id in desk.lanes.lane_ids()]
     lanes.sort(key=lambda v: (not v["staffed"], v["id"]))
     return {"version": desk.version, "car_park": desk.car_park_name, "zone": str(desk.zone),
-            "now": local_text(desk, desk.clock()), "lanes": lanes, "shift": shift_view(desk)}  # fmt: skip
+            "now": local_text(desk, desk.clock()), "lanes": lanes, "shift": shift_view(desk),
+            "security_alerts": [{**alert, "at_local": local_text(desk, alert["at"])}
+                                for alert in desk.security_alerts]}  # fmt: skip

@@ -12,6 +12,7 @@ Neither is ever awaited by a lane: central down means delayed reports, never a s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,11 @@ class CentralLink:
         return httpx.AsyncClient(base_url=self.url.rstrip("/"), headers=headers, timeout=self.timeout_s)
 
 
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
 async def _sleep_or_wake(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:
     waits = [asyncio.ensure_future(wake.wait()), asyncio.ensure_future(stop.wait())]
     try:
@@ -71,14 +77,17 @@ class Outbox:
         self.edge_id = edge_id
         self.batch_size = batch_size
         self.idle_interval_s = idle_interval_s
-        self.backoff = backoff or Backoff(initial=0.5, maximum=60.0)
+        # Exponential, capped at a minute, with a quarter of jitter so the edges of an operator do not all come
+        # back at the same instant after an outage of central; reset by the first batch central takes.
+        self.backoff = backoff or Backoff(initial=0.5, maximum=60.0, jitter=0.25)
         self.on_backlog = on_backlog
         self.failures = 0
         self.last_error: str | None = None
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
-        """New records were committed: send soon rather than at the next idle interval."""
+        """New records were committed: send soon rather than at the next idle interval (never sooner than the
+        backoff allows while central is failing)."""
         self._wake.set()
 
     async def send_once(self) -> int:
@@ -103,6 +112,9 @@ class Outbox:
         await asyncio.to_thread(self.journal.mark_sent, settled, ack.rejected)
         for rejection in ack.rejected:
             _LOGGER.error("central refused record %s: %s %s", rejection.id, rejection.code, rejection.message)
+        for held in ack.quarantined:
+            _LOGGER.error("central quarantined record %s (kept as sent, not counted): %s %s", held.id, held.code,
+                          held.message)  # fmt: skip
         if ack.chain.value == "break":
             _LOGGER.error("central reports a chain break: %s", ack.chain_detail)
         return len(settled) + len(ack.rejected)
@@ -123,11 +135,16 @@ class Outbox:
                 self.last_error = str(err)
                 delay = self.backoff.next_delay()
             except Exception:
+                self.failures += 1
                 _LOGGER.exception("outbox: unexpected error")
                 delay = self.backoff.next_delay()
             if self.on_backlog is not None:
                 self.on_backlog(await asyncio.to_thread(self.journal.backlog))
-            if delay:
+            if self.failures:
+                # Backing off: new records (or the daemon's ticker) must not cut the wait short, or a failing
+                # central would be asked again at every tick.
+                await _sleep_or_stop(stop, delay)
+            elif delay:
                 await _sleep_or_wake(self._wake, stop, delay)
 
 

@@ -95,6 +95,8 @@ class EdgeSite:
         self.entry = EntryLane(LaneSettings(id="in-1", car_park=site.car_park, has_dispenser=dispenser,
                                             ticketless=not dispenser), context)  # fmt: skip
         self.exit = ExitLane(LaneSettings(id="out-1", car_park=site.car_park, tariff="residential"), context, fees)
+        for lane in (self.entry, self.exit):  # the I/O modules' first poll: where each barrier stands
+            lane.handle(BarrierReport(BarrierPosition.CLOSED), self.now)
         self.booth = Booth("B1", site.car_park, clock=lambda: self.now)
         ids = {t.content_hash: t.id for t in real.tariffs.values()}
         if send_tariffs:  # as the daemon does at start

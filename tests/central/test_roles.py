@@ -81,6 +81,7 @@ ENDPOINTS = [
     ("get", "/api/v1/transactions", "/api/v1/transactions", REGISTRY_READERS),
     ("get", "/api/v1/transactions/totals", "/api/v1/transactions/totals", REGISTRY_READERS),
     ("get", "/api/v1/shift-reports", "/api/v1/shift-reports", REGISTRY_READERS),
+    ("get", "/api/v1/quarantine", "/api/v1/quarantine", frozenset({Role.ADMIN, Role.SUPERVISOR})),
     ("get", "/api/v1/audit", "/api/v1/audit", LIST_KEEPERS),
     (
         "get",

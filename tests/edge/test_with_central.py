@@ -14,7 +14,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert
 
 from central.core.config import Settings
 from central.core.db import make_engine
@@ -22,12 +22,13 @@ from central.core.migrate import upgrade
 from central.core.security import Role, hash_password
 from central.main import create_app
 from central.models import User
-from edge.lanes.actions import Commit
+from edge.lanes.actions import Commit, Draft
 from edge.lanes.directory import Directory
 from edge.store.journal import Journal
 from edge.store.lists import ListStore
 from edge.store.sync import ListSync, Outbox
-from parking.wire import INGEST_PATH, ChainStatus, IngestAck, IngestBatch
+from parking.ids import new_id
+from parking.wire import INGEST_PATH, ChainStatus, IngestAck, IngestBatch, RecordKind
 from tests.central.scenario import make_holder, make_plan, make_site, ok
 from tests.edge.kit import Clock, arrive, context, cross, entry_lane, feed
 
@@ -41,7 +42,8 @@ def central(postgres_sqlalchemy_url: str) -> Iterator[tuple[str, TestClient, dic
     upgrade(engine)
     with engine.begin() as conn:
         conn.execute(insert(User).values(username="admin", full_name="Admin", role=Role.ADMIN.value,
-                                         password_hash=hash_password(PASSWORD), active=True))  # fmt: skip
+                                         password_hash=hash_password(PASSWORD), active=True)
+                     .on_conflict_do_nothing(index_elements=["username"]))  # fmt: skip
     app = create_app(Settings(database_url=postgres_sqlalchemy_url, db_pool_size=4, bootstrap_admin_password=None))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -100,3 +102,39 @@ async def test_pass_sold_at_the_office_opens_the_lane_and_the_journal_reaches_ce
         assert len(ack.duplicates) == journal.last_seq
         assert ack.chain is ChainStatus.OK
         assert ack.last_seq == journal.last_seq
+
+
+async def test_a_record_central_cannot_store_never_stops_the_outbox(
+    tmp_path: Path, central: tuple[str, TestClient, dict[str, str]]
+) -> None:
+    """A manual-open reason journaled with U+0000 (before the console refused it) and a record stamped by a clock
+    reset to 1970: central keeps both as received in quarantine, and everything after them is delivered."""
+    url, office, admin = central
+    site = make_site(office, admin, "harbour")
+    journal = Journal(tmp_path / "journal.sqlite3", site.car_park)
+    now = datetime.now(UTC)
+
+    def manual_open(reason: str, at: datetime = now) -> Draft:
+        return Draft(id=new_id(), kind=RecordKind.MANUAL_ACTION, lane="out-1", at=at,
+                     payload={"action": "manual_open", "operator": "c01", "reason": reason})  # fmt: skip
+
+    journal.commit([manual_open("before")])
+    journal.commit([manual_open("gate\u0000stuck")])
+    journal.commit([manual_open("clock reset", datetime(1970, 1, 1, tzinfo=UTC))])
+    journal.commit([manual_open("after")])
+    headers = {"Authorization": f"Bearer {site.edge_token}"}
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as client:
+        outbox = Outbox(journal, client, site.edge)
+        assert await outbox.send_once() == 4
+        assert journal.backlog() == 0
+        journal.commit([manual_open("later")])
+        assert await outbox.send_once() == 1
+    held = ok(office.get(f"/api/v1/quarantine?edge_id={site.edge}", headers=admin))
+    assert sorted((q["seq"], q["reason"], q["field"], q["hash_ok"]) for q in held) == [
+        (2, "text_not_storable", "payload.reason", True), (3, "out_of_range", "at", True),
+    ]  # fmt: skip
+    records = ok(office.get(f"/api/v1/records?edge_id={site.edge}", headers=admin))
+    assert [(r["seq"], r["payload"]["reason"]) for r in records] == [(1, "before"), (4, "after"), (5, "later")]
+    edges = ok(office.get("/api/v1/edges", headers=admin))
+    assert [e["chain_seq"] for e in edges if e["id"] == site.edge] == [5]  # the chain verified past both
+    assert ok(office.get(f"/api/v1/chain-breaks?edge_id={site.edge}", headers=admin)) == []

@@ -13,11 +13,12 @@ from central.api.deps import SessionDep, allow
 from central.api.fields import Limit, Offset, ResponseModel, When
 from central.api.routes import API_PREFIX
 from central.core.security import Role
-from central.models import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, User
+from central.models import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord, User
 from parking.wire import RecordKind
 
 router = APIRouter(prefix=API_PREFIX, tags=["journal"])
 Readers = allow(Role.ADMIN, Role.SUPERVISOR, Role.OFFICE)
+Supervisors = allow(Role.ADMIN, Role.SUPERVISOR)
 
 
 class RecordOut(ResponseModel):
@@ -76,6 +77,42 @@ def list_chain_breaks(
     query = select(ChainBreak).order_by(ChainBreak.id.desc()).limit(limit).offset(offset)
     if edge_id is not None:
         query = query.where(ChainBreak.edge_id == edge_id.replace("\x00", ""))
+    return list(session.scalars(query))
+
+
+class QuarantinedOut(ResponseModel):
+    id: int
+    edge_id: str
+    record_id: str | None
+    seq: int | None = Field(description="set when the record holds a usable seq and hashes: it is in the chain")
+    kind: str | None
+    prev_hash: str | None
+    hash: str | None
+    hash_ok: bool | None = Field(description="null: the hash could not be recomputed from what was received")
+    reason: str = Field(description="text_not_storable, out_of_range, too_long, too_deep, not_storable, ...")
+    field: str = Field(description="the first field outside the bounds, e.g. payload.reason, seq, at")
+    detail: str
+    raw: str = Field(description="the record as received, as JSON with non-ASCII escaped (U+0000 as \\u0000)")
+    received_at: datetime
+
+
+@router.get(
+    "/quarantine", response_model=list[QuarantinedOut],
+    summary="Journal records kept as received but not projected: outside the wire bounds or refused by the database",
+)  # fmt: skip
+def list_quarantine(
+    session: SessionDep,
+    edge_id: str | None = Query(default=None, max_length=64),
+    reason: str | None = Query(default=None, max_length=32),
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Supervisors,
+) -> list[QuarantinedRecord]:
+    query = select(QuarantinedRecord).order_by(QuarantinedRecord.id.desc()).limit(limit).offset(offset)
+    if edge_id is not None:
+        query = query.where(QuarantinedRecord.edge_id == edge_id.replace("\x00", ""))
+    if reason is not None:
+        query = query.where(QuarantinedRecord.reason == reason.replace("\x00", ""))
     return list(session.scalars(query))
 
 

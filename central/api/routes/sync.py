@@ -13,7 +13,7 @@ from central.api.routes import API_PREFIX
 from central.core.db import utcnow
 from central.ingest import ingest_batch
 from central.sync_pages import build_page
-from parking.wire import INGEST_PATH, SYNC_PATH, ErrorBody, IngestAck, IngestBatch, SyncPage
+from parking.wire import INGEST_PATH, SYNC_PATH, ErrorBody, IngestAck, IngestEnvelope, SyncPage
 
 router = APIRouter(prefix=API_PREFIX, tags=["edge"])
 _EDGE_ERRORS: dict[int | str, dict[str, object]] = {
@@ -51,11 +51,14 @@ def sync(
 @router.post(
     "/ingest",
     summary="Journal records from an edge: stored once per id, hash chain verified",
+    description="Each record is checked on its own against the wire bounds (parking.wire.JournalRecord): one "
+    "outside them is kept as received in quarantine and reported in `quarantined`, never refusing the batch. "
+    "A 422 is only for the envelope (wire_version, edge_id, records 1..5000 JSON objects).",
     response_model=IngestAck,
     responses=_EDGE_ERRORS,
     openapi_extra={"x-roles": ["edge"]},
 )
-def ingest(batch: IngestBatch, edge: CurrentEdge, session: SessionDep, metrics: MetricsDep) -> IngestAck:
+def ingest(batch: IngestEnvelope, edge: CurrentEdge, session: SessionDep, metrics: MetricsDep) -> IngestAck:
     if batch.edge_id != edge.id:
         raise ApiError(403, "ingest.wrong_edge", f"this token belongs to edge {edge.id!r}, not {batch.edge_id!r}")
     outcome = ingest_batch(session, edge.id, batch)
@@ -67,6 +70,10 @@ def ingest(batch: IngestBatch, edge: CurrentEdge, session: SessionDep, metrics: 
         metrics.ingest_rejected.labels(edge.id, rejection.code).inc()
     for chain_break in outcome.breaks:
         metrics.chain_breaks.labels(edge.id, chain_break.reason).inc()
+    if outcome.security_alerts:
+        metrics.security_alerts.labels(edge.id).inc(outcome.security_alerts)
+    for held in outcome.quarantined:
+        metrics.ingest_quarantined.labels(edge.id, held.reason).inc()
     if outcome.invalid_reports:
         metrics.invalid_shift_reports.labels(edge.id).inc(len(outcome.invalid_reports))
     return outcome.ack

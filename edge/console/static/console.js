@@ -122,6 +122,12 @@
     $("shift-badge").textContent = t("shift_" + state.shift.state) +
       (state.shift.shift ? " · " + state.shift.shift.operator : "");
     $("shift-badge").className = "badge " + state.shift.state;
+    const alerts = state.security_alerts || [];
+    const last = alerts[alerts.length - 1];
+    $("security-alert").hidden = !last;
+    if (last) {
+      $("security-alert").textContent = t("security_alert").replace("{source}", last.source) + " · " + last.at_local;
+    }
     const view = chooseView();
     const wasHidden = $(view).hidden;
     show(view);
