@@ -38,7 +38,7 @@ from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
 from edge.store.sync import CentralLink, ListSync, Outbox
 from edge.store.tariff_versions import tariff_version_drafts
-from parking.site import Direction, LaneMode, SiteConfig, lane_devices, tariff_path
+from parking.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +64,20 @@ def site_fees(site: SiteConfig, site_file: Path) -> FeeQuoter | None:
     if not site.tariffs:
         return None
     return TariffFees({name: tariff_path(site, site_file, name) for name in site.tariffs})
+
+
+def site_lanes(site: SiteConfig, context: LaneContext, fees: FeeQuoter | None) -> dict[str, Lane]:
+    """The state machine of every lane of the site, by lane id, sharing the car park's state and lists."""
+    lanes: dict[str, Lane] = {}
+    for index, lane in enumerate(site.lanes):
+        settings = lane_settings(site, index)
+        if lane.direction is Direction.ENTRY:
+            lanes[lane.id] = EntryLane(settings, context)
+        elif fees is None:
+            raise RuntimeError(f"exit lane {lane.id} needs the tariff engine (parking.tariff) to quote fees")
+        else:
+            lanes[lane.id] = ExitLane(settings, context, fees)
+    return lanes
 
 
 class DaemonLanes:
@@ -175,15 +189,7 @@ class EdgeDaemon:
         # Without an fsync per commit (NORMAL) a commit costs less than handing it to the writer thread.
         inline = synchronous == "NORMAL" if inline_commits is None else inline_commits
         self.writer = ObservedWriter(self.journal, on_commit=self.metrics.committed, inline=inline)
-        self.lanes: dict[str, Lane] = {}
-        for index, lane in enumerate(site.lanes):
-            settings = lane_settings(site, index)
-            if lane.direction is Direction.ENTRY:
-                self.lanes[lane.id] = EntryLane(settings, self.context)
-            else:
-                if self.fees is None:
-                    raise RuntimeError(f"exit lane {lane.id} needs the tariff engine (parking.tariff) to quote fees")
-                self.lanes[lane.id] = ExitLane(settings, self.context, self.fees)
+        self.lanes = site_lanes(site, self.context, self.fees)
         self._port_factory = port_factory
         self.runners: dict[str, LaneRunner] = {}
         self.devices: SiteDevices | None = None
@@ -242,15 +248,19 @@ class EdgeDaemon:
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="journal-checkpoints"))
         if self.site.central is not None:
-            link = CentralLink(self.site.central.url, self.site.central.edge_id, self.site.central.resolve_token())
-            client = link.client()
-            self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set)
-            self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
-            self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
-            self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
+            self._talk_to_central(self.site.central)
         if self.metrics_listen:
             await self._serve_metrics(self.metrics_listen)
         self.metrics.park(self.park)
+
+    def _talk_to_central(self, central: Central) -> None:
+        """The outbox and the list sync, each in its own task over one client."""
+        link = CentralLink(central.url, central.edge_id, central.resolve_token())
+        client = link.client()
+        self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set)
+        self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
+        self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
+        self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
 
     def _lists_updated(self, directory: Directory) -> None:
         self.holder.directory = directory
