@@ -104,7 +104,7 @@ def test_a_cash_shortage(edge: EdgeSite, client: TestClient, as_role: Operators)
 def test_a_fee_below_the_tariff_with_a_valid_chain(tmp_path: Path, client: TestClient, as_role: Operators) -> None:
     edge = EdgeSite(tmp_path, make_site(client, as_role.admin), cut_rate=True)
     shift = plain_shift(edge)
-    assert edge.store.journal.verify_chain().ok
+    assert edge.journal.verify_chain().ok
     assert edge.push(client).chain.value == "ok"
     result = shift_of(client, as_role, shift)
     assert exceptions(result) == ["fee.charged_below_tariff", "fee.charged_below_tariff"]

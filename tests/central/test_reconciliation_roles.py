@@ -142,7 +142,7 @@ def test_the_commands_reconcile_a_day_and_rebuild_the_projection(
     assert main(["central", "rebuild-projections"]) == 0
     assert "rebuilt" in capsys.readouterr().out
     with make_session_factory(central_engine)() as session:
-        assert session.scalar(select(func.count()).select_from(MoneyRecord)) == before == edge.store.journal.last_seq
+        assert session.scalar(select(func.count()).select_from(MoneyRecord)) == before == edge.journal.last_seq
         assert rebuild_projections(session) == before
     assert main(["central", "reconcile", "--car-park", "lakeview", "--day", DAY, "--json"]) == 0
     assert [f["code"] for f in json.loads(capsys.readouterr().out)["shifts"][0]["findings"]] == ["cash.shortage"]
