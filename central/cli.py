@@ -53,6 +53,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     reconcile.add_argument("--json", action="store_true", help="JSON for scripts instead of text")
     reconcile.set_defaults(handler=run_reconcile)
 
+    billing = actions.add_parser("billing-daily", help="suspend passes overdue past grace, send renewal reminders")
+    billing.add_argument("--reminder-days", type=int, default=15, help="remind passes ending within this many days")
+    billing.set_defaults(handler=run_billing_daily)
+
 
 def _day(text: str) -> date:
     try:
@@ -219,3 +223,12 @@ def run_reconcile(args: argparse.Namespace) -> int:
     else:
         print(day_text(result))
     return 0
+
+
+def run_billing_daily(args: argparse.Namespace) -> int:
+    from central.billing.daily import run_daily
+    from central.core.config import Settings
+
+    suspended, sent, failed = run_daily(Settings(), args.reminder_days)
+    print(f"{suspended} passes suspended for arrears, {sent} reminders sent, {failed} failed")
+    return 1 if failed else 0

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.audit import record_change, snapshot
+from central.billing.pass_billing import bill_pass_renewal, bill_pass_sale, renewal_request_seen
 from central.core.db import utcnow
 from central.errors import ApiError, conflict, not_found
-from central.models import AccessCard, AccessGroup, AuditEntry, Holder, MonthlyPass, PassPlan, User
+from central.models import AccessCard, AccessGroup, AuditEntry, Holder, Invoice, MonthlyPass, PassPlan, User
 from central.publication import publish_card, publish_pass
-from central.renewal import add_months, invoice_line
+from central.renewal import add_months
 from parking.ids import new_id
 from parking.plates import normalise_plate as normalise_plate  # one normalisation for edge and central
 from parking.wire import CardStatus, PassStatus
@@ -33,8 +34,17 @@ def pass_plates(raw: Sequence[str]) -> list[str]:
 def sell_pass(
     session: Session, user: User | None, *, holder_id: int, plan_id: int, plates: Sequence[str],
     card_number: str | None, valid_from: datetime | None, months: int, reason: str | None = None,
+    client_request: str | None = None,
 ) -> MonthlyPass:  # fmt: skip
-    """A new pass for ``months`` calendar months from ``valid_from`` (default now), with its invoice line."""
+    """A new pass for ``months`` calendar months from ``valid_from`` (default now), with its invoice (billing may hold
+    it unpaid until paid, by the plan's rule); a retried call with the same ``client_request`` sells nothing twice."""
+    if (
+        client_request
+        and (seen := session.scalars(select(Invoice).where(Invoice.request_id == client_request)).first())
+        and seen.pass_id
+        and (earlier := session.get(MonthlyPass, seen.pass_id)) is not None
+    ):
+        return earlier
     if session.get(Holder, holder_id) is None:
         raise not_found("holder", holder_id)
     plan = session.get(PassPlan, plan_id)
@@ -48,25 +58,29 @@ def sell_pass(
                           status=PassStatus.ACTIVE.value)  # fmt: skip
     session.add(monthly)
     session.flush()
-    session.add(invoice_line(monthly, plan, months, start, user))
+    bill_pass_sale(session, monthly, plan, months, start, user, client_request)
     publish_pass(session, monthly)
     record_change(session, user, "pass.create", "pass", monthly.id, None, snapshot(monthly), reason=reason)
     return monthly
 
 
 def renew_pass(
-    session: Session, user: User | None, monthly: MonthlyPass, months: int, reason: str | None = None
-) -> MonthlyPass:
-    """Extend by ``months``; a lapsed pass restarts today (it does not pay for the gap) and becomes active."""
+    session: Session, user: User | None, monthly: MonthlyPass, months: int, reason: str | None = None,
+    client_request: str | None = None,
+) -> MonthlyPass:  # fmt: skip
+    """Extend by ``months``; a lapsed pass restarts today (it does not pay for the gap) and becomes active — at once,
+    or once its invoice is paid, by the plan's billing rule. A retried call renews nothing twice."""
+    if renewal_request_seen(session, client_request):
+        return monthly
     if monthly.status == PassStatus.CANCELLED:
         raise conflict("pass.cancelled", "a cancelled pass cannot be renewed: sell a new one")
     plan = session.get_one(PassPlan, monthly.plan_id)
     before = snapshot(monthly)
     start = max(monthly.valid_to, utcnow())
-    session.add(invoice_line(monthly, plan, months, start, user))
-    monthly.valid_to = add_months(start, months)
-    if monthly.status == PassStatus.EXPIRED:
-        monthly.status = PassStatus.ACTIVE.value
+    if bill_pass_renewal(session, monthly, plan, months, start, user, client_request):  # else: once paid
+        monthly.valid_to = add_months(start, months)
+        if monthly.status == PassStatus.EXPIRED:
+            monthly.status = PassStatus.ACTIVE.value
     publish_pass(session, monthly)
     record_change(session, user, "pass.renew", "pass", monthly.id, before, snapshot(monthly), reason=reason)
     return monthly

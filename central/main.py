@@ -18,7 +18,12 @@ from central.api.routes import (
     audit,
     auth,
     bags,
+    billing,
+    billing_debit,
+    billing_drawer,
+    billing_reports,
     cards,
+    edge_images,
     holders,
     journal,
     metrics,
@@ -71,7 +76,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = central_metrics
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
-                   journal, audit, reconciliation, bags):  # fmt: skip
+                   journal, audit, reconciliation, bags, edge_images,
+                   billing, billing_drawer, billing_debit, billing_reports):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)
     app.include_router(metrics.router)

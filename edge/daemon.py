@@ -34,6 +34,7 @@ from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
 from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay
 from edge.runner import LanePort, LaneRunner, utc_now
+from edge.store.evidence_upload import EvidenceUploader
 from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
 from edge.store.sync import CentralLink, ListSync, Outbox
@@ -257,7 +258,9 @@ class EdgeDaemon:
         """The outbox and the list sync, each in its own task over one client."""
         link = CentralLink(central.url, central.edge_id, central.resolve_token())
         client = link.client()
-        self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set)
+        images = EvidenceUploader(self.journal, client, self.journal.path.parent / "images")
+        self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set,
+                             images=images)  # fmt: skip
         self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
         self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
         self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))

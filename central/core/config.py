@@ -47,6 +47,14 @@ class Settings(BaseSettings):
     recon_peer_min_gap: float = Field(default=5.0, ge=0.0, description="... and this many per 100 exits above it")
     recon_peer_min_exits: int = Field(default=20, ge=1, description="fewer exits in the period: not compared")
     recon_bag_step_hours: float = Field(default=24.0, gt=0, description="a cash bag's longest wait between steps")
+    # Billing: renewal reminders (apprise URLs) and the direct-debit bank profiles.
+    reminder_mail_url: str | None = Field(default=None, description="apprise mailto:// URL of the SMTP server")
+    reminder_webhook_url: str | None = Field(default=None, description="apprise json:// URL of an SMS/WeChat gateway")
+    debit_profile_dir: str | None = Field(default=None, description="default: the project's config/debit-profiles")
+    edge_images_dir: str = Field(
+        default="parkgate-edge-images", description="where the edges' evidence images are kept (one folder per edge)"
+    )
+    edge_image_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000, description="largest image taken")
     bootstrap_admin_password: str | None = Field(
         default=None, description="creates user 'admin' with this password at start-up when no user exists"
     )

@@ -105,6 +105,21 @@ class Form:
             return None
         return datetime.combine(day, time(), zone)
 
+    def moment(self, name: str, zone: ZoneInfo = OPERATOR_ZONE) -> datetime | None:
+        """A time typed as YYYY-MM-DDTHH:MM (a datetime-local field) in the car park's zone; empty is None."""
+        text = self.raw(name).strip()
+        if not text:
+            return None
+        try:
+            value = datetime.strptime(text[:16], "%Y-%m-%dT%H:%M")
+        except ValueError:
+            self.refuse(name, N_("Enter a time as YYYY-MM-DD HH:MM."))
+            return None
+        if not 2000 <= value.year < 2200:
+            self.refuse(name, N_("Enter a date between 2000 and 2199."))
+            return None
+        return value.replace(tzinfo=zone)
+
     def amount(self, name: str, currency: str, *, required: bool = False) -> int:
         """Money typed as decimal text (12.50) in integer minor units; empty is 0 unless required."""
         text = self.raw(name).strip().replace(",", "")

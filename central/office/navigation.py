@@ -1,7 +1,7 @@
 """Which pages each role may open, the navigation it sees (only the pages it may open), and where it lands after
 signing in. One table: a page's route checks the same roles its link is shown to.
 
-Adding a page (the billing and reconciliation pages fill the slots below): set the slot's ``available=True`` (or add
+Adding a page (the billing pages fill the slots below): set the slot's ``available=True`` (or add
 an :class:`OfficePage`), write a route module in ``central/office/pages/`` whose routes take ``page("<key>")`` as
 their operator dependency and ``PostedForm`` for a POST (the CSRF check), answer ``pages.render(...)`` or
 ``redirect(...)``, include its router in :func:`central.office.install_office`, add one template per page
@@ -38,6 +38,7 @@ _CASHIER = frozenset({Role.ADMIN, Role.CASHIER})
 _FINANCE = frozenset({Role.ADMIN, Role.OFFICE})
 _SUPERVISION = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR})
 _SHIFTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
+_BAGS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
 
 FRONT_DESK, CASHIER, SUPERVISION, FINANCE, ADMINISTRATION = (
     N_("Front desk"), N_("Cashier"), N_("Supervision"), N_("Finance office"), N_("Administration"),
@@ -54,19 +55,34 @@ PAGES: dict[str, OfficePage] = {
         OfficePage("reminders", "/office/reminders", N_("Renewal reminders"), _REMINDERS, FRONT_DESK),
         OfficePage("vehicles", "/office/vehicles", N_("Free, special and blacklist"), _LISTS, FRONT_DESK),
         OfficePage("cashier", "/office/cashier", N_("Cashier's desk"), _CASHIER, CASHIER),
-        # Slots for the billing issue (12): invoices, payments and receipts, refunds, debit runs, arrears, bags.
+        OfficePage("bags", "/office/bags", N_("Cash bags"), _BAGS, CASHIER),
+        # The cashier records each custody step; the others read the bags and their history.
+        OfficePage(
+            "bag_custody",
+            "/office/bags/custody",
+            N_("Cash bag custody"),
+            frozenset({Role.CASHIER}),
+            CASHIER,
+            in_navigation=False,
+        ),
+        # Slots for the billing issue (12): invoices, payments and receipts, refunds, debit runs, arrears.
         OfficePage("invoices", "/office/invoices", N_("Invoices and payments"), _CASHIER, CASHIER, available=False),
         OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _CASHIER, CASHIER, available=False),
         OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _CASHIER, CASHIER, available=False),
         OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),
-        # Slot for the reconciliation issue (11): the queue and one shift's reconciliation.
+        OfficePage("reconciliation", "/office/reconciliation", N_("Reconciliation queue"), _SUPERVISION, SUPERVISION),
+        # Signing off or flagging a shift: supervisors only (admins and auditors read).
         OfficePage(
-            "reconciliation",
-            "/office/reconciliation",
-            N_("Reconciliation queue"),
-            _SUPERVISION,
+            "shift_review",
+            "/office/reconciliation/review",
+            N_("Review a shift"),
+            frozenset({Role.SUPERVISOR}),
             SUPERVISION,
-            available=False,
+            in_navigation=False,
+        ),
+        # The edges' evidence images, shown on the reconciliation pages.
+        OfficePage(
+            "evidence", "/office/evidence", N_("Evidence image"), _SUPERVISION, SUPERVISION, in_navigation=False
         ),
         OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
         OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),

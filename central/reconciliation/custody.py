@@ -89,9 +89,20 @@ def _custody(session: Session, car_park: str, bag: str) -> CashBag:
 
 
 def count(
-    session: Session, user: User, car_park: str, bag: str, counted: int, at: datetime | None, now: datetime
+    session: Session,
+    user: User,
+    car_park: str,
+    bag: str,
+    counted: int,
+    at: datetime | None,
+    now: datetime,
+    *,
+    denominations: dict[str, int] | None = None,
+    reason: str | None = None,
 ) -> CashBag:
-    """The bag opened and counted at the office; ``counted`` (minor units) stands beside the declared amount."""
+    """The bag opened and counted at the office; ``counted`` (minor units) stands beside the declared amount. The
+    notes and coins counted (``denominations``: face value in minor units → pieces) and why a count differs from the
+    declared amount (``reason``) are kept in the audit log with the count."""
     custody = _custody(session, car_park, bag)
     if custody.counted_at is not None:
         raise ReconciliationError(409, "bag.already_counted", f"bag {bag} was counted already")
@@ -99,7 +110,8 @@ def count(
     custody.counted_at = _when(at, custody.picked_up_at, now, "count")
     custody.counted_by, custody.counted = user.username, counted
     session.flush()
-    record_change(session, user, "bag.count", "cash_bag", f"{car_park}/{bag}", before, snapshot(custody))
+    after = snapshot(custody) | ({"denominations": denominations} if denominations else {})
+    record_change(session, user, "bag.count", "cash_bag", f"{car_park}/{bag}", before, after, reason=reason or None)
     if counted != custody.declared:
         _LOGGER.warning("bag %s/%s: declared %s, counted %s", car_park, bag, custody.declared, counted)
     return custody

@@ -30,30 +30,33 @@ def recheck_fees(
     findings: list[Finding] = []
     candidates = [*payments, *(r for r in lane_tx if r.event in ("payment", "nothing_due") and r.session_id)]
     checked = equal = 0
+    tariffs, sessions, paid_ahead = data.tariffs, data.sessions, data.paid_ahead
     for row in candidates:
-        closing = data.closings.get(row.record_id)
-        digest = row.tariff_hash or (closing.tariff_hash if closing is not None else None)
+        digest = row.tariff_hash
+        if not digest:
+            closing = data.closings.get(row.record_id)
+            digest = closing.tariff_hash if closing is not None else None
         if not digest:
             findings.append(Finding("tariff.unresolved", "the transaction names no tariff version", "exception",
                                     (row.record_id,)))  # fmt: skip
             continue
-        if digest not in data.tariffs:
+        if digest not in tariffs:
             findings.append(Finding("tariff.unresolved", f"central holds no tariff with hash {digest[:12]}…",
                                     "exception", (row.record_id,), {"tariff_hash": digest}))  # fmt: skip
             continue
-        tariff = data.tariffs[digest]
+        tariff = tariffs[digest]
         if tariff is None:
             findings.append(Finding("tariff.invalid", f"the tariff text with hash {digest[:12]}… does not compile",
                                     "exception", (row.record_id,), {"tariff_hash": digest}))  # fmt: skip
             continue
-        session = data.sessions.get(str(row.session_id)) if row.session_id else None
+        session = sessions.get(str(row.session_id)) if row.session_id else None
         entry = row.entry_at or (session.entry_at or session.at if session is not None else None)
         exit_at = row.quoted_at or row.exit_at or row.at
         cls = row.vehicle_class or (session.vehicle_class if session is not None else None) or tariff.default_class
         if cls not in tariff.classes:
             cls = tariff.default_class  # as the edge's TariffFees: a class the tariff does not price pays the default
         paid, paid_at = 0, None
-        for ahead in data.paid_ahead.get(str(row.session_id), []):
+        for ahead in paid_ahead.get(str(row.session_id), ()) if row.session_id else ():
             if ahead.paid_at is not None and ahead.paid_at <= exit_at:
                 paid, paid_at = ahead.paid_before or 0, ahead.paid_at
         try:

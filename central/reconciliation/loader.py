@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections import defaultdict
+from bisect import bisect_left, bisect_right
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, and_, func, select, type_coerce
+from sqlalchemy import DateTime, and_, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from central.core.db import UTCDateTime
@@ -65,23 +67,26 @@ _EXTRA = (
     MoneyRecord.detail["coupons"].label("coupons"),
     MoneyRecord.detail["presented_card"].as_boolean().label("presented_card"),
 )
-_READ = (*(c for c in MoneyRecord.__table__.c if c.key != "detail"), *_EXTRA)
+_UNUSED = frozenset({"detail", "car_park", "hash_ok", "tariff_id"})  # no check reads these (the car park is known)
+_COLUMNS = [c for c in MoneyRecord.__table__.c if c.key not in _UNUSED]
+_READ = (*_COLUMNS, *_EXTRA)
 # PostgreSQL's timestamptz arrive aware already: skip UTCDateTime's per-value conversion on these thousands of rows
 # (SQLite stores text: there the conversion is what makes them aware)
 _READ_PG = (
-    *(
-        type_coerce(c, DateTime(timezone=True)).label(c.key) if isinstance(c.type, UTCDateTime) else c
-        for c in MoneyRecord.__table__.c
-        if c.key != "detail"
-    ),
+    *(type_coerce(c, DateTime(timezone=True)).label(c.key) if isinstance(c.type, UTCDateTime) else c for c in _COLUMNS),
     *_EXTRA,
 )
+# The checks read each row's fields many times over: a named tuple's field is a C-level item lookup, an order of
+# magnitude cheaper than a SQLAlchemy Row's attribute (found by name at every access).
+_MoneyRow = namedtuple("_MoneyRow", [c.key for c in _READ])  # type: ignore[misc]
 
 
 def _rows(session: Session, *where: Any) -> list[MoneyRow]:
     columns = _READ_PG if session.get_bind().dialect.name == "postgresql" else _READ
     # Core, not the ORM: these are plain rows, thousands per shift
-    return list(session.connection().execute(select(*columns).where(*where).order_by(M.seq)).all())
+    result = session.connection().execute(select(*columns).where(*where).order_by(M.seq))
+    # fetched at once (iterating fetches row by row); tuple.__new__ is _MoneyRow._make without its Python frame
+    return list(map(functools.partial(tuple.__new__, _MoneyRow), result.all()))
 
 
 def _details(session: Session, record_ids: Sequence[str], key: str) -> dict[str, Any]:
@@ -110,48 +115,92 @@ def _tariffs(session: Session, digests: set[str]) -> dict[str, CompiledTariff | 
     return {digest: compiled_tariff(digest, content) for digest, content in found.items()}
 
 
-def _chain(session: Session, edge_id: str, rows: Sequence[MoneyRow]) -> list[ChainProblem]:
-    """The chain breaks and the gaps (seqs central never received) among the seqs of ``rows``."""
-    if not rows:
-        return []
-    low, high = min(r.seq for r in rows), max(r.seq for r in rows)
-    problems = [
-        ChainProblem(seq, record_id, reason, detail)
-        for seq, record_id, reason, detail in session.execute(
-            select(ChainBreak.seq, ChainBreak.record_id, ChainBreak.reason, ChainBreak.detail)
-            .where(ChainBreak.edge_id == edge_id, ChainBreak.seq.between(low, high)).order_by(ChainBreak.seq)
+def _by_edge(shifts: Iterable[ShiftRecords]) -> dict[str, list[ShiftRecords]]:
+    groups: dict[str, list[ShiftRecords]] = defaultdict(list)
+    for data in shifts:
+        groups[data.edge_id].append(data)
+    return groups
+
+
+def _seq_span(data: ShiftRecords) -> tuple[int, int] | None:
+    seqs = [r.seq for r in (*data.booth_rows, *data.lane_rows)]
+    return (min(seqs), max(seqs)) if seqs else None
+
+
+def _chains(session: Session, shifts: Sequence[ShiftRecords]) -> None:
+    """Each shift's chain breaks and gaps (seqs central never received) among the seqs of its rows: two queries per
+    edge over the span of all its shifts, each shift then keeping what lies within its own span (a gap counts for a
+    shift when the seqs either side of it are both within the shift's span, as if asked for that span alone)."""
+    for edge_id, group in _by_edge(shifts).items():
+        spans = {data.shift: _seq_span(data) for data in group}
+        bounds = [span for span in spans.values() if span is not None]
+        if not bounds:
+            continue
+        low, high = min(b[0] for b in bounds), max(b[1] for b in bounds)
+        breaks = [
+            ChainProblem(seq, record_id, reason, detail)
+            for seq, record_id, reason, detail in session.execute(
+                select(ChainBreak.seq, ChainBreak.record_id, ChainBreak.reason, ChainBreak.detail)
+                .where(ChainBreak.edge_id == edge_id, ChainBreak.seq.between(low, high)).order_by(ChainBreak.seq)
+            )
+        ]  # fmt: skip
+        stored = (
+            select(M.seq, func.lag(M.seq).over(order_by=M.seq).label("before"))
+            .where(M.edge_id == edge_id, M.seq.between(low, high))
+            .subquery()
         )
-    ]  # fmt: skip
-    stored = (
-        select(M.seq, func.lag(M.seq).over(order_by=M.seq).label("before"))
-        .where(M.edge_id == edge_id, M.seq.between(low, high))
-        .subquery()
-    )
-    for seq, before in session.execute(select(stored.c.seq, stored.c.before).where(stored.c.seq - stored.c.before > 1)):
-        span = f"seq {before + 1}" if seq == before + 2 else f"seq {before + 1} to {seq - 1}"
-        problems.append(ChainProblem(before + 1, None, "gap", f"{span} not received"))
-    return problems
+        gaps = session.execute(
+            select(stored.c.seq, stored.c.before).where(stored.c.seq - stored.c.before > 1).order_by(stored.c.seq)
+        ).all()
+        for data in group:
+            if (span := spans[data.shift]) is None:
+                continue
+            first, last = span
+            data.chain = [b for b in breaks if first <= b.seq <= last]
+            for seq, before in gaps:
+                if before >= first and seq <= last:
+                    what = f"seq {before + 1}" if seq == before + 2 else f"seq {before + 1} to {seq - 1}"
+                    data.chain.append(ChainProblem(before + 1, None, "gap", f"{what} not received"))
 
 
-def _cards_out(session: Session, edge_id: str, at: datetime) -> int:
+def _cards_out(session: Session, shifts: Sequence[ShiftRecords]) -> None:
+    """The temporary cards out at each shift's opening (issued within the look-back, their session not ended
+    before the opening): one query per edge, one sum per opening."""
     closed = MoneyRecord.__table__.alias("closed")
-    ended = (
-        select(closed.c.record_id)
-        .where(closed.c.session_id == M.session_id, closed.c.kind == "session",
-               closed.c.event.in_(("closed", "voided")), closed.c.at < at)
-        .exists()
-    )  # fmt: skip
-    query = select(func.count()).where(
-        M.edge_id == edge_id, M.kind == "session", M.event == "opened", M.session_kind == "temporary",
-        M.card.is_not(None), M.at < at, M.at > at - CARD_LOOKBACK, ~ended,
-    )  # fmt: skip
-    return int(session.scalar(query) or 0)
+
+    def out_at(at: datetime) -> Any:
+        ended = (
+            select(closed.c.record_id)
+            .where(closed.c.session_id == M.session_id, closed.c.kind == "session",
+                   closed.c.event.in_(("closed", "voided")), closed.c.at < at)
+            .exists()
+        )  # fmt: skip
+        return func.coalesce(func.sum(case((and_(M.at < at, M.at > at - CARD_LOOKBACK, ~ended), 1), else_=0)), 0)
+
+    for edge_id, group in _by_edge(shifts).items():
+        opened = [data.opened_at for data in group]
+        query = select(*(out_at(at) for at in opened)).where(
+            M.edge_id == edge_id, M.kind == "session", M.event == "opened", M.session_kind == "temporary",
+            M.card.is_not(None), M.at < max(opened), M.at > min(opened) - CARD_LOOKBACK,
+        )  # fmt: skip
+        counts = session.execute(query).one()
+        for data, count in zip(group, counts, strict=True):
+            data.cards_out_at_open = int(count or 0)
 
 
-def _report(session: Session, rows: Iterable[MoneyRow]) -> tuple[Any, MoneyRow | None, str | None]:
+def _lane_rows(shifts: Sequence[ShiftRecords], lane: Sequence[MoneyRow], now: datetime) -> None:
+    """Give each shift the edge's records without a shift in its time window (in seq order)."""
+    for edge_id, group in _by_edge(shifts).items():
+        by_time = sorted((r for r in lane if r.edge_id == edge_id), key=attrgetter("at"))
+        times = [r.at for r in by_time]
+        for data in group:
+            window = by_time[bisect_left(times, data.opened_at) : bisect_right(times, data.closed_at or now)]
+            data.lane_rows = sorted(window, key=attrgetter("seq"))
+
+
+def _report(rows: Iterable[MoneyRow], texts: dict[str, Any]) -> tuple[Any, MoneyRow | None, str | None]:
     """The latest report of the shift that validates and its row; else why the reports that arrived do not."""
     reports = [r for r in rows if r.kind == "shift_report"]
-    texts = _details(session, [r.record_id for r in reports], "report")
     problem = None
     for row in reversed(reports):
         report, why = check_shift_report({"report": texts.get(row.record_id)})
@@ -173,19 +222,21 @@ def load_day(session: Session, car_park: str, day: date, now: datetime) -> list[
     own: dict[str, list[MoneyRow]] = defaultdict(list)
     for row in _rows(session, M.shift.in_(ids)):
         own[str(row.shift)].append(row)
+    reports = [r.record_id for rows in own.values() for r in rows if r.kind == "shift_report"]
+    texts = _details(session, reports, "report")  # every report of the day's shifts at once
     shifts: list[ShiftRecords] = []
     for row in opened:
-        report, report_row, problem = _report(session, own[str(row.shift)])
+        report, report_row, problem = _report(own[str(row.shift)], texts)
         shifts.append(ShiftRecords(shift=str(row.shift), car_park=car_park, edge_id=row.edge_id, zone=zone, opened=row,
                                    report=report, report_row=report_row, report_problem=problem,
                                    booth_rows=own[str(row.shift)],
                                    lane_rows=[]))  # fmt: skip
     low = min(s.opened_at for s in shifts)
     high = max(s.closed_at or now for s in shifts)
-    lane = _rows(session, M.car_park == car_park, M.shift.is_(None), M.at >= low, M.at <= high)
-    for data in shifts:
-        until = data.closed_at or now
-        data.lane_rows = [r for r in lane if r.edge_id == data.edge_id and data.opened_at <= r.at <= until]
+    # length(shift) IS NULL is shift IS NULL, written so that the planner takes the car park's time range
+    # (ix_money_records_car_park_at) and not every record without a shift of every car park (ix_money_records_shift)
+    lane = _rows(session, M.car_park == car_park, func.length(M.shift).is_(None), M.at >= low, M.at <= high)
+    _lane_rows(shifts, lane, now)
     _attach_sessions(session, car_park, shifts)
     digests = {str(r.tariff_hash) for s in shifts for r in (*s.booth_rows, *s.lane_rows) if r.tariff_hash}
     tariffs = _tariffs(session, digests)
@@ -196,10 +247,10 @@ def load_day(session: Session, car_park: str, day: date, now: datetime) -> list[
         if bags
         else {}
     )
+    _chains(session, shifts)
+    _cards_out(session, shifts)
     for data in shifts:
         data.tariffs = tariffs
-        data.chain = _chain(session, data.edge_id, [*data.booth_rows, *data.lane_rows])
-        data.cards_out_at_open = _cards_out(session, data.edge_id, data.opened_at)
         if (review := reviews.get(data.shift)) is not None:
             data.review = Review(review.state, review.note, review.decided_by, review.decided_at,
                                  review.first_decided_at)  # fmt: skip

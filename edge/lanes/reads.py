@@ -87,7 +87,7 @@ class ReadBinder:
                 return self._drop()
             self._event_ids.append(key)
         taken = self.taken_at(read, now)
-        if self.decided_at is not None and taken <= self.decided_at:
+        if read.taken_at is not None and self.decided_at is not None and taken <= self.decided_at:
             return self._drop()
         if any(similarity(read.plate, plate) >= SAME_VEHICLE for plate in self._decided):
             return self._drop()

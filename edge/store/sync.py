@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from drivers.health import Backoff
 from edge.lanes.directory import Directory
+from edge.store.evidence_upload import EvidenceUploader, ImageUploadError
 from edge.store.journal import Journal
 from edge.store.lists import ListStore
 from parking.wire import INGEST_PATH, SYNC_PATH, IngestAck, IngestBatch, SyncPage
@@ -71,8 +72,10 @@ class Outbox:
         idle_interval_s: float = 2.0,
         backoff: Backoff | None = None,
         on_backlog: Callable[[int], None] | None = None,
+        images: EvidenceUploader | None = None,
     ) -> None:
         self.journal = journal
+        self.images = images  # sends the evidence pictures of the records once they are acknowledged
         self.client = client
         self.edge_id = edge_id
         self.batch_size = batch_size
@@ -123,12 +126,14 @@ class Outbox:
         while not stop.is_set():
             try:
                 settled = await self.send_once()
+                if self.images is not None and settled < self.batch_size:
+                    await self.images.upload_once()
                 if self.failures:
                     _LOGGER.info("central reachable again; outbox sending")
                 self.failures, self.last_error = 0, None
                 self.backoff.reset()
                 delay = 0.0 if settled >= self.batch_size else self.idle_interval_s
-            except CentralError as err:
+            except (CentralError, ImageUploadError) as err:
                 self.failures += 1
                 if self.failures == 1:
                     _LOGGER.warning("outbox: %s; records stay in the journal and are retried", err)

@@ -168,8 +168,9 @@ class EdgeSite:
                   BarrierReport(BarrierPosition.CLOSED))  # fmt: skip
         assert lane.phase is Phase.IDLE
 
-    def enter(self, plate: str) -> None:
-        self.feed(self.entry, LoopChanged(Loop.ARMING, True), PlateSeen(plate, 0.95, "blue"))
+    def enter(self, plate: str, image: str | None = None) -> None:
+        """A vehicle enters; ``image``: the name of the camera's picture in the journal's image folder."""
+        self.feed(self.entry, LoopChanged(Loop.ARMING, True), PlateSeen(plate, 0.95, "blue", image=image))
         if self.entry.phase is Phase.DISPENSING:
             self.cards += 1
             self.feed(self.entry, CardDispensed(f"T{self.cards:04d}"))
@@ -239,12 +240,14 @@ class EdgeSite:
         assert self.exit.due.lost_card
         return self.pay(operator, "cash", self.exit.due.quote.total)
 
-    def manual_open(self, operator: str, reason: str = "车牌无法识别, 核实后放行") -> None:
-        """A vehicle the lane cannot identify, let out by the collector's hand (as ``BoothDesk.manual_open``)."""
+    def manual_open(self, operator: str, reason: str = "车牌无法识别, 核实后放行", evidence: str | None = None) -> None:
+        """A vehicle the lane cannot identify, let out by the collector's hand (as ``BoothDesk.manual_open``);
+        ``evidence``: the name of the booth camera's picture in the journal's image folder."""
         self.arrive_at_exit(None)
         assert self.exit.phase is Phase.WAITING
-        record = self.shift.manual_open(operator=operator, lane="out-1", reason=reason, vehicle_class="small")
-        self.feed(self.exit, BoothManualOpen(operator, reason, None, record=record.draft()))
+        record = self.shift.manual_open(operator=operator, lane="out-1", reason=reason, vehicle_class="small",
+                                        evidence=evidence)  # fmt: skip
+        self.feed(self.exit, BoothManualOpen(operator, reason, evidence, record=record.draft()))
         self.cross(self.exit)
 
     def barrier_lifted_by_hand(self) -> None:
@@ -285,5 +288,6 @@ class EdgeSite:
         batch = IngestBatch(edge_id=self.site.edge, records=records)
         answer = client.post(INGEST_PATH, content=batch.model_dump_json(), headers=self.site.json_headers)
         ack = IngestAck.model_validate(ok(answer))
+        self.journal.mark_sent([*ack.accepted, *ack.duplicates], ack.rejected)  # as the outbox does
         self.pushed = records[-1].seq if records else self.pushed
         return ack

@@ -1,8 +1,10 @@
 """The office console in Debian's Chromium (Playwright) against a real central (uvicorn on a free port) on
 PostgreSQL: the front desk signs in, registers a unit and a holder, sells a pass with a card read by the desk's
 keyboard-wedge reader, marks the card lost (the dialog closes on Esc, asks for a reason) and replaces it; a
-forbidden page answers 403 and its link is hidden; a form posted without its CSRF token is refused. Screenshots of
-each main page in both languages go to the artefacts."""
+forbidden page answers 403 and its link is hidden; a form posted without its CSRF token is refused. The supervisor
+opens a shift with a cash shortage and a fee re-check difference (journals the real edge code wrote), flags it with
+a note and signs off another; the cashier records a bag's pick-up. Screenshots of each main page in both languages
+go to the artefacts, and the printed reconciliation as a PDF."""
 
 from __future__ import annotations
 
@@ -20,9 +22,12 @@ from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from central.models import AccessCard, MonthlyPass
+from central.models import AccessCard, MonthlyPass, ShiftReview
+from simulators.camera import render_plate
 from tests.central.conftest import PASSWORD, Operators
-from tests.central.scenario import make_plan
+from tests.central.edge_site import DAY, EdgeSite
+from tests.central.scenario import make_plan, make_site, ok
+from tests.central.test_reconciliation import plain_shift
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -179,3 +184,98 @@ def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_repla
         assert cards == {"0012345678": "lost", "0087654321": "active"}
         assert session.scalars(select(MonthlyPass.card_number)).one() == "0087654321"
     assert len(list(artefacts_dir.glob("*-zh.png"))) == len(list(artefacts_dir.glob("*-en.png"))) >= 13
+
+
+def test_the_supervisor_flags_a_short_shift_and_signs_off_another(
+    app: FastAPI, served: str, as_role: Operators, central_engine: Engine, chromium_path: str, artefacts_dir: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    app.state.settings.edge_images_dir = str(tmp_path / "images")
+    picture = "2026-11-27/0193f1c2-entry-plate.jpg"
+    with TestClient(app) as api:
+        lakeview = make_site(api, as_role.admin)
+        (tmp_path / "lakeview").mkdir()
+        edge = EdgeSite(tmp_path / "lakeview", lakeview, cut_rate=True)  # fees cut below the tariff
+        edge.open_shift("c01")
+        edge.enter("粤B10001", image=picture)
+        edge.tick(2 * 3600)
+        edge.leave_paying("粤B10001", "c01", "cash", 2000)
+        short = edge.close("c01", short=1000)
+        edge.push(api)
+        ok(api.post(f"/api/v1/edges/images/{picture}", content=render_plate("粤B10001"),
+                    headers=lakeview.edge_headers))  # fmt: skip
+        (tmp_path / "harbour").mkdir()
+        harbour = EdgeSite(tmp_path / "harbour", make_site(api, as_role.admin, car_park="harbour"))
+        clean = plain_shift(harbour, "c02", bag="TB-0001")
+        harbour.push(api)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+            page = context.new_page()
+            _sign_in(page, served, "supervisor")
+            expect(page).to_have_url(f"{served}/office/supervisor")
+            page.click('nav.side a[href="/office/reconciliation"]')
+            expect(page.locator("h1")).to_have_text("对账队列")
+            page.fill("#day", DAY)
+            page.press("#day", "Enter")
+            to_review = page.locator('section[data-state="to_review"]')
+            expect(to_review.locator("tr[data-shift]")).to_have_count(2)
+            to_review.locator(f'tr[data-shift="{short.id}"] a').click()
+
+            # One page: the figures side by side, the shortage, both fee breakdowns, the entry picture.
+            expect(page.locator('article[data-finding="cash.shortage"]')).to_contain_text("短款 10.00 CNY。")
+            expect(page.locator('tr[data-figure="difference"] td.attention')).to_have_text("-10.00")
+            recheck = page.locator('article[data-finding="fee.charged_below_tariff"]')
+            expect(recheck.locator('table[data-breakdown="edge"]')).to_be_visible()
+            expect(recheck.locator('table[data-breakdown="central"] tbody tr').first).to_be_visible()
+            image = recheck.locator("figure.evidence img")
+            expect(image).to_be_visible()
+            assert image.evaluate("img => img.naturalWidth") > 0
+
+            page.click("button[value=flagged]")  # no note: refused beside the field
+            expect(page.locator("#note-error")).to_have_text("请填写备注：标记待查、或签核有异常的班次需要备注。")
+            page.fill("#note", "短款10元，收费低于标准，约谈收费员")
+            page.click("button[value=flagged]")
+            expect(page.locator("p.notice")).to_have_text("班次已标记待查，并附您的备注。")
+            expect(page.locator("span[data-state]")).to_have_text("已标记待查")
+            expect(page.locator('article[data-finding="cash.shortage"]')).to_be_visible()  # still shown
+            shift_path = f"/office/reconciliation/shifts/{short.id}"
+            page.emulate_media(media="print")
+            page.pdf(path=str(artefacts_dir / "reconciliation-shift-print.pdf"), format="A4")
+            page.emulate_media(media="screen")
+
+            page.goto(f"{served}/office/reconciliation/shifts/{clean.id}")
+            # Its cash balances and its fees agree; only its bag waits for the cashier (days ago): a note says so.
+            expect(page.locator("article.finding.exception")).to_have_attribute("data-finding", "bag.not_picked_up")
+            page.fill("#note", "现金无误，款包由出纳今日取包")
+            page.click("button[value=signed_off]")
+            expect(page.locator("p.notice")).to_have_text("班次已签核。")
+            day_path = f"/office/reconciliation/days/harbour/{DAY}"
+            page.goto(f"{served}{day_path}")
+            expect(page.locator("ul.why li")).to_have_text("款包 TB-0001：已投包，待取包。")  # open: the bag
+            _shots(
+                page,
+                served,
+                artefacts_dir,
+                "supervisor",
+                [f"/office/reconciliation?day={DAY}", shift_path, day_path, "/office/bags/harbour/TB-0001"],
+            )
+            context.close()
+
+            context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+            page = context.new_page()
+            _sign_in(page, served, "cashier")
+            page.click('nav.side a[href="/office/bags"]')
+            page.locator('tr[data-bag="TB-0001"] a').click()
+            page.fill("#witness", "supervisor")
+            page.press("#witness", "Enter")
+            expect(page.locator("p.notice")).to_have_text("取包已登记。")
+            expect(page.locator("#d10000")).to_be_visible()  # the count comes next
+            _shots(page, served, artefacts_dir, "cashier", ["/office/bags", "/office/bags/harbour/TB-0001"])
+            context.close()
+        finally:
+            browser.close()
+    with Session(central_engine) as session:
+        reviews = {r.shift: (r.state, r.decided_by) for r in session.scalars(select(ShiftReview))}
+        assert reviews == {short.id: ("flagged", "supervisor"), clean.id: ("signed_off", "supervisor")}

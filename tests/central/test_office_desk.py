@@ -145,13 +145,14 @@ def test_register_find_sell_lose_replace_renew(client: TestClient, central_engin
                  if not e.action.startswith("office.")]  # fmt: skip
     assert audit == [
         ("plan.create", "admin", None), ("unit.create", "front_desk", None), ("holder.create", "front_desk", None),
+        ("invoice.issue", "front_desk", None),  # the sale's invoice (billing)
         ("pass.create", "front_desk", "new resident"), ("card.issue", "front_desk", "new resident"),
         ("card.lost", "front_desk", "lost in the lift"), ("pass.card", "front_desk", "lost in the lift"),
         ("card.issue", "front_desk", "after loss"),
         ("pass.card", "front_desk", "after loss"), ("card.replaced", "front_desk", "worn out"),
         ("card.issue", "front_desk", "worn out"), ("pass.card", "front_desk", "worn out"),
         ("card.issue", "front_desk", "car-pool card"), ("card.revoked", "front_desk", "car pool ended"),
-        ("pass.renew", "front_desk", "paid at the desk"),
+        ("invoice.issue", "front_desk", None), ("pass.renew", "front_desk", "paid at the desk"),
     ]  # fmt: skip
 
     page = client.get(holder_page)

@@ -78,7 +78,7 @@ def test_shift_reports_audit_log_and_chain_breaks_with_filters(client: TestClien
 
 
 @pytest.mark.postgres
-def test_the_cashier_sees_the_unbilled_invoice_lines_and_the_slots(client: TestClient, as_role: Operators) -> None:
+def test_the_cashier_sees_the_open_invoices_and_the_slots(client: TestClient, as_role: Operators) -> None:
     holder, plan = make_holder(client, as_role.admin), make_plan(client, as_role.admin, price=30000)
     sold = client.post("/api/v1/passes", headers=as_role.admin,
                        json={"holder_id": holder, "plan_id": plan, "plates": ["粤B3R7K2"], "months": 2})  # fmt: skip

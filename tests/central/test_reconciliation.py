@@ -260,3 +260,18 @@ def test_a_report_that_does_not_validate_is_an_exception(
     refused = client.post(f"/api/v1/reconciliation/shifts/{shift.id}/sign-off", headers=as_role[Role.SUPERVISOR],
                           json={"note": "x"})  # fmt: skip
     assert (refused.status_code, refused.json()["code"]) == (409, "review.awaiting_report")
+
+
+def test_a_gap_belongs_to_the_shift_whose_records_surround_it(
+    edge: EdgeSite, client: TestClient, as_role: Operators
+) -> None:
+    """A day's chain is read once per edge: each shift keeps only the gaps within its own records."""
+    first = plain_shift(edge, "c01")
+    second = plain_shift(edge, "c02", n=1)
+    payment = next(r for r in second.records if getattr(r, "method", None) == "epay")
+    edge.tamper("DELETE FROM records WHERE id = ?", payment.id)
+    edge.push(client)
+    assert exceptions(shift_of(client, as_role, first)) == []
+    assert exceptions(shift_of(client, as_role, second)) == ["chain.gap"]
+    day = day_of(client, as_role)
+    assert sorted(exceptions(s) == ["chain.gap"] for s in day["shifts"]) == [False, True]

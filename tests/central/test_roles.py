@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from central.core.security import Role
+from tests.central.billing_endpoints import BILLING_ENDPOINTS
 from tests.central.conftest import Operators
 
 pytestmark = pytest.mark.postgres
@@ -113,6 +114,7 @@ ENDPOINTS = [
     ("post", "/api/v1/bags/{car_park}/{bag}/count", "/api/v1/bags/lakeview/TB-1/count", CASHIER),
     ("post", "/api/v1/bags/{car_park}/{bag}/deposit", "/api/v1/bags/lakeview/TB-1/deposit", CASHIER),
 ]
+ENDPOINTS += BILLING_ENDPOINTS
 
 
 def test_every_role_is_admitted_or_refused_as_declared(client: TestClient, as_role: Operators) -> None:
@@ -143,10 +145,11 @@ def test_the_openapi_document_declares_the_same_roles(client: TestClient) -> Non
         assert set(paths[template][method]["x-roles"]) == {r.value for r in allowed}, (method, template)
     assert paths["/api/v1/sync"]["get"]["x-roles"] == ["edge"]
     assert paths["/api/v1/ingest"]["post"]["x-roles"] == ["edge"]
+    assert paths["/api/v1/edges/images/{name}"]["post"]["x-roles"] == ["edge"]
     declared = {(m, p) for p, ops in paths.items() for m in ops if p.startswith("/api/v1/")}
     covered = {(m, t) for m, t, _p, _a in ENDPOINTS} | {
         ("get", "/api/v1/sync"), ("post", "/api/v1/ingest"), ("post", "/api/v1/auth/login"),
-        ("post", "/api/v1/auth/logout"),
+        ("post", "/api/v1/auth/logout"), ("post", "/api/v1/edges/images/{name}"),
     }  # fmt: skip
     assert declared == covered
 

@@ -51,11 +51,12 @@ async def test_edge_run_serves_a_vehicle_and_stops_on_sigterm(tmp_path: Path, si
             process.kill()
             await process.wait()
     log = log_file.read_text()
-    assert '"message": "edge stopped; 3 records await central"' in log  # JSON lines, no central configured
+    # JSON lines, no central configured: the tariff's text (sent once), the entry and the barrier's open and close.
+    assert '"message": "edge stopped; 4 records await central"' in log
 
     verify = await asyncio.to_thread(parkgate, "edge", "verify", "--config", str(site_file))
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert "journal OK: 3 records chained" in verify.stdout
+    assert "journal OK: 4 records chained" in verify.stdout
     status = await asyncio.to_thread(parkgate, "edge", "status", "--config", str(site_file))
     assert "1 vehicles inside (small 1/10)" in status.stdout
 

@@ -25,6 +25,7 @@ from central.api.fields import (
     When,
 )
 from central.api.routes import API_PREFIX
+from central.api.routes.billing_common import ClientRequestId
 from central.audit import record_change, snapshot
 from central.core.security import Role
 from central.issuing import normalise_plate, renew_pass, sell_pass
@@ -114,17 +115,20 @@ def get_pass(pass_id: RecordKey, session: SessionDep, _user: User = Readers) -> 
     return _load(session, pass_id)
 
 
-@router.post("/passes", response_model=PassOut, status_code=201, summary="Sell a pass (makes an invoice line)")
-def create_pass(body: PassIn, session: SessionDep, user: User = Sellers) -> MonthlyPass:
+@router.post("/passes", response_model=PassOut, status_code=201, summary="Sell a pass (makes its invoice)")
+def create_pass(body: PassIn, session: SessionDep, client_request: ClientRequestId = None,
+                user: User = Sellers) -> MonthlyPass:  # fmt: skip
     monthly = sell_pass(session, user, holder_id=body.holder_id, plan_id=body.plan_id, plates=body.plates,
-                        card_number=body.card_number, valid_from=body.valid_from, months=body.months)  # fmt: skip
+                        card_number=body.card_number, valid_from=body.valid_from, months=body.months,
+                        client_request=client_request)  # fmt: skip
     session.commit()
     return monthly
 
 
-@router.post("/passes/{pass_id}/renew", response_model=PassOut, summary="Renew by N months (makes an invoice line)")
-def renew(pass_id: RecordKey, body: Renewal, session: SessionDep, user: User = Sellers) -> MonthlyPass:
-    monthly = renew_pass(session, user, _load(session, pass_id), body.months)
+@router.post("/passes/{pass_id}/renew", response_model=PassOut, summary="Renew by N months (makes its invoice)")
+def renew(pass_id: RecordKey, body: Renewal, session: SessionDep, client_request: ClientRequestId = None,
+          user: User = Sellers) -> MonthlyPass:  # fmt: skip
+    monthly = renew_pass(session, user, _load(session, pass_id), body.months, client_request=client_request)
     session.commit()
     return monthly
 

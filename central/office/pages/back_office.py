@@ -1,5 +1,5 @@
-"""The landing pages of the cashier, the finance office and the admin, with what central has today: the invoice
-lines sales and renewals made (billing turns them into invoices), the pass plans, the users."""
+"""The landing pages of the cashier (the open invoices), the finance office (the pass plans) and the admin (the
+users)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from central.api.deps import SessionDep
-from central.models import Holder, InvoiceLine, PassPlan, User
+from central.models import Holder, Invoice, PassPlan, User
 from central.office.deps import PagesDep, page
 from central.office.paging import Paging
 from central.office.sessions import Operator
@@ -22,14 +22,14 @@ UsersPage = page("users")
 @router.get("/cashier")
 def cashier(request: Request, session: SessionDep, pages: PagesDep, page: int = 1,
             _operator: Operator = CashierPage) -> Response:  # fmt: skip
-    """Invoice lines not yet billed, newest first (the billing pages take over from here)."""
-    paging: Paging[tuple[InvoiceLine, Holder]] = Paging.of("/office/cashier", page)
+    """Open invoices (not yet paid in full), the oldest due first."""
+    paging: Paging[tuple[Invoice, Holder]] = Paging.of("/office/cashier", page)
     rows = session.execute(
-        select(InvoiceLine, Holder).join(Holder, Holder.id == InvoiceLine.holder_id)
-        .where(InvoiceLine.billed.is_(False)).order_by(InvoiceLine.id.desc())
+        select(Invoice, Holder).join(Holder, Holder.id == Invoice.holder_id)
+        .where(Invoice.status == "open").order_by(Invoice.due_at, Invoice.id)
         .limit(paging.fetch).offset(paging.offset)
     ).all()  # fmt: skip
-    return pages.render(request, "cashier.html", {"lines": paging.take([(line, h) for line, h in rows])})
+    return pages.render(request, "cashier.html", {"invoices": paging.take([(inv, h) for inv, h in rows])})
 
 
 @router.get("/finance")
