@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 
 from edge.daemon import EdgeDaemon, Submit
-from edge.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen
+from edge.lanes.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen
 from edge.runner import LanePort
 from parking.site import SiteConfig
 

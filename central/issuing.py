@@ -19,12 +19,8 @@ from central.models import AccessCard, AccessGroup, AuditEntry, Holder, Invoice,
 from central.publication import publish_card, publish_pass
 from central.renewal import add_months
 from parking.ids import new_id
+from parking.plates import normalise_plate as normalise_plate  # one normalisation for edge and central
 from parking.wire import CardStatus, PassStatus
-
-
-def normalise_plate(plate: str) -> str:
-    """Upper case without the separators people type (space, middle dot, hyphen): 粤B·3R7K2 -> 粤B3R7K2."""
-    return "".join(ch for ch in plate.upper() if ch not in " ·.-\t")
 
 
 def pass_plates(raw: Sequence[str]) -> list[str]:

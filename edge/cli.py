@@ -93,7 +93,7 @@ def run_edge(args: argparse.Namespace) -> int:
 
 
 def verify_journal(args: argparse.Namespace) -> int:
-    from edge.journal import Journal
+    from edge.store.journal import Journal
     from parking.site import SiteConfig
 
     site = _load(args.config)
@@ -108,9 +108,9 @@ def verify_journal(args: argparse.Namespace) -> int:
 
 
 def show_status(args: argparse.Namespace) -> int:
-    from edge.journal import Journal
-    from edge.lists import ListStore, lists_path
-    from edge.park import ParkState
+    from edge.lanes.park import ParkState
+    from edge.store.journal import Journal
+    from edge.store.lists import ListStore, lists_path
     from parking.site import SiteConfig
 
     site = _load(args.config)

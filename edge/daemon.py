@@ -10,34 +10,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from edge.booth_desk import BoothDesk, ObservedWriter
+from edge.booth.booth import Booth
+from edge.booth.desk import BoothDesk, ObservedWriter, operators_path
+from edge.booth.operators import OperatorStore
 from edge.console.app import attach_console
-from edge.devices import LaneDevices, SiteDevices
-from edge.directory import Directory
-from edge.entry import EntryLane
-from edge.epay import ExitPayments
-from edge.events import LaneEvent, Tick
-from edge.evidence_upload import EvidenceUploader
-from edge.exit import ExitLane
-from edge.fees import FeeQuoter, TariffFees
-from edge.journal import Journal
-from edge.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
-from edge.lists import ListStore, lists_path
-from edge.metrics import EdgeMetrics
-from edge.park import ParkState
-from edge.payments import PaymentRefusedError, Prepayment, prepay
-from edge.remote_vend import RemoteVends
+from edge.console.metrics import EdgeMetrics
+from edge.devices.wiring import LaneDevices, SiteDevices, lane_printers
+from edge.lanes.actions import Draft, LaneAction
+from edge.lanes.directory import Directory
+from edge.lanes.entry import EntryLane
+from edge.lanes.events import LaneEvent, Tick
+from edge.lanes.exit import ExitLane
+from edge.lanes.fees import FeeQuoter, TariffFees
+from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
+from edge.lanes.park import ParkState
+from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay
 from edge.runner import LanePort, LaneRunner, utc_now
-from edge.sync import CentralLink, ListSync, Outbox
-from edge.tariff_versions import tariff_version_drafts
-from parking.site import Direction, LaneMode, SiteConfig, lane_devices, tariff_path
+from edge.store.evidence_upload import EvidenceUploader
+from edge.store.journal import Journal
+from edge.store.lists import ListStore, lists_path
+from edge.store.sync import CentralLink, ListSync, Outbox
+from edge.store.tariff_versions import tariff_version_drafts
+from edge.unattended.exit_payments import ExitPayments
+from edge.unattended.remote_vend import RemoteVends
+from parking.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +68,87 @@ def site_fees(site: SiteConfig, site_file: Path) -> FeeQuoter | None:
     if not site.tariffs:
         return None
     return TariffFees({name: tariff_path(site, site_file, name) for name in site.tariffs})
+
+
+def site_lanes(site: SiteConfig, context: LaneContext, fees: FeeQuoter | None) -> dict[str, Lane]:
+    """The state machine of every lane of the site, by lane id, sharing the car park's state and lists."""
+    lanes: dict[str, Lane] = {}
+    for index, lane in enumerate(site.lanes):
+        settings = lane_settings(site, index)
+        if lane.direction is Direction.ENTRY:
+            lanes[lane.id] = EntryLane(settings, context)
+        elif fees is None:
+            raise RuntimeError(f"exit lane {lane.id} needs the tariff engine (parking.tariff) to quote fees")
+        else:
+            lanes[lane.id] = ExitLane(settings, context, fees)
+    return lanes
+
+
+class DaemonLanes:
+    """The daemon's lanes as the booth desk's :class:`~edge.booth.ports.LaneControl`: events go through each lane's
+    runner (so they are handled one at a time with the devices' own), drafts through the journal writer."""
+
+    def __init__(
+        self, site: SiteConfig, lanes: dict[str, Lane], runners: dict[str, LaneRunner], writer: ObservedWriter,
+        park: ParkState, devices: Callable[[], SiteDevices | None],
+    ) -> None:  # fmt: skip
+        self.site, self._lanes, self._runners, self._writer = site, lanes, runners, writer
+        self._park, self._devices = park, devices
+
+    @property
+    def park(self) -> ParkState:
+        return self._park
+
+    def lane_ids(self) -> Sequence[str]:
+        return list(self._lanes)
+
+    def lane(self, lane_id: str) -> Lane | None:
+        return self._lanes.get(lane_id)
+
+    def lane_name(self, lane_id: str) -> str:
+        return next((lane.name for lane in self.site.lanes if lane.id == lane_id and lane.name), lane_id)
+
+    def device_health(self, lane_id: str) -> list[dict[str, str]]:
+        index = next(i for i, lane in enumerate(self.site.lanes) if lane.id == lane_id)
+        devices = self._devices()
+        out: list[dict[str, str]] = []
+        seen: set[str] = set()
+        for slot, resolved in lane_devices(self.site, index).items():
+            if resolved.id in seen:
+                continue
+            seen.add(resolved.id)
+            health, reason = "unknown", ""
+            io = devices.io_modules.get(resolved.id) if devices else None
+            if io is not None:
+                health, reason = io.health.health.value, io.health.reason
+            out.append({"device": resolved.id, "slot": slot, "health": health, "reason": reason})
+        return out
+
+    def out_of_service(self, lane_id: str) -> str | None:
+        runner = self._runners.get(lane_id)
+        return runner.out_of_service if runner is not None else None
+
+    async def feed(self, lane_id: str, event: LaneEvent) -> list[LaneAction]:
+        return await self._runners[lane_id].feed(event)
+
+    async def commit(self, drafts: Sequence[Draft]) -> None:
+        await self._writer.commit(drafts)
+
+
+def booth_desk(daemon: EdgeDaemon, booth_id: str) -> BoothDesk:
+    """The booth console's desk over the daemon's lanes, journal, operators (beside the journal) and printers."""
+    site, clock = daemon.site, daemon.clock
+    zone = ZoneInfo(site.car_park.timezone)
+    booth = Booth(booth_id, site.car_park.id, clock=clock, currency=site.car_park.currency, zone=zone)
+    # PINs are checked in a worker thread: the connection is shared with it
+    operators = OperatorStore(
+        sqlite3.connect(operators_path(daemon.journal.path), check_same_thread=False), clock=clock
+    )
+    lanes = DaemonLanes(site, daemon.lanes, daemon.runners, daemon.writer, daemon.park, lambda: daemon.devices)
+    return BoothDesk(
+        lanes, daemon.journal, booth, operators, clock, printers=lane_printers(site, daemon.metrics.health),
+        image_roots=[daemon.journal.path.parent / "images"], car_park_name=site.car_park.name,
+    )  # fmt: skip
 
 
 class EdgeDaemon:
@@ -107,22 +193,14 @@ class EdgeDaemon:
         # Without an fsync per commit (NORMAL) a commit costs less than handing it to the writer thread.
         inline = synchronous == "NORMAL" if inline_commits is None else inline_commits
         self.writer = ObservedWriter(self.journal, on_commit=self.metrics.committed, inline=inline)
-        self.lanes: dict[str, Lane] = {}
-        for index, lane in enumerate(site.lanes):
-            settings = lane_settings(site, index)
-            if lane.direction is Direction.ENTRY:
-                self.lanes[lane.id] = EntryLane(settings, self.context)
-            else:
-                if self.fees is None:
-                    raise RuntimeError(f"exit lane {lane.id} needs the tariff engine (parking.tariff) to quote fees")
-                self.lanes[lane.id] = ExitLane(settings, self.context, self.fees)
-        self.desk: BoothDesk | None = None  # the booth console's side (None: no console)
-        if booth is not None:
-            self.desk = BoothDesk(self, booth)
-            self.writer.listeners.append(self.desk.committed)
+        self.lanes = site_lanes(site, self.context, self.fees)
         self._port_factory = port_factory
         self.runners: dict[str, LaneRunner] = {}
         self.devices: SiteDevices | None = None
+        self.desk: BoothDesk | None = None  # the booth console's side (None: no console)
+        if booth is not None:
+            self.desk = booth_desk(self, booth)
+            self.writer.listeners.append(self.desk.committed)
         self.outbox: Outbox | None = None
         self._woken_at_seq = 0
         self.sync: ListSync | None = None
@@ -164,7 +242,9 @@ class EdgeDaemon:
             else:
                 assert site_devices is not None
                 port = LaneDevices.for_lane(self.site, index, site_devices, submit)
-            runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock)
+            listeners = [self.desk] if self.desk is not None else []
+            runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock,
+                                listeners=listeners)  # fmt: skip
             holder["runner"] = runner
             self.runners[lane.id] = runner
             self._tasks.append(asyncio.create_task(runner.serve(), name=f"lane-{lane.id}"))
@@ -173,23 +253,28 @@ class EdgeDaemon:
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="journal-checkpoints"))
         if self.site.central is not None:
-            link = CentralLink(self.site.central.url, self.site.central.edge_id, self.site.central.resolve_token())
-            client = link.client()
-            images = EvidenceUploader(self.journal, client, self.journal.path.parent / "images")
-            self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set,
-                                 images=images)  # fmt: skip
-            self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
-            self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
-            self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
+            self._talk_to_central(self.site.central)
             if any(lane.direction is not Direction.ENTRY and lane.mode is not LaneMode.ATTENDED
                    for lane in self.site.lanes):  # fmt: skip
-                vends = RemoteVends(client, self.journal, self.runners, self.clock)
-                self.exit_payments = ExitPayments(client, self.journal, self.runners, prepay=self.prepay,
+                assert self._client is not None
+                vends = RemoteVends(self._client, self.journal, self.runners, self.clock)
+                self.exit_payments = ExitPayments(self._client, self.journal, self.runners, prepay=self.prepay,
                                                   commit=self.writer.commit, clock=self.clock, vends=vends)  # fmt: skip
                 self._tasks.append(asyncio.create_task(self.exit_payments.run(self._stop), name="exit-payments"))
         if self.metrics_listen:
             await self._serve_metrics(self.metrics_listen)
         self.metrics.park(self.park)
+
+    def _talk_to_central(self, central: Central) -> None:
+        """The outbox and the list sync, each in its own task over one client."""
+        link = CentralLink(central.url, central.edge_id, central.resolve_token())
+        client = self._client = link.client()
+        images = EvidenceUploader(self.journal, client, self.journal.path.parent / "images")
+        self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set,
+                             images=images)  # fmt: skip
+        self.sync = ListSync(self.lists, client, self.site.car_park.id, self._lists_updated)
+        self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
+        self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
 
     def _lists_updated(self, directory: Directory) -> None:
         self.holder.directory = directory

@@ -10,21 +10,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Protocol
 
-from edge.actions import Alert, CloseBarrier, Commit, Decided, DispenseCard, Display, LaneAction, OpenBarrier, Voice
-from edge.events import LaneEvent
-from edge.journal import JournalError
-from edge.lane import Lane
-from edge.writer import JournalWriter
+from drivers.errors import DriverError
+from edge.lanes.actions import (
+    Alert,
+    CloseBarrier,
+    Commit,
+    Decided,
+    DispenseCard,
+    Display,
+    LaneAction,
+    OpenBarrier,
+    Passed,
+    Voice,
+)
+from edge.lanes.events import BarrierCommandFailed, LaneEvent
+from edge.lanes.lane import Lane
+from edge.store.journal import JournalError
+from edge.store.writer import JournalWriter
 
 _LOGGER = logging.getLogger(__name__)
 
 
 class LanePort(Protocol):
-    """What a lane's devices can be asked to do (implemented over the drivers by :mod:`edge.devices`)."""
+    """What a lane's devices can be asked to do (implemented over the drivers by :mod:`edge.devices.wiring`)."""
 
     async def open_barrier(self) -> None: ...
 
@@ -47,6 +59,14 @@ class LaneObserver(Protocol):
     def alert(self, lane: str, alert: Alert) -> None: ...
 
 
+class LaneListener(Protocol):
+    """Told what happened to the vehicles in a lane, one typed callback a happening (the booth desk listens)."""
+
+    def passed(self, lane: str, session: str | None) -> None:
+        """The vehicle of the lane's opening crossed the barrier line."""
+        ...
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -59,8 +79,10 @@ class LaneRunner:
         port: LanePort,
         observer: LaneObserver,
         clock: Callable[[], datetime] = utc_now,
+        listeners: Sequence[LaneListener] = (),
     ) -> None:
         self.lane = lane
+        self.listeners = list(listeners)
         self.writer = writer
         self.port = port
         self.observer = observer
@@ -111,10 +133,18 @@ class LaneRunner:
                     self.observer.alert(lane.id, Alert("journal", f"{lane.id}: journal failure, lane stopped: {err}"))
                     return
             elif isinstance(action, OpenBarrier):
-                await self.port.open_barrier()
+                try:
+                    await self.port.open_barrier()
+                except DriverError as err:  # the lane hears it (and undoes the opening); nothing after it is done
+                    await self._barrier_failed("open", err, received)
+                    return
                 self.observer.barrier_command(lane.id, "open", time.perf_counter() - received)
             elif isinstance(action, CloseBarrier):
-                await self.port.close_barrier()
+                try:
+                    await self.port.close_barrier()
+                except DriverError as err:
+                    await self._barrier_failed("close", err, received)
+                    continue
                 self.observer.barrier_command(lane.id, "close", None)
             elif isinstance(action, Display):
                 self._side(self.port.show(action.lines))
@@ -124,12 +154,20 @@ class LaneRunner:
                 self._side(self.port.dispense_card())
             elif isinstance(action, Alert):
                 self.observer.alert(lane.id, action)
+            elif isinstance(action, Passed):
+                for listener in self.listeners:
+                    listener.passed(lane.id, action.session)
             elif isinstance(action, Decided):
                 self.observer.decided(lane.id, lane.direction, action.outcome, action.identity, action.reason)
                 _LOGGER.info(
                     "lane %s: %s (%s): %s", lane.id, action.outcome, action.identity, action.reason,
                     extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
                 )  # fmt: skip
+
+    async def _barrier_failed(self, command: str, err: DriverError, received: float) -> None:
+        """A barrier command the driver could not carry out becomes a lane event (and so a lane alert)."""
+        _LOGGER.error("lane %s: barrier %s failed: %s", self.lane.id, command, err)
+        await self._execute(self.lane.handle(BarrierCommandFailed(command, str(err)), self.clock()), received)
 
     def _side(self, work: Awaitable[None]) -> None:
         """Displays, voice and the dispenser never hold up the barrier: run them beside the lane."""

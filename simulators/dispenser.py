@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from drivers.dispenser.errors import DispenserProtocolError
 from drivers.dispenser.protocol import DispenserStatus, Notice, StockLevel, format_notice, format_status
-from drivers.display.line import Line
+from drivers.serial_line.line import Line
 from simulators.display import LineDeviceServer, add_line_device_arguments, serve_line_device
 
 

@@ -1,6 +1,6 @@
 """A simulated lane display (LED text + voice) speaking our line protocol: ``parkgate sim display``.
 
-It reads the host's lines with the driver's own grammar and command parser (:mod:`drivers.display.line`,
+It reads the host's lines with the driver's own grammar and command parser (:mod:`drivers.serial_line.line`,
 :mod:`drivers.display.protocol`) from the device side. :class:`LineDeviceServer` serves any such device on a
 serial port or pseudo-terminal (reopened after an unplug) and on TCP; the dispenser simulator uses it too.
 """
@@ -15,10 +15,10 @@ import time
 from collections.abc import Callable
 
 from drivers.display.errors import DisplayProtocolError
-from drivers.display.line import Line, LineDecoder, encode_line
-from drivers.display.link import Stream, TcpStream, open_stream
 from drivers.display.protocol import Clear, Colour, Say, Show, parse_command
 from drivers.errors import ProtocolError
+from drivers.serial_line.line import Line, LineDecoder, encode_line
+from drivers.serial_line.link import Stream, TcpStream, open_stream
 
 _LOGGER = logging.getLogger(__name__)
 

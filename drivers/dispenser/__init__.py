@@ -19,7 +19,7 @@ from drivers.dispenser.errors import (
     DispenserTransportError,
 )
 from drivers.dispenser.protocol import DispenserStatus, StockLevel
-from drivers.display.link import LineLinkConfig
+from drivers.serial_line.link import LineLinkConfig
 
 __all__ = [
     "CardDispenser",

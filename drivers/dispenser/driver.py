@@ -21,9 +21,9 @@ from drivers.dispenser.errors import (
     DispenserTransportError,
 )
 from drivers.dispenser.protocol import DispenserStatus, Notice, StockLevel, parse_notice, parse_status
-from drivers.display.line import Line
-from drivers.display.link import ErrorSet, LineClient, LineLinkConfig
 from drivers.health import Health, HealthChange
+from drivers.serial_line.line import Line
+from drivers.serial_line.link import ErrorSet, LineClient, LineLinkConfig
 
 _LOGGER = logging.getLogger(__name__)
 

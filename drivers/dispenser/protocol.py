@@ -1,5 +1,5 @@
 """The temporary-card dispenser line protocol (ours, version 1), on the line grammar of
-:mod:`drivers.display.line`. Pure, no I/O.
+:mod:`drivers.serial_line.line`. Pure, no I/O.
 
 Host to dispenser::
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from drivers.dispenser.errors import DispenserProtocolError
-from drivers.display.line import Line
+from drivers.serial_line.line import Line
 
 
 class StockLevel(StrEnum):

@@ -1,6 +1,6 @@
 """Lane display and voice: the :class:`LaneDisplay` interface lanes use, our serial line protocol
 (:mod:`drivers.display.protocol`) and its driver :class:`SerialTextDisplay`. The line grammar and link in
-:mod:`drivers.display.line` / :mod:`drivers.display.link` are shared with the card dispenser."""
+:mod:`drivers.serial_line.line` / :mod:`drivers.serial_line.link` are shared with the card dispenser."""
 
 from drivers.display.driver import DisplayEvent, DisplayFault, LaneDisplay, NullDisplay, SerialTextDisplay
 from drivers.display.errors import (
@@ -10,8 +10,8 @@ from drivers.display.errors import (
     DisplayTimeoutError,
     DisplayTransportError,
 )
-from drivers.display.link import LineLinkConfig
 from drivers.display.protocol import Colour
+from drivers.serial_line.link import LineLinkConfig  # re-exported: a display is configured with it
 
 __all__ = [
     "Colour",

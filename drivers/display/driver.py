@@ -16,10 +16,10 @@ from drivers.display.errors import (
     DisplayTimeoutError,
     DisplayTransportError,
 )
-from drivers.display.line import Line
-from drivers.display.link import ErrorSet, LineClient, LineLinkConfig
 from drivers.display.protocol import MAX_ROWS, Clear, Colour, DisplayCommand, Say, Show, command_line
 from drivers.health import Health, HealthChange
+from drivers.serial_line.line import Line
+from drivers.serial_line.link import ErrorSet, LineClient, LineLinkConfig
 
 _LOGGER = logging.getLogger(__name__)
 

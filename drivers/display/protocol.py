@@ -1,4 +1,4 @@
-"""The lane display line protocol (ours, version 1), on top of :mod:`drivers.display.line`. Pure, no I/O.
+"""The lane display line protocol (ours, version 1), on top of :mod:`drivers.serial_line.line`. Pure, no I/O.
 
 Host to display::
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal, get_args
 
 from drivers.display.errors import DisplayProtocolError
-from drivers.display.line import Line, clean_text
+from drivers.serial_line.line import Line, clean_text
 
 Colour = Literal["red", "green", "yellow", "white"]
 COLOURS: tuple[str, ...] = get_args(Colour)

@@ -153,7 +153,7 @@ def check_time(at: datetime, *, device: str | None, field: str, received: dateti
     is still a read: with its arrival known, ``None`` says "use the arrival time" (logged once per camera an hour);
     without it (a capture decoded offline) it is an error. A time far from the arrival (a clock that is off, or an
     event the camera stored and sends late) is passed on as it is: the lane judges it against the camera's other
-    reads (``edge.reads``)."""
+    reads (``edge.lanes.reads``)."""
     try:
         sane = EARLIEST <= at < LATEST
     except OverflowError:

@@ -12,7 +12,6 @@ long also makes the subscriber ``degraded`` (the broker is fine, the camera is n
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 import time
@@ -28,6 +27,7 @@ from drivers.lpr.events import PlateRead
 from drivers.lpr.fields import MAX_NAME, LprFieldError, check_text
 from drivers.lpr.jsonmap import MILESIGHT, FieldMap, decode_json
 from drivers.lpr.metrics import ERRORS, FRAMES, LATENCY, RECONNECTS, REJECTED
+from drivers.tasks import DriverTask
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class MqttPlateSubscriber:
         self.config = config
         self.health = HealthTracker(config.name)
         self.events: asyncio.Queue[PlateRead] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._task = DriverTask(f"mqtt-{config.name}")
         self._backoff = Backoff(initial=0.05, maximum=config.max_backoff)
         self._last_message = time.monotonic()
         self._last_refusal_log = -1e9
@@ -96,15 +96,10 @@ class MqttPlateSubscriber:
         self.topics: tuple[str, ...] = (config.topic,) if isinstance(config.topic, str) else tuple(config.topic)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"mqtt-{self.config.name}")
+        self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         self.health.set(Health.OFFLINE, "stopped")
 
     async def __aenter__(self) -> MqttPlateSubscriber:

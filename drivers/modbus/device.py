@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from drivers.modbus.bus import ModbusBus
 from drivers.modbus.config import ModbusLink
 from drivers.modbus.errors import ModbusError, ModbusExceptionResponseError, ModbusTimeoutError, ModbusTransportError
 from drivers.modbus.events import ModbusEvent
+from drivers.tasks import DriverTask
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class PolledDevice:
         self.health = HealthTracker(name)
         self.health.listeners.append(self._emit_health)
         self._listeners: list[Listener] = []
-        self._task: asyncio.Task[None] | None = None
+        self._task = DriverTask(f"modbus-{self.name}")
         self._failures = 0
         self._link_fresh = True  # the next good poll follows a (re)connect: resync outputs, report all states
 
@@ -74,15 +74,10 @@ class PolledDevice:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"modbus-{self.name}")
+        self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         if self._own_bus:
             self.bus.close()
         self.health.set(Health.OFFLINE, "stopped")

@@ -28,6 +28,7 @@ from drivers.health import Backoff, Health, HealthTracker
 from drivers.osdp.channel import SerialChannel
 from drivers.osdp.errors import OsdpConfigError, OsdpError, OsdpProtocolError, OsdpTimeoutError
 from drivers.osdp.raw import card_from_bits
+from drivers.tasks import DriverTask
 from drivers.wiegand.codec import bytes_to_bits
 from drivers.wiegand.errors import WiegandProtocolError
 
@@ -120,7 +121,7 @@ class OsdpReader:
         self._channel: SerialChannel | None = None
         self._cp: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._monitor: asyncio.Task[None] | None = None
+        self._monitor = DriverTask(f"osdp-{config.name}")
         self._reopens = 0
         self._offline_since: float | None = None
         self._restart_backoff = Backoff(initial=config.restart_after, maximum=10.0, jitter=0.0)
@@ -144,14 +145,10 @@ class OsdpReader:
         level = LogLevel.Debug if _LOGGER.isEnabledFor(logging.DEBUG) else LogLevel.Error
         self._cp = ControlPanel([info], log_level=level, event_handler=self._on_event)
         self._cp.start()
-        self._monitor = asyncio.create_task(self._watch(), name=f"osdp-{cfg.name}")
+        self._monitor.start(self._watch)
 
     async def stop(self) -> None:
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
-            self._monitor = None
+        await self._monitor.stop()
         cp, self._cp = self._cp, None
         if cp is not None:
             await asyncio.to_thread(cp.stop)

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Histogram
 
 from drivers.cards import CardRead
 from drivers.health import Backoff, Health, HealthTracker
+from drivers.tasks import DriverTask
 from drivers.wiegand.codec import ConverterFramer, parse_converter_line
 from drivers.wiegand.errors import WiegandProtocolError
 
@@ -57,20 +58,15 @@ class WiegandConverterReader:
         self._clock = clock
         self._framer = ConverterFramer()
         self._serial: serial.Serial | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task = DriverTask(f"wiegand-{config.name}")
         self._lost: asyncio.Event = asyncio.Event()
         self._backoff = Backoff(initial=0.05, maximum=config.max_backoff)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"wiegand-{self.config.name}")
+        self._task.start(self._run)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
         self._close()
         self.health.set(Health.OFFLINE, "stopped")
 

@@ -16,9 +16,9 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer, TypeAdapter
 
-from edge.actions import Draft
 from edge.booth.cash import CashCount
 from edge.booth.report import ShiftReport
+from edge.lanes.actions import Draft
 from parking.wire import RecordKind
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import ValidationError
 
@@ -43,9 +43,6 @@ from edge.booth.report import RunningTotals, ShiftReport
 from edge.booth.tally import CardCount, CardPlace, ShiftTally
 from parking.ids import new_id
 
-if TYPE_CHECKING:
-    from edge.booth.booth import Booth
-
 Clock = Callable[[], datetime]
 APPROVAL_VALID_FOR = timedelta(minutes=5)
 R = TypeVar("R", bound=BoothRecord)
@@ -59,10 +56,27 @@ class ShiftState(StrEnum):
     CLOSED = "closed"
 
 
+class ShiftBooth(Protocol):
+    """What a shift needs of its booth (:class:`edge.booth.booth.Booth`): where and when, the currency, the
+    receipt numbers, and the booth's other shifts (a cash bag is dropped once per booth)."""
+
+    id: str
+    car_park: str
+    currency: str
+    allow_zero_float: bool
+    shifts: list[Shift]
+
+    def now(self) -> datetime: ...
+
+    def next_receipt_no(self, at: datetime) -> str: ...
+
+
 class Shift:
     """One operator's shift at one booth."""
 
-    def __init__(self, booth: Booth, operator: str, *, previous: Shift | None, shift_id: str | None = None) -> None:
+    def __init__(
+        self, booth: ShiftBooth, operator: str, *, previous: Shift | None, shift_id: str | None = None
+    ) -> None:
         self.booth = booth
         self.id = shift_id or new_id()
         self.operator = operator
@@ -221,6 +235,12 @@ class Shift:
     def vehicle_left(self, payment_id: str) -> None:
         """The vehicle of this payment has gone through the lane: the payment can no longer be reversed."""
         self.tally.pending_exit.discard(payment_id)
+
+    def withdraw(self, record: BoothRecord) -> None:
+        """Take back a record the journal never got (the lane refused it): the shift forgets it was made."""
+        if record in self.records:
+            self.records.remove(record)
+        self.tally.withdraw(record)
 
     def pending_exit(self, payment_id: str) -> bool:
         return payment_id in self.tally.pending_exit

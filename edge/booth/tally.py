@@ -64,6 +64,15 @@ class ShiftTally:
 
     # ------------------------------------------------------------------------------------------ from records
 
+    def withdraw(self, record: BoothRecord) -> None:
+        """Forget a record that was applied but never reached the journal."""
+        self.payments.pop(record.id, None)
+        self.pending_exit.discard(record.id)
+        if isinstance(record, FeeWaived) and record in self.waivers:
+            self.waivers.remove(record)
+        elif isinstance(record, ManualOpened) and record in self.manual_opens:
+            self.manual_opens.remove(record)
+
     def apply(self, record: BoothRecord) -> None:
         if isinstance(record, PaymentTaken):
             self.payments[record.id] = record

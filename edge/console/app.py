@@ -18,13 +18,13 @@ from typing import Any, Literal, cast
 from aiohttp import web
 
 from edge.booth.cash import CashCountError
+from edge.booth.desk import CONSOLE_SOURCE, BoothDesk, DeskError
 from edge.booth.fonts import MissingFontError, find_cjk_font
 from edge.booth.operator_text import OperatorTextError, operator_text
 from edge.booth.operators import OperatorError, Outcome, SignInError
 from edge.booth.payment import ShiftError
 from edge.booth.receipt import DriverReceipt, receipt_escpos, receipt_pdf
 from edge.booth.slip import PaymentSlip, slip_escpos, slip_pdf
-from edge.booth_desk import CONSOLE_SOURCE, BoothDesk, DeskError
 from edge.console.auth import COOKIE, ConsoleSessions, SignedIn
 from edge.console.views import report_view, session_view, state_view
 from parking.json_bounds import json_depth_over
@@ -371,7 +371,7 @@ def slip_document(desk: BoothDesk, shift: Any) -> PaymentSlip:
     closed = datetime.fromisoformat(shift.report.closed_at).astimezone(desk.zone)
     return PaymentSlip.from_report(
         shift.report, number=f"JK-{closed:%Y%m%d}-{desk.booth_id}-{shift.id[-6:]}", zone=desk.zone,
-        car_park_name=desk.daemon.site.car_park.name,
+        car_park_name=desk.car_park_name,
         operator_name=f"{operator.name}({operator.id})" if operator else shift.operator,
     )  # fmt: skip
 
@@ -416,7 +416,7 @@ async def print_receipt(request: web.Request, signed: SignedIn) -> web.Response:
     """The driver's receipt on the ESC/POS printer of the payment's lane."""
     desk = request.app[DESK]
     payment = _payment(desk, request.match_info["payment"])
-    document = DriverReceipt.from_payment(payment, car_park_name=desk.daemon.site.car_park.name, zone=desk.zone)
+    document = DriverReceipt.from_payment(payment, car_park_name=desk.car_park_name, zone=desk.zone)
     printer = desk.printer(payment.lane)
     if printer is None:
         raise no_printer(payment.lane)
@@ -428,7 +428,7 @@ async def receipt(request: web.Request, signed: SignedIn) -> web.Response:
     """The driver's receipt (停车收费凭证) of a booth payment, as PDF."""
     desk = request.app[DESK]
     payment = _payment(desk, request.match_info["payment"])
-    document = DriverReceipt.from_payment(payment, car_park_name=desk.daemon.site.car_park.name, zone=desk.zone)
+    document = DriverReceipt.from_payment(payment, car_park_name=desk.car_park_name, zone=desk.zone)
     try:
         data = await asyncio.to_thread(receipt_pdf, document)
     except MissingFontError as err:

@@ -46,8 +46,8 @@ def read_pin(confirm: bool = True) -> str:
 def manage_operators(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
+    from edge.booth.desk import operators_path
     from edge.booth.operators import OperatorError, OperatorStore, Role
-    from edge.booth_desk import operators_path
     from parking.cli import UsageError
     from parking.site import SiteError, load_site
 

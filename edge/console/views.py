@@ -8,13 +8,12 @@ from typing import Any
 from urllib.parse import quote
 
 from edge.booth.cash import denominations
+from edge.booth.desk import BoothDesk, line_label
 from edge.booth.shift import Shift, ShiftState
-from edge.booth_desk import BoothDesk, line_label
-from edge.exit import ExitLane
-from edge.lane import Phase
-from edge.park import Session
+from edge.lanes.exit import ExitLane
+from edge.lanes.lane import Phase
+from edge.lanes.park import Session
 from parking.money import format_amount
-from parking.site import lane_devices
 
 
 def local_text(desk: BoothDesk, at: datetime | str | None) -> str | None:
@@ -33,33 +32,16 @@ def image_url(ref: str | None) -> str | None:
     return f"/console/api/images/{quote(ref, safe='')}" if ref else None
 
 
-def device_health(desk: BoothDesk, index: int) -> list[dict[str, str]]:
-    daemon = desk.daemon
-    out: list[dict[str, str]] = []
-    seen: set[str] = set()
-    for slot, resolved in lane_devices(daemon.site, index).items():
-        if resolved.id in seen:
-            continue
-        seen.add(resolved.id)
-        health, reason = "unknown", ""
-        io = daemon.devices.io_modules.get(resolved.id) if daemon.devices else None
-        if io is not None:
-            health, reason = io.health.health.value, io.health.reason
-        out.append({"device": resolved.id, "slot": slot, "health": health, "reason": reason})
-    return out
-
-
 def lane_view(desk: BoothDesk, lane_id: str) -> dict[str, Any]:
-    daemon = desk.daemon
-    lane = daemon.lanes[lane_id]
-    index = next(i for i, lane_config in enumerate(daemon.site.lanes) if lane_config.id == lane_id)
-    runner = daemon.runners.get(lane_id)
+    lane = desk.lanes.lane(lane_id)
+    if lane is None:
+        raise KeyError(lane_id)
     watch = desk.watches[lane_id]
     view: dict[str, Any] = {
-        "id": lane_id, "name": daemon.site.lanes[index].name or lane_id, "direction": lane.direction,
+        "id": lane_id, "name": desk.lanes.lane_name(lane_id), "direction": lane.direction,
         "staffed": lane_id in desk.staffed, "phase": lane.phase.value, "barrier": lane.barrier.position.value,
         "arming": lane.arming, "safety": lane.safety, "safety_faulted": lane.safety_faulted,
-        "devices": device_health(desk, index), "out_of_service": runner.out_of_service if runner else None,
+        "devices": desk.lanes.device_health(lane_id), "out_of_service": desk.lanes.out_of_service(lane_id),
         "pending_payment": watch.pending_payment, "vehicle": None, "due": None,
         "history": [{"at": local_text(desk, at), "kind": kind, "text": text} for at, kind, text in watch.history],
     }  # fmt: skip
@@ -163,9 +145,9 @@ def session_view(desk: BoothDesk, session: Session) -> dict[str, Any]:
 
 
 def state_view(desk: BoothDesk) -> dict[str, Any]:
-    lanes = [lane_view(desk, lane_id) for lane_id in desk.daemon.lanes]
+    lanes = [lane_view(desk, lane_id) for lane_id in desk.lanes.lane_ids()]
     lanes.sort(key=lambda v: (not v["staffed"], v["id"]))
-    return {"version": desk.version, "car_park": desk.daemon.site.car_park.name, "zone": str(desk.zone),
-            "now": local_text(desk, desk.daemon.clock()), "lanes": lanes, "shift": shift_view(desk),
+    return {"version": desk.version, "car_park": desk.car_park_name, "zone": str(desk.zone),
+            "now": local_text(desk, desk.clock()), "lanes": lanes, "shift": shift_view(desk),
             "security_alerts": [{**alert, "at_local": local_text(desk, alert["at"])}
                                 for alert in desk.security_alerts]}  # fmt: skip

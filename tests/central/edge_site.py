@@ -1,9 +1,9 @@
 """A car park's edge made of the real edge code — entry and exit lanes, the booth's shifts, the SQLite journal, the
 tariff engine — driven step by step with an injected clock, and its journal pushed to central over the wire contract.
 
-What the booth desk does in the daemon (:class:`edge.booth_desk.BoothDesk`) is done here the same way: the shift makes
+What the booth desk does in the daemon (:class:`edge.booth.desk.BoothDesk`) is done here the same way: the shift makes
 the record, the exit lane commits it with the barrier command, and what the lanes did by themselves is told to the
-shift as :class:`edge.booth_watch.LaneObservations` does.
+shift as :class:`edge.booth.observers.LaneObservations` does.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from edge.actions import Commit, Draft, LaneAction
 from edge.booth.booth import Booth
+from edge.booth.observers import line_label
 from edge.booth.operators import SupervisorApproval
 from edge.booth.payment import Method
 from edge.booth.records import BoothRecord, PaymentTaken
 from edge.booth.shift import Shift, ShiftState
-from edge.booth_watch import line_label
-from edge.directory import Directory
-from edge.entry import EntryLane
-from edge.events import (
+from edge.lanes.actions import Commit, Draft, LaneAction
+from edge.lanes.directory import Directory
+from edge.lanes.entry import EntryLane
+from edge.lanes.events import (
     BarrierPosition,
     BarrierReport,
     CardDispensed,
@@ -37,12 +37,12 @@ from edge.events import (
     PlateSeen,
     Tick,
 )
-from edge.exit import BoothManualOpen, BoothPayment, ExitLane
-from edge.fees import FeeQuote, FeeQuoter, TariffFees
-from edge.journal import Journal
-from edge.lane import DirectoryHolder, Lane, LaneContext, LaneSettings, Phase
-from edge.park import ParkState, SessionKind
-from edge.tariff_versions import tariff_version_drafts
+from edge.lanes.exit import BoothManualOpen, BoothPayment, ExitLane
+from edge.lanes.fees import FeeQuote, FeeQuoter, TariffFees
+from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings, Phase
+from edge.lanes.park import ParkState, SessionKind
+from edge.store.journal import Journal
+from edge.store.tariff_versions import tariff_version_drafts
 from parking.wire import INGEST_PATH, IngestAck, IngestBatch, RecordKind
 from tests.central.scenario import Site, ok
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge.actions import Commit, LaneAction
-from edge.events import BarrierPosition, BarrierReport, ManualOpen, TakePayment, WaiveFee
-from edge.journal import Journal
-from edge.lane import Lane
+from edge.lanes.actions import Commit, LaneAction
+from edge.lanes.events import BarrierPosition, BarrierReport, ManualOpen, TakePayment, WaiveFee
+from edge.lanes.lane import Lane
+from edge.store.journal import Journal
 from parking.wire import JournalRecord, VehicleList
 from tests.edge.kit import CAR_PARK, Clock, a_pass, a_vehicle, arrive, context, cross, entry_lane, exit_lane, feed
 

@@ -28,7 +28,7 @@ from central.core.security import Role
 from central.main import create_app
 from central.models import EdgeRecord, EdgeShiftReport, Invoice
 from central.renewal import OPERATOR_ZONE
-from edge.directory import check_pass
+from edge.lanes.directory import check_pass
 from parking.wire import SyncPage
 from tests.central.billing_scenario import Sale, sell_pass
 from tests.central.conftest import Operators

@@ -18,7 +18,7 @@ import drivers.lpr.metrics
 import drivers.modbus.metrics
 from central.core.db import make_engine, make_session_factory
 from central.metrics import CentralMetrics
-from edge.metrics import EdgeMetrics
+from edge.console.metrics import EdgeMetrics
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 _NAME = re.compile(r"\b(parkgate_[a-z0-9_]+)\b")

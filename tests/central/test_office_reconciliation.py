@@ -21,8 +21,8 @@ from central.core.migrate import upgrade
 from central.core.security import Role
 from central.main import create_app
 from central.models import User
-from edge.evidence_upload import EvidenceUploader
-from edge.journal import Journal
+from edge.store.evidence_upload import EvidenceUploader
+from edge.store.journal import Journal
 from tests.central.conftest import PASSWORD, Operators, password_hash
 from tests.central.edge_site import DAY, EdgeSite
 from tests.central.office import error_beside, post, sign_in

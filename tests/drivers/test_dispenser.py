@@ -28,8 +28,8 @@ from drivers.dispenser import (
     StockLevel,
 )
 from drivers.dispenser.protocol import Notice, format_notice, format_status, parse_notice, parse_status
-from drivers.display.line import Line, LineDecoder, encode_line
 from drivers.health import Health
+from drivers.serial_line.line import Line, LineDecoder, encode_line
 from simulators.dispenser import DispenserModel, DispenserSimulator
 from simulators.pty import PtyLink
 

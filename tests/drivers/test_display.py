@@ -22,10 +22,10 @@ from drivers.display import (
     LineLinkConfig,
     SerialTextDisplay,
 )
-from drivers.display.line import MAX_LINE, Line, LineDecoder, clean_text, encode_line, parse_line
 from drivers.display.protocol import Say, Show, command_line, parse_command
 from drivers.errors import DriverError
 from drivers.health import Health, HealthChange
+from drivers.serial_line.line import MAX_LINE, Line, LineDecoder, clean_text, encode_line, parse_line
 from simulators.display import DisplaySimulator
 from simulators.pty import PtyLink
 

@@ -19,7 +19,7 @@ import pytest
 from drivers.health import Health
 from drivers.lpr.metrics import ERRORS, REJECTED
 from drivers.lpr.mqtt import MAX_MESSAGE, MqttCameraConfig, MqttPlateSubscriber, MqttTls
-from edge.cameras import SiteCameras
+from edge.devices.cameras import SiteCameras
 from parking.site import Device
 from simulators.camera import CameraSim
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.display.link import LineLinkConfig
 from drivers.modbus import IoMap, IoPoint, ModbusError, ModbusIoConfig, ModbusLink
+from drivers.serial_line.link import LineLinkConfig
 from parking.site import load_site
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

@@ -9,11 +9,11 @@ import random
 import sys
 from datetime import timedelta
 
-from edge.actions import Commit, LaneAction
-from edge.events import TakePayment
-from edge.exit import ExitLane
-from edge.journal import Journal
-from edge.lane import Lane
+from edge.lanes.actions import Commit, LaneAction
+from edge.lanes.events import TakePayment
+from edge.lanes.exit import ExitLane
+from edge.lanes.lane import Lane
+from edge.store.journal import Journal
 from tests.edge.kit import Clock, arrive, context, cross, entry_lane, exit_lane
 
 

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from edge.actions import Commit, Draft, LaneAction, OpenBarrier
-from edge.directory import Directory
-from edge.entry import EntryLane
-from edge.events import BarrierPosition, BarrierReport, LaneEvent, Loop, LoopChanged, PlateSeen
-from edge.exit import ExitLane
-from edge.fees import FeeQuote
-from edge.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
-from edge.park import ParkState
+from edge.lanes.actions import Commit, Draft, LaneAction, OpenBarrier
+from edge.lanes.directory import Directory
+from edge.lanes.entry import EntryLane
+from edge.lanes.events import BarrierPosition, BarrierReport, LaneEvent, Loop, LoopChanged, PlateSeen
+from edge.lanes.exit import ExitLane
+from edge.lanes.fees import FeeQuote
+from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
+from edge.lanes.park import ParkState
 from parking.wire import PassRecord, RecordKind, VehicleEntry, VehicleList
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from edge.daemon import EdgeDaemon
-from edge.lane import Phase
-from edge.lists import ListStore, lists_path
+from edge.lanes.lane import Phase
+from edge.store.lists import ListStore, lists_path
 from parking.site import load_site
 from parking.wire import PassRecord, SyncPage, VehicleEntry, VehicleList
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel, Vehicle
@@ -69,7 +69,7 @@ def site_for(
     text = text.replace("capacity = { small = 10 }", f"capacity = {{ small = {capacity} }}")
     if anti_passback is not None:
         assert text.count('camera = "in-cam" }') == 1
-        # The same car comes straight back: a repeat window of 0 lets its new read count (edge.reads).
+        # The same car comes straight back: a repeat window of 0 lets its new read count (edge.lanes.reads).
         text = text.replace(
             'camera = "in-cam" }', f'camera = "in-cam" }}\nanti_passback = "{anti_passback}"\nrepeat_window_ms = 0'
         )

@@ -17,8 +17,8 @@ import pytest
 
 from drivers.lpr import Direction, PlateImage, PlateRead, encode_isapi_multipart, encode_isapi_xml
 from edge.booth.operators import Role
-from edge.cameras import image_names, plate_seen
 from edge.daemon import EdgeDaemon
+from edge.devices.cameras import image_names, plate_seen
 from tests.edge.test_daemon import SimLane, daemon_for, free_port, online, start_sim, until, write_site
 
 PLATE_JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 8 + b"\xff\xd9"

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from drivers.lpr import encode_isapi_xml
-from edge.lane import Phase
+from edge.lanes.lane import Phase
 from simulators.barrier import LoopModel
 from tests.edge.kit import a_pass
 from tests.edge.test_abnormal_e2e import SerialLane, payloads

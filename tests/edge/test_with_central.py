@@ -22,11 +22,11 @@ from central.core.migrate import upgrade
 from central.core.security import Role, hash_password
 from central.main import create_app
 from central.models import User
-from edge.actions import Commit, Draft
-from edge.directory import Directory
-from edge.journal import Journal
-from edge.lists import ListStore
-from edge.sync import ListSync, Outbox
+from edge.lanes.actions import Commit, Draft
+from edge.lanes.directory import Directory
+from edge.store.journal import Journal
+from edge.store.lists import ListStore
+from edge.store.sync import ListSync, Outbox
 from parking.ids import new_id
 from parking.wire import INGEST_PATH, ChainStatus, IngestAck, IngestBatch, RecordKind
 from tests.central.scenario import make_holder, make_plan, make_site, ok

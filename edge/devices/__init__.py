@@ -1,0 +1,1 @@
+"""The lanes' devices over the drivers: wiring, cameras, their life cycle."""

@@ -1,0 +1,1 @@
+"""What the edge keeps: the journal and its writer, the local lists, the outbox and list sync."""

@@ -1,0 +1,1 @@
+"""Unattended exits that take money: settlements of scan-to-pay orders from central, and remote vends."""

@@ -1,0 +1,224 @@
+"""The journal: chained records with their domain rows, atomic commits, recovery, crashes, tampering."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edge.lanes.actions import Alert, Commit, Draft, LaneAction
+from edge.lanes.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen, TakePayment
+from edge.lanes.park import ParkState
+from edge.runner import LaneRunner
+from edge.store.journal import Journal, JournalError
+from edge.store.writer import JournalWriter
+from parking.wire import GENESIS_HASH, RecordKind
+from tests.edge.kit import T0, Clock, arrive, context, cross, entry_lane, exit_lane, feed
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def commit_all(journal: Journal, actions: list[LaneAction]) -> None:
+    for action in actions:
+        if isinstance(action, Commit):
+            journal.commit(action.drafts)
+
+
+def test_lane_records_are_chained_with_their_domain_rows(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3", "lakeview")
+    ctx, clock = context(), Clock()
+    commit_all(journal, feed(entry_lane(ctx), clock, *arrive("粤B12345"), *cross()))
+    clock.advance(2 * 3600)
+    lane = exit_lane(ctx)
+    actions = feed(lane, clock, *arrive("粤B12345"), TakePayment(operator="c-7", reason="cash", amount=1500))
+    commit_all(journal, actions + feed(lane, clock, *cross()))
+    check = journal.verify_chain()
+    assert check.ok
+    assert check.checked == journal.last_seq == 7
+    first = journal.records()[0]
+    assert first.prev_hash == GENESIS_HASH
+    assert journal.count("sessions", "status = 'closed'") == 1
+    (tx,) = journal.rows("SELECT amount, currency, tariff_hash, lines FROM transactions")
+    assert tx[:3] == (1500, "CNY", "h" * 64)
+    assert journal.count("barrier_commands") == 4
+    assert journal.backlog() == 7
+
+
+def test_a_failed_commit_leaves_nothing_and_the_chain_continues(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3", "lakeview")
+    ok = Draft("a", RecordKind.ABNORMAL_EVENT, "in-1", T0, {"event": "back_out"})
+    journal.commit([ok])
+    again = Draft("b", RecordKind.ABNORMAL_EVENT, "in-1", T0, {"event": "tailgating"})
+    with pytest.raises(JournalError):
+        journal.commit([again, ok])  # "a" again: the whole commit is refused
+    assert journal.count("records") == 1
+    assert journal.count("abnormal_events") == 1
+    journal.commit([again])
+    assert journal.verify_chain().ok
+    assert [r.seq for r in journal.records()] == [1, 2]
+
+
+def test_open_sessions_survive_a_restart_and_are_found_at_exit(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, "lakeview")
+    ctx, clock = context(), Clock()
+    commit_all(journal, feed(entry_lane(ctx), clock, *arrive("粤B12345"), *cross()))
+    commit_all(journal, feed(entry_lane(ctx), clock, *arrive("粤B22222"), *cross()))
+    journal.close()
+
+    reopened = Journal(path, "lakeview")
+    park = ParkState({"small": 10})
+    for session in reopened.open_sessions():
+        park.open(session)
+    assert park.occupancy["small"] == 2
+    ctx2 = context()
+    ctx2.park = park
+    lane = exit_lane(ctx2)
+    lane.park = park
+    clock.advance(600)
+    actions = feed(lane, clock, *arrive("粤B12345"))
+    commit_all(reopened, actions)
+    assert reopened.count("sessions", "status = 'open'") == 1
+    assert reopened.verify_chain().ok
+
+
+def test_tampering_breaks_the_chain(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, "lakeview")
+    commit_all(journal, feed(entry_lane(context()), Clock(), *arrive("粤B12345"), *cross()))
+    journal.close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE records SET payload = replace(payload, '粤B12345', '粤B99999') WHERE seq = 1")
+    check = Journal(path, "lakeview").verify_chain()
+    assert not check.ok
+    assert check.first_bad_seq == 1
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM records WHERE seq = 2")
+    assert Journal(path, "lakeview").verify_chain().first_bad_seq == 1
+
+
+@pytest.mark.parametrize("kill_after", [0.6, 1.1])
+def test_a_kill_at_any_instant_leaves_a_consistent_journal(tmp_path: Path, kill_after: float) -> None:
+    path = tmp_path / "j.sqlite3"
+    for round_ in range(2):  # kill, restart on the same file (recovering open sessions), kill again
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.edge.journal_crash_child", str(path)],
+            cwd=ROOT, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )  # fmt: skip
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == b"ready"
+        time.sleep(kill_after + 0.2 * round_)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    journal = Journal(path, "lakeview")
+    check = journal.verify_chain()
+    assert check.ok, check
+    assert check.checked > 20
+    orphans = journal.rows("SELECT id FROM sessions WHERE record_id NOT IN (SELECT id FROM records)")
+    assert orphans == []
+    unjustified = journal.rows(
+        "SELECT id FROM barrier_commands WHERE command = 'open' AND for_record NOT IN (SELECT id FROM records)"
+    )
+    assert unjustified == []
+    closed_without_tx = journal.rows(
+        "SELECT s.id FROM sessions s WHERE s.status = 'closed' AND NOT EXISTS "
+        "(SELECT 1 FROM transactions t WHERE t.session_id = s.id)"
+    )
+    assert closed_without_tx == []
+
+
+class RecordingPort:
+    """In-process fake of a lane's devices (tests only): remembers what it was asked to do."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def open_barrier(self) -> None:
+        self.calls.append("open")
+
+    async def close_barrier(self) -> None:
+        self.calls.append("close")
+
+    async def show(self, lines: tuple[str, ...]) -> None:
+        self.calls.append("show")
+
+    async def say(self, text: str) -> None:
+        self.calls.append("say")
+
+    async def dispense_card(self) -> None:
+        self.calls.append("dispense")
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.alerts: list[Alert] = []
+        self.latencies: list[float] = []
+
+    def decided(self, lane: str, direction: str, outcome: str, identity: str, reason: str) -> None:
+        pass
+
+    def barrier_command(self, lane: str, command: str, latency_s: float | None) -> None:
+        if latency_s is not None:
+            self.latencies.append(latency_s)
+
+    def alert(self, lane: str, alert: Alert) -> None:
+        self.alerts.append(alert)
+
+
+async def test_runner_opens_only_after_the_commit_and_stops_when_the_journal_fails(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, "lakeview", busy_timeout_s=0.2)
+    writer = JournalWriter(journal)
+    port, observer = RecordingPort(), Observer()
+    runner = LaneRunner(entry_lane(context()), writer, port, observer, clock=lambda: T0)
+    try:
+        await runner.feed(LoopChanged(Loop.ARMING, True))
+        await runner.feed(PlateSeen("粤B12345", 0.95))
+        assert port.calls[0] == "open"
+        assert journal.count("barrier_commands", "command = 'open'") == 1
+        for event in cross():
+            await runner.feed(event)
+        assert "close" in port.calls
+        assert len(observer.latencies) == 1
+
+        # Another process holds the database: the commit fails, so the barrier must not open.
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        port.calls.clear()
+        await runner.feed(LoopChanged(Loop.ARMING, True))
+        await runner.feed(PlateSeen("粤B22222", 0.95))
+        blocker.execute("ROLLBACK")
+        assert "open" not in port.calls
+        assert runner.out_of_service is not None
+        assert [a.kind for a in observer.alerts] == ["journal"]
+        assert await runner.feed(BarrierReport(BarrierPosition.OPEN)) == []
+    finally:
+        await asyncio.to_thread(writer.stop)
+
+
+async def test_deferred_records_ride_with_the_next_commit_or_go_on_their_own(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3", "lakeview")
+    writer = JournalWriter(journal)
+    try:
+        close = Draft("close-1", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "close"})
+        writer.defer([close])
+        opening = Draft("open-1", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "open"})
+        (record,) = await writer.commit([opening])
+        assert record.id == "open-1"
+        assert [r.id for r in journal.records()] == ["close-1", "open-1"]
+        writer.defer([Draft("close-2", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "close"})])
+        for _ in range(50):
+            if journal.last_seq == 3:
+                break
+            await asyncio.sleep(0.02)
+        assert journal.last_seq == 3
+        assert journal.verify_chain().ok
+    finally:
+        await asyncio.to_thread(writer.stop)
