@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class DriverTask:
@@ -24,10 +27,17 @@ class DriverTask:
         if self._task is None:
             self._task = asyncio.create_task(work(), name=self.name)
 
-    async def stop(self) -> None:
-        """Cancel the task and wait until it has ended (nothing to do when it does not run)."""
+    async def stop(self, within_s: float = 5.0) -> None:
+        """Cancel the task and wait until it has ended, at most ``within_s`` (a library that swallows the
+        cancellation, as a client in its reconnect wait may, must not hold up a shutdown); nothing to do when it
+        does not run."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=within_s)
+        if not done:
+            _LOGGER.warning("%s: its task did not end within %.0f s of being cancelled", self.name, within_s)
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()

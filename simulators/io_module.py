@@ -98,7 +98,9 @@ class ModbusServing:
 
     async def stop_tcp(self) -> None:
         if self.tcp is not None:
-            await self.tcp.shutdown()  # type: ignore[no-untyped-call]
+            # pymodbus's shutdown waits on its clients' connections; a client half gone must not hold it for ever.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.tcp.shutdown(), timeout=5)  # type: ignore[no-untyped-call]
             self.tcp = None
 
     async def stop(self) -> None:
