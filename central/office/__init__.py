@@ -20,7 +20,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from central.core.config import Settings
 from central.office.deps import request_locale
-from central.office.pages import assets, back_office, bags, desk, issuing, lists, reconciliation, signin, supervision
+from central.office.pages import (
+    assets,
+    back_office,
+    bags,
+    desk,
+    invoices,
+    issuing,
+    lists,
+    reconciliation,
+    refunds,
+    signin,
+    supervision,
+)
 from central.office.rendering import Pages
 from central.office.sessions import CsrfRefusedError, ForbiddenPageError, SignInRequiredError
 from central.office.throttle import SignInThrottle
@@ -35,7 +47,8 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     app.state.office_throttle = SignInThrottle(settings.office_sign_in_attempts,
                                                settings.office_sign_in_window_minutes * 60)  # fmt: skip
     router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(request_locale)])
-    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, back_office, assets):
+    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, back_office,
+                   assets):  # fmt: skip
         router.include_router(module.router)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="office-static")

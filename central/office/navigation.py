@@ -38,6 +38,9 @@ _CASHIER = frozenset({Role.ADMIN, Role.CASHIER})
 _FINANCE = frozenset({Role.ADMIN, Role.OFFICE})
 _SUPERVISION = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR})
 _SHIFTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
+_BOOKS = frozenset({Role.ADMIN, Role.OFFICE, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})  # billing's BookReaders
+_REFUNDS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
+_APPROVERS = frozenset({Role.ADMIN, Role.SUPERVISOR})
 _BAGS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
 
 FRONT_DESK, CASHIER, SUPERVISION, FINANCE, ADMINISTRATION = (
@@ -66,7 +69,20 @@ PAGES: dict[str, OfficePage] = {
             in_navigation=False,
         ),
         # Slots for the billing issue (12): invoices, payments and receipts, refunds, debit runs, arrears.
-        OfficePage("invoices", "/office/invoices", N_("Invoices and payments"), _CASHIER, CASHIER, available=False),
+        OfficePage("invoices", "/office/invoices", N_("Invoices and payments"), _BOOKS, CASHIER),
+        # Taking payments, voiding and asking for refunds: the cashier (billing's Cashiers); deciding: a supervisor.
+        OfficePage(
+            "invoice_actions", "/office/invoices/actions", N_("Take a payment"), _CASHIER, CASHIER, in_navigation=False
+        ),
+        OfficePage("refunds", "/office/refunds", N_("Refunds"), _REFUNDS, CASHIER),
+        OfficePage(
+            "refund_decision",
+            "/office/refunds/decide",
+            N_("Decide a refund"),
+            _APPROVERS,
+            CASHIER,
+            in_navigation=False,
+        ),
         OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _CASHIER, CASHIER, available=False),
         OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _CASHIER, CASHIER, available=False),
         OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),
