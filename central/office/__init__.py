@@ -24,6 +24,7 @@ from central.office.pages import (
     assets,
     back_office,
     bags,
+    books,
     desk,
     invoices,
     issuing,
@@ -47,7 +48,8 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     app.state.office_throttle = SignInThrottle(settings.office_sign_in_attempts,
                                                settings.office_sign_in_window_minutes * 60)  # fmt: skip
     router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(request_locale)])
-    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, back_office,
+    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, books,
+                   back_office,
                    assets):  # fmt: skip
         router.include_router(module.router)
     app.include_router(router)

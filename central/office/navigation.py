@@ -84,7 +84,8 @@ PAGES: dict[str, OfficePage] = {
             in_navigation=False,
         ),
         OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _CASHIER, CASHIER, available=False),
-        OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _CASHIER, CASHIER, available=False),
+        OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _BOOKS, CASHIER),
+        OfficePage("statistics", "/office/statistics", N_("Collection statistics"), _BOOKS, CASHIER),
         OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),
         OfficePage("reconciliation", "/office/reconciliation", N_("Reconciliation queue"), _SUPERVISION, SUPERVISION),
         # Signing off or flagging a shift: supervisors only (admins and auditors read).
