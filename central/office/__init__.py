@@ -26,6 +26,7 @@ from central.office.pages import (
     bags,
     books,
     desk,
+    drawer,
     invoices,
     issuing,
     lists,
@@ -48,7 +49,7 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     app.state.office_throttle = SignInThrottle(settings.office_sign_in_attempts,
                                                settings.office_sign_in_window_minutes * 60)  # fmt: skip
     router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(request_locale)])
-    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, books,
+    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, books, drawer,
                    back_office,
                    assets):  # fmt: skip
         router.include_router(module.router)

@@ -58,6 +58,7 @@ PAGES: dict[str, OfficePage] = {
         OfficePage("reminders", "/office/reminders", N_("Renewal reminders"), _REMINDERS, FRONT_DESK),
         OfficePage("vehicles", "/office/vehicles", N_("Free, special and blacklist"), _LISTS, FRONT_DESK),
         OfficePage("cashier", "/office/cashier", N_("Cashier's desk"), _CASHIER, CASHIER),
+        OfficePage("drawer", "/office/drawer", N_("My drawer"), _CASHIER, CASHIER),
         OfficePage("bags", "/office/bags", N_("Cash bags"), _BAGS, CASHIER),
         # The cashier records each custody step; the others read the bags and their history.
         OfficePage(

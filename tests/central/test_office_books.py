@@ -57,3 +57,20 @@ def test_only_the_book_readers_see_the_arrears_and_the_statistics(client: TestCl
         for path in ("/office/arrears", "/office/statistics"):
             assert client.get(path).status_code == status, (role, path)
             assert (f'href="{path}"' in client.get("/office/home").text) is (status == 200), (role, path)
+
+
+def test_the_cashier_opens_and_closes_the_drawer(client: TestClient) -> None:
+    sign_in(client, Role.CASHIER)
+    client.cookies.set("parkgate_office_lang", "en", path="/office")
+    status, page = post(client, "/office/drawer/open", {"d10000": "x"}, page="/office/drawer")
+    assert error_beside(page, "d10000") == "Enter a whole number."
+    assert post(client, "/office/drawer/open", {"d10000": "2"}, page="/office/drawer") == (
+        303,
+        "/office/drawer?done=opened",
+    )
+    assert "200.00 CNY" in client.get("/office/drawer").text.split("data-expected>")[1][:20]
+    status, page = post(client, "/office/drawer/close", {"d10000": "2", "keep_float": "500"}, page="/office/drawer")
+    assert status == 422
+    assert error_beside(page, "keep_float").startswith("Refused:")
+    assert post(client, "/office/drawer/close", {"d10000": "2"}, page="/office/drawer")[0] == 303
+    assert 'data-bag="BAG-' in client.get("/office/drawer").text
