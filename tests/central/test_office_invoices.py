@@ -106,3 +106,19 @@ def test_each_role_sees_the_billing_pages_it_may_open(client: TestClient) -> Non
         landing = client.get("/office/home").text
         assert ('href="/office/invoices"' in landing) is (books == 200), role
         assert ('href="/office/refunds"' in landing) is (refunds == 200), role
+
+
+def test_an_unpaid_invoice_is_voided_with_its_reason(client: TestClient, as_role: Operators) -> None:
+    sale = sell_pass(client, as_role, price=30000)
+    invoice = f"/office/invoices/{sale.invoice['id']}"
+    _english(client, Role.CASHIER)
+    status, page = post(client, f"{invoice}/void", {"void_reason": ""}, page=invoice)
+    assert status == 422
+    assert error_beside(page, "void_reason") == "Say why: the reason goes into the audit log."
+    assert post(client, f"{invoice}/void", {"void_reason": "sold twice"}, page=invoice) == (
+        303, f"{invoice}?done=voided")  # fmt: skip
+    page = client.get(invoice).text
+    assert 'data-state="void"' in page
+    assert 'data-action="invoice.void"' in page
+    assert "sold twice" in page
+    assert 'id="amount"' not in page  # a voided invoice takes no payment
