@@ -24,10 +24,14 @@ from central.office.pages import (
     assets,
     back_office,
     bags,
+    books,
     desk,
+    drawer,
+    invoices,
     issuing,
     lists,
     reconciliation,
+    refunds,
     reports,
     signin,
     supervision,
@@ -46,7 +50,8 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     app.state.office_throttle = SignInThrottle(settings.office_sign_in_attempts,
                                                settings.office_sign_in_window_minutes * 60)  # fmt: skip
     router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(request_locale)])
-    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, back_office, reports, assets):
+    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, books, drawer,
+                   back_office, reports, assets):  # fmt: skip
         router.include_router(module.router)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="office-static")

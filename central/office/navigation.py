@@ -38,6 +38,9 @@ _CASHIER = frozenset({Role.ADMIN, Role.CASHIER})
 _FINANCE = frozenset({Role.ADMIN, Role.OFFICE})
 _SUPERVISION = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR})
 _SHIFTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
+_BOOKS = frozenset({Role.ADMIN, Role.OFFICE, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})  # billing's BookReaders
+_REFUNDS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
+_APPROVERS = frozenset({Role.ADMIN, Role.SUPERVISOR})
 _BAGS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
 _REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
 _REVENUE = _REPORTS | {Role.CASHIER}
@@ -57,6 +60,7 @@ PAGES: dict[str, OfficePage] = {
         OfficePage("reminders", "/office/reminders", N_("Renewal reminders"), _REMINDERS, FRONT_DESK),
         OfficePage("vehicles", "/office/vehicles", N_("Free, special and blacklist"), _LISTS, FRONT_DESK),
         OfficePage("cashier", "/office/cashier", N_("Cashier's desk"), _CASHIER, CASHIER),
+        OfficePage("drawer", "/office/drawer", N_("My drawer"), _CASHIER, CASHIER),
         OfficePage("bags", "/office/bags", N_("Cash bags"), _BAGS, CASHIER),
         # The cashier records each custody step; the others read the bags and their history.
         OfficePage(
@@ -68,9 +72,23 @@ PAGES: dict[str, OfficePage] = {
             in_navigation=False,
         ),
         # Slots for the billing issue (12): invoices, payments and receipts, refunds, debit runs, arrears.
-        OfficePage("invoices", "/office/invoices", N_("Invoices and payments"), _CASHIER, CASHIER, available=False),
+        OfficePage("invoices", "/office/invoices", N_("Invoices and payments"), _BOOKS, CASHIER),
+        # Taking payments, voiding and asking for refunds: the cashier (billing's Cashiers); deciding: a supervisor.
+        OfficePage(
+            "invoice_actions", "/office/invoices/actions", N_("Take a payment"), _CASHIER, CASHIER, in_navigation=False
+        ),
+        OfficePage("refunds", "/office/refunds", N_("Refunds"), _REFUNDS, CASHIER),
+        OfficePage(
+            "refund_decision",
+            "/office/refunds/decide",
+            N_("Decide a refund"),
+            _APPROVERS,
+            CASHIER,
+            in_navigation=False,
+        ),
         OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _CASHIER, CASHIER, available=False),
-        OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _CASHIER, CASHIER, available=False),
+        OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _BOOKS, CASHIER),
+        OfficePage("statistics", "/office/statistics", N_("Collection statistics"), _BOOKS, CASHIER),
         OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),
         OfficePage("reconciliation", "/office/reconciliation", N_("Reconciliation queue"), _SUPERVISION, SUPERVISION),
         # Signing off or flagging a shift: supervisors only (admins and auditors read).
