@@ -4,6 +4,7 @@ holders) runs at once. A plan without a rule keeps the behaviour before billing:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -43,6 +44,31 @@ def _months_item(monthly: MonthlyPass, plan: PassPlan, months: int, start: datet
     )
 
 
+def _bill_months(
+    session: Session,
+    monthly: MonthlyPass,
+    plan: PassPlan,
+    months: int,
+    start: datetime,
+    user: User | None,
+    request_id: str | None,
+    kind: str,
+    due_at: Callable[[datetime, PlanBillingRule], datetime],
+) -> tuple[Invoice, PlanBillingRule, datetime]:
+    """The invoice for ``months`` of ``monthly`` from ``start`` (and the legacy invoice line, marked billed)."""
+    rule = plan_rule(session, plan.id)
+    line = invoice_line(monthly, plan, months, start, user)
+    line.billed = True
+    session.add(line)
+    now = utcnow()
+    invoice = issue_invoice(
+        session, user, holder_id=monthly.holder_id, car_park=pass_car_park(plan), kind=kind, currency=plan.currency,
+        items=[_months_item(monthly, plan, months, start)], due_at=due_at(now, rule), pass_id=monthly.id,
+        request_id=request_id, now=now,
+    )  # fmt: skip
+    return invoice, rule, now
+
+
 def bill_pass_sale(
     session: Session,
     monthly: MonthlyPass,
@@ -53,24 +79,8 @@ def bill_pass_sale(
     request_id: str | None = None,
 ) -> Invoice:
     """The sale's invoice (and the legacy invoice line); holds the pass suspended until paid when the plan says so."""
-    rule = plan_rule(session, plan.id)
-    line = invoice_line(monthly, plan, months, start, user)
-    line.billed = True
-    session.add(line)
-    now = utcnow()
-    invoice = issue_invoice(
-        session,
-        user,
-        holder_id=monthly.holder_id,
-        car_park=pass_car_park(plan),
-        kind="pass_sale",
-        currency=plan.currency,
-        items=[_months_item(monthly, plan, months, start)],
-        due_at=now + timedelta(days=rule.due_days),
-        pass_id=monthly.id,
-        request_id=request_id,
-        now=now,
-    )
+    invoice, rule, now = _bill_months(session, monthly, plan, months, start, user, request_id, "pass_sale",
+                                      lambda now, rule: now + timedelta(days=rule.due_days))  # fmt: skip
     invoice.period_applied = True
     if rule.activate_on == "payment" and invoice.status == "open":
         monthly.status = PassStatus.SUSPENDED.value
@@ -88,24 +98,8 @@ def bill_pass_renewal(
     request_id: str | None = None,
 ) -> bool:
     """The renewal's invoice; answers whether the pass is extended now (the caller extends it) or once paid."""
-    rule = plan_rule(session, plan.id)
-    line = invoice_line(monthly, plan, months, start, user)
-    line.billed = True
-    session.add(line)
-    now = utcnow()
-    invoice = issue_invoice(
-        session,
-        user,
-        holder_id=monthly.holder_id,
-        car_park=pass_car_park(plan),
-        kind="pass_renewal",
-        currency=plan.currency,
-        items=[_months_item(monthly, plan, months, start)],
-        due_at=min(start, now + timedelta(days=rule.due_days)),
-        pass_id=monthly.id,
-        request_id=request_id,
-        now=now,
-    )
+    invoice, rule, _now = _bill_months(session, monthly, plan, months, start, user, request_id, "pass_renewal",
+                                       lambda now, rule: min(start, now + timedelta(days=rule.due_days)))  # fmt: skip
     if invoice.period_applied:  # paid from credit already: settlement extended the pass
         return False
     if rule.activate_on == "invoice":
