@@ -25,6 +25,7 @@ from edge.lanes.actions import (
     LaneAction,
     OpenBarrier,
     Passed,
+    Released,
     Voice,
 )
 from edge.lanes.events import BarrierCommandFailed, LaneEvent
@@ -61,6 +62,10 @@ class LaneObserver(Protocol):
 
 class LaneListener(Protocol):
     """Told what happened to the vehicles in a lane, one typed callback a happening (the booth desk listens)."""
+
+    def released(self, lane: str, release: Released) -> None:
+        """An exit lane let a vehicle go (its transaction committed, the barrier about to open)."""
+        ...
 
     def passed(self, lane: str, session: str | None) -> None:
         """The vehicle of the lane's opening crossed the barrier line."""
@@ -154,15 +159,22 @@ class LaneRunner:
                 self._side(self.port.dispense_card())
             elif isinstance(action, Alert):
                 self.observer.alert(lane.id, action)
-            elif isinstance(action, Passed):
-                for listener in self.listeners:
-                    listener.passed(lane.id, action.session)
+            elif isinstance(action, Released | Passed):
+                self._tell(action)
             elif isinstance(action, Decided):
                 self.observer.decided(lane.id, lane.direction, action.outcome, action.identity, action.reason)
                 _LOGGER.info(
                     "lane %s: %s (%s): %s", lane.id, action.outcome, action.identity, action.reason,
                     extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
                 )  # fmt: skip
+
+    def _tell(self, happening: Released | Passed) -> None:
+        """The lane's listeners, by their typed callback for what happened to the lane's vehicle."""
+        for listener in self.listeners:
+            if isinstance(happening, Released):
+                listener.released(self.lane.id, happening)
+            else:
+                listener.passed(self.lane.id, happening.session)
 
     async def _barrier_failed(self, command: str, err: DriverError, received: float) -> None:
         """A barrier command the driver could not carry out becomes a lane event (and so a lane alert)."""
