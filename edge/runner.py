@@ -71,6 +71,10 @@ class LaneListener(Protocol):
         """The vehicle of the lane's opening crossed the barrier line."""
         ...
 
+    def alerted(self, lane: str, alert: Alert) -> None:
+        """The lane wants the booth to know (a stopped card, a blacklisted vehicle, a fault)."""
+        ...
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -157,9 +161,7 @@ class LaneRunner:
                 self._side(self.port.say(action.text))
             elif isinstance(action, DispenseCard):
                 self._side(self.port.dispense_card())
-            elif isinstance(action, Alert):
-                self.observer.alert(lane.id, action)
-            elif isinstance(action, Released | Passed):
+            elif isinstance(action, Released | Passed | Alert):
                 self._tell(action)
             elif isinstance(action, Decided):
                 self.observer.decided(lane.id, lane.direction, action.outcome, action.identity, action.reason)
@@ -168,13 +170,17 @@ class LaneRunner:
                     extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
                 )  # fmt: skip
 
-    def _tell(self, happening: Released | Passed) -> None:
-        """The lane's listeners, by their typed callback for what happened to the lane's vehicle."""
+    def _tell(self, happening: Released | Passed | Alert) -> None:
+        """The lane's listeners, by their typed callback for what happened in the lane (an alert to metrics too)."""
+        if isinstance(happening, Alert):
+            self.observer.alert(self.lane.id, happening)
         for listener in self.listeners:
             if isinstance(happening, Released):
                 listener.released(self.lane.id, happening)
-            else:
+            elif isinstance(happening, Passed):
                 listener.passed(self.lane.id, happening.session)
+            else:
+                listener.alerted(self.lane.id, happening)
 
     async def _barrier_failed(self, command: str, err: DriverError, received: float) -> None:
         """A barrier command the driver could not carry out becomes a lane event (and so a lane alert)."""

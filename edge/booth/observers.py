@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from edge.booth.shift import Clock, ShiftState
-from edge.lanes.actions import Draft, Released
+from edge.lanes.actions import Alert, Draft, Released
 from edge.lanes.events import LaneEvent, PlateSeen
 from edge.lanes.park import SessionKind
 from edge.store.writer import JournalWriter
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 HISTORY = 8
+ALERTS_KEPT = 20  # the lanes' latest alerts the booth's screen shows
 
 
 class ObservedWriter(JournalWriter):
@@ -106,6 +107,7 @@ class LaneObservations:
     staffed: list[str]
     watches: dict[str, LaneWatch]
     entry_images: dict[str, str]
+    lane_alerts: list[dict[str, Any]]
 
     def changed(self) -> None:
         raise NotImplementedError
@@ -156,6 +158,15 @@ class LaneObservations:
             shift.observe_card_collected()
         if not release.by_booth:
             shift.observe_exit(session.vehicle_class if session else "small", release.transaction_kind)
+        self.changed()
+
+    def alerted(self, lane: str, alert: Alert) -> None:
+        """A lane's alert (:class:`edge.runner.LaneListener`), kept for the booth's screen (the latest
+        :data:`ALERTS_KEPT`); what it is about is journaled by the lane itself."""
+        at = self.clock().isoformat()
+        self.lane_alerts.append({"lane": lane, "kind": alert.kind, "message": alert.message, "at": at,
+                                 "details": dict(alert.details)})  # fmt: skip
+        del self.lane_alerts[:-ALERTS_KEPT]
         self.changed()
 
     def passed(self, lane: str, session: str | None) -> None:

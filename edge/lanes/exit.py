@@ -91,6 +91,11 @@ class ExitLane(Lane):
         if identity.kind is IdentityKind.BLACKLIST:
             actions += self._abnormal(now, "blacklist_at_exit", {"session": self.session.id if self.session else None})
             actions.append(Alert("blacklist", f"{self.id}: blacklisted vehicle {plate} leaving", identity.evidence()))
+        if identity.kind is IdentityKind.STOPPED_CARD:  # the vehicle is inside: it leaves, paying as a temporary one
+            card = identity.stopped_card()
+            actions += self._abnormal(now, "stopped_card_at_exit", {"reason": identity.reason, **card})
+            evidence = {**identity.evidence(), **card, "image": self._evidence_image()}
+            actions.append(Alert("stopped_card", f"{self.id}: {identity.reason}", evidence))
         if identity.kind is IdentityKind.PASS:
             assert identity.pass_record is not None
             if self.session is None:

@@ -90,6 +90,7 @@ class BoothObservations(LaneObservations):
         self.staffed = [exit_lane]
         self.watches = {exit_lane: LaneWatch()}
         self.entry_images: dict[str, str] = {}
+        self.lane_alerts: list[dict[str, Any]] = []
 
     def changed(self) -> None:
         """Nothing to redraw here."""
