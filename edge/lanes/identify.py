@@ -103,6 +103,19 @@ def _best_vehicle(
     return None
 
 
+def _find_pass(
+    directory: Directory, read: Consensus | None, card: str | None, min_confidence: float
+) -> tuple[PassRecord, float, str | None] | None:
+    """The pass of the card, else of the best plate match reaching the threshold: (pass, match, plate matched)."""
+    if card is not None and card in directory.passes_by_card:
+        return directory.passes_by_card[card], 1.0, None
+    if read is not None:
+        for m in directory.passes_by_plate.lookup(read.plate, _floor(min_confidence, read)):
+            score = read.confidence * m.similarity
+            return (m.value, score, m.plate) if score >= min_confidence else None
+    return None
+
+
 def identify(
     directory: Directory,
     read: Consensus | None,
@@ -139,18 +152,10 @@ def identify(
         reason = f"{access.status.value} card {access.number} presented at lane {lane}"
         return replace(make(IdentityKind.STOPPED_CARD, reason, default_class, match=1.0), card_record=access)
 
-    pass_record: PassRecord | None = None
-    match = 0.0
-    if card is not None and card in directory.passes_by_card:
-        pass_record, match = directory.passes_by_card[card], 1.0
-    elif read is not None:
-        for m in directory.passes_by_plate.lookup(read.plate, _floor(min_confidence, read)):
-            score = read.confidence * m.similarity
-            if score < min_confidence:
-                break
-            pass_record, match, plate = m.value, score, m.plate
-            break
-    if pass_record is not None:
+    found_pass = _find_pass(directory, read, card, min_confidence)
+    if found_pass is not None:
+        pass_record, match, matched = found_pass
+        plate = matched or plate
         check = check_pass(pass_record, directory.car_park, now)
         kind = IdentityKind.PASS if check.usable else IdentityKind.EXPIRED_PASS
         return make(
