@@ -35,6 +35,7 @@ from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
 from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay
 from edge.runner import LanePort, LaneRunner, utc_now
+from edge.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 from edge.store.evidence_upload import EvidenceUploader
 from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
@@ -42,7 +43,6 @@ from edge.store.sync import CentralLink, ListSync, Outbox
 from edge.store.tariff_versions import tariff_version_drafts
 from edge.unattended.exit_payments import ExitPayments
 from edge.unattended.remote_vend import RemoteVends
-from parking.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 
 _LOGGER = logging.getLogger(__name__)
 
