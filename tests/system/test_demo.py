@@ -96,7 +96,7 @@ def supervisors_queue(workdir: Path, username: str, password: str) -> str:
         page = office.get("/office/reconciliation")
         assert page.status_code == 200, page.text
     html: str = page.text
-    return html.split('data-state="to_review"', 1)[1].split("</section>", 1)[0]
+    return html.split('class="queue" data-state="to_review"', 1)[1].split("</section>", 1)[0]
 
 
 @pytest.mark.slow
