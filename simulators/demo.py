@@ -159,6 +159,7 @@ class Demo:
         self.runner: TrafficRunner | None = None
         self.site_file = self.workdir / "site.toml"
         self.journal_records: int | None = None
+        self.closed_shift: str | None = None
 
     # ---------------------------------------------------------------------------------------- start-up
 
@@ -299,12 +300,24 @@ class Demo:
         edge_status: int | None = 0
         self.watch.stopping = True
         if self.operator is not None:
+            await self._close_shift(self.operator)
             await self.operator.close()
         if self.edge is not None:
             await self._settle()
             edge_status = await self.edge.stop(within=30)
         await self.sims.stop()
         return -1 if edge_status is None else edge_status
+
+    async def _close_shift(self, operator: ConsoleOperator) -> None:
+        """The collector closes the shift; its report reaches central with the journal (``_settle`` waits for it)."""
+        try:
+            shift, counted = await operator.close_shift()
+        except (BoothError, httpx.HTTPError, KeyError, TypeError, ValueError) as err:
+            say(f"  booth      the shift could not be closed: {err}")
+            return
+        self.closed_shift = shift
+        say(f"  booth      collector {OPERATOR} closed shift {shift}, cash counted {format_amount(counted, 'CNY')} CNY;"
+            f" it waits in the supervisor's queue: {self.central_url}/office/reconciliation")  # fmt: skip
 
     async def _settle(self, within: float = 10.0) -> None:
         """Before the edge stops: wait until central has acknowledged the journal (the edge's outbox backlog, from its

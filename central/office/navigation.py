@@ -86,7 +86,17 @@ PAGES: dict[str, OfficePage] = {
             CASHIER,
             in_navigation=False,
         ),
-        OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _CASHIER, CASHIER, available=False),
+        # Direct debit: the cashier records mandates, runs batches and imports results; supervisors, auditors read.
+        OfficePage("mandates", "/office/mandates", N_("Debit mandates"), _REFUNDS, CASHIER),
+        OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _REFUNDS, CASHIER),
+        OfficePage(
+            "debit_actions",
+            "/office/debit-runs/actions",
+            N_("Run direct debit"),
+            _CASHIER,
+            CASHIER,
+            in_navigation=False,
+        ),
         OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _BOOKS, CASHIER),
         OfficePage("statistics", "/office/statistics", N_("Collection statistics"), _BOOKS, CASHIER),
         OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),

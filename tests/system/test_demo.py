@@ -15,10 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from central.core.config import Settings
+from central.main import create_app
 from simulators.demo import Demo, DemoError
 from simulators.demo_processes import Child, parkgate
 from simulators.traffic import SHOWCASE, ReadFault, TrafficMix, VehicleKind, plan_traffic
+from tests.central.office import csrf_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,6 +84,21 @@ def check_artefacts(workdir: Path, output: str) -> None:
     assert f"{takings // 100}.00 CNY in cash at the booth" in output
 
 
+def supervisors_queue(workdir: Path, username: str, password: str) -> str:
+    """The reconciliation queue's shifts to review today, as the demo's supervisor sees them in the office console
+    (central on the demo's SQLite database, signed in through the form)."""
+    settings = Settings(database_url=f"sqlite:///{workdir / 'central.sqlite3'}", bootstrap_admin_password=None)
+    with TestClient(create_app(settings)) as office:
+        token = csrf_of(office, "/office/sign-in")
+        signed = office.post("/office/sign-in", data={"csrf_token": token, "username": username,
+                                                      "password": password}, follow_redirects=False)  # fmt: skip
+        assert signed.status_code == 303, signed.text
+        page = office.get("/office/reconciliation")
+        assert page.status_code == 200, page.text
+    html: str = page.text
+    return html.split('class="queue" data-state="to_review"', 1)[1].split("</section>", 1)[0]
+
+
 @pytest.mark.slow
 def test_demo_runs_the_whole_system_and_leaves_nothing_behind(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
@@ -108,6 +127,11 @@ def test_demo_runs_the_whole_system_and_leaves_nothing_behind(tmp_path: Path) ->
         roles = {row[0] for row in db.execute("SELECT role FROM users")}
     assert roles == {"admin", "front_desk", "cashier", "supervisor", "office", "auditor", "collector"}
     check_artefacts(workdir, output)
+    closed = re.search(r"collector c01 closed shift (\S+), cash counted", output)
+    assert closed, output
+    supervisor = re.search(r"supervisor +demo-supervisor / (\S+)", output)
+    assert supervisor, output
+    assert f'data-shift="{closed[1]}"' in supervisors_queue(workdir, "demo-supervisor", supervisor[1])
     assert processes_using(workdir) == []
     assert not list((workdir / "pty").iterdir()) or all(not p.exists() for p in (workdir / "pty").iterdir())
 
@@ -206,4 +230,9 @@ def test_a_car_park_day_for_ten_minutes(tmp_path: Path) -> None:
         roles = {row[0] for row in db.execute("SELECT role FROM users")}
     assert roles == {"admin", "front_desk", "cashier", "supervisor", "office", "auditor", "collector"}
     check_artefacts(workdir, output)
+    closed = re.search(r"collector c01 closed shift (\S+), cash counted", output)
+    assert closed, output
+    supervisor = re.search(r"supervisor +demo-supervisor / (\S+)", output)
+    assert supervisor, output
+    assert f'data-shift="{closed[1]}"' in supervisors_queue(workdir, "demo-supervisor", supervisor[1])
     assert processes_using(workdir) == []
