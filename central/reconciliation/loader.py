@@ -328,9 +328,9 @@ def _collector_paused() -> Iterator[None]:
     A day's reconciliation keeps thousands of rows alive (named tuples: the collector keeps tracking them) and
     makes tens of thousands of short-lived objects (quotes, lines): the collector would run dozens of times per
     car park and walk the whole process's heap every few car parks, finding nothing (rows and quotes hold no
-    cycles): measured, about 30 % of the day's CPU time. Reference counting still frees everything as usual; whatever cycles
-    the day leaves are collected once the collector runs again. Process-wide: a reconciliation running beside
-    this one in another thread leaves it enabled when the last of them ends, as it was.
+    cycles): measured, about 30 % of the day's CPU time. Reference counting still frees everything as usual;
+    whatever cycles the day leaves are collected once the collector runs again. Process-wide: a reconciliation
+    started in another thread meanwhile finds it paused and leaves it to the first to switch back on.
     """
     if not gc.isenabled():
         yield
