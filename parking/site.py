@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from parking.money import is_currency
 from parking.site_network import HttpListenConnection as HttpListenConnection
@@ -212,6 +212,26 @@ class Central(Strict):
         return self.token
 
 
+class PayStation(Strict):
+    """A kiosk in the car park that quotes and takes fees through the edge's kiosk API (its own card terminal)."""
+
+    name: str = ""
+    token: str | None = Field(default=None, min_length=16)
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _has_credential(self) -> PayStation:
+        if not self.token and not self.token_env:
+            raise ValueError("a pay station needs token_env (or token): the kiosk API refuses unauthenticated kiosks")
+        return self
+
+    def resolve_token(self) -> str | None:
+        """The kiosk's credential: given inline or, preferably, named by an environment variable."""
+        if self.token_env:
+            return os.environ.get(self.token_env)
+        return self.token
+
+
 class Console(Strict):
     listen: str = Field(default="127.0.0.1:8700", pattern=r"^[^:\s]+:\d{1,5}$")
 
@@ -221,6 +241,7 @@ class SiteConfig(Strict):
     journal: Journal
     central: Central | None = None
     console: Console = Console()
+    pay_stations: dict[Identifier, PayStation] = {}
     tariffs: dict[Identifier, TariffRef] = {}
     devices: dict[Identifier, Device] = {}
     lanes: list[Lane] = Field(min_length=1)
