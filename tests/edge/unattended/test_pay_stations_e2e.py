@@ -243,6 +243,19 @@ async def test_leaving_after_the_grace_the_difference_is_paid_at_the_kiosk_and_t
         await daemon.stop()
 
 
+async def scanned(rig: PaymentRig, within: float = 10.0) -> dict[str, Any]:
+    """The driver scans the lane's code and orders, once central knows the vehicle there (the edge's next poll)."""
+    deadline = time.monotonic() + within
+    while True:
+        body = {"car_park": "lakeview", "lane": "out-1", "provider": "wechat"}
+        answer = await asyncio.to_thread(rig.call, "POST", "/api/v1/pay/orders", json=body)
+        if answer.status_code == 200:
+            result: dict[str, Any] = answer.json()
+            return result
+        assert time.monotonic() < deadline, f"central never knew the vehicle at out-1: {answer.text}"
+        await asyncio.sleep(0.3)
+
+
 @pytest.fixture
 def rig(central_engine: Engine, postgres_sqlalchemy_url: str, role_tokens: dict[Role, str],  # noqa: F811
         tmp_path: Path) -> Iterator[PaymentRig]:  # fmt: skip
@@ -260,16 +273,8 @@ async def test_scan_to_pay_opens_the_barrier_through_modbus_once_the_settlement_
     try:
         session = await inside(daemon, hours=2.5)
         await drive_up(daemon, out, cameras)
-        order: dict[str, Any] = {}
-
-        def ordered() -> bool:
-            answer = rig.call("POST", "/api/v1/pay/orders", json={"car_park": "lakeview", "lane": "out-1",
-                                                                  "provider": "wechat"})  # fmt: skip
-            order.update(answer.json() if answer.status_code == 200 else {})
-            return answer.status_code == 200
-
         await until(lambda: daemon.lanes["out-1"].phase is Phase.WAITING, what="the exit waiting for the fee")
-        await until(ordered, within=10, what="central knowing the vehicle at out-1")  # the driver scans
+        order = await scanned(rig)
         assert order["amount"] == daemon.quote(session.id).total
         assert out.opened() == 0
         assert await asyncio.to_thread(rig.provider.pay, order["id"]) == 200
