@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session as DbSession
@@ -27,13 +29,14 @@ from edge.lanes.exit import ExitLane
 from edge.lanes.fees import FeeQuoter, TariffFees
 from edge.lanes.lane import LaneSettings, Phase
 from edge.lanes.park import Session, SessionKind
-from edge.lanes.payments import Prepayment, prepay
+from edge.lanes.payments import Prepayment, prepay, quote_session
 from edge.runner import LaneRunner
 from edge.store.journal import Journal
 from edge.store.sync import Outbox
 from edge.store.tariff_versions import tariff_version_drafts
 from edge.store.writer import JournalWriter
 from edge.unattended.exit_payments import OFFLINE_LINES, ExitPayments
+from edge.unattended.kiosk import PayStations
 from edge.unattended.remote_vend import RemoteVends
 from parking.ids import new_id
 from parking.wire import RecordKind
@@ -379,3 +382,38 @@ async def test_the_office_page_opens_an_unattended_lane_with_a_reason_journaled_
     finally:
         for browser in (auditor, supervisor, cashier):
             browser.close()
+
+
+async def test_pay_station_payments_reach_the_days_reconciliation_by_station(rig: PaymentRig, lane_exit: Exit) -> None:
+    stations = PayStations({"ps-1": "kiosk-token-0123456789abcdef"}, lane_exit.ctx.park, {"out-1": lane_exit.runner},
+                           lane_exit.journal, quote=lambda sid: quote_session(lane_exit.ctx.park, lane_exit.fees,
+                                                                              "residential", sid, lane_exit.clock.now),
+                           prepay=lane_exit.prepay, clock=lambda: lane_exit.clock.now, car_park="lakeview")  # fmt: skip
+    app = web.Application()
+    stations.attach(app)
+    server = TestServer(app)
+    await server.start_server()
+    kiosk = httpx.AsyncClient(base_url=str(server.make_url("/kiosk/v1")), timeout=5,
+                              headers={"Authorization": "Bearer kiosk-token-0123456789abcdef"})  # fmt: skip
+    try:
+        ahead = await lane_exit.entered(hours_ago=1.5, plate="粤B00001")
+        await lane_exit.entered(hours_ago=2.5)
+        await lane_exit.arrives()  # this one waits at out-1 and pays at the kiosk beside it
+        for plate, reference in (("粤B00001", "T1"), (PLATE, "T2")):
+            [vehicle] = (await kiosk.post("/quote", json={"plate": plate})).json()["vehicles"]
+            paid = await kiosk.post("/payments", json={"session": vehicle["session"], "amount": vehicle["due"],
+                                                       "reference": reference})  # fmt: skip
+            assert paid.status_code == 200, paid.text
+        assert ahead.paid == 1000
+        assert lane_exit.port.calls.count("open") == 1
+        assert await Outbox(lane_exit.journal, lane_exit.client, "lakeview-edge").send_once() > 0
+        day = lane_exit.clock.now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        answer = rig.call("GET", f"/api/v1/reconciliation/days/lakeview/{day}", headers=rig.staff[Role.SUPERVISOR])
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["pay_stations"] == {
+            "by_station": {"ps-1": {"count": 2, "amount": 2500, "ahead": 1000, "at_exit": 1500}},
+            "total": 2500,
+        }
+    finally:
+        await kiosk.aclose()
+        await server.close()
