@@ -29,7 +29,7 @@ from edge.lanes.actions import Draft
 from edge.lanes.lane import Phase
 from edge.lanes.park import Session, SessionKind
 from parking.ids import new_id
-from parking.site import load_site
+from parking.site import SiteError, load_site
 from parking.wire import RecordKind
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
 from simulators.io_module import IoModuleSimulator, ModbusServing
@@ -295,3 +295,14 @@ async def test_scan_to_pay_opens_the_barrier_through_modbus_once_the_settlement_
             "reference"]  # fmt: skip
     finally:
         await daemon.stop()
+
+
+def test_a_pay_station_without_a_credential_is_refused_in_the_site_file(tmp_path: Path) -> None:
+    path = write_site(tmp_path, 1, 2, None, 3)
+    path.write_text(
+        path.read_text().replace("[tariffs.hourly]", '[pay_stations.ps-1]\nname = "Level 1"\n\n[tariffs.hourly]')
+    )
+    with pytest.raises(SiteError) as refused:
+        load_site(path)
+    assert "pay_stations.ps-1" in str(refused.value)
+    assert "token_env" in str(refused.value)
