@@ -114,6 +114,15 @@ PAGES: dict[str, OfficePage] = {
         OfficePage(
             "evidence", "/office/evidence", N_("Evidence image"), _SUPERVISION, SUPERVISION, in_navigation=False
         ),
+        OfficePage("remote_vends", "/office/remote-vends", N_("Remote vend"), _SUPERVISION, SUPERVISION),
+        OfficePage(
+            "remote_vend_open",
+            "/office/remote-vends/open",
+            N_("Open a lane remotely"),
+            _APPROVERS,
+            SUPERVISION,
+            in_navigation=False,
+        ),
         OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
         OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),
         OfficePage("reports_revenue", "/office/reports/revenue", N_("Revenue"), _REVENUE, REPORTS),

@@ -11,7 +11,7 @@ import os
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drivers.modbus.config import IoMap
 from edge.site.network import HttpListenConnection, MqttConnection
@@ -181,6 +181,26 @@ class Central(Strict):
         return self.token
 
 
+class PayStation(Strict):
+    """A kiosk in the car park that quotes and takes fees through the edge's kiosk API (its own card terminal)."""
+
+    name: str = ""
+    token: str | None = Field(default=None, min_length=16)
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _has_credential(self) -> PayStation:
+        if not self.token and not self.token_env:
+            raise ValueError("a pay station needs token_env (or token): the kiosk API refuses unauthenticated kiosks")
+        return self
+
+    def resolve_token(self) -> str | None:
+        """The kiosk's credential: given inline or, preferably, named by an environment variable."""
+        if self.token_env:
+            return os.environ.get(self.token_env)
+        return self.token
+
+
 class Console(Strict):
     listen: str = Field(default="127.0.0.1:8700", pattern=r"^[^:\s]+:\d{1,5}$")
 
@@ -190,6 +210,7 @@ class SiteConfig(Strict):
     journal: Journal
     central: Central | None = None
     console: Console = Console()
+    pay_stations: dict[Identifier, PayStation] = {}
     tariffs: dict[Identifier, TariffRef] = {}
     devices: dict[Identifier, Device] = {}
     lanes: list[Lane] = Field(min_length=1)

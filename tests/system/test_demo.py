@@ -74,9 +74,17 @@ def check_artefacts(workdir: Path, output: str) -> None:
     central = sqlite3.connect(workdir / "central.sqlite3")
     delivered = central.execute("SELECT count(*) FROM edge_records WHERE edge_id = 'demo-edge'").fetchone()[0]
     kinds = {row[0] for row in central.execute("SELECT transaction_kind FROM edge_transactions")}
-    paid = central.execute("SELECT sum(amount_minor) FROM edge_transactions WHERE transaction_kind = 'payment'")
+    paid = central.execute("SELECT sum(amount) FROM money_records WHERE kind = 'transaction' AND event = 'payment' "
+                           "AND method = 'cash'")  # fmt: skip
     takings = paid.fetchone()[0]
+    scanned = central.execute("SELECT amount FROM money_records WHERE kind = 'transaction' AND event = 'payment' "
+                              "AND method = 'epay'").fetchall()  # fmt: skip
+    orders = central.execute("SELECT provider, amount FROM payment_orders WHERE state = 'paid'").fetchall()
     central.close()
+    assert scanned, "no scan-to-pay payment reached central"
+    assert scanned == [(500,)] * len(scanned)
+    assert orders == [("wechat", 500)] * len(scanned)  # each journaled e-payment is a paid order at central
+    assert f"scan-to-pay 5.00 CNY by phone at the unattended exit ({len(scanned)} payments" in output
     assert delivered == records
     assert {"pass", "payment"} <= kinds
     assert takings
@@ -110,7 +118,8 @@ def test_demo_runs_the_whole_system_and_leaves_nothing_behind(tmp_path: Path) ->
     for expected in ("central    pid", "edge       pid", "booth      collector c01 signed in",
                      "-> open (pass): monthly pass", "-> open (temporary): plate not on any list",
                      "-> open (free): free vehicle", "camera read '", "booth: cash 5.00 paid", "journal OK:",
-                     "demo finished: OK"):  # fmt: skip
+                     "demo finished: OK", "/pay/lane/demo/out-2", "phone: scanned the lane's code, paid 5.00 by WeChat",
+                     "provider   WeChat Pay and Alipay simulator http://127.0.0.1:"):  # fmt: skip
         assert expected in output, f"{expected!r} not in:\n{output}"
     entered = int(re.search(r"vehicles   (\d+) in, (\d+) out", output).group(1))  # type: ignore[union-attr]
     left = int(re.search(r"vehicles   (\d+) in, (\d+) out", output).group(2))  # type: ignore[union-attr]
