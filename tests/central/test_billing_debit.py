@@ -163,9 +163,19 @@ def test_gbk_run_then_results_paid_failed_unknown_and_reimport(client: TestClien
     assert "余额不足" in lines
     assert "3008" in lines
 
+    # Audited: the run and the import, by the cashier, with what they made.
+    [run_audit] = ok(client.get(f"/api/v1/audit?entity=debit_batch&entity_id={batch['number']}", headers=as_role.admin))
+    assert (run_audit["action"], run_audit["username"], run_audit["after"]["line_count"]) == ("debit.run", "cashier", 3)
+    trail = f"/api/v1/audit?entity=debit_result_import&entity_id={imported['id']}"
+    [import_audit] = ok(client.get(trail, headers=as_role.admin))
+    assert (import_audit["action"], import_audit["after"]["paid_count"]) == ("debit.import", 1)
+    everything = ok(client.get("/api/v1/audit?limit=500", headers=as_role.admin))
+
     repeat = ok(send(client, as_role, result, "icbc-result-1-again.csv"))
     assert (repeat["new"], repeat["id"]) == (False, imported["id"])
     assert ok(client.get(f"/api/v1/billing/debit-batches/{batch['id']}", headers=cashier)) == summary
+    assert ok(client.get("/api/v1/audit?limit=500", headers=as_role.admin)) == everything  # not even an audit entry
+    assert ok(client.get(f"/api/v1/billing/invoices/{sales[0].invoice['id']}", headers=cashier))["paid_minor"] == 30000
     # The same lines in another file with the same outcome change nothing either.
     same = ok(send(client, as_role, result_file([[refs[0], rows[1][1], "300.00", "0000", ""]]), "partial.csv"))
     assert (same["new"], same["paid_count"], same["unchanged_count"]) == (True, 0, 1)
