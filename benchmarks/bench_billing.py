@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from bench_reconcile import backend_cpu
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from central.billing.debit_profiles import load_profile
@@ -112,6 +112,8 @@ def seed(session: Session, holders: int) -> None:
                 for i in ids
             ],
         )
+    session.commit()
+    session.execute(text("ANALYZE"))  # the statistics a running database has (autovacuum) before the month's run
     session.commit()
 
 
