@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -194,7 +195,7 @@ def _apply(
         session.execute(text(_INSERT_OUTCOMES), rows)
     session.execute(text(_MARK_LINES), {"import_id": record.id})
     credit = text(_CREDIT_INVOICES).bindparams(bindparam("now", type_=UTCDateTime()))
-    credited = list(session.execute(credit, {"now": now}))
+    credited = session.execute(credit, {"now": now}).all()
     session.execute(text("DROP TABLE debit_outcomes"))
     _pay(session, actor, [o for o in outcomes if o.paid], credited, now)
     session.expire_all()
@@ -211,7 +212,7 @@ _INSERT_OUTCOMES = (
 )
 
 
-def _pay(session: Session, actor: User | None, paid: list[Outcome], credited: list[Any], now: datetime) -> None:
+def _pay(session: Session, actor: User | None, paid: list[Outcome], credited: Sequence[Any], now: datetime) -> None:
     """A direct-debit payment with its receipt number for each paid line, numbered per car park."""
     invoices = {row[0]: (row[1], row[2], row[3]) for row in credited}
     by_park: dict[str, list[Outcome]] = {}

@@ -197,8 +197,10 @@ def test_gbk_run_then_results_paid_failed_unknown_and_reimport(client: TestClien
         ),
         (lambda r: result_file([r[0], [r[1][0], r[1][1], "301.01", "3008", "余额不足"]]), "line 3, column 金额"),
         (lambda r: result_file([r[0], r[1], r[0]]), "line 4, column 流水号"),
+        (lambda r: result_file([r[0], r[1][:2]]), "line 3, column 金额"),
+        (lambda r: result_file([r[0], [r[1][0], r[1][1], "301.001", "3008", "余额不足"]]), "line 3, column 金额"),
     ],
-    ids=["wrong-encoding", "missing-column", "amount-mismatch", "duplicated-line"],
+    ids=["wrong-encoding", "missing-column", "amount-mismatch", "duplicated-line", "short-line", "bad-amount"],
 )
 def test_bad_result_files_are_refused_whole(client: TestClient, as_role: Operators, make: Any, where: str) -> None:
     cn_sales(client, as_role)
