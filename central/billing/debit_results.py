@@ -19,7 +19,7 @@ from central.audit import record_change, snapshot
 from central.billing.bulk import copy_rows, insert_rows, is_postgresql
 from central.billing.debit_profiles import DebitProfile
 from central.billing.debit_result_files import parse_result_file
-from central.billing.errors import FileRejectedError
+from central.billing.errors import BillingError, FileRejectedError
 from central.billing.payments import receipt_number
 from central.billing.settlement import invoice_paid_for_pass
 from central.core.db import UTCDateTime, utcnow
@@ -152,7 +152,7 @@ _OUTCOMES = (
 )
 _MARK_LINES = (
     "UPDATE debit_lines SET status = o.status, bank_code = o.bank_code, bank_reason = o.bank_reason, "
-    "result_import_id = :import_id FROM debit_outcomes o WHERE debit_lines.id = o.id"
+    "result_import_id = :import_id FROM debit_outcomes o WHERE debit_lines.id = o.id AND debit_lines.status = 'pending'"
 )
 # Each paid line's amount onto its invoice (an invoice has one pending line at a time), closing those now settled.
 _CREDIT_INVOICES = (
@@ -193,7 +193,10 @@ def _apply(
         session.execute(text("ANALYZE debit_outcomes"))  # a temporary table has no statistics: plan a hash join
     else:
         session.execute(text(_INSERT_OUTCOMES), rows)
-    session.execute(text(_MARK_LINES), {"import_id": record.id})
+    marked = session.execute(text(_MARK_LINES), {"import_id": record.id})
+    if int(getattr(marked, "rowcount", 0) or 0) != len(outcomes):
+        # Another import marked some of these lines since they were read: this one must not pay them again.
+        raise BillingError("debit.concurrent_import", f"{record.file_name}: another import marked these lines; retry")
     credit = text(_CREDIT_INVOICES).bindparams(bindparam("now", type_=UTCDateTime()))
     credited = session.execute(credit, {"now": now}).all()
     session.execute(text("DROP TABLE debit_outcomes"))

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,11 @@ import pytest
 import sepaxml
 import xmlschema
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from central.billing.debit_profiles import load_profile
+from central.billing.debit_results import import_results
+from central.billing.errors import BillingError
 from central.core.db import utcnow
 from central.core.security import Role
 from central.renewal import OPERATOR_ZONE
@@ -309,3 +315,44 @@ def test_sepa_run_writes_valid_pain008_and_imports_pain002(client: TestClient, a
     broken = send(client, as_role, status.replace("</TxSts>", "", 1).encode(), "broken.xml", profile="sepa-core")
     assert broken.status_code == 422
     assert broken.json()["message"].startswith("broken.xml, line ")
+
+
+def test_two_imports_of_the_same_line_at_once_pay_it_once(client: TestClient, as_role: Operators) -> None:
+    """Two different files answering the same line, imported at the same moment: the second waits for the first's
+    row lock, then finds the line no longer pending and is refused as a whole, so the line is paid once."""
+    sales = cn_sales(client, as_role)
+    batch = run(client, as_role, "cn-icbc-gbk")
+    cashier = as_role[Role.CASHIER]
+    lines = list(csv.reader(io.StringIO(client.get(f"/api/v1/billing/debit-batches/{batch['id']}/file",
+                                                   headers=cashier).content.decode("gbk"))))[1:]  # fmt: skip
+    paid = [lines[0][0], lines[0][1], "300.00", "0000", ""]
+    both = result_file([paid, [lines[1][0], lines[1][1], "301.00", "0000", ""]])
+    profile = load_profile("cn-icbc-gbk")
+    app: Any = client.app
+    refused: list[str] = []
+    with app.state.sessions() as first, app.state.sessions() as second:
+        import_results(first, None, profile, "a.csv", result_file([paid]))  # not committed: holds the line's lock
+        waiting = second.connection().connection.driver_connection.info.backend_pid
+
+        def other() -> None:
+            try:
+                import_results(second, None, profile, "b.csv", both)
+                second.commit()
+            except BillingError as err:
+                refused.append(err.code)
+                second.rollback()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        with app.state.engine.connect() as probe:
+            deadline = time.monotonic() + 10
+            query = text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
+            while probe.execute(query, {"pid": waiting}).scalar() != "Lock":
+                assert time.monotonic() < deadline, "the second import never waited for the first"
+                time.sleep(0.02)
+        first.commit()
+        thread.join(timeout=10)
+    assert refused == ["debit.concurrent_import"]
+    invoice = ok(client.get(f"/api/v1/billing/invoices/{sales[0].invoice['id']}", headers=cashier))
+    assert (invoice["status"], len(invoice["payments"])) == ("paid", 1)
+    assert ok(client.get(f"/api/v1/billing/invoices/{sales[1].invoice['id']}", headers=cashier))["status"] == "open"
