@@ -164,6 +164,11 @@ class PassRecord(ReplyModel):
     valid_from: AwareDatetime
     valid_to: AwareDatetime
     status: PassStatus = PassStatus.ACTIVE
+    status_reason: str | None = Field(
+        default=None, max_length=32, pattern=r"^[a-z_]+$",
+        description="why central holds a suspended pass: 'arrears' (an invoice overdue past its grace) or 'unpaid' "
+        "(a sale not paid yet); absent when suspended by hand or from a central that does not say",
+    )  # fmt: skip
 
 
 class CardStatus(StrEnum):

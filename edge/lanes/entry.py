@@ -107,10 +107,9 @@ class EntryLane(Lane):
 
     def _temporary(self, identity: Identity, now: datetime, flags: list[str]) -> list[LaneAction]:
         plate = identity.plate or identity.card or ""
-        notice: tuple[str, ...] = ()
-        if identity.kind is IdentityKind.EXPIRED_PASS:
+        notice = identity.pass_notice
+        if notice:
             flags.append("expired_pass")
-            notice = (identity.reason, "按临时车收费")
         if not self.park.has_room(identity.vehicle_class):
             bucket = self.park.capacity_class(identity.vehicle_class)
             reason = f"car park full for {bucket} vehicles"
@@ -121,15 +120,16 @@ class EntryLane(Lane):
         if self.settings.has_dispenser:
             self.phase = Phase.DISPENSING
             self.pending_flags = flags
-            return [Decided("dispense", identity.kind.value, identity.reason), DispenseCard(), Display(("请取卡",))]
+            decided = Decided("dispense", identity.kind.value, identity.reason)
+            return [decided, DispenseCard(), Display((*notice, "请取卡"))]
         if identity.card is not None:
             session = self._session(identity, SessionKind.TEMPORARY, now, flags)
-            return [*self._admit(session, identity, now), Display((plate, "临时车 欢迎光临"))]
+            return [*self._admit(session, identity, now), Display((plate, *notice, "临时车 欢迎光临"))]
         self.phase = Phase.WAITING
         return [
             Decided("wait", identity.kind.value, identity.reason),
             Alert("call_booth", f"{self.id}: {identity.reason}", identity.evidence()),
-            Display(("请联系岗亭",)),
+            Display((*notice, "请联系岗亭")),
         ]
 
     def _session(self, identity: Identity, kind: SessionKind, now: datetime, flags: list[str], **extra: Any) -> Session:

@@ -148,7 +148,9 @@ class ExitLane(Lane):
         self.phase = Phase.WAITING
         amount = format_amount(quote.total, quote.currency)
         plate = (session.plate if session else None) or ""
-        actions += [Decided("wait", identity, f"{amount} {quote.currency} due"), Display((plate, f"请缴费 {amount}元"))]
+        notice = self.identity.pass_notice if self.identity else ()
+        due = f"{amount} {quote.currency} due"
+        actions += [Decided("wait", identity, due), Display((plate, *notice, f"请缴费 {amount}元"))]
         actions.append(Voice(f"请缴费{amount}元"))
         if not self.settings.attended:
             actions.append(Alert("call_booth", f"{self.id}: {amount} {quote.currency} due", {"session": plate}))

@@ -58,6 +58,14 @@ class Identity:
     days_left: int | None = None
     match: float = 0.0  # confidence of the list match (read confidence x similarity), 1.0 for a card
     card_record: CardRecord | None = None  # the access card central listed, when the card is on its list
+    notice: str = ""  # why a pass is not honoured, for the lane's display (zh-CN); ``reason`` is the record's
+
+    @property
+    def pass_notice(self) -> tuple[str, ...]:
+        """The display lines that tell a pass holder why the lane charges them as a temporary vehicle."""
+        if self.kind is not IdentityKind.EXPIRED_PASS:
+            return ()
+        return (self.notice or self.reason, "按临时车收费")
 
     @property
     def pays(self) -> bool:
@@ -134,11 +142,11 @@ def identify(
     def make(
         kind: IdentityKind, reason: str, vehicle_class: str, *, matched_plate: str | None = plate,
         pass_record: PassRecord | None = None, vehicle: VehicleEntry | None = None, days_left: int | None = None,
-        match: float = 0.0,
+        match: float = 0.0, notice: str = "",
     ) -> Identity:  # fmt: skip
         return Identity(
             kind, reason, vehicle_class, plate=matched_plate, plate_confidence=plate_conf, card=card,
-            pass_record=pass_record, vehicle=vehicle, days_left=days_left, match=match,
+            pass_record=pass_record, vehicle=vehicle, days_left=days_left, match=match, notice=notice,
         )  # fmt: skip
 
     if read is not None:
@@ -160,7 +168,7 @@ def identify(
         kind = IdentityKind.PASS if check.usable else IdentityKind.EXPIRED_PASS
         return make(
             kind, check.reason, pass_record.vehicle_class, matched_plate=plate, pass_record=pass_record,
-            days_left=check.days_left, match=match,
+            days_left=check.days_left, match=match, notice=check.notice,
         )  # fmt: skip
 
     if read is not None:
