@@ -216,15 +216,68 @@ def ingest(sessions: Callable[[], Session], edge: str, records: list[JournalReco
     return time.perf_counter() - started
 
 
+def spread(values: list[float], scale: float = 1.0, unit: str = "") -> str:
+    """``median (min–max, IQR q1–q3)`` of ``values`` times ``scale``."""
+    scaled = sorted(v * scale for v in values)
+    q1, _, q3 = statistics.quantiles(scaled, n=4, method="inclusive") if len(scaled) > 1 else (scaled[0],) * 3
+    return (f"median {statistics.median(scaled):.2f}{unit} (min {scaled[0]:.2f}, max {scaled[-1]:.2f}, "
+            f"IQR {q1:.2f}–{q3:.2f}, n={len(scaled)})")  # fmt: skip
+
+
+def ingest_overhead(sessions: Callable[[], Session], edges: list[str], warm_up: str, size: int, rounds: int) -> None:
+    """Ingest ``size`` records per run, ``rounds`` pairs of runs with and without the rollups, the order of each
+    pair alternating (with, without; without, with; ...), each run a fresh edge's journal. Prints the median and
+    spread of each, of the pairs' ratio (the two runs of a pair share the machine's load of the moment, so their
+    ratio is steadier than either) and of the rollup statement's own time against the rest of its run."""
+    plain = rollups.add_incoming
+    spent = [0.0]
+
+    def timed(cursor: Any, ids: Any) -> None:
+        started = time.perf_counter()
+        plain(cursor, ids)
+        spent[0] += time.perf_counter() - started
+
+    ingest(sessions, warm_up, journal(warm_up, 5000))  # connections, plans and caches warm
+    with_rollups: list[float] = []
+    without: list[float] = []
+    inside: list[float] = []
+    for round_ in range(rounds):
+        pair = {True: edges[2 * round_], False: edges[2 * round_ + 1]}
+        records = {counting: journal(edge, size) for counting, edge in pair.items()}
+        for counting in (True, False) if round_ % 2 == 0 else (False, True):
+            rollups.add_incoming = timed if counting else (lambda cursor, ids: None)
+            spent[0] = 0.0
+            try:
+                elapsed = ingest(sessions, pair[counting], records[counting])
+            finally:
+                rollups.add_incoming = plain
+            (with_rollups if counting else without).append(elapsed)
+            if counting:
+                inside.append(spent[0] / (elapsed - spent[0]))
+    ratios = [a / b - 1 for a, b in zip(with_rollups, without, strict=True)]
+    print(f"ingest of {size:,} records per run (a lane's mix, batches of 500), {rounds} interleaved pairs:")
+    print(f"  with the rollups:    {spread(with_rollups, unit=' s')}; {size / statistics.median(with_rollups):,.0f}/s")
+    print(f"  without the rollups: {spread(without, unit=' s')}; {size / statistics.median(without):,.0f}/s")
+    print(f"  end to end, each pair's with / without - 1: {spread(ratios, 100, ' %')}")
+    print(f"  the rollup statement's own time / the rest of its run: {spread(inside, 100, ' %')} (goal < 20 %)")
+
+
+def machine_load() -> str:
+    """The load averages (1, 5, 15 min) as ``uptime`` prints them."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average: {one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transactions", type=int, default=10_000_000, help="the month's transactions (rollups)")
     parser.add_argument("--car-parks", type=int, default=40, help="car parks of 8 lanes they are spread over")
     parser.add_argument("--records", type=int, default=500_000,
                         help="transaction records copied into edge_records and counted by a rebuild")  # fmt: skip
-    parser.add_argument("--ingest", type=int, default=50_000, help="records ingested with and without the rollups")
-    parser.add_argument("--rounds", type=int, default=3, help="ingest rounds of each (alternating)")
+    parser.add_argument("--ingest", type=int, default=20_000, help="records per ingest run, with or without rollups")
+    parser.add_argument("--rounds", type=int, default=9, help="pairs of ingest runs, with and without (interleaved)")
     args = parser.parse_args()
+    print(f"machine at the start: {machine_load()} ({os.cpu_count()} CPUs)")
 
     name = f"parkgate_bench_{uuid.uuid4().hex[:8]}"
     parts = urlsplit(ADMIN_URL)
@@ -264,37 +317,8 @@ def main() -> int:
             print(f"{report}: {elapsed * 1000:.0f} ms (best of 3)")
         print(f"  (the month's takings: {taken / 100:,.2f} CNY over {args.transactions:,} transactions; goal < 5 s)")
 
-        plain = rollups.add_incoming
-        spent = [0.0]
-
-        def timed(cursor: Any, ids: Any) -> None:
-            started = time.perf_counter()
-            plain(cursor, ids)
-            spent[0] += time.perf_counter() - started
-
-        ingest(sessions, warm_up, journal(warm_up, 5000))  # connections, plans and caches warm
-        with_rollups: list[float] = []
-        without: list[float] = []
-        inside: list[float] = []
-        for round_ in range(args.rounds):
-            records = {e: journal(e, args.ingest) for e in edges[2 * round_ : 2 * round_ + 2]}
-            order = [(edges[2 * round_], True), (edges[2 * round_ + 1], False)]
-            for edge, counting in order if round_ % 2 == 0 else order[::-1]:
-                rollups.add_incoming = timed if counting else (lambda cursor, ids: None)
-                spent[0] = 0.0
-                try:
-                    elapsed = ingest(sessions, edge, records[edge])
-                finally:
-                    rollups.add_incoming = plain
-                (with_rollups if counting else without).append(elapsed)
-                if counting:
-                    inside.append(spent[0] / (elapsed - spent[0]))
-        a, b = statistics.median(with_rollups), statistics.median(without)
-        share = statistics.median(inside) * 100
-        print(f"ingest of {args.ingest:,} records (a lane's mix, batches of 500, median of {args.rounds}): "
-              f"with rollups {a:.2f} s ({args.ingest / a:,.0f}/s), without {b:.2f} s ({args.ingest / b:,.0f}/s): "
-              f"{(a - b) / b * 100:+.1f} %; time in the rollup statement: {share:.1f} % of the rest of ingest "
-              f"(goal < 20 %)")  # fmt: skip
+        ingest_overhead(sessions, edges, warm_up, args.ingest, args.rounds)
+        print(f"machine at the end: {machine_load()}")
     finally:
         engine.dispose()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:

@@ -105,25 +105,6 @@ def test_revenue_by_hour_method_collector_and_lane_and_its_exports(office: TestC
     assert 'filename="revenue-by_day-2026-11.xlsx"' in answer.headers["content-disposition"]
 
 
-def test_pass_income_beside_temporary_takings(client: TestClient, as_role: Any, tmp_path: Path) -> None:
-    from tests.central.scenario import make_holder, make_plan
-
-    send_day(client, as_role.admin, tmp_path)
-    plan = make_plan(client, as_role.admin, ["lakeview"], price=30000)
-    holder = make_holder(client, as_role.admin)
-    ok(client.post("/api/v1/passes", headers=as_role.admin,
-                   json={"holder_id": holder, "plan_id": plan, "plates": ["粤B12345"]}), 201)  # fmt: skip
-    sign_in(client, Role.CASHIER)
-    client.cookies.set("parkgate_office_lang", "en", path="/office")
-    this_month = client.get("/office/reports/revenue", params={"car_park": "lakeview"}).text
-    assert table_rows(this_month, "income") == [["Temporary parking", "0.00"], ["Pass sales and renewals", "300.00"],
-                                                ["Total", "300.00"]]  # fmt: skip
-    november = client.get("/office/reports/revenue", params=MONTH).text
-    assert table_rows(november, "income") == [["Temporary parking", "20.00"], ["Pass sales and renewals", "0.00"],
-                                              ["Total", "20.00"]]  # fmt: skip
-    assert client.get("/office/reports/traffic").status_code == 403  # the cashier reads the revenue reports only
-
-
 def test_occupancy_through_the_day_vehicles_and_denials(office: TestClient) -> None:
     page = office.get("/office/reports/traffic", params=DAY).text
     occupancy = {row[1]: row[2:] for row in table_rows(page, "occupancy")}
