@@ -1,5 +1,5 @@
 """The exception reports: hand actions per collector, manual opens with reason and operator, abnormal events with
-their evidence, the free and special vehicle log by category, device faults with their duration.
+their evidence, the free and special vehicle log by category (device faults: :mod:`central.reports.device_faults`).
 
 The counts come from the rollups; the lists read the period's records themselves (manual actions and abnormal
 events through a partial index, waivers through ``edge_transactions``), at most :data:`LIST_LIMIT` rows each.
@@ -7,11 +7,11 @@ events through a partial index, waivers through ``edge_transactions``), at most 
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from central.models import EdgeRecord, EdgeTransaction, ReportDaily
 from central.reports.tables import N_, Column, ColumnType, Period, Report, Series, Table
@@ -157,33 +157,3 @@ def vehicle_log(session: Session, car_park: str, period: Period, currency: str, 
 def _int(payload: Any, key: str) -> int:
     value = payload.get(key) if isinstance(payload, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18 else 0
-
-
-def device_faults(session: Session, car_park: str, period: Period, currency: str, zone: tzinfo) -> Report:
-    """Barrier faults with how long each lasted: until the lane's next barrier command (the barrier working again).
-
-    The edge journals a fault when it starts, not when it clears: the duration is an upper bound. Other devices'
-    health (cameras, loops, I/O modules, readers) is in the edge's metrics, not its journal."""
-    faults = [r for r in _records(session, car_park, period, zone, "abnormal_event")
-              if _text(r.payload, "event") == "barrier_fault"]  # fmt: skip
-    after = aliased(EdgeRecord)
-    rows = []
-    for fault in faults:
-        cleared: datetime | None = session.scalars(
-            select(after.at).where(after.edge_id == fault.edge_id, after.seq > fault.seq, after.lane == fault.lane,
-                                   after.kind == "barrier_command")
-            .order_by(after.seq).limit(1)
-        ).first()  # fmt: skip
-        minutes = round((cleared - fault.at).total_seconds() / 60) if cleared else None
-        rows.append((fault.at, fault.car_park, fault.lane or "", _text(fault.payload, "detail"), cleared, minutes))
-    table = _limited(Table(
-        "faults", N_("Device faults"),
-        [Column("at", N_("Fault from"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
-         Column("detail", N_("Detail")), Column("until", N_("Until the next barrier command"), _AT),
-         Column("minutes", N_("Minutes"), ColumnType.MINUTES)],
-        rows,
-    ))  # fmt: skip
-    notes = [N_("The edge journals a barrier fault when it starts, not when it clears: the duration runs to the "
-                "lane's next barrier command and is an upper bound. The health of cameras, loops, I/O modules and "
-                "readers is in the edge's metrics (Grafana), not in its journal.")]  # fmt: skip
-    return Report("device_faults", N_("Device faults"), period, car_park, currency, zone, [table], notes=notes)

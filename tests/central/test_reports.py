@@ -151,7 +151,7 @@ def test_free_and_special_vehicle_log_and_device_faults(office: TestClient) -> N
     log = table_rows(page, "log")
     assert len(log) == 1
     assert log[0][1:8] == ["lakeview", "out-1", "粤A00110", "", "police", "c01", "police on duty"]
-    faults = table_rows(office.get("/office/reports/device-faults", params=DAY).text, "faults")
+    faults = table_rows(office.get("/office/reports/device-faults", params=DAY).text, "barrier_faults")
     assert len(faults) == 1
     assert faults[0][0].startswith("2026-11-27 13:00")
     assert faults[0][4].startswith("2026-11-27 14:00")  # the manual open: the barrier worked again

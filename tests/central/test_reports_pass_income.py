@@ -27,8 +27,8 @@ PATH = "/office/reports/revenue"
 
 
 def _sell(client: TestClient, as_role: Operators, holder: int, plan: int, plate: str) -> int:
-    monthly = ok(client.post("/api/v1/passes", headers=as_role[Role.FRONT_DESK],
-                             json={"holder_id": holder, "plan_id": plan, "plates": [plate], "months": 1}), 201)  # fmt: skip
+    sale = {"holder_id": holder, "plan_id": plan, "plates": [plate], "months": 1}
+    monthly = ok(client.post("/api/v1/passes", headers=as_role[Role.FRONT_DESK], json=sale), 201)
     invoices = ok(client.get(f"/api/v1/billing/invoices?pass_id={monthly['id']}", headers=as_role[Role.CASHIER]))
     return int(invoices[0]["id"])
 
