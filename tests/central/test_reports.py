@@ -151,7 +151,21 @@ def test_free_and_special_vehicle_log_and_device_faults(office: TestClient) -> N
     log = table_rows(page, "log")
     assert len(log) == 1
     assert log[0][1:8] == ["lakeview", "out-1", "粤A00110", "", "police", "c01", "police on duty"]
-    faults = table_rows(office.get("/office/reports/device-faults", params=DAY).text, "barrier_faults")
+    page = office.get("/office/reports/device-faults", params=DAY).text
+    assert table_rows(page, "faults") == [
+        ["2026-11-27 15:00:00", "lakeview", "out-1", "out-cam", "Plate camera", "Offline",
+         "no event or heartbeat for 60 s", "2026-11-27 15:45:00", "Cleared", "45", "2,700"],
+        ["2026-11-27 17:00:00", "lakeview", "in-1", "in-io", "Barrier I/O module", "Offline", "connection refused",
+         "", "Ongoing", "", ""],
+    ]  # fmt: skip
+    assert table_rows(office.get("/office/reports/device-faults", params={**DAY, "day": "2026-11-28"}).text,
+                      "faults")[0][3:9] == ["in-io", "Barrier I/O module", "Offline", "connection refused", "",
+                                            "Ongoing"]  # fmt: skip  # still on the next day
+    sheet = export_xlsx(office, "/office/reports/device-faults", "faults", **DAY)
+    assert sheet[1][0] == datetime(2026, 11, 27, 15, 0)
+    assert sheet[1][9:] == (45, 2700)
+    assert sheet[2][7:] == (None, "Ongoing", None, None)
+    faults = table_rows(page, "barrier_faults")
     assert len(faults) == 1
     assert faults[0][0].startswith("2026-11-27 13:00")
     assert faults[0][4].startswith("2026-11-27 14:00")  # the manual open: the barrier worked again
