@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from central.models import DeviceFault, EdgeRecord
-from central.reports.exceptions import LIST_LIMIT, _limited, _records, _text
+from central.reports.exceptions import LIST_LIMIT, limited, period_records, text_of
 from central.reports.tables import N_, Column, ColumnType, Period, Report, Table
 
 _AT, _COUNT, _MINUTES = ColumnType.DATETIME, ColumnType.COUNT, ColumnType.MINUTES
@@ -98,7 +98,7 @@ def _device_table(session: Session, car_park: str, period: Period, zone: tzinfo)
         state = "cleared" if f.cleared_at is not None else "ongoing"
         rows.append((f.started_at, f.car_park, f.lane, f.device, f.device_kind, f.health, f.reason, f.cleared_at,
                      state, minutes, seconds))  # fmt: skip
-    return _limited(Table(
+    return limited(Table(
         "faults", N_("Device faults"),
         [Column("at", N_("Fault from"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
          Column("device", N_("Device")), Column("kind", N_("Kind"), labels=KIND_LABELS),
@@ -112,8 +112,8 @@ def _device_table(session: Session, car_park: str, period: Period, zone: tzinfo)
 
 
 def _barrier_table(session: Session, car_park: str, period: Period, zone: tzinfo) -> Table:
-    faults = [r for r in _records(session, car_park, period, zone, "abnormal_event")
-              if _text(r.payload, "event") == "barrier_fault"]  # fmt: skip
+    faults = [r for r in period_records(session, car_park, period, zone, "abnormal_event")
+              if text_of(r.payload, "event") == "barrier_fault"]  # fmt: skip
     after = aliased(EdgeRecord)
     rows = []
     for fault in faults:
@@ -123,8 +123,8 @@ def _barrier_table(session: Session, car_park: str, period: Period, zone: tzinfo
             .order_by(after.seq).limit(1)
         ).first()  # fmt: skip
         minutes = round((cleared - fault.at).total_seconds() / 60) if cleared else None
-        rows.append((fault.at, fault.car_park, fault.lane or "", _text(fault.payload, "detail"), cleared, minutes))
-    return _limited(Table(
+        rows.append((fault.at, fault.car_park, fault.lane or "", text_of(fault.payload, "detail"), cleared, minutes))
+    return limited(Table(
         "barrier_faults", N_("Barrier faults reported by the lanes"),
         [Column("at", N_("Fault from"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
          Column("detail", N_("Detail")), Column("until", N_("Until the next barrier command"), _AT),
