@@ -26,7 +26,7 @@ from pathlib import Path
 from edge.daemon import EdgeDaemon, Submit
 from edge.lanes.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen
 from edge.runner import LanePort
-from parking.site import SiteConfig
+from edge.site import SiteConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CYCLE_S = 2.0

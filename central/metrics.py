@@ -129,6 +129,10 @@ class CentralMetrics:
             "duplicate, ignored, refused.signature, refused.stale, refused.unknown_order, refused.amount_differs ...",
             ["provider", "outcome"], registry=self.registry,
         )  # fmt: skip
+        self.rate_limited = Counter(
+            "parkgate_central_rate_limited", "driver-facing requests refused past their limit (pay_page, notify)",
+            ["endpoint"], registry=self.registry,
+        )  # fmt: skip
         self.payment_orders = Counter(
             "parkgate_central_payment_orders", "payment orders placed with a provider", ["provider"],
             registry=self.registry,

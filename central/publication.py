@@ -20,6 +20,7 @@ from central.models import (
     AccessGroup,
     Holder,
     MonthlyPass,
+    PassHold,
     PassPlan,
     SyncClock,
     SyncItem,
@@ -141,11 +142,16 @@ def unit_label(unit: Unit | None) -> str | None:
     return f"{unit.building}-{unit.room}" if unit is not None else None
 
 
-def pass_record(monthly: MonthlyPass, holder: Holder, unit: Unit | None, plan: PassPlan) -> PassRecord:
+def pass_record(
+    monthly: MonthlyPass, holder: Holder, unit: Unit | None, plan: PassPlan, hold: str | None = None
+) -> PassRecord:
+    """The pass as the edges get it; ``hold``: why billing holds it suspended (the lane tells the holder)."""
+    status = PassStatus(monthly.status)
     return PassRecord(
         id=monthly.id, holder=holder.name, unit=unit_label(unit), plates=list(monthly.plates),
         card=monthly.card_number, vehicle_class=plan.vehicle_class, car_parks=list(plan.car_parks),
-        valid_from=monthly.valid_from, valid_to=monthly.valid_to, status=PassStatus(monthly.status),
+        valid_from=monthly.valid_from, valid_to=monthly.valid_to, status=status,
+        status_reason=hold if status is PassStatus.SUSPENDED else None,
     )  # fmt: skip
 
 
@@ -153,8 +159,11 @@ def publish_pass(session: Session, monthly: MonthlyPass) -> int:
     holder = session.get_one(Holder, monthly.holder_id)
     unit = session.get(Unit, holder.unit_id) if holder.unit_id is not None else None
     plan = session.get_one(PassPlan, monthly.plan_id)
-    record = pass_record(monthly, holder, unit, plan)
-    return publish(session, ListKind.PASSES, monthly.id, record.model_dump_json(), record.car_parks)
+    hold = session.scalar(select(PassHold.reason).where(PassHold.pass_id == monthly.id))
+    record = pass_record(monthly, holder, unit, plan, hold)
+    # Without a reason the field is left out: the record stays the one older edges (extra fields forbidden) read.
+    body = record.model_dump_json(exclude={"status_reason"} if record.status_reason is None else None)
+    return publish(session, ListKind.PASSES, monthly.id, body, record.car_parks)
 
 
 def card_record(card: AccessCard, holder: Holder, unit: Unit | None, groups: Sequence[AccessGroup]) -> CardRecord:

@@ -37,8 +37,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _load(path: Path) -> object:
+    from edge.site import SiteError, load_site
     from parking.cli import UsageError
-    from parking.site import SiteError, load_site
 
     try:
         return load_site(path)
@@ -58,8 +58,8 @@ def run_edge(args: argparse.Namespace) -> int:
     import sys
 
     from edge.daemon import EdgeDaemon
+    from edge.site import SiteConfig
     from parking.cli import UsageError
-    from parking.site import SiteConfig
 
     site = _load(args.config)
     assert isinstance(site, SiteConfig)
@@ -93,8 +93,8 @@ def run_edge(args: argparse.Namespace) -> int:
 
 
 def verify_journal(args: argparse.Namespace) -> int:
+    from edge.site import SiteConfig
     from edge.store.journal import Journal
-    from parking.site import SiteConfig
 
     site = _load(args.config)
     assert isinstance(site, SiteConfig)
@@ -109,9 +109,9 @@ def verify_journal(args: argparse.Namespace) -> int:
 
 def show_status(args: argparse.Namespace) -> int:
     from edge.lanes.park import ParkState
+    from edge.site import SiteConfig
     from edge.store.journal import Journal
     from edge.store.lists import ListStore, lists_path
-    from parking.site import SiteConfig
 
     site = _load(args.config)
     assert isinstance(site, SiteConfig)

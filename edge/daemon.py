@@ -31,19 +31,20 @@ from edge.lanes.directory import Directory
 from edge.lanes.entry import EntryLane
 from edge.lanes.events import LaneEvent, Tick
 from edge.lanes.exit import ExitLane
-from edge.lanes.fees import FeeQuoter, TariffFees
+from edge.lanes.fees import FeeQuote, FeeQuoter, TariffFees
 from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
-from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay
+from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay, quote_session
 from edge.runner import LanePort, LaneRunner, utc_now
+from edge.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 from edge.store.evidence_upload import EvidenceUploader
 from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
 from edge.store.sync import CentralLink, ListSync, Outbox
 from edge.store.tariff_versions import tariff_version_drafts
 from edge.unattended.exit_payments import ExitPayments
+from edge.unattended.kiosk import PayStations
 from edge.unattended.remote_vend import RemoteVends
-from parking.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -208,6 +209,7 @@ class EdgeDaemon:
         self._woken_at_seq = 0
         self.sync: ListSync | None = None
         self.exit_payments: ExitPayments | None = None
+        self.pay_stations: PayStations | None = None  # the kiosk API, on the console's listener
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._web: web.AppRunner | None = None
@@ -318,6 +320,13 @@ class EdgeDaemon:
         app.router.add_get("/healthz", health)
         if self.desk is not None:
             attach_console(app, self.desk)
+        if self.site.pay_stations:
+            self.pay_stations = PayStations(
+                {station: config.resolve_token() for station, config in self.site.pay_stations.items()}, self.park,
+                self.runners, self.journal, quote=self.quote, prepay=self.prepay, clock=self.clock,
+                car_park=self.site.car_park.id,
+            )  # fmt: skip
+            self.pay_stations.attach(app)
         self._web = web.AppRunner(app, shutdown_timeout=3.0)  # a stuck client must not hold up the shutdown
         await self._web.setup()
         try:
@@ -335,20 +344,29 @@ class EdgeDaemon:
                 return int(server.sockets[0].getsockname()[1])
         return None
 
-    async def prepay(
-        self, session_id: str, amount: int, *, method: str, station: str, operator: str | None = None,
-        tariff: str | None = None, extra: Mapping[str, Any] | None = None, at: datetime | None = None,
-    ) -> Prepayment:  # fmt: skip
-        """Take a payment ahead of the exit (pay station, QR) and commit it; raises PaymentRefusedError."""
+    def _tariff(self, tariff: str | None) -> tuple[FeeQuoter, str]:
         if self.fees is None:
             raise PaymentRefusedError("this edge has no tariff")
         name = tariff or next((lane.tariff for lane in self.site.lanes if lane.tariff), None)
         if name is None:
             raise PaymentRefusedError("no lane of this edge names a tariff")
+        return self.fees, name
+
+    def quote(self, session_id: str, at: datetime | None = None) -> FeeQuote:
+        """What the open session owes now (a pay station's screen); raises PaymentRefusedError."""
+        fees, name = self._tariff(None)
+        return quote_session(self.park, fees, name, session_id, at or self.clock())
+
+    async def prepay(
+        self, session_id: str, amount: int, *, method: str, station: str, operator: str | None = None,
+        tariff: str | None = None, extra: Mapping[str, Any] | None = None, at: datetime | None = None,
+    ) -> Prepayment:  # fmt: skip
+        """Take a payment ahead of the exit (pay station, QR) and commit it; raises PaymentRefusedError."""
+        fees, name = self._tariff(tariff)
         session = self.park.sessions.get(session_id)
         before = (session.paid, session.paid_at) if session else (0, None)
         # ``at``: an e-payment is judged at the time of the quote the driver paid, not when it reached the edge
-        payment = prepay(self.park, self.fees, name, session_id, amount, at or self.clock(), method=method,
+        payment = prepay(self.park, fees, name, session_id, amount, at or self.clock(), method=method,
                          station=station, operator=operator, extra=extra)  # fmt: skip
         try:
             await self.writer.commit(payment.drafts)

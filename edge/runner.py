@@ -25,6 +25,7 @@ from edge.lanes.actions import (
     LaneAction,
     OpenBarrier,
     Passed,
+    Released,
     Voice,
 )
 from edge.lanes.events import BarrierCommandFailed, LaneEvent
@@ -62,8 +63,16 @@ class LaneObserver(Protocol):
 class LaneListener(Protocol):
     """Told what happened to the vehicles in a lane, one typed callback a happening (the booth desk listens)."""
 
+    def released(self, lane: str, release: Released) -> None:
+        """An exit lane let a vehicle go (its transaction committed, the barrier about to open)."""
+        ...
+
     def passed(self, lane: str, session: str | None) -> None:
         """The vehicle of the lane's opening crossed the barrier line."""
+        ...
+
+    def alerted(self, lane: str, alert: Alert) -> None:
+        """The lane wants the booth to know (a stopped card, a blacklisted vehicle, a fault)."""
         ...
 
 
@@ -152,17 +161,26 @@ class LaneRunner:
                 self._side(self.port.say(action.text))
             elif isinstance(action, DispenseCard):
                 self._side(self.port.dispense_card())
-            elif isinstance(action, Alert):
-                self.observer.alert(lane.id, action)
-            elif isinstance(action, Passed):
-                for listener in self.listeners:
-                    listener.passed(lane.id, action.session)
+            elif isinstance(action, Released | Passed | Alert):
+                self._tell(action)
             elif isinstance(action, Decided):
                 self.observer.decided(lane.id, lane.direction, action.outcome, action.identity, action.reason)
                 _LOGGER.info(
                     "lane %s: %s (%s): %s", lane.id, action.outcome, action.identity, action.reason,
                     extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
                 )  # fmt: skip
+
+    def _tell(self, happening: Released | Passed | Alert) -> None:
+        """The lane's listeners, by their typed callback for what happened in the lane (an alert to metrics too)."""
+        if isinstance(happening, Alert):
+            self.observer.alert(self.lane.id, happening)
+        for listener in self.listeners:
+            if isinstance(happening, Released):
+                listener.released(self.lane.id, happening)
+            elif isinstance(happening, Passed):
+                listener.passed(self.lane.id, happening.session)
+            else:
+                listener.alerted(self.lane.id, happening)
 
     async def _barrier_failed(self, command: str, err: DriverError, received: float) -> None:
         """A barrier command the driver could not carry out becomes a lane event (and so a lane alert)."""

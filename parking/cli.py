@@ -19,7 +19,7 @@ from parking.log import LEVELS, configure_logging
 
 # (module, what it adds) in the order the help lists them.
 COMPONENT_CLIS: tuple[str, ...] = (
-    "parking.site_cli",  # config check
+    "edge.site.cli",  # config check (the site file is the edge's)
     "parking.tariff_cli",  # fee quote
     "drivers.cli",  # decode
     "simulators.cli",  # sim, demo

@@ -128,7 +128,17 @@ def _record_time(at: datetime) -> datetime:
 
 
 class WireModel(BaseModel):
+    """What a side reads from the other and checks strictly: an unknown field is an error naming it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReplyModel(BaseModel):
+    """What central sends the edge (sync pages, ingest acks). An edge reads the reply of a newer central, which may
+    carry fields added since, by ignoring the fields it does not know: central can be upgraded before its edges.
+    Central never reads these models from the network."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 # --------------------------------------------------------------------------------------------------------- sync
@@ -141,7 +151,7 @@ class PassStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class PassRecord(WireModel):
+class PassRecord(ReplyModel):
     """A monthly pass (月租卡) as an edge needs it to decide at a lane."""
 
     id: RecordId
@@ -154,6 +164,11 @@ class PassRecord(WireModel):
     valid_from: AwareDatetime
     valid_to: AwareDatetime
     status: PassStatus = PassStatus.ACTIVE
+    status_reason: str | None = Field(
+        default=None, max_length=32, pattern=r"^[a-z_]+$",
+        description="why central holds a suspended pass: 'arrears' (an invoice overdue past its grace) or 'unpaid' "
+        "(a sale not paid yet); absent when suspended by hand or from a central that does not say",
+    )  # fmt: skip
 
 
 class CardStatus(StrEnum):
@@ -163,7 +178,7 @@ class CardStatus(StrEnum):
     REPLACED = "replaced"
 
 
-class CardRecord(WireModel):
+class CardRecord(ReplyModel):
     """An access card (门禁卡). ``number`` is the normalised card number: ``"<facility>:<card>"`` for Wiegand
     formats with a facility code, otherwise the decimal or raw number as the reader reports it."""
 
@@ -184,7 +199,7 @@ class VehicleList(StrEnum):
     BLACKLIST = "blacklist"  # 黑名单: denied, operator alerted
 
 
-class VehicleEntry(WireModel):
+class VehicleEntry(ReplyModel):
     id: RecordId
     list_kind: VehicleList
     plate: Plate
@@ -195,7 +210,7 @@ class VehicleEntry(WireModel):
     valid_to: AwareDatetime | None = None
 
 
-class TariffRecord(WireModel):
+class TariffRecord(ReplyModel):
     """A tariff file as published by central; ``sha256`` is of ``content`` (UTF-8)."""
 
     id: RecordId
@@ -210,12 +225,12 @@ class ListKind(StrEnum):
     TARIFFS = "tariffs"
 
 
-class Deletion(WireModel):
+class Deletion(ReplyModel):
     kind: ListKind
     id: RecordId
 
 
-class SyncPage(WireModel):
+class SyncPage(ReplyModel):
     wire_version: Literal[1] = 1
     since: int = Field(ge=0, description="the version the edge asked from")
     version: int = Field(ge=0, description="the version the edge has once it applies this page")
@@ -295,13 +310,13 @@ class ChainStatus(StrEnum):
     BREAK = "break"  # a record's prev_hash or hash does not match: flagged for the supervisor
 
 
-class Rejection(WireModel):
+class Rejection(ReplyModel):
     id: str
     code: str
     message: str
 
 
-class IngestAck(WireModel):
+class IngestAck(ReplyModel):
     accepted: list[str] = Field(description="ids stored by this request (quarantined ones included)")
     duplicates: list[str] = Field(description="ids central already had (the same content): safe to drop")
     rejected: list[Rejection] = Field(default_factory=list, description="ids refused, with why; resend is futile")

@@ -35,6 +35,7 @@ from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
 from simulators.camera import CameraSim
 from simulators.demo_booth import OPERATOR, OPERATOR_PIN, BoothError, ConsoleOperator
 from simulators.demo_processes import Child, json_line, parkgate, run_once
+from simulators.demo_scan import ProviderServer, ScanToPay
 from simulators.demo_site import (
     CAR_PARK,
     EDGE_ID,
@@ -55,9 +56,11 @@ from simulators.traffic import (
     SHOWCASE,
     Decision,
     DecisionFeed,
+    ReadFault,
     SimulatedLane,
     TrafficMix,
     TrafficRunner,
+    VehicleKind,
     plan_traffic,
 )
 
@@ -147,6 +150,8 @@ class Demo:
         self.password = secrets.token_urlsafe(12)
         self.office_users: list[tuple[str, str, str]] = []
         self.central_port, self.console_port, self.camera_port = free_port(), free_port(), free_port()
+        self.provider = ProviderServer(free_port())  # WeChat Pay and Alipay, for scan-to-pay at the unattended exit
+        self.scan: ScanToPay | None = None
         self.central_url = f"http://127.0.0.1:{self.central_port}"
         self.console_url = f"http://127.0.0.1:{self.console_port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARKGATE_")}
@@ -159,6 +164,7 @@ class Demo:
         self.runner: TrafficRunner | None = None
         self.site_file = self.workdir / "site.toml"
         self.journal_records: int | None = None
+        self.closed_shift: str | None = None
 
     # ---------------------------------------------------------------------------------------- start-up
 
@@ -205,13 +211,19 @@ class Demo:
         env = self.env | {
             "PARKGATE_DATABASE_URL": f"sqlite:///{self.workdir / 'central.sqlite3'}",
             "PARKGATE_BOOTSTRAP_ADMIN_PASSWORD": self.password, "PARKGATE_ENVIRONMENT": "development",
+            **self.provider.central_env(self.workdir / "pay-keys", self.central_url),
         }  # fmt: skip
+        try:
+            await self.provider.start()
+        except RuntimeError as err:
+            raise DemoError(str(err)) from err
         argv = parkgate("central", "run", "--host", "127.0.0.1", "--port", str(self.central_port))
         self.central = Child("central", argv, self.workdir / "central.log", env)
         await self.central.start()
         await self._wait("central", lambda: self._http_ok(f"{self.central_url}/healthz"), self.central, 90)
         say(f"  central    pid {self.central.pid:<7} {self.central_url}  (SQLite {self.workdir / 'central.sqlite3'})")
         say(f"             office login: admin / {self.password}")
+        say(f"  provider   WeChat Pay and Alipay simulator {self.provider.url} (central holds its merchant keys)")
 
     async def set_up_central(self) -> str:
         try:
@@ -280,12 +292,22 @@ class Demo:
 
     async def traffic(self) -> None:
         assert self.operator is not None
+        scanner = 3  # early in the showcase, a visitor pays by scan-to-pay at the unattended exit
+        scans = (VehicleKind.VISITOR, ReadFault.NONE, ReadFault.NONE)
         mix = TrafficMix(
             pass_plates=PASS_PLATES, free_plates=tuple(p for p, _ in FREE_VEHICLES), entry_lanes=("in-1", "in-2"),
-            attended_exits=("out-1",), unattended_exits=("out-2",), opening=SHOWCASE,
+            attended_exits=("out-1",), unattended_exits=("out-2",),
+            opening=(*SHOWCASE[: scanner - 1], scans, *SHOWCASE[scanner - 1 :]),
+            scan_to_pay=frozenset({scanner}),
         )  # fmt: skip
         visits = await asyncio.to_thread(plan_traffic, self.seed, 20_000, mix)  # some 14 hours, off the loop
-        self.runner = TrafficRunner(self.lanes(), self.feed, self.operator, say)
+        self.scan = ScanToPay(self.operator, self.central_url, self.provider, CAR_PARK, mix.scan_to_pay)
+        self.runner = TrafficRunner(self.lanes(), self.feed, self.scan, say)
+        say()
+        say(f"Scan-to-pay: visitor #{scanner} leaves by out-2 (unattended) and pays by phone. To pay as a driver, open")
+        say(f"  {self.pay_page_url('out-2')}  (the lane's QR code; a phone-sized window),")
+        say("  pick WeChat Pay or Alipay, then 确认支付 on the provider simulator's checkout: the barrier opens")
+        say("  once the edge has the payment in its journal.")
         say()
         say(f"Traffic (seed {self.seed}): IN/OUT, lane, plate, who, what the camera did -> the edge's decision; booth")
         say("-" * 110)
@@ -293,18 +315,35 @@ class Demo:
             asyncio.get_running_loop().call_later(self.duration, self.stop.set)
         await self.runner.run(visits, self.stop)
 
+    def pay_page_url(self, lane: str) -> str:
+        """The driver's pay page of ``lane``: what its static QR code holds."""
+        return f"{self.central_url}/pay/lane/{CAR_PARK}/{lane}"
+
     async def shut_down(self) -> int:
         """Stop in order: the edge (lanes drain, the outbox flushes), the devices, central. Returns the edge's
         exit status (None counts as a failure)."""
         edge_status: int | None = 0
         self.watch.stopping = True
         if self.operator is not None:
+            await self._close_shift(self.operator)
             await self.operator.close()
         if self.edge is not None:
             await self._settle()
             edge_status = await self.edge.stop(within=30)
         await self.sims.stop()
+        await self.provider.stop()
         return -1 if edge_status is None else edge_status
+
+    async def _close_shift(self, operator: ConsoleOperator) -> None:
+        """The collector closes the shift; its report reaches central with the journal (``_settle`` waits for it)."""
+        try:
+            shift, counted = await operator.close_shift()
+        except (BoothError, httpx.HTTPError, KeyError, TypeError, ValueError) as err:
+            say(f"  booth      the shift could not be closed: {err}")
+            return
+        self.closed_shift = shift
+        say(f"  booth      collector {OPERATOR} closed shift {shift}, cash counted {format_amount(counted, 'CNY')} CNY;"
+            f" it waits in the supervisor's queue: {self.central_url}/office/reconciliation")  # fmt: skip
 
     async def _settle(self, within: float = 10.0) -> None:
         """Before the edge stops: wait until central has acknowledged the journal (the edge's outbox backlog, from its
@@ -336,6 +375,9 @@ class Demo:
                 say(f"  decisions  {key}: {number}")
             say(f"  takings    {takings} CNY in cash at the booth ({self.operator.payments if self.operator else 0} "
                 "payments)")  # fmt: skip
+            if self.scan is not None:
+                say(f"  scan-to-pay {format_amount(self.scan.paid_minor, 'CNY')} CNY by phone at the unattended exit "
+                    f"({self.scan.paid} payments, provider simulator)")  # fmt: skip
         say(f"  edge       exit status {edge_status}" + ("" if edge_status == 0 else "  <-- FAILED"))
         if self.watch.problems:
             say(f"             {len(self.watch.problems)} warnings/errors logged ({self.workdir / 'edge.log'}):")

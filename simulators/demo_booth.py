@@ -15,6 +15,7 @@ _LOGGER = logging.getLogger(__name__)
 OPERATOR, OPERATOR_PIN = "c01", "2468"
 SHIFT_FLOAT = {"10000": 2, "5000": 2, "2000": 5, "1000": 5, "500": 6, "100": 15, "50": 8, "10": 10}  # 500.00
 NOTES = (1000, 2000, 5000, 10000)
+CARDS_STOCK = 100  # the booth's stock of temporary cards; the demo's collector hands none out
 
 
 class BoothError(Exception):
@@ -32,7 +33,7 @@ class ConsoleOperator:
         signed = await self.http.post("/sign-in", json={"operator": OPERATOR, "pin": OPERATOR_PIN})
         if signed.status_code != 200:
             raise BoothError(f"the console refused the demo's collector: {signed.status_code} {signed.text[:200]}")
-        opened = await self.http.post("/shift/open", json={"float": SHIFT_FLOAT, "cards_stock": 100})
+        opened = await self.http.post("/shift/open", json={"float": SHIFT_FLOAT, "cards_stock": CARDS_STOCK})
         if opened.status_code != 200:
             raise BoothError(f"the console did not open the shift: {opened.status_code} {opened.text[:200]}")
 
@@ -75,6 +76,28 @@ class ConsoleOperator:
         if attached.status_code != 200:
             return None
         return Attended(f"searched {plate}, attached its entry of {sessions[0]['entry_at']}")
+
+    async def close_shift(self) -> tuple[str, int]:
+        """End of the demo: count the drawer (what the console expects, in the largest notes first), hand over the
+        cards and close the shift; answers the shift's id and the cash counted. Its report goes to central, where
+        it waits in the supervisor's reconciliation queue."""
+        state = await self.http.get("/state")
+        if state.status_code != 200:
+            raise BoothError(f"the console did not answer its state: {state.status_code} {state.text[:200]}")
+        shift = state.json()["shift"]
+        if shift["totals"] is None:
+            raise BoothError("the booth has no open shift to close")
+        expected = int(shift["totals"]["expected_cash"]["minor"])
+        counts, left = {}, expected
+        for minor in sorted((int(d["minor"]) for d in shift["denominations"]), reverse=True):
+            if left >= minor:
+                counts[str(minor)], left = divmod(left, minor)
+        body = {"counts": counts or {"100": 0}, "cards_on_hand": CARDS_STOCK, "cards_collected": 0,
+                "note": "演示结束：现金已点清，交班"}  # fmt: skip
+        closed = await self.http.post("/shift/close", json=body)
+        if closed.status_code != 200:
+            raise BoothError(f"the console did not close the shift: {closed.status_code} {closed.text[:200]}")
+        return str(shift["shift"]["id"]), expected - left
 
     async def close(self) -> None:
         await self.http.aclose()

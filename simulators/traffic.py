@@ -81,6 +81,7 @@ class TrafficMix:
     stay_s: tuple[float, float] = (3.0, 9.0)
     # The first visits show every case once, in this order, before the mix takes over: who, entry read, exit read.
     opening: tuple[tuple[VehicleKind, ReadFault, ReadFault], ...] = ()
+    scan_to_pay: frozenset[int] = frozenset()  # visitors (by visit number) who leave unattended and pay by phone
 
 
 SHOWCASE = (
@@ -103,7 +104,8 @@ def visitor_plate(rng: random.Random) -> str:
 
 def plan_traffic(seed: int, count: int, mix: TrafficMix) -> list[Visit]:
     """The same seed gives the same day. Passes and free vehicles leave by any exit (they open by themselves);
-    visitors leave by an attended exit, where the collector takes the fee. A pass or free vehicle comes back only
+    visitors leave by an attended exit, where the collector takes the fee (those in ``scan_to_pay`` by an
+    unattended one, paying by phone). A pass or free vehicle comes back only
     after its planned exit (with a margin: lanes queue in real time)."""
     rng = random.Random(seed)
     visits: list[Visit] = []
@@ -135,7 +137,10 @@ def plan_traffic(seed: int, count: int, mix: TrafficMix) -> list[Visit]:
         stay = round(rng.uniform(*mix.stay_s), 2)
         back_at[plate] = at + stay + 30.0
         exits = mix.attended_exits
-        if kind is not VehicleKind.VISITOR and mix.unattended_exits and rng.random() < mix.unattended_share:
+        scans = kind is VehicleKind.VISITOR and number in mix.scan_to_pay  # pays by phone, needs no collector
+        if mix.unattended_exits and (
+            scans or (kind is not VehicleKind.VISITOR and rng.random() < mix.unattended_share)
+        ):
             exits = mix.unattended_exits
         colour = "white" if plate.endswith("警") else ("green" if len(plate) == 8 else "blue")
         visits.append(Visit(
@@ -184,10 +189,11 @@ class DecisionFeed:
 
 @dataclass(frozen=True, slots=True)
 class Attended:
-    """What the collector did about a waiting lane."""
+    """What the collector (or, ``by`` "phone", the driver paying by scan-to-pay) did about a waiting lane."""
 
     note: str
-    paid_minor: int = 0
+    paid_minor: int = 0  # cash taken at the booth
+    by: str = "booth"
 
 
 class Operator(Protocol):
@@ -327,7 +333,7 @@ class TrafficRunner:
                 attended = await self.operator.attend(visit, decision)
                 if attended is None:
                     break
-                notes.append(attended.note)
+                notes.append(f"{attended.by}: {attended.note}")
                 paid += attended.paid_minor
                 decision = await self.feed.next(lane.id, self.decision_timeout_s)
             crossed = False
@@ -359,7 +365,7 @@ class TrafficRunner:
         arrow = "IN " if lane.direction == "entry" else "OUT"
         read = "" if seen == visit.plate else f" (camera read {seen!r})"
         what = f"{decision.outcome} ({decision.identity}): {decision.reason}" if decision else "no decision"
-        booth = "".join(f"\n{'':<24}booth: {note}" for note in notes)
+        booth = "".join(f"\n{'':<24}{note}" for note in notes)
         end = "" if crossed else "  -- vehicle did not get through"
         who = f"#{visit.number:<3} {arrow} {lane.id:<6} {visit.plate:<9} {visit.kind.value:<8}"
         return f"{who}{read} -> {what}{end}{booth}"

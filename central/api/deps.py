@@ -3,6 +3,7 @@ behind an edge token."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from central.api.errors import ApiError
 from central.core.config import Settings
 from central.core.db import utcnow
 from central.core.security import Role, token_digest
+from central.core.windows import RequestRate
 from central.metrics import CentralMetrics
 from central.models import Edge, User, UserSession
 
@@ -38,6 +40,29 @@ def get_metrics(request: Request) -> CentralMetrics:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def driver_rates(settings: Settings) -> dict[str, RequestRate]:
+    """The request limits of the endpoints a driver's phone or a payment provider reaches without an account."""
+    return {"pay_page": RequestRate(settings.pay_page_requests_per_minute, 60.0),
+            "notify": RequestRate(settings.payment_notifications_per_minute, 60.0)}  # fmt: skip
+
+
+def rate_limited(kind: str) -> Any:
+    """A dependency refusing a source address past ``kind``'s limit with 429 and ``Retry-After``."""
+
+    def check(request: Request) -> None:
+        rates: dict[str, RequestRate] = request.app.state.driver_rates
+        address = request.client.host if request.client is not None else "?"
+        key = f"{address} {request.path_params.get('provider', '')}"
+        if (wait := rates[kind].admit(key)) > 0:
+            request.app.state.metrics.rate_limited.labels(kind).inc()
+            raise ApiError(429, "rate_limited", f"too many requests from {address}; try again in {math.ceil(wait)} s",
+                           headers={"Retry-After": str(math.ceil(wait))})  # fmt: skip
+
+    return Depends(check)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 MetricsDep = Annotated[CentralMetrics, Depends(get_metrics)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -107,6 +107,11 @@ class DebitProfile(Strict):
         return parse_amount(text, self.currency)
 
 
+def profile_folder(configured: str | None) -> Path:
+    """The profiles' folder: the one configured (``debit_profile_dir``), else the project's."""
+    return Path(configured) if configured else PROFILE_DIR
+
+
 def load_profile(name: str, directory: Path | None = None) -> DebitProfile:
     """The profile ``<name>.toml`` from ``directory`` (the project's ``config/debit-profiles`` by default)."""
     folder = directory or PROFILE_DIR
@@ -117,3 +122,16 @@ def load_profile(name: str, directory: Path | None = None) -> DebitProfile:
         return DebitProfile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
     except (tomllib.TOMLDecodeError, ValidationError) as err:
         raise BillingError("debit.bad_profile", f"{path.name}: {err}", status=422) from err
+
+
+def available_profiles(directory: Path | None = None) -> list[DebitProfile]:
+    """Every profile in ``directory`` (the project's by default) that loads, by name; one that does not is left out
+    (``load_profile`` names its fault when it is chosen)."""
+    folder = directory or PROFILE_DIR
+    profiles = []
+    for path in sorted(folder.glob("*.toml")):
+        try:
+            profiles.append(load_profile(path.stem, folder))
+        except BillingError:
+            continue
+    return profiles

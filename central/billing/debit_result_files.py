@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
-from central.billing.debit_profiles import DebitProfile
+from central.billing.debit_profiles import DebitProfile, ResultColumn
 from central.billing.errors import FileRejectedError
 
 MAX_LINES = 1_000_000
@@ -82,49 +83,52 @@ def _position(content: bytes, offset: int) -> tuple[int, int]:
 def _parse_csv(profile: DebitProfile, file_name: str, text: str) -> list[ResultRow]:
     layout = profile.result
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=layout.delimiter)
-    positions: dict[str, int] = {}
     titles: dict[str, str] = {c.field: c.title for c in layout.columns}
+    positions: dict[str, int] = {} if layout.header else {c.field: i for i, c in enumerate(layout.columns)}
+    for cells in reader if layout.header else ():
+        if "".join(cells).strip():
+            positions = _header(layout.columns, cells, file_name, reader.line_num)
+            break
+    else:
+        if layout.header:
+            raise FileRejectedError(file_name, 1, None, "the file is empty: no header line")
+    ref_at, amount_at, code_at = positions["reference"], positions["amount"], positions["code"]
+    reason_at = positions.get("reason")
+    widest = max(positions.values())
+    amounts: dict[str, int] = {}  # a month's lines share a few amounts: each text is checked once
     rows: list[ResultRow] = []
-    header_done = not layout.header
-    if not layout.header:
-        positions = {c.field: i for i, c in enumerate(layout.columns)}
     for cells in reader:
         line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        if not header_done:
-            found = {cell.strip(): i for i, cell in enumerate(cells)}
-            for column in layout.columns:
-                if column.title not in found:
-                    raise FileRejectedError(file_name, line, column.title, "the column is missing from the header")
-                positions[column.field] = found[column.title]
-            header_done = True
+        if not "".join(cells).strip():
             continue
         if len(rows) >= MAX_LINES:
             raise FileRejectedError(file_name, line, None, f"more than {MAX_LINES} lines")
-
-        def cell(name: str, cells: list[str] = cells, line: int = line) -> str:
-            index = positions.get(name)
-            if index is None:
-                return ""
-            if index >= len(cells):
-                raise FileRejectedError(file_name, line, titles[name], "the line has no value in this column")
-            return cells[index].strip()
-
-        reference = cell("reference")
+        if len(cells) <= widest:
+            missing = min((i, f) for f, i in positions.items() if i >= len(cells))[1]
+            raise FileRejectedError(file_name, line, titles[missing], "the line has no value in this column")
+        reference, amount_text, code = cells[ref_at].strip(), cells[amount_at].strip(), cells[code_at].strip()
         if not reference:
             raise FileRejectedError(file_name, line, titles["reference"], "the line reference is empty")
-        try:
-            amount = profile.parse_amount(cell("amount"))
-        except ValueError as err:
-            raise FileRejectedError(file_name, line, titles["amount"], str(err)) from err
-        code = cell("code")
+        amount = amounts.get(amount_text)
+        if amount is None:
+            try:
+                amount = amounts[amount_text] = profile.parse_amount(amount_text)
+            except ValueError as err:
+                raise FileRejectedError(file_name, line, titles["amount"], str(err)) from err
         if not code:
             raise FileRejectedError(file_name, line, titles["code"], "the result code is empty")
-        rows.append(ResultRow(line, reference, amount, code, cell("reason"), titles["amount"], titles["code"]))
-    if not header_done:
-        raise FileRejectedError(file_name, 1, None, "the file is empty: no header line")
+        reason = cells[reason_at].strip() if reason_at is not None else ""
+        rows.append(ResultRow(line, reference, amount, code, reason, titles["amount"], titles["code"]))
     return rows
+
+
+def _header(columns: Sequence[ResultColumn], cells: list[str], file_name: str, line: int) -> dict[str, int]:
+    """Where each of the layout's columns is, by its title in the header line."""
+    found = {cell.strip(): i for i, cell in enumerate(cells)}
+    for column in columns:
+        if column.title not in found:
+            raise FileRejectedError(file_name, line, column.title, "the column is missing from the header")
+    return {column.field: found[column.title] for column in columns}
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,10 +19,10 @@ from central.audit import record_change, snapshot
 from central.billing.bulk import copy_rows, insert_rows, is_postgresql
 from central.billing.debit_profiles import DebitProfile
 from central.billing.debit_result_files import parse_result_file
-from central.billing.errors import FileRejectedError
+from central.billing.errors import BillingError, FileRejectedError
 from central.billing.payments import receipt_number
 from central.billing.settlement import invoice_paid_for_pass
-from central.core.db import utcnow
+from central.core.db import UTCDateTime, utcnow
 from central.models import DebitBatch, DebitLine, DebitResultImport, Invoice, Payment, User
 
 _LOGGER = logging.getLogger(__name__)
@@ -145,101 +146,104 @@ def _among(session: Session, column: Any, values: list[str]) -> Any:
     return column.in_(values)
 
 
+_OUTCOMES = (
+    "CREATE TEMPORARY TABLE debit_outcomes (id integer PRIMARY KEY, invoice_id integer, amount_minor bigint, "
+    "status varchar(16), bank_code varchar(32), bank_reason text)"
+)
+_MARK_LINES = (
+    "UPDATE debit_lines SET status = o.status, bank_code = o.bank_code, bank_reason = o.bank_reason, "
+    "result_import_id = :import_id FROM debit_outcomes o WHERE debit_lines.id = o.id AND debit_lines.status = 'pending'"
+)
+# Each paid line's amount onto its invoice (an invoice has one pending line at a time), closing those now settled.
+_CREDIT_INVOICES = (
+    "UPDATE invoices SET paid_minor = invoices.paid_minor + o.amount_minor, "
+    "status = CASE WHEN invoices.paid_minor + o.amount_minor >= invoices.total_minor THEN 'paid' "
+    "ELSE invoices.status END, "
+    "paid_at = CASE WHEN invoices.paid_minor + o.amount_minor >= invoices.total_minor THEN :now "
+    "ELSE invoices.paid_at END "
+    "FROM debit_outcomes o WHERE o.status = 'paid' AND invoices.id = o.invoice_id "
+    "RETURNING invoices.id, invoices.account_id, invoices.car_park, invoices.currency, invoices.status, "
+    "invoices.pass_id"
+)
+
+
 def _apply(
     session: Session, actor: User | None, record: DebitResultImport, outcomes: list[Outcome], now: datetime
 ) -> None:
+    """Set-based: the outcomes go into a temporary table (COPY on PostgreSQL), then one UPDATE marks the lines, one
+    credits the invoices (answering what each payment needs) and the payments are written in bulk."""
     if not outcomes:
         return
-    line_rows = [
+    session.flush()
+    session.execute(text("DROP TABLE IF EXISTS debit_outcomes"))
+    session.execute(text(_OUTCOMES))
+    rows = [
         {
             "id": o.line_id,
+            "invoice_id": o.invoice_id,
+            "amount_minor": o.amount_minor,
             "status": "paid" if o.paid else "failed",
             "bank_code": o.code[:32],
             "bank_reason": o.reason,
-            "result_import_id": record.id,
         }
         for o in outcomes
     ]
     if is_postgresql(session):
-        _copy_line_outcomes(session, line_rows)
+        copy_rows(session, "debit_outcomes", rows)
+        session.execute(text("ANALYZE debit_outcomes"))  # a temporary table has no statistics: plan a hash join
     else:
-        session.execute(update(DebitLine), line_rows)
-    paid = [o for o in outcomes if o.paid]
-    if paid:
-        invoices = {
-            inv_id: (account, car_park, currency)
-            for inv_id, account, car_park, currency in session.execute(
-                select(Invoice.id, Invoice.account_id, Invoice.car_park, Invoice.currency)
-                .join(DebitLine, DebitLine.invoice_id == Invoice.id)
-                .where(DebitLine.result_import_id == record.id, DebitLine.status == "paid")
-            )
-        }
-        by_park: dict[str, list[Outcome]] = {}
-        for outcome in paid:
-            by_park.setdefault(invoices[outcome.invoice_id][1], []).append(outcome)
-        payments = []
-        for car_park, group in by_park.items():
-            for outcome, number in zip(group, receipt_number(session, car_park, now, len(group)), strict=True):
-                account, _park, currency = invoices[outcome.invoice_id]
-                payments.append(
-                    {
-                        "invoice_id": outcome.invoice_id,
-                        "account_id": account,
-                        "method": "direct_debit",
-                        "amount_minor": outcome.amount_minor,
-                        "applied_minor": outcome.amount_minor,
-                        "credit_minor": 0,
-                        "currency": currency,
-                        "reference": "",
-                        "receipt_number": number,
-                        "receipt_prints": 0,
-                        "debit_line_id": outcome.line_id,
-                        "received_at": now,
-                        "received_by": actor.id if actor else None,
-                    }
-                )
-        insert_rows(session, Payment.__table__, payments)
-        paid_line = select(DebitLine.invoice_id).where(
-            DebitLine.result_import_id == record.id, DebitLine.status == "paid"
-        )
-        settled = Invoice.paid_minor + DebitLine.amount_minor >= Invoice.total_minor
-        session.execute(
-            update(Invoice)
-            .where(
-                Invoice.id == DebitLine.invoice_id, DebitLine.result_import_id == record.id, DebitLine.status == "paid"
-            )
-            .values(
-                paid_minor=Invoice.paid_minor + DebitLine.amount_minor,
-                status=case((settled, "paid"), else_=Invoice.status),
-                paid_at=case((settled, now), else_=Invoice.paid_at),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        session.expire_all()
-        for invoice in session.scalars(
-            select(Invoice).where(Invoice.id.in_(paid_line), Invoice.pass_id.is_not(None), Invoice.status == "paid")
-        ):
+        session.execute(text(_INSERT_OUTCOMES), rows)
+    marked = session.execute(text(_MARK_LINES), {"import_id": record.id})
+    if int(getattr(marked, "rowcount", 0) or 0) != len(outcomes):
+        # Another import marked some of these lines since they were read: this one must not pay them again.
+        raise BillingError("debit.concurrent_import", f"{record.file_name}: another import marked these lines; retry")
+    credit = text(_CREDIT_INVOICES).bindparams(bindparam("now", type_=UTCDateTime()))
+    credited = session.execute(credit, {"now": now}).all()
+    session.execute(text("DROP TABLE debit_outcomes"))
+    _pay(session, actor, [o for o in outcomes if o.paid], credited, now)
+    session.expire_all()
+    released = [inv_id for inv_id, _a, _p, _c, status, pass_id in credited if pass_id is not None and status == "paid"]
+    for start in range(0, len(released), _CHUNK):
+        for invoice in session.scalars(select(Invoice).where(Invoice.id.in_(released[start : start + _CHUNK]))):
             invoice_paid_for_pass(session, actor, invoice, now)
     _sum_batches(session, {o.batch_id for o in outcomes})
 
 
-def _copy_line_outcomes(session: Session, rows: list[dict[str, Any]]) -> None:
-    session.execute(
-        text(
-            "CREATE TEMPORARY TABLE debit_outcomes (id integer PRIMARY KEY, status varchar(16), "
-            "bank_code varchar(32), bank_reason text, result_import_id integer) ON COMMIT DROP"
-        )
-    )
-    copy_rows(session, "debit_outcomes", rows)
-    session.execute(text("ANALYZE debit_outcomes"))  # a temporary table has no statistics: plan a hash join
-    session.execute(
-        text(
-            "UPDATE debit_lines SET status = o.status, bank_code = o.bank_code, bank_reason = "
-            "o.bank_reason, result_import_id = o.result_import_id FROM debit_outcomes o "
-            "WHERE debit_lines.id = o.id"
-        )
-    )
-    session.execute(text("DROP TABLE debit_outcomes"))
+_INSERT_OUTCOMES = (
+    "INSERT INTO debit_outcomes (id, invoice_id, amount_minor, status, bank_code, bank_reason) "
+    "VALUES (:id, :invoice_id, :amount_minor, :status, :bank_code, :bank_reason)"
+)
+
+
+def _pay(session: Session, actor: User | None, paid: list[Outcome], credited: Sequence[Any], now: datetime) -> None:
+    """A direct-debit payment with its receipt number for each paid line, numbered per car park."""
+    invoices = {row[0]: (row[1], row[2], row[3]) for row in credited}
+    by_park: dict[str, list[Outcome]] = {}
+    for outcome in paid:
+        by_park.setdefault(invoices[outcome.invoice_id][1], []).append(outcome)
+    payments = []
+    received_by = actor.id if actor else None
+    for car_park, group in by_park.items():
+        for outcome, number in zip(group, receipt_number(session, car_park, now, len(group)), strict=True):
+            account, _park, currency = invoices[outcome.invoice_id]
+            payments.append(
+                {
+                    "invoice_id": outcome.invoice_id,
+                    "account_id": account,
+                    "method": "direct_debit",
+                    "amount_minor": outcome.amount_minor,
+                    "applied_minor": outcome.amount_minor,
+                    "credit_minor": 0,
+                    "currency": currency,
+                    "reference": "",
+                    "receipt_number": number,
+                    "receipt_prints": 0,
+                    "debit_line_id": outcome.line_id,
+                    "received_at": now,
+                    "received_by": received_by,
+                }
+            )
+    insert_rows(session, Payment.__table__, payments)
 
 
 def _sum_batches(session: Session, batch_ids: set[int]) -> None:

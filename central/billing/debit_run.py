@@ -110,19 +110,12 @@ def run_debit(
     year = now.astimezone(OPERATOR_ZONE).year
     batch_seq = take_numbers(session, "debit", "*", year)
     number = f"DD-{year}-{batch_seq:04d}"
+    prefix = f"DD{year}{batch_seq:04d}"
     lines = [
-        RunLine(
-            seq,
-            f"DD{year}{batch_seq:04d}{seq:07d}",
-            int(r[0]),
-            str(r[1]),
-            (r[3], r[4], r[5], r[6], r[7], r[8], r[9]),
-            str(r[10]),
-            f"{r[11]}-{r[12]}" if r[11] else "",
-            int(r[2]),
-        )
-        for seq, r in enumerate(rows, start=1)
-    ]
+        RunLine(seq, f"{prefix}{seq:07d}", invoice_id, invoice_number, tuple(mandate), holder,
+                f"{building}-{room}" if building else "", amount)
+        for seq, (invoice_id, invoice_number, amount, *mandate, holder, building, room) in enumerate(rows, start=1)
+    ]  # fmt: skip
     collection = datetime.combine(collection_date, time(9), tzinfo=OPERATOR_ZONE)
     content = (
         write_csv(profile, lines, collection_date)

@@ -28,4 +28,4 @@ class FileRejectedError(BillingError):
         super().__init__(
             "debit.bad_file", f"{where}: {message}", {"file": file, "line": line, "column": column}, status=422
         )
-        self.file, self.line, self.column = file, line, column
+        self.file, self.line, self.column, self.fault = file, line, column, message

@@ -69,6 +69,8 @@ def create_mandate(
         )
     if not account_name.strip() or not bank.strip():
         raise BillingError("mandate.incomplete", "a mandate needs the bank and the account name", status=422)
+    if session.scalars(select(DebitMandate.id).where(DebitMandate.reference == reference)).first() is not None:
+        raise BillingError("mandate.reference_in_use", f"the mandate reference {reference!r} is in use already")
     for older in session.scalars(
         select(DebitMandate).where(
             DebitMandate.holder_id == holder_id, DebitMandate.scheme == scheme, DebitMandate.active
@@ -94,12 +96,16 @@ def create_mandate(
     return mandate
 
 
-def revoke_mandate(session: Session, actor: User, mandate_id: int) -> DebitMandate:
+def revoke_mandate(session: Session, actor: User, mandate_id: int, reason: str = "") -> DebitMandate:
+    """Stop using a mandate; ``reason`` (why, as the operator said it) goes into the audit entry."""
     mandate = session.get(DebitMandate, mandate_id)
     if mandate is None:
         raise MissingRecordError("mandate", mandate_id)
     before = snapshot(mandate)
     mandate.active = False
-    record_change(session, actor, "mandate.revoke", "debit_mandate", mandate.id, before, snapshot(mandate))
+    record_change(
+        session, actor, "mandate.revoke", "debit_mandate", mandate.id, before, snapshot(mandate),
+        reason=reason.strip() or None,
+    )  # fmt: skip
     session.flush()
     return mandate

@@ -50,12 +50,14 @@ def take_payment(
     method: PaymentMethod,
     amount_minor: int,
     reference: str = "",
+    note: str = "",
     request_id: str | None = None,
     now: datetime | None = None,
 ) -> Payment:
     """Record money received for an invoice; a retried call with the same ``request_id`` answers the first payment.
 
-    More than is owed is kept as credit on the holder's account and applied to their next invoice.
+    More than is owed is kept as credit on the holder's account and applied to their next invoice. ``note`` (why or
+    how a payment recorded by hand was taken) is kept in the payment's audit entry.
     """
     if request_id:
         existing = session.scalars(select(Payment).where(Payment.request_id == request_id)).first()
@@ -112,7 +114,10 @@ def take_payment(
         before = snapshot(account)
         account.credit_minor += credit
         record_change(session, actor, "account.credit", "billing_account", account.id, before, snapshot(account))
-    record_change(session, actor, "payment.take", "payment", payment.receipt_number, None, snapshot(payment))
+    record_change(
+        session, actor, "payment.take", "payment", payment.receipt_number, None, snapshot(payment),
+        reason=note.strip() or None,
+    )  # fmt: skip
     credit_invoice(session, actor, invoice, applied, now)
     session.flush()
     return payment

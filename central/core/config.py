@@ -39,6 +39,12 @@ class Settings(BaseSettings):
         description="failed office sign-ins allowed per account in the window (20x per address)",
     )
     office_sign_in_window_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    pay_page_requests_per_minute: int = Field(
+        default=300, ge=1, le=100_000, description="requests per source address to the driver's pay page and order API"
+    )
+    payment_notifications_per_minute: int = Field(
+        default=1200, ge=1, le=1_000_000, description="payment notifications per source address and provider"
+    )
     sync_page_default: int = Field(default=20_000, ge=1, le=50_000)
     sync_page_max: int = Field(default=50_000, ge=1, le=200_000)
     tombstone_days: int = Field(default=90, ge=1, description="how long deletions are kept for delta sync")

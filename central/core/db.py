@@ -49,6 +49,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = pool_size
         kwargs["pool_pre_ping"] = True
+        # Times are stored and sent in UTC: the sessions speak UTC whatever the server's own zone, so a time read
+        # straight from the driver is in UTC too (and psycopg's reading of a UTC timestamptz is its fast path)
+        kwargs["connect_args"] = {"options": "-c TimeZone=UTC"}
     engine = create_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

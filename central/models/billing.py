@@ -263,9 +263,8 @@ class DebitLine(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, paid, failed
     bank_code: Mapped[str] = mapped_column(String(32), default="")
     bank_reason: Mapped[str] = mapped_column(Text, default="")
-    result_import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("debit_result_imports.id", ondelete="SET NULL"), index=True
-    )
+    # Not indexed: the line's one update (its result) then stays on its page (migration 0010).
+    result_import_id: Mapped[int | None] = mapped_column(ForeignKey("debit_result_imports.id", ondelete="SET NULL"))
 
 
 class DebitResultImport(Base):

@@ -25,13 +25,16 @@ from central.office.pages import (
     back_office,
     bags,
     books,
+    debit,
     desk,
     drawer,
     invoices,
     issuing,
     lists,
+    mandates,
     reconciliation,
     refunds,
+    remote_vends,
     reports,
     signin,
     supervision,
@@ -50,8 +53,8 @@ def install_office(app: FastAPI, settings: Settings) -> None:
     app.state.office_throttle = SignInThrottle(settings.office_sign_in_attempts,
                                                settings.office_sign_in_window_minutes * 60)  # fmt: skip
     router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(request_locale)])
-    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, books, drawer,
-                   back_office, reports, assets):  # fmt: skip
+    for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, mandates, debit,
+                   books, drawer, back_office, reports, remote_vends, assets):  # fmt: skip
         router.include_router(module.router)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="office-static")

@@ -11,6 +11,8 @@ REFUND_STATES = {"requested": N_("requested"), "approved": N_("approved"), "reje
 METHODS = {"cash": N_("Cash"), "bank_transfer": N_("Bank transfer"), "bank_card": N_("Bank card"),
            "epay": N_("E-payment"), "direct_debit": N_("Direct debit"), "credit": N_("Account credit")}  # fmt: skip
 DESK_METHODS = ("cash", "bank_transfer", "bank_card", "epay")
+SCHEMES = {"cn": N_("Chinese bank (account number)"), "sepa": N_("SEPA (IBAN)")}
+LINE_STATES = {"pending": N_("awaiting the bank"), "paid": N_("debited"), "failed": N_("failed")}
 
 # billing's error code → (the field it is shown beside, the message)
 BILLING_MESSAGES = {
@@ -32,4 +34,14 @@ BILLING_MESSAGES = {
     "refund.not_requested": ("note", N_("This refund was decided already.")),
     "refund.not_approved": ("payout_method", N_("This refund is not approved.")),
     "refund.bad_method": ("payout_method", N_("A refund is not paid by direct debit.")),
+    "mandate.bad_iban": ("account_number", N_("Not an IBAN, or its check digits do not match.")),
+    "mandate.bad_account": ("account_number", N_("A Chinese bank account number is 12 to 25 digits.")),
+    "mandate.bad_scheme": ("scheme", N_("Choose one of the offered values.")),
+    "mandate.bad_bic": ("bic", N_("Not a BIC (8 or 11 letters and digits).")),
+    "mandate.bad_reference": ("reference", N_("1 to 35 letters, digits or + ? / : ( ) . , ' - and spaces.")),
+    "mandate.incomplete": ("bank", N_("A mandate needs the bank and the account name.")),
+    "mandate.reference_in_use": ("reference", N_("This mandate reference is in use already.")),
+    "debit.nothing_due": ("month", N_("No open invoice due by the end of this month has a mandate of this bank.")),
+    "debit.no_profile": ("profile", N_("No such bank profile.")),
+    "debit.unencodable": ("profile", N_("A name cannot be written in this bank's encoding.")),
 }

@@ -6,10 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.datastructures import UploadFile
 
 from central.api.deps import SessionDep, SettingsDep
 from central.office.catalogues import LANGUAGE_COOKIE, choose_locale
-from central.office.forms import Form
+from central.office.forms import MAX_UPLOAD_BYTES, Form
 from central.office.navigation import PAGES, navigation_for
 from central.office.rendering import Pages
 from central.office.sessions import (
@@ -77,4 +78,21 @@ async def posted_form(request: Request) -> Form:
 PostedForm = Annotated[Form, Depends(posted_form)]
 
 
-__all__ = ["PRE_SESSION_COOKIE", "OperatorDep", "PagesDep", "PostedForm", "page", "request_locale"]
+async def posted_upload(request: Request) -> Form:
+    """A POSTed form carrying one file (multipart), once its CSRF token matches; else 403. The file is the
+    form's value under its field name (an ``UploadFile``)."""
+    data = await request.form(max_files=1, max_fields=20)
+    token = data.get(CSRF_FIELD)
+    if not csrf_ok(request, token if isinstance(token, str) else None):
+        raise CsrfRefusedError
+    form = Form(data)
+    for name, value in data.multi_items():
+        if isinstance(value, UploadFile):  # read here, bounded: one byte over the cap tells it is too large
+            form.files[name] = (value.filename or "", await value.read(MAX_UPLOAD_BYTES + 1))
+    return form
+
+
+PostedUpload = Annotated[Form, Depends(posted_upload)]
+
+
+__all__ = ["PRE_SESSION_COOKIE", "OperatorDep", "PagesDep", "PostedForm", "PostedUpload", "page", "request_locale"]

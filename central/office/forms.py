@@ -16,6 +16,8 @@ from central.office.navigation import N_
 from central.renewal import OPERATOR_ZONE
 from parking.money import MoneyError, parse_amount
 
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a bank's result file, as the API takes it
+
 
 @dataclass(frozen=True)
 class FieldError:
@@ -29,6 +31,7 @@ class Form:
     def __init__(self, data: FormData | dict[str, str] | None = None) -> None:
         self.data = data if data is not None else {}
         self.errors: dict[str, FieldError] = {}
+        self.files: dict[str, tuple[str, bytes]] = {}  # an uploaded file's name and content (read by the upload)
 
     def raw(self, name: str) -> str:
         value = self.data.get(name)
@@ -105,6 +108,20 @@ class Form:
             return None
         return datetime.combine(day, time(), zone)
 
+    def month(self, name: str, *, required: bool = False) -> str:
+        """A month typed as YYYY-MM (a month field); empty when not given or refused."""
+        text = self.raw(name).strip()
+        if not text:
+            if required:
+                self.refuse(name, N_("This field is required."))
+            return ""
+        year, dash, number = text[:4], text[4:5], text[5:]
+        if not (len(text) == 7 and dash == "-" and year.isdigit() and number.isdigit() and 2000 <= int(year) < 2200
+                and 1 <= int(number) <= 12):  # fmt: skip
+            self.refuse(name, N_("Enter a month as YYYY-MM."))
+            return ""
+        return text
+
     def moment(self, name: str, zone: ZoneInfo = OPERATOR_ZONE) -> datetime | None:
         """A time typed as YYYY-MM-DDTHH:MM (a datetime-local field) in the car park's zone; empty is None."""
         text = self.raw(name).strip()
@@ -136,6 +153,17 @@ class Form:
             self.refuse(name, N_("Enter an amount from 0 up to 10,000,000,000."))
             return 0
         return value
+
+    def upload(self, name: str) -> tuple[str, bytes]:
+        """The uploaded file ``name``: its base name (no folders) and content; refused when missing, empty or over
+        :data:`MAX_UPLOAD_BYTES`."""
+        file_name, content = self.files.get(name, ("", b""))
+        base = file_name.replace("\\", "/").rsplit("/", 1)[-1].replace("\x00", "")[:200]
+        if not base or not content:
+            self.refuse(name, N_("Choose a file to upload."))
+        elif len(content) > MAX_UPLOAD_BYTES:
+            self.refuse(name, N_("The file is larger than %(max)s MB."), max=MAX_UPLOAD_BYTES // 2**20)
+        return base, content
 
     def plates(self, name: str) -> list[str]:
         """One or more plates separated by commas or spaces (at most five, 16 characters each)."""

@@ -86,7 +86,17 @@ PAGES: dict[str, OfficePage] = {
             CASHIER,
             in_navigation=False,
         ),
-        OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _CASHIER, CASHIER, available=False),
+        # Direct debit: the cashier records mandates, runs batches and imports results; supervisors, auditors read.
+        OfficePage("mandates", "/office/mandates", N_("Debit mandates"), _REFUNDS, CASHIER),
+        OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _REFUNDS, CASHIER),
+        OfficePage(
+            "debit_actions",
+            "/office/debit-runs/actions",
+            N_("Run direct debit"),
+            _CASHIER,
+            CASHIER,
+            in_navigation=False,
+        ),
         OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _BOOKS, CASHIER),
         OfficePage("statistics", "/office/statistics", N_("Collection statistics"), _BOOKS, CASHIER),
         OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),
@@ -103,6 +113,15 @@ PAGES: dict[str, OfficePage] = {
         # The edges' evidence images, shown on the reconciliation pages.
         OfficePage(
             "evidence", "/office/evidence", N_("Evidence image"), _SUPERVISION, SUPERVISION, in_navigation=False
+        ),
+        OfficePage("remote_vends", "/office/remote-vends", N_("Remote vend"), _SUPERVISION, SUPERVISION),
+        OfficePage(
+            "remote_vend_open",
+            "/office/remote-vends/open",
+            N_("Open a lane remotely"),
+            _APPROVERS,
+            SUPERVISION,
+            in_navigation=False,
         ),
         OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
         OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),

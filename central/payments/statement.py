@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from central.models import PaymentOrder, StatementLine
+from central.models import MoneyRecord, PaymentOrder, StatementLine
 from central.payments.providers import Statement
 
 _LOGGER = logging.getLogger(__name__)
@@ -112,3 +112,20 @@ def e_payments_of_day(session: Session, car_park: str, day: date, zone: ZoneInfo
         figures["refunded"] += order.refunded
         figures["net"] += order.amount - order.refunded
     return {"by_provider": totals, "net": sum(f["net"] for f in totals.values())}
+
+
+def pay_stations_of_day(session: Session, car_park: str, day: date, zone: ZoneInfo) -> dict[str, Any]:
+    """What the car park's pay stations (kiosks, method ``kiosk``) took on ``day`` (its own zone), by station:
+    paid ahead of the exit and paid at an exit lane, as the edge journaled them."""
+    start, end = _bounds(day, zone)
+    totals: dict[str, dict[str, int]] = {}
+    for record in session.scalars(select(MoneyRecord).where(
+        MoneyRecord.car_park == car_park, MoneyRecord.kind == "transaction", MoneyRecord.method == "kiosk",
+        MoneyRecord.event.in_(("payment", "prepayment")), MoneyRecord.at >= start, MoneyRecord.at < end,
+    )):  # fmt: skip
+        station = str((record.detail or {}).get("station") or "?")
+        figures = totals.setdefault(station, {"count": 0, "amount": 0, "ahead": 0, "at_exit": 0})
+        figures["count"] += 1
+        figures["amount"] += record.amount or 0
+        figures["ahead" if record.event == "prepayment" else "at_exit"] += record.amount or 0
+    return {"by_station": totals, "total": sum(f["amount"] for f in totals.values())}

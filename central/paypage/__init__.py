@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from central.api.deps import SessionDep, SettingsDep
+from central.api.deps import SessionDep, SettingsDep, driver_rates, rate_limited
 from central.core.db import utcnow
 from central.models import CarPark, ExitQuote, PaymentOrder
 from central.office.catalogues import choose_locale
@@ -91,7 +91,8 @@ class PayPages:
 def install_pay_pages(app: FastAPI) -> None:
     """Serve the driver's pages at ``/pay/`` on ``app``."""
     pages = PayPages()
-    router = APIRouter(prefix="/pay", include_in_schema=False)
+    app.state.driver_rates = driver_rates(app.state.settings)
+    router = APIRouter(prefix="/pay", include_in_schema=False, dependencies=[rate_limited("pay_page")])
 
     def providers(request: Request) -> dict[str, PaymentProvider]:
         found: dict[str, PaymentProvider] = request.app.state.payment_providers

@@ -4,20 +4,21 @@ queries per day (never one per transaction), then reconciling it with the pure c
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 from bisect import bisect_left, bisect_right
 from collections import defaultdict, namedtuple
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, and_, case, func, select, type_coerce
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
-from central.core.db import UTCDateTime
 from central.models import CarPark, CashBag, ChainBreak, MoneyRecord, ShiftReview, Tariff, TariffVersion
 from central.reconciliation.checks import ShiftResult, reconcile_shift
 from central.reconciliation.findings import ReconcileSettings
@@ -68,25 +69,36 @@ _EXTRA = (
     MoneyRecord.detail["presented_card"].as_boolean().label("presented_card"),
 )
 _UNUSED = frozenset({"detail", "car_park", "hash_ok", "tariff_id"})  # no check reads these (the car park is known)
-_COLUMNS = [c for c in MoneyRecord.__table__.c if c.key not in _UNUSED]
-_READ = (*_COLUMNS, *_EXTRA)
-# PostgreSQL's timestamptz arrive aware already: skip UTCDateTime's per-value conversion on these thousands of rows
-# (SQLite stores text: there the conversion is what makes them aware)
-_READ_PG = (
-    *(type_coerce(c, DateTime(timezone=True)).label(c.key) if isinstance(c.type, UTCDateTime) else c for c in _COLUMNS),
-    *_EXTRA,
-)
+_READ = (*(c for c in MoneyRecord.__table__.c if c.key not in _UNUSED), *_EXTRA)
 # The checks read each row's fields many times over: a named tuple's field is a C-level item lookup, an order of
 # magnitude cheaper than a SQLAlchemy Row's attribute (found by name at every access).
 _MoneyRow = namedtuple("_MoneyRow", [c.key for c in _READ])  # type: ignore[misc]
 
 
+def _fetch(session: Session, query: Select[Any]) -> Sequence[Sequence[Any]]:
+    """Every row of a Core ``query``, on the session's connection (and in its transaction).
+
+    On PostgreSQL through psycopg, the driver SQLAlchemy already uses, straight from the driver's connection in
+    the binary format: no SQLAlchemy row or result processing (of no use here: psycopg's timestamptz arrive
+    aware, its JSON decoded by the engine's own loaders), and the server sends integers and times without
+    formatting them as text. That halves the cost of reading a day's thousands of rows. Elsewhere (SQLite,
+    whose times SQLAlchemy's types make aware) through SQLAlchemy Core.
+    """
+    connection = session.connection()
+    if connection.dialect.driver != "psycopg":
+        return connection.execute(query).all()
+    compiled = query.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+    driver: Any = connection.connection.driver_connection
+    with driver.cursor(binary=True) as cursor:
+        cursor.execute(str(compiled), compiled.params)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
+
+
 def _rows(session: Session, *where: Any) -> list[MoneyRow]:
-    columns = _READ_PG if session.get_bind().dialect.name == "postgresql" else _READ
-    # Core, not the ORM: these are plain rows, thousands per shift
-    result = session.connection().execute(select(*columns).where(*where).order_by(M.seq))
-    # fetched at once (iterating fetches row by row); tuple.__new__ is _MoneyRow._make without its Python frame
-    return list(map(functools.partial(tuple.__new__, _MoneyRow), result.all()))
+    rows = _fetch(session, select(*_READ).where(*where).order_by(M.seq))
+    # tuple.__new__ is _MoneyRow._make without its Python frame
+    return list(map(functools.partial(tuple.__new__, _MoneyRow), rows))
 
 
 def _details(session: Session, record_ids: Sequence[str], key: str) -> dict[str, Any]:
@@ -309,8 +321,34 @@ def _attach_sessions(session: Session, car_park: str, shifts: list[ShiftRecords]
         data.entries_by_plate = entries
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused (if it runs at all) for the duration.
+
+    A day's reconciliation keeps thousands of rows alive (named tuples: the collector keeps tracking them) and
+    makes tens of thousands of short-lived objects (quotes, lines): the collector would run dozens of times per
+    car park and walk the whole process's heap every few car parks, finding nothing (rows and quotes hold no
+    cycles): measured, about 30 % of the day's CPU time. Reference counting still frees everything as usual;
+    whatever cycles the day leaves are collected once the collector runs again. Process-wide: a reconciliation
+    started in another thread meanwhile finds it paused and leaves it to the first to switch back on.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def reconcile_day(session: Session, car_park: str, day: date, settings: ReconcileSettings, now: datetime) -> DayResult:
     """Reconcile every shift opened on ``day`` at ``car_park``, collectors against their peers included."""
+    with _collector_paused():
+        return _reconcile_day(session, car_park, day, settings, now)
+
+
+def _reconcile_day(session: Session, car_park: str, day: date, settings: ReconcileSettings, now: datetime) -> DayResult:
     results = [reconcile_shift(data, settings, now) for data in load_day(session, car_park, day, now)]
     differences = [f for r in results for f in r.findings if f.code.startswith("fee.charged")]
     lines = _details(session, [f.records[0] for f in differences], "lines")

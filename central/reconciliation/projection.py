@@ -76,6 +76,8 @@ def _transaction(p: Mapping[str, Any], row: dict[str, Any]) -> None:
         "lines": _list(p, "lines"), "flags": flags, "coupons": _list(p, "coupons"),
         "receipt_no": _text(p, "receipt_no", 64), "reference": _text(p, "reference", 64), "note": _text(p, "note", 500),
     }  # fmt: skip
+    if station := _text(p, "station", 64):  # a pay station's (or a provider's) payment ahead of the exit
+        row["detail"] |= {"station": station, "terminal_reference": _text(p, "terminal_reference", 64)}
 
 
 def _session(p: Mapping[str, Any], row: dict[str, Any]) -> None:

@@ -28,8 +28,13 @@ EVENT_LABELS = {
     "no_entry_record": N_("No entry record"), "opened_without_command": N_("Opened without a command"),
     "barrier_fault": N_("Barrier fault"), "barrier_open_at_start": N_("Barrier open at start"),
     "blacklist_at_exit": N_("Blacklisted vehicle leaving"), "session_over_max": N_("Stay over the limit"),
+    "stopped_card_at_exit": N_("Stopped access card at the exit"),
 }  # fmt: skip
-DENIAL_LABELS = {"blacklist": N_("Blacklisted"), "full": N_("Car park full"), "anti_passback": N_("Already inside")}
+DENIAL_LABELS = {
+    "blacklist": N_("Blacklisted"), "full": N_("Car park full"), "anti_passback": N_("Already inside"),
+    "lost_card": N_("Lost access card"), "revoked_card": N_("Revoked access card"),
+    "replaced_card": N_("Replaced access card"),
+}  # fmt: skip
 KIND_LABELS = {
     "free": N_("Free vehicle"), "special": N_("Special vehicle"), "temporary": N_("Temporary"),
     "pass": N_("Monthly pass"), "reopened": N_("Reopened (back-out)"), "voided": N_("Voided (back-out)"),

@@ -7,6 +7,7 @@ The edge builds a :class:`ModbusBus` per serial port (devices on one RS-485 line
 from drivers.modbus.bus import ModbusBus
 from drivers.modbus.config import DEFAULT_IO_MAP, IoMap, IoPoint, LoopDetectorConfig, ModbusIoConfig, ModbusLink
 from drivers.modbus.errors import (
+    ModbusConfigError,
     ModbusError,
     ModbusExceptionResponseError,
     ModbusProtocolError,
@@ -44,6 +45,7 @@ __all__ = [
     "LoopDetectorConfig",
     "LoopRole",
     "ModbusBus",
+    "ModbusConfigError",
     "ModbusError",
     "ModbusEvent",
     "ModbusExceptionResponseError",

@@ -1,16 +1,17 @@
-"""The Modbus drivers' own configuration (drivers import nothing of ours: the edge maps the site file onto these).
+"""The Modbus drivers' own configuration (drivers import nothing of ours).
 
-Field names follow ``parking.site`` (``IoPoint``, ``IoMap``, ``ModbusSettings``) so the mapping is one call:
-``IoMap.from_dict(device.io_map.model_dump())``.
+The edge's site model (``edge.site.model``) uses :class:`IoMap` and :class:`IoPoint` as they are, so a site file's
+``io_map`` is read straight into them; their checks raise :class:`ModbusConfigError`, a ``ValueError``, which the
+site loader reports at the key path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
 
-from drivers.modbus.errors import ModbusError
+from drivers.modbus.errors import ModbusConfigError, ModbusError
 
 Addressing = Literal["bits", "registers"]
 INPUT_POINTS = ("open_limit", "closed_limit", "fault", "obstacle", "arming_loop", "safety_loop")
@@ -45,24 +46,6 @@ class ModbusLink:
             raise ModbusError(f"bad network URL {self.url!r}, expected scheme://host:port")
         return host.strip("[]"), int(port)
 
-    @classmethod
-    def from_connection(cls, data: Mapping[str, Any]) -> ModbusLink:
-        """From a site file connection as plain data (``parking.site`` ``SerialConnection`` / ``TcpConnection``
-        ``.model_dump()``): a serial port, or a TCP serial server spoken to in RTU over TCP."""
-        kind = data.get("type", "serial")
-        if kind == "tcp":
-            return cls(f"socket://{data['host']}:{int(data['port'])}")
-        if kind != "serial":
-            raise ModbusError(f"a Modbus device needs a serial or tcp connection, not {kind!r}")
-        return cls(
-            str(data["port"]),
-            baudrate=int(data.get("baudrate", 9600)),
-            parity=data.get("parity", "N"),
-            bytesize=int(data.get("bytesize", 8)),
-            stopbits=int(data.get("stopbits", 1)),
-            timeout_ms=int(data.get("timeout_ms", 200)),
-        )
-
     def wire_seconds(self, n_bytes: int) -> float:
         """Time ``n_bytes`` take on the serial line (start + data + parity + stop bits); 0 over TCP."""
         if self.kind != "serial":
@@ -80,8 +63,10 @@ class IoPoint:
     active_low: bool = False
 
     def __post_init__(self) -> None:
-        if not 0 <= self.address <= 0xFFFF or (self.bit is not None and not 0 <= self.bit <= 15):
-            raise ModbusError(f"bad I/O point: address {self.address}, bit {self.bit}")
+        if not 0 <= self.address <= 0xFFFF:
+            raise ModbusConfigError(f"address {self.address} is not in 0..65535")
+        if self.bit is not None and not 0 <= self.bit <= 15:
+            raise ModbusConfigError(f"bit {self.bit} is not in 0..15")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,20 +84,9 @@ class IoMap:
     arming_loop: IoPoint | None = None
     safety_loop: IoPoint | None = None
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> IoMap:
-        """Build from plain data, e.g. ``parking.site.IoMap.model_dump()``."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ModbusError(f"unknown I/O map keys: {', '.join(sorted(unknown))}")
-        values: dict[str, Any] = {}
-        for key, value in data.items():
-            if key == "pulse_ms":
-                values[key] = int(value)
-            elif value is not None:
-                values[key] = value if isinstance(value, IoPoint) else IoPoint(**value)
-        return cls(**values)
+    def __post_init__(self) -> None:
+        if not 50 <= self.pulse_ms <= 5000:
+            raise ModbusConfigError(f"pulse_ms {self.pulse_ms} is not in 50..5000")
 
     def inputs(self) -> dict[str, IoPoint]:
         return {name: p for name in INPUT_POINTS if (p := getattr(self, name)) is not None}
@@ -124,12 +98,12 @@ class IoMap:
         """Registers addressing needs a bit on every point; bits addressing must not have one."""
         for name, point in {**self.inputs(), **self.outputs()}.items():
             if addressing == "registers" and point.bit is None:
-                raise ModbusError(f"I/O point {name} needs a bit with register addressing")
+                raise ModbusConfigError(f"I/O point {name} needs a bit with register addressing")
             if addressing == "bits" and point.bit is not None:
-                raise ModbusError(f"I/O point {name} has a bit but addressing is 'bits'")
+                raise ModbusConfigError(f"I/O point {name} has a bit but addressing is 'bits'")
         outputs = [(p.address, p.bit) for p in self.outputs().values()]
         if len(set(outputs)) != len(outputs):
-            raise ModbusError("two outputs share one coil or register bit")
+            raise ModbusConfigError("two outputs share one coil or register bit")
 
 
 DEFAULT_IO_MAP = IoMap(
@@ -159,7 +133,7 @@ class ModbusIoConfig:
 
     def __post_init__(self) -> None:
         if not 0 <= self.unit_id <= 247 or self.poll_interval_ms < 1:
-            raise ModbusError(f"bad Modbus settings: unit {self.unit_id}, poll {self.poll_interval_ms} ms")
+            raise ModbusConfigError(f"bad Modbus settings: unit {self.unit_id}, poll {self.poll_interval_ms} ms")
         self.io_map.check(self.addressing)
 
 
@@ -177,4 +151,4 @@ class LoopDetectorConfig:
     def __post_init__(self) -> None:
         for role, channel in self.channels.items():
             if role not in ("arming_loop", "safety_loop") or channel not in (1, 2):
-                raise ModbusError(f"bad loop channel mapping {role} -> {channel}")
+                raise ModbusConfigError(f"bad loop channel mapping {role} -> {channel}")

@@ -9,6 +9,10 @@ class ModbusError(DriverError):
     """Root of every error raised by the Modbus drivers (I/O module, loop detector) and the RTU codec."""
 
 
+class ModbusConfigError(ModbusError, ValueError):
+    """A configuration the drivers cannot run: an I/O point out of range, a map that contradicts its addressing."""
+
+
 class ModbusProtocolError(ModbusError, ProtocolError):
     """Bytes that are not a valid Modbus RTU frame: too short, bad length, unknown function, bad CRC."""
 

@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import serial
 from prometheus_client import Counter, Histogram
@@ -124,16 +124,6 @@ class LineLinkConfig:
     timeout_ms: int = 300  # command to reply
     keepalive_ms: int = 250  # ping when the line has been quiet this long (a dead device is offline in < 1 s)
     offline_after_failures: int = 2
-
-    @classmethod
-    def from_connection(cls, name: str, data: Mapping[str, Any]) -> LineLinkConfig:
-        """From a site file connection as plain data (``SerialConnection`` / ``TcpConnection`` ``.model_dump()``)."""
-        if data.get("type", "serial") == "tcp":
-            return cls(name, f"socket://{data['host']}:{int(data['port'])}")
-        if data.get("type", "serial") != "serial":
-            raise ValueError(f"a line-protocol device needs a serial or tcp connection, not {data.get('type')!r}")
-        timeout = int(data.get("timeout_ms", 300))
-        return cls(name, str(data["port"]), baudrate=int(data.get("baudrate", 9600)), timeout_ms=timeout)
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ class BoothDesk(LaneObservations):
     watches: dict[str, LaneWatch] = field(default_factory=dict)
     entry_images: dict[str, str] = field(default_factory=dict)  # session id -> entry image reference
     security_alerts: list[dict[str, Any]] = field(default_factory=list)  # the latest, shown at the booth
+    lane_alerts: list[dict[str, Any]] = field(default_factory=list)  # the lanes' latest alerts, shown at the booth
 
     def __post_init__(self) -> None:
         self.booth_id = self.booth.id

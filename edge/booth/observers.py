@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from edge.booth.shift import Clock, Shift, ShiftState
-from edge.lanes.actions import Draft
+from edge.booth.shift import Clock, ShiftState
+from edge.lanes.actions import Alert, Draft, Released
 from edge.lanes.events import LaneEvent, PlateSeen
-from edge.lanes.exit import ExitLane
 from edge.lanes.park import SessionKind
 from edge.store.writer import JournalWriter
 from parking.money import format_amount
@@ -21,10 +20,10 @@ from parking.wire import JournalRecord, RecordKind
 
 if TYPE_CHECKING:
     from edge.booth.booth import Booth
-    from edge.booth.ports import LaneControl
 
 _LOGGER = logging.getLogger(__name__)
 HISTORY = 8
+ALERTS_KEPT = 20  # the lanes' latest alerts the booth's screen shows
 
 
 class ObservedWriter(JournalWriter):
@@ -91,17 +90,24 @@ def history_line(draft: Draft, currency: str) -> tuple[str, str] | None:
     return None
 
 
+def card_issued(payload: Mapping[str, Any]) -> bool:
+    """A session record of a temporary card the entry's dispenser issued (not one the driver presented)."""
+    identity = payload.get("identity") or {}
+    temporary = payload.get("event") == "opened" and payload.get("session_kind") == "temporary"
+    return temporary and bool(payload.get("card")) and not identity.get("card")
+
+
 class LaneObservations:
     """The booth desk's ears on the lanes: plate reads (for the screens), and the committed records that tell the
     shift what the lanes did without the booth (a pass holder leaving, barrier cycles, abnormal events, cards)."""
 
-    lanes: LaneControl
     clock: Clock
     booth: Booth
     currency: str
     staffed: list[str]
     watches: dict[str, LaneWatch]
     entry_images: dict[str, str]
+    lane_alerts: list[dict[str, Any]]
 
     def changed(self) -> None:
         raise NotImplementedError
@@ -118,7 +124,6 @@ class LaneObservations:
 
     def committed(self, drafts: Sequence[Draft]) -> None:
         """A batch of records reached the journal: tell the shift what the lanes did without the booth."""
-        booth_commit = any("shift" in d.payload and "booth" in d.payload for d in drafts)
         shift = self.booth.current
         observing = shift is not None and shift.state in (ShiftState.OPEN, ShiftState.CLOSING)
         for draft in drafts:
@@ -130,8 +135,8 @@ class LaneObservations:
                 image = payload.get("image") or self.watches[lane].image
                 if image:
                     self.entry_images[str(payload["session"])] = image
-            if draft.kind is RecordKind.SESSION and observing and shift is not None:
-                self._observe_cards(shift, lane, payload)
+            if draft.kind is RecordKind.SESSION and observing and shift is not None and card_issued(payload):
+                shift.observe_card_issued("entry")
             if lane not in self.staffed or not observing or shift is None:
                 continue
             if draft.kind is RecordKind.BARRIER_COMMAND:
@@ -139,26 +144,30 @@ class LaneObservations:
                     shift.observe_barrier_cycle()
             elif draft.kind is RecordKind.ABNORMAL_EVENT:
                 shift.observe_abnormal(str(payload.get("event")))
-            elif draft.kind is RecordKind.TRANSACTION and not booth_commit:
-                exit_lane = self.lanes.lane(lane)
-                released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
-                vehicle_class = released.vehicle_class if released else "small"
-                shift.observe_exit(vehicle_class, str(payload.get("transaction_kind", "other")))
         self.changed()
 
-    def _observe_cards(self, shift: Shift, lane: str | None, payload: Mapping[str, Any]) -> None:
-        """Temporary cards: issued by an entry lane's dispenser, collected from a temporary vehicle at the exit."""
-        event = payload.get("event")
-        identity = payload.get("identity") or {}
-        if event == "opened" and payload.get("session_kind") == "temporary" and payload.get("card"):
-            if not identity.get("card"):  # not a card the driver presented: one the dispenser issued
-                shift.observe_card_issued("entry")
-        elif event == "closed" and lane in self.staffed:
-            exit_lane = self.lanes.lane(lane)
-            released = exit_lane.released if isinstance(exit_lane, ExitLane) else None
-            ours = released is not None and released.id == payload.get("session")
-            if ours and released is not None and released.card and released.kind is SessionKind.TEMPORARY:
-                shift.observe_card_collected()
+    def released(self, lane: str, release: Released) -> None:
+        """An exit lane let a vehicle go (:class:`edge.runner.LaneListener`): a staffed lane's shift counts the exit
+        by its vehicle class (unless the booth made the transaction, which the shift counted when it did) and the
+        temporary card collected from it."""
+        shift = self.booth.current
+        if lane not in self.staffed or shift is None or shift.state not in (ShiftState.OPEN, ShiftState.CLOSING):
+            return
+        session = release.session
+        if session is not None and session.card and session.kind is SessionKind.TEMPORARY:
+            shift.observe_card_collected()
+        if not release.by_booth:
+            shift.observe_exit(session.vehicle_class if session else "small", release.transaction_kind)
+        self.changed()
+
+    def alerted(self, lane: str, alert: Alert) -> None:
+        """A lane's alert (:class:`edge.runner.LaneListener`), kept for the booth's screen (the latest
+        :data:`ALERTS_KEPT`); what it is about is journaled by the lane itself."""
+        at = self.clock().isoformat()
+        self.lane_alerts.append({"lane": lane, "kind": alert.kind, "message": alert.message, "at": at,
+                                 "details": dict(alert.details)})  # fmt: skip
+        del self.lane_alerts[:-ALERTS_KEPT]
+        self.changed()
 
     def passed(self, lane: str, session: str | None) -> None:
         """A vehicle crossed a lane's barrier line (:class:`edge.runner.LaneListener`): a booth payment for it can no

@@ -48,8 +48,8 @@ def manage_operators(args: argparse.Namespace) -> int:
 
     from edge.booth.desk import operators_path
     from edge.booth.operators import OperatorError, OperatorStore, Role
+    from edge.site import SiteError, load_site
     from parking.cli import UsageError
-    from parking.site import SiteError, load_site
 
     try:
         site = load_site(args.config)

@@ -150,4 +150,6 @@ def state_view(desk: BoothDesk) -> dict[str, Any]:
     return {"version": desk.version, "car_park": desk.car_park_name, "zone": str(desk.zone),
             "now": local_text(desk, desk.clock()), "lanes": lanes, "shift": shift_view(desk),
             "security_alerts": [{**alert, "at_local": local_text(desk, alert["at"])}
-                                for alert in desk.security_alerts]}  # fmt: skip
+                                for alert in desk.security_alerts],
+            "lane_alerts": [{**alert, "at_local": local_text(desk, alert["at"])}
+                            for alert in desk.lane_alerts]}  # fmt: skip

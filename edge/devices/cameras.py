@@ -37,9 +37,9 @@ from drivers.lpr.http_auth import Credentials
 from drivers.lpr.mqtt import MqttCameraConfig, MqttPlateSubscriber, MqttTls
 from edge.devices.lifecycle import stop_within
 from edge.lanes.events import LaneEvent, PlateSeen
+from edge.site import Device
+from edge.site.network import HttpListenConnection, MqttConnection
 from parking.ids import new_id
-from parking.site import Device
-from parking.site_network import HttpListenConnection, MqttConnection
 
 _LOGGER = logging.getLogger(__name__)
 

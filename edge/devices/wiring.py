@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import time
@@ -24,8 +23,8 @@ from typing import Any
 from drivers.cards import CardRead
 from drivers.health import Health, HealthChange
 from drivers.modbus import (
+    DEFAULT_IO_MAP,
     BarrierChanged,
-    IoMap,
     LoopDetectorConfig,
     ModbusBus,
     ModbusIoConfig,
@@ -37,6 +36,7 @@ from drivers.modbus import (
 from drivers.modbus import BarrierPosition as DriverPosition
 from drivers.modbus import LoopChanged as DriverLoopChanged
 from drivers.modbus import LoopRole as DriverLoopRole
+from drivers.serial_line import LineLinkConfig
 from edge.devices.cameras import SiteCameras
 from edge.devices.lifecycle import stop_within
 from edge.lanes.events import (
@@ -50,7 +50,7 @@ from edge.lanes.events import (
     LoopChanged,
     PlateSeen,
 )
-from parking.site import Device, SerialConnection, SiteConfig, TcpConnection, lane_devices
+from edge.site import Device, SerialConnection, SiteConfig, TcpConnection, lane_devices
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -110,6 +110,16 @@ def modbus_link(device: Device) -> ModbusLink:
     raise ValueError(f"a Modbus device needs a serial or tcp connection, not {conn.type}")
 
 
+def line_link(device_id: str, device: Device) -> LineLinkConfig:
+    """The line-protocol link of a display or a card dispenser: its serial port, or a serial server over TCP."""
+    conn = device.connection
+    if isinstance(conn, SerialConnection):
+        return LineLinkConfig(device_id, conn.port, baudrate=conn.baudrate, timeout_ms=conn.timeout_ms)
+    if isinstance(conn, TcpConnection):
+        return LineLinkConfig(device_id, f"socket://{conn.host}:{conn.port}")
+    raise ValueError(f"a line-protocol device needs a serial or tcp connection, not {conn.type}")
+
+
 def receipt_printer(device_id: str, device: Device) -> Any:
     """The ESC/POS receipt printer of a ``printer`` slot: raw TCP (port 9100) or a serial port."""
     from drivers.escpos.transport import NetworkPrinter, SerialPrinter
@@ -157,15 +167,13 @@ class SiteDevices:
             if link.url not in self.buses:
                 self.buses[link.url] = ModbusBus(link)
             bus = self.buses[link.url]
-            io_map = IoMap.from_dict(device.io_map.model_dump()) if device.io_map else None
             settings = device.modbus
             config = ModbusIoConfig(
                 name=device_id, link=link, unit_id=settings.unit_id if settings else 1,
                 poll_interval_ms=settings.poll_interval_ms if settings else 20,
                 addressing=settings.addressing if settings else "bits",
+                io_map=device.io_map or DEFAULT_IO_MAP,  # the site model holds the driver's own I/O map
             )  # fmt: skip
-            if io_map is not None:
-                config = dataclasses.replace(config, io_map=io_map)
             self.io_modules[device_id] = ModbusIoModule(config, bus=bus)
         return self.io_modules[device_id]
 
@@ -209,9 +217,8 @@ class SiteDevices:
         if device_id not in self.line_devices:
             from drivers.dispenser import SerialCardDispenser
             from drivers.display import SerialTextDisplay
-            from drivers.serial_line import LineLinkConfig
 
-            config = LineLinkConfig.from_connection(device_id, device.connection.model_dump())
+            config = line_link(device_id, device)
             kind = SerialCardDispenser if device.driver == "serial_dispenser" else SerialTextDisplay
             self.line_devices[device_id] = kind(config)
         return self.line_devices[device_id]

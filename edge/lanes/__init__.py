@@ -17,8 +17,8 @@ drives every row through the real machines and checks the next phase.
 | exit  | collecting | read window expires          | waiting    | Decided(wait), Alert(call_booth), Display        |
 | entry | dispensing | card dispensed               | passing    | Commit(session, open command), OpenBarrier       |
 | entry | dispensing | dispenser failed             | waiting    | Alert(dispenser), Display                        |
-| exit  | waiting    | payment of the fee           | passing    | Commit(transaction, session, open), OpenBarrier  |
-| exit  | waiting    | waiver                       | passing    | Commit(manual, transaction, session, open), Open |
+| exit  | waiting    | payment of the fee           | passing    | Commit(tx, session, open), Released, OpenBarrier |
+| exit  | waiting    | waiver                       | passing    | Commit(manual, tx, ...), Released, OpenBarrier   |
 | any   | waiting    | manual open                  | passing    | Commit(manual action, ..., open), OpenBarrier    |
 | any   | waiting    | refuse                       | denied     | Commit(manual action) (idle: arming loop clear)  |
 | any   | waiting    | arming clear                 | idle       | —                                                |
@@ -31,7 +31,9 @@ drives every row through the real machines and checks the next phase.
 | any   | passing    | manual open                  | passing    | nothing: the barrier is open already             |
 | any   | passing    | refuse                       | passing    | nothing                                          |
 
-``crossing`` is the passing phase with the vehicle on the safety loop. After ``safety clear`` a vehicle already
-waiting on the arming loop starts collecting at once; ``barrier open failed`` (the driver could not command the
-barrier, told by the runner) goes to idle when the arming loop is clear.
+``crossing`` is the passing phase with the vehicle on the safety loop. Every release at an exit (a pass, nothing due,
+a manual open too) gives ``Released`` between its commit and its opening; the runner tells the lane's listeners
+(:class:`edge.runner.LaneListener`) of ``Released`` and ``Passed`` by typed callbacks. After ``safety clear`` a
+vehicle already waiting on the arming loop starts collecting at once; ``barrier open failed`` (the driver could not
+command the barrier, told by the runner) goes to idle when the arming loop is clear.
 """

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from edge.lanes.park import Session
 from parking.wire import RecordKind
 
 
@@ -90,4 +91,17 @@ class Passed:
     session: str | None
 
 
-LaneAction = Commit | OpenBarrier | CloseBarrier | Display | Voice | DispenseCard | Alert | Decided | Passed
+@dataclass(frozen=True, slots=True)
+class Released:
+    """An exit lane let a vehicle go: its transaction (and the closing of its session) is committed, the opening
+    follows. ``transaction_kind`` as in the record (``payment``, ``pass``, ``waiver``, ``nothing_due``,
+    ``manual_open``); ``by_booth`` when the transaction record is the booth's own (its shift counted it already);
+    ``session`` the session closed, when the vehicle had one (the lane's listeners are told: the booth's shift counts
+    the exit and a temporary card collected)."""
+
+    transaction_kind: str
+    session: Session | None
+    by_booth: bool
+
+
+LaneAction = Commit | OpenBarrier | CloseBarrier | Display | Voice | DispenseCard | Alert | Decided | Passed | Released

@@ -16,24 +16,44 @@ from parking.wire import CardRecord, CardStatus, PassRecord, PassStatus, Vehicle
 
 @dataclass(frozen=True, slots=True)
 class PassCheck:
-    """Whether a pass is usable now at this car park, and if not why (for the display and the record)."""
+    """Whether a pass is usable now at this car park, and if not why: ``reason`` for the record and the operator,
+    ``notice`` for the lane's display (zh-CN, the display's language)."""
 
     usable: bool
     reason: str
     days_left: int
+    notice: str = ""
+
+
+# Why central holds a pass suspended (PassRecord.status_reason): the record's words and the display's.
+SUSPENSION_REASONS = {"arrears": ("arrears", "欠费"), "unpaid": ("unpaid", "未缴费")}
+_STATUS_NOTICES = {PassStatus.SUSPENDED: "月租卡已暂停", PassStatus.EXPIRED: "月租卡已过期",
+                   PassStatus.CANCELLED: "月租卡已注销"}  # fmt: skip
+
+
+def _unusable(record: PassRecord, days_left: int) -> PassCheck:
+    """A pass central does not hold active: its status, with central's reason where it gives one (an older central
+    gives none, an unknown one is named as sent)."""
+    reason, notice = f"pass {record.status.value}", _STATUS_NOTICES[record.status]
+    if record.status_reason:
+        words, shown = SUSPENSION_REASONS.get(record.status_reason, (record.status_reason, record.status_reason))
+        reason, notice = f"{reason}: {words}", f"{notice}：{shown}"
+    return PassCheck(False, reason, days_left, notice)
 
 
 def check_pass(record: PassRecord, car_park: str, now: datetime) -> PassCheck:
     """Is ``record`` valid at ``car_park`` at ``now``? Days left count whole days to ``valid_to``."""
     days_left = max(0, (record.valid_to - now).days)
     if record.status is not PassStatus.ACTIVE:
-        return PassCheck(False, f"pass {record.status.value}", days_left)
+        return _unusable(record, days_left)
     if record.car_parks and car_park not in record.car_parks:
-        return PassCheck(False, "pass not valid at this car park", days_left)
+        return PassCheck(False, "pass not valid at this car park", days_left, "月租卡不适用本停车场")
     if now < record.valid_from:
-        return PassCheck(False, f"pass starts {record.valid_from.date().isoformat()}", days_left)
+        start = record.valid_from.date().isoformat()
+        return PassCheck(False, f"pass starts {start}", days_left, f"月租卡{start}生效")
     if now > record.valid_to:
-        return PassCheck(False, f"pass expired {record.valid_to.date().isoformat()}", 0)
+        end = record.valid_to.date().isoformat()
+        return PassCheck(False, f"pass expired {end}", 0, f"月租卡已过期 {end}")
     return PassCheck(True, "monthly pass", days_left)
 
 

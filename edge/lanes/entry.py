@@ -1,7 +1,8 @@
 """The entry lane: identify the vehicle on the arming loop, decide, commit the session, open, close behind it.
 
 Every outcome carries its reason: an opening in the session record, a refusal in an abnormal-event record
-(``entry_denied``), so every access attempt is reported, refused ones included.
+(``entry_denied``, its ``code`` saying why: ``blacklist``, ``full``, ``anti_passback``, ``lost_card``,
+``revoked_card``, ``replaced_card``), so every access attempt is reported, refused ones included.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from edge.lanes.events import (
     ManualOpen,
     ResetAntiPassback,
 )
-from edge.lanes.identify import RENEWAL_REMINDER_DAYS, Identity, IdentityKind, pass_lines
+from edge.lanes.identify import RENEWAL_REMINDER_DAYS, STOPPED_CARD_TEXT, Identity, IdentityKind, pass_lines
 from edge.lanes.lane import Lane, LaneContext, LaneSettings, Passage, Phase
 from edge.lanes.park import Session, SessionKind
-from parking.wire import RecordKind
+from parking.wire import CardStatus, RecordKind
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ class EntryLane(Lane):
                 Alert("blacklist", f"{self.id}: blacklisted vehicle {plate}", identity.evidence()),
                 Display((plate, "禁止通行")),
             ]
+        if identity.kind is IdentityKind.STOPPED_CARD:
+            return self._refuse_stopped_card(identity, now)
         flags: list[str] = []
         if identity.kind is not IdentityKind.UNKNOWN and self.settings.anti_passback != "off":
             inside = self._inside(identity)
@@ -85,16 +88,28 @@ class EntryLane(Lane):
             return [*self._admit(session, identity, now), Display((plate, "欢迎光临"))]
         return self._temporary(identity, now, flags)
 
+    def _refuse_stopped_card(self, identity: Identity, now: datetime) -> list[LaneAction]:
+        """A card central stopped: refused with its state on the display, the booth alerted, the refusal journaled
+        with the card and its holder (central shows it to the front desk)."""
+        card = identity.stopped_card()
+        status = CardStatus(str(card["card_status"]))
+        evidence = {**identity.evidence(), **card, "image": self._evidence_image()}
+        return [
+            *self._deny(now, identity.reason, f"{status.value}_card", **card),
+            Alert("stopped_card", f"{self.id}: {identity.reason}", evidence),
+            Display((str(card["card"]), STOPPED_CARD_TEXT[status], "请联系管理处")),
+            Voice(STOPPED_CARD_TEXT[status]),
+        ]
+
     @staticmethod
     def _category(identity: Identity) -> str | None:
         return identity.vehicle.category if identity.vehicle else None
 
     def _temporary(self, identity: Identity, now: datetime, flags: list[str]) -> list[LaneAction]:
         plate = identity.plate or identity.card or ""
-        notice: tuple[str, ...] = ()
-        if identity.kind is IdentityKind.EXPIRED_PASS:
+        notice = identity.pass_notice
+        if notice:
             flags.append("expired_pass")
-            notice = (identity.reason, "按临时车收费")
         if not self.park.has_room(identity.vehicle_class):
             bucket = self.park.capacity_class(identity.vehicle_class)
             reason = f"car park full for {bucket} vehicles"
@@ -105,15 +120,16 @@ class EntryLane(Lane):
         if self.settings.has_dispenser:
             self.phase = Phase.DISPENSING
             self.pending_flags = flags
-            return [Decided("dispense", identity.kind.value, identity.reason), DispenseCard(), Display(("请取卡",))]
+            decided = Decided("dispense", identity.kind.value, identity.reason)
+            return [decided, DispenseCard(), Display((*notice, "请取卡"))]
         if identity.card is not None:
             session = self._session(identity, SessionKind.TEMPORARY, now, flags)
-            return [*self._admit(session, identity, now), Display((plate, "临时车 欢迎光临"))]
+            return [*self._admit(session, identity, now), Display((plate, *notice, "临时车 欢迎光临"))]
         self.phase = Phase.WAITING
         return [
             Decided("wait", identity.kind.value, identity.reason),
             Alert("call_booth", f"{self.id}: {identity.reason}", identity.evidence()),
-            Display(("请联系岗亭",)),
+            Display((*notice, "请联系岗亭")),
         ]
 
     def _session(self, identity: Identity, kind: SessionKind, now: datetime, flags: list[str], **extra: Any) -> Session:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from edge.lanes.actions import Alert, Commit, Decided, Display, Draft, LaneAction, Voice
+from edge.lanes.actions import Alert, Commit, Decided, Display, Draft, LaneAction, Released, Voice
 from edge.lanes.events import AttachEntry, ConfirmVehicle, LaneEvent, LostCard, ManualOpen, TakePayment, WaiveFee
 from edge.lanes.fees import FeeQuote, FeeQuoter
 from edge.lanes.identify import Identity, IdentityKind, pass_lines
@@ -91,6 +91,11 @@ class ExitLane(Lane):
         if identity.kind is IdentityKind.BLACKLIST:
             actions += self._abnormal(now, "blacklist_at_exit", {"session": self.session.id if self.session else None})
             actions.append(Alert("blacklist", f"{self.id}: blacklisted vehicle {plate} leaving", identity.evidence()))
+        if identity.kind is IdentityKind.STOPPED_CARD:  # the vehicle is inside: it leaves, paying as a temporary one
+            card = identity.stopped_card()
+            actions += self._abnormal(now, "stopped_card_at_exit", {"reason": identity.reason, **card})
+            evidence = {**identity.evidence(), **card, "image": self._evidence_image()}
+            actions.append(Alert("stopped_card", f"{self.id}: {identity.reason}", evidence))
         if identity.kind is IdentityKind.PASS:
             assert identity.pass_record is not None
             if self.session is None:
@@ -143,7 +148,9 @@ class ExitLane(Lane):
         self.phase = Phase.WAITING
         amount = format_amount(quote.total, quote.currency)
         plate = (session.plate if session else None) or ""
-        actions += [Decided("wait", identity, f"{amount} {quote.currency} due"), Display((plate, f"请缴费 {amount}元"))]
+        notice = self.identity.pass_notice if self.identity else ()
+        due = f"{amount} {quote.currency} due"
+        actions += [Decided("wait", identity, due), Display((plate, *notice, f"请缴费 {amount}元"))]
         actions.append(Voice(f"请缴费{amount}元"))
         if not self.settings.attended:
             actions.append(Alert("call_booth", f"{self.id}: {amount} {quote.currency} due", {"session": plate}))
@@ -157,10 +164,12 @@ class ExitLane(Lane):
         reason: str,
         drafts: list[Draft],
         transaction: Draft | None = None,
+        *,
+        booth_record: bool = False,
         **extra: Any,
     ) -> list[LaneAction]:
         """Commit the transaction (``transaction``: the booth's, else the lane's own) and the session's closing
-        with the opening, then open."""
+        with the opening, then open. ``booth_record``: ``drafts`` hold the booth's record of this release."""
         session = self.session if self.due is None else self.due.session
         identity = self.identity
         tx_payload: dict[str, Any] = {
@@ -184,7 +193,8 @@ class ExitLane(Lane):
             self.park.close(session.id)
         self.released = session
         outcome = Decided("open", identity.kind.value if identity else "manual", reason)
-        return [outcome, *self._open(now, reason, transaction.id, records, session.id if session else None)]
+        commit, opening = self._open(now, reason, transaction.id, records, session.id if session else None)
+        return [outcome, commit, Released(kind, session, by_booth=booth or booth_record), opening]
 
     def _on_window_expired(self, now: datetime) -> list[LaneAction]:
         self.phase = Phase.WAITING
@@ -205,11 +215,12 @@ class ExitLane(Lane):
 
     def _manual_open(self, command: ManualOpen, now: datetime) -> list[LaneAction]:
         manual = self._manual_record("manual_open", command, now, session=self.session.id if self.session else None)
+        booth = isinstance(command, BoothManualOpen) and command.record is not None
         if isinstance(command, BoothManualOpen) and command.record is not None:
             manual = command.record
         quote = self.due.quote if self.due else self._zero_quote()
         waived = quote.waived()
-        return self._release(now, waived, "manual_open", command.reason, [manual], due=quote.total)
+        return self._release(now, waived, "manual_open", command.reason, [manual], booth_record=booth, due=quote.total)
 
     def _on_other(self, event: LaneEvent, now: datetime) -> list[LaneAction]:
         if self.phase is not Phase.WAITING:

@@ -1,6 +1,7 @@
 """Who is in the lane: a plate consensus and/or a card, matched against the lists, with the reason why.
 
-Order matters and is the operator's: a blacklisted plate is reported whatever else matches; then a monthly pass
+Order matters and is the operator's: a blacklisted plate is reported whatever else matches; then a card central has
+stopped (lost, revoked, replaced), refused for what it is, never taken for an unknown card; then a monthly pass
 (by card, then by plate); then the free and special lists; otherwise the vehicle is temporary. A plate matches an
 entry when ``read confidence x similarity`` reaches the lane's threshold, so look-alike and one-character-off
 reads of a known plate still match while a poor read of a stranger's plate does not.
@@ -8,13 +9,13 @@ reads of a known plate still match while a poor read of a stranger's plate does 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 from edge.lanes.directory import Directory, card_active, check_pass, vehicle_entry_active
 from parking.plates import Consensus, vehicle_class_for
-from parking.wire import PassRecord, VehicleEntry, VehicleList
+from parking.wire import CardRecord, CardStatus, PassRecord, VehicleEntry, VehicleList
 
 RENEWAL_REMINDER_DAYS = 7  # a pass this close to its end is reminded to renew, at the entry and the exit
 
@@ -25,12 +26,21 @@ def pass_lines(plate: str, days_left: int) -> tuple[str, ...]:
     return (*lines, "请及时续租") if days_left <= RENEWAL_REMINDER_DAYS else lines
 
 
+# What the lane's display says of a card central has stopped (the driver is sent to the management office).
+STOPPED_CARD_TEXT = {
+    CardStatus.LOST: "此卡已挂失",
+    CardStatus.REVOKED: "此卡已注销",
+    CardStatus.REPLACED: "此卡已换新",
+}
+
+
 class IdentityKind(StrEnum):
     PASS = "pass"  # noqa: S105 -- a monthly pass, not a password
     EXPIRED_PASS = "expired_pass"  # noqa: S105 -- a pass that cannot be used now: the vehicle is temporary, told why
     FREE = "free"
     SPECIAL = "special"
     BLACKLIST = "blacklist"
+    STOPPED_CARD = "stopped_card"  # a card central reported lost, revoked or replaced: refused at an entry
     TEMPORARY = "temporary"
     UNKNOWN = "unknown"  # no usable read and no card
 
@@ -47,10 +57,28 @@ class Identity:
     vehicle: VehicleEntry | None = None
     days_left: int | None = None
     match: float = 0.0  # confidence of the list match (read confidence x similarity), 1.0 for a card
+    card_record: CardRecord | None = None  # the access card central listed, when the card is on its list
+    notice: str = ""  # why a pass is not honoured, for the lane's display (zh-CN); ``reason`` is the record's
+
+    @property
+    def pass_notice(self) -> tuple[str, ...]:
+        """The display lines that tell a pass holder why the lane charges them as a temporary vehicle."""
+        if self.kind is not IdentityKind.EXPIRED_PASS:
+            return ()
+        return (self.notice or self.reason, "按临时车收费")
 
     @property
     def pays(self) -> bool:
-        return self.kind in (IdentityKind.TEMPORARY, IdentityKind.EXPIRED_PASS, IdentityKind.UNKNOWN)
+        return self.kind in (
+            IdentityKind.TEMPORARY, IdentityKind.EXPIRED_PASS, IdentityKind.UNKNOWN, IdentityKind.STOPPED_CARD
+        )  # fmt: skip
+
+    def stopped_card(self) -> dict[str, object]:
+        """What a refusal of a stopped card records: the card, its state and holder (for central's front desk)."""
+        record = self.card_record
+        assert record is not None
+        return {"card": record.number, "card_id": record.id, "card_status": record.status.value,
+                "holder": record.holder, "unit": record.unit}  # fmt: skip
 
     def evidence(self) -> dict[str, object]:
         return {
@@ -83,6 +111,19 @@ def _best_vehicle(
     return None
 
 
+def _find_pass(
+    directory: Directory, read: Consensus | None, card: str | None, min_confidence: float
+) -> tuple[PassRecord, float, str | None] | None:
+    """The pass of the card, else of the best plate match reaching the threshold: (pass, match, plate matched)."""
+    if card is not None and card in directory.passes_by_card:
+        return directory.passes_by_card[card], 1.0, None
+    if read is not None:
+        for m in directory.passes_by_plate.lookup(read.plate, _floor(min_confidence, read)):
+            score = read.confidence * m.similarity
+            return (m.value, score, m.plate) if score >= min_confidence else None
+    return None
+
+
 def identify(
     directory: Directory,
     read: Consensus | None,
@@ -101,11 +142,11 @@ def identify(
     def make(
         kind: IdentityKind, reason: str, vehicle_class: str, *, matched_plate: str | None = plate,
         pass_record: PassRecord | None = None, vehicle: VehicleEntry | None = None, days_left: int | None = None,
-        match: float = 0.0,
+        match: float = 0.0, notice: str = "",
     ) -> Identity:  # fmt: skip
         return Identity(
             kind, reason, vehicle_class, plate=matched_plate, plate_confidence=plate_conf, card=card,
-            pass_record=pass_record, vehicle=vehicle, days_left=days_left, match=match,
+            pass_record=pass_record, vehicle=vehicle, days_left=days_left, match=match, notice=notice,
         )  # fmt: skip
 
     if read is not None:
@@ -114,24 +155,20 @@ def identify(
             entry, score = black
             reason = f"blacklist: {entry.category}" + (f" ({entry.reason})" if entry.reason else "")
             return make(IdentityKind.BLACKLIST, reason, default_class, vehicle=entry, match=score)
+    access = directory.cards.get(card) if card is not None else None
+    if access is not None and access.status is not CardStatus.ACTIVE:
+        reason = f"{access.status.value} card {access.number} presented at lane {lane}"
+        return replace(make(IdentityKind.STOPPED_CARD, reason, default_class, match=1.0), card_record=access)
 
-    pass_record: PassRecord | None = None
-    match = 0.0
-    if card is not None and card in directory.passes_by_card:
-        pass_record, match = directory.passes_by_card[card], 1.0
-    elif read is not None:
-        for m in directory.passes_by_plate.lookup(read.plate, _floor(min_confidence, read)):
-            score = read.confidence * m.similarity
-            if score < min_confidence:
-                break
-            pass_record, match, plate = m.value, score, m.plate
-            break
-    if pass_record is not None:
+    found_pass = _find_pass(directory, read, card, min_confidence)
+    if found_pass is not None:
+        pass_record, match, matched = found_pass
+        plate = matched or plate
         check = check_pass(pass_record, directory.car_park, now)
         kind = IdentityKind.PASS if check.usable else IdentityKind.EXPIRED_PASS
         return make(
             kind, check.reason, pass_record.vehicle_class, matched_plate=plate, pass_record=pass_record,
-            days_left=check.days_left, match=match,
+            days_left=check.days_left, match=match, notice=check.notice,
         )  # fmt: skip
 
     if read is not None:
@@ -143,7 +180,6 @@ def identify(
                 return make(kind, reason, default_class, matched_plate=entry.plate, vehicle=entry, match=score)
 
     if card is not None:
-        access = directory.cards.get(card)
         if access is not None and card_active(access, directory.car_park, lane, now):
             return make(IdentityKind.TEMPORARY, "access card without a pass", default_class, match=1.0)
         return make(IdentityKind.TEMPORARY, "card not on any list", default_class)

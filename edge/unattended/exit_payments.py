@@ -42,6 +42,31 @@ Prepay = Callable[..., Awaitable[Any]]
 Commit = Callable[[list[Draft]], Awaitable[Any]]
 
 
+def waits_at(runner: LaneRunner, session_id: str, amount: int) -> bool:
+    """Whether the vehicle of ``session_id`` waits at this exit lane owing exactly ``amount``."""
+    lane = runner.lane
+    return (isinstance(lane, ExitLane) and lane.phase is Phase.WAITING and lane.due is not None
+            and lane.due.session is not None and lane.due.session.id == session_id
+            and lane.due.quote.total == amount)  # fmt: skip
+
+
+async def pay_at_lane(
+    runner: LaneRunner, now: datetime, *, operator: str, reason: str, amount: int, extra: Mapping[str, Any]
+) -> None:
+    """Pay what the waiting vehicle owes at its lane: the transaction (``extra`` says by what: ``method``, provider
+    or pay station, references) is committed with the opening, or not at all."""
+    lane = runner.lane
+    assert isinstance(lane, ExitLane)
+    assert lane.due is not None
+    assert lane.due.session is not None
+    session = lane.due.session
+    payload = {"transaction_kind": "payment", "session": session.id, "plate": session.plate, "reason": reason,
+               **lane.due.quote.to_payload(), **extra}  # fmt: skip
+    draft = Draft(new_id(int(now.timestamp() * 1000)), RecordKind.TRANSACTION, lane.id, now, payload)
+    await runner.feed(BoothPayment(operator=operator, reason=reason, amount=amount, method=str(extra["method"]),
+                                   record=draft))  # fmt: skip
+
+
 class ExitPayments:
     """Quotes out, settlements in, for the unattended exit lanes of one edge."""
 
@@ -159,19 +184,12 @@ class ExitPayments:
         epay = {"method": "epay", "provider": settlement["provider"], "order_id": order_id, "tendered": amount,
                 "reference": settlement["reference"], "settlement": settlement["settlement"]}  # fmt: skip
         runner = self.runners.get(str(settlement.get("lane") or ""))
-        lane = runner.lane if runner is not None else None
-        if (isinstance(lane, ExitLane) and lane.phase is Phase.WAITING and lane.due is not None
-                and lane.due.session is not None and lane.due.session.id == settlement["session"]
-                and lane.due.quote.total == amount):  # fmt: skip
-            assert runner is not None
-            payload = {"transaction_kind": "payment", "session": settlement["session"],
-                       "plate": settlement["plate"], "reason": f"paid by {settlement['provider']}",
-                       **lane.due.quote.to_payload(), **epay}  # fmt: skip
-            draft = Draft(new_id(int(now.timestamp() * 1000)), RecordKind.TRANSACTION, lane.id, now, payload)
-            await runner.feed(BoothPayment(operator=f"epay:{settlement['provider']}", reason=payload["reason"],
-                                           amount=amount, method="epay", record=draft))  # fmt: skip
+        if runner is not None and waits_at(runner, str(settlement["session"]), amount):
+            await pay_at_lane(runner, now, operator=f"epay:{settlement['provider']}",
+                              reason=f"paid by {settlement['provider']}", amount=amount, extra=epay)  # fmt: skip
             if (done := self._journaled(order_id)) is not None:
-                _LOGGER.info("lane %s: %s paid by %s, released", lane.id, settlement["plate"], settlement["provider"])
+                _LOGGER.info("lane %s: %s paid by %s, released", runner.lane.id, settlement["plate"],
+                             settlement["provider"])  # fmt: skip
                 return done
         try:
             quoted_at = datetime.fromisoformat(str(settlement.get("quoted_at") or now.isoformat()))

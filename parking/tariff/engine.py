@@ -166,7 +166,9 @@ def _walk(
             count = len(lines) - cycle_first_line
             if cycle_cap is not None and cycle_sum > cycle_cap:
                 if count == 1:
-                    lines[-1] = lines[-1]._replace(amount=cycle_cap, cap=cycle_cap)
+                    last = lines[-1]  # a line of this walk: built here, with the rest of its fields at defaults
+                    lines[-1] = QuoteLine("stay", last.start, last.end, last.band, last.cycle, last.items,
+                                          last.charged, cycle_cap, cycle_cap)  # fmt: skip
                 else:
                     lines.append(QuoteLine("cycle_cap", cycle=cycle, amount=cycle_cap - cycle_sum, cap=cycle_cap))
                 cycle_sum = cycle_cap

@@ -3,13 +3,14 @@ tariff engine — driven step by step with an injected clock, and its journal pu
 
 What the booth desk does in the daemon (:class:`edge.booth.desk.BoothDesk`) is done here the same way: the shift makes
 the record, the exit lane commits it with the barrier command, and what the lanes did by themselves is told to the
-shift as :class:`edge.booth.observers.LaneObservations` does.
+shift by the desk's own :class:`edge.booth.observers.LaneObservations` (committed records, and the lanes' typed
+``Released`` and ``Passed`` actions), as the daemon's runner tells it.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,12 +19,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from edge.booth.booth import Booth
-from edge.booth.observers import line_label
+from edge.booth.observers import LaneObservations, LaneWatch, line_label
 from edge.booth.operators import SupervisorApproval
 from edge.booth.payment import Method
 from edge.booth.records import BoothRecord, PaymentTaken
-from edge.booth.shift import Shift, ShiftState
-from edge.lanes.actions import Commit, Draft, LaneAction
+from edge.booth.shift import Shift
+from edge.lanes.actions import Commit, LaneAction, Passed, Released
 from edge.lanes.directory import Directory
 from edge.lanes.entry import EntryLane
 from edge.lanes.events import (
@@ -40,10 +41,10 @@ from edge.lanes.events import (
 from edge.lanes.exit import BoothManualOpen, BoothPayment, ExitLane
 from edge.lanes.fees import FeeQuote, FeeQuoter, TariffFees
 from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings, Phase
-from edge.lanes.park import ParkState, SessionKind
+from edge.lanes.park import ParkState
 from edge.store.journal import Journal
 from edge.store.tariff_versions import tariff_version_drafts
-from parking.wire import INGEST_PATH, IngestAck, IngestBatch, RecordKind
+from parking.wire import INGEST_PATH, IngestAck, IngestBatch
 from tests.central.scenario import Site, ok
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,6 +82,20 @@ class CutRateFees:
         return self.real.max_stay(tariff)
 
 
+class BoothObservations(LaneObservations):
+    """The booth desk's observers over one staffed exit lane, without the desk's screens."""
+
+    def __init__(self, booth: Booth, clock: Callable[[], datetime], currency: str, *, exit_lane: str) -> None:
+        self.booth, self.clock, self.currency = booth, clock, currency
+        self.staffed = [exit_lane]
+        self.watches = {exit_lane: LaneWatch()}
+        self.entry_images: dict[str, str] = {}
+        self.lane_alerts: list[dict[str, Any]] = []
+
+    def changed(self) -> None:
+        """Nothing to redraw here."""
+
+
 class EdgeSite:
     """One edge: lanes ``in-1`` (entry) and ``out-1`` (attended exit), booth ``B1``, a journal file."""
 
@@ -101,7 +116,7 @@ class EdgeSite:
         ids = {t.content_hash: t.id for t in real.tariffs.values()}
         if send_tariffs:  # as the daemon does at start
             self.journal.commit(tariff_version_drafts(self.journal, real.texts, ids, self.now))
-        self.pending: str | None = None  # the booth payment whose vehicle has not crossed yet
+        self.observations = BoothObservations(self.booth, lambda: self.now, "CNY", exit_lane="out-1")
         self.seen_plate: str | None = None  # the last plate the exit camera saw (the booth screen shows it)
         self.cards = 0
         self.pushed = 0
@@ -127,40 +142,13 @@ class EdgeSite:
             for action in actions:
                 if isinstance(action, Commit):
                     self.journal.commit(action.drafts)
-                    self._observe(lane, action.drafts)
+                    self.observations.committed(action.drafts)
+                elif isinstance(action, Released):
+                    self.observations.released(lane.id, action)
+                elif isinstance(action, Passed):
+                    self.observations.passed(lane.id, action.session)
             out += actions
         return out
-
-    def _observe(self, lane: Lane, drafts: Sequence[Draft]) -> None:
-        """As the booth desk's ``LaneObservations.committed``: tell the open shift what the lanes did."""
-        shift = self.booth.current
-        if shift is None or shift.state not in (ShiftState.OPEN, ShiftState.CLOSING):
-            return
-        booth_commit = any("shift" in d.payload and "booth" in d.payload for d in drafts)
-        for draft in drafts:
-            p = draft.payload
-            if draft.kind is RecordKind.SESSION:
-                identity = p.get("identity") or {}
-                if p.get("event") == "opened" and p.get("session_kind") == "temporary" and p.get("card"):
-                    if not identity.get("card"):
-                        shift.observe_card_issued("entry")
-                elif p.get("event") == "closed" and lane is self.exit:
-                    released = self.exit.released
-                    if released is not None and released.card and released.kind is SessionKind.TEMPORARY:
-                        shift.observe_card_collected()
-            if lane is not self.exit:
-                continue
-            if draft.kind is RecordKind.BARRIER_COMMAND:
-                if p.get("command") == "open":
-                    shift.observe_barrier_cycle()
-                elif p.get("reason") == "vehicle passed" and self.pending is not None:
-                    shift.vehicle_left(self.pending)
-                    self.pending = None
-            elif draft.kind is RecordKind.ABNORMAL_EVENT:
-                shift.observe_abnormal(str(p.get("event")))
-            elif draft.kind is RecordKind.TRANSACTION and not booth_commit:
-                released = self.exit.released
-                shift.observe_exit(released.vehicle_class if released else "small", str(p.get("transaction_kind")))
 
     def cross(self, lane: Lane) -> None:
         self.feed(lane, BarrierReport(BarrierPosition.OPEN), LoopChanged(Loop.SAFETY, True),
@@ -223,7 +211,7 @@ class EdgeSite:
         actions = self.feed(lane, BoothPayment(operator, f"paid at booth ({method})", record.amount, method,
                                                record=record.draft()))  # fmt: skip
         assert any(d.id == record.id for a in actions if isinstance(a, Commit) for d in a.drafts)
-        self.pending = record.id
+        self.observations.watches["out-1"].pending_payment = record.id  # as the desk does after a payment
         self.cross(lane)
         return record
 

@@ -64,9 +64,9 @@ def test_overdue_pass_suspended_after_grace_refused_at_the_lane_and_back_once_pa
     move_due(client, sale.invoice["id"], days_ago=8)
     assert ok(client.post("/api/v1/billing/arrears/suspend", headers=supervisor)) == {"suspended": [sale.monthly["id"]]}
     record = synced_pass(client, sale)
-    assert record.status.value == "suspended"
+    assert (record.status.value, record.status_reason) == ("suspended", "arrears")
     lane = check_pass(record, sale.site.car_park, utcnow())
-    assert (lane.usable, lane.reason) == (False, "pass suspended")
+    assert (lane.usable, lane.reason, lane.notice) == (False, "pass suspended: arrears", "月租卡已暂停：欠费")
     ok(
         client.post(
             f"/api/v1/billing/invoices/{sale.invoice['id']}/payments",
@@ -76,7 +76,7 @@ def test_overdue_pass_suspended_after_grace_refused_at_the_lane_and_back_once_pa
         201,
     )
     record = synced_pass(client, sale)
-    assert record.status.value == "active"
+    assert (record.status.value, record.status_reason) == ("active", None)
     assert check_pass(record, sale.site.car_park, utcnow()).usable
     # A pass suspended by hand is not released by a payment.
     other = sell_pass(client, as_role, rule={"activate_on": "invoice"}, name="李华", plate="粤B5K8M1")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
+import time
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,11 @@ import pytest
 import sepaxml
 import xmlschema
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
+from central.billing.debit_profiles import load_profile
+from central.billing.debit_results import import_results
+from central.billing.errors import BillingError
 from central.core.db import utcnow
 from central.core.security import Role
 from central.renewal import OPERATOR_ZONE
@@ -163,9 +169,19 @@ def test_gbk_run_then_results_paid_failed_unknown_and_reimport(client: TestClien
     assert "余额不足" in lines
     assert "3008" in lines
 
+    # Audited: the run and the import, by the cashier, with what they made.
+    [run_audit] = ok(client.get(f"/api/v1/audit?entity=debit_batch&entity_id={batch['number']}", headers=as_role.admin))
+    assert (run_audit["action"], run_audit["username"], run_audit["after"]["line_count"]) == ("debit.run", "cashier", 3)
+    trail = f"/api/v1/audit?entity=debit_result_import&entity_id={imported['id']}"
+    [import_audit] = ok(client.get(trail, headers=as_role.admin))
+    assert (import_audit["action"], import_audit["after"]["paid_count"]) == ("debit.import", 1)
+    everything = ok(client.get("/api/v1/audit?limit=500", headers=as_role.admin))
+
     repeat = ok(send(client, as_role, result, "icbc-result-1-again.csv"))
     assert (repeat["new"], repeat["id"]) == (False, imported["id"])
     assert ok(client.get(f"/api/v1/billing/debit-batches/{batch['id']}", headers=cashier)) == summary
+    assert ok(client.get("/api/v1/audit?limit=500", headers=as_role.admin)) == everything  # not even an audit entry
+    assert ok(client.get(f"/api/v1/billing/invoices/{sales[0].invoice['id']}", headers=cashier))["paid_minor"] == 30000
     # The same lines in another file with the same outcome change nothing either.
     same = ok(send(client, as_role, result_file([[refs[0], rows[1][1], "300.00", "0000", ""]]), "partial.csv"))
     assert (same["new"], same["paid_count"], same["unchanged_count"]) == (True, 0, 1)
@@ -187,8 +203,10 @@ def test_gbk_run_then_results_paid_failed_unknown_and_reimport(client: TestClien
         ),
         (lambda r: result_file([r[0], [r[1][0], r[1][1], "301.01", "3008", "余额不足"]]), "line 3, column 金额"),
         (lambda r: result_file([r[0], r[1], r[0]]), "line 4, column 流水号"),
+        (lambda r: result_file([r[0], r[1][:2]]), "line 3, column 金额"),
+        (lambda r: result_file([r[0], [r[1][0], r[1][1], "301.001", "3008", "余额不足"]]), "line 3, column 金额"),
     ],
-    ids=["wrong-encoding", "missing-column", "amount-mismatch", "duplicated-line"],
+    ids=["wrong-encoding", "missing-column", "amount-mismatch", "duplicated-line", "short-line", "bad-amount"],
 )
 def test_bad_result_files_are_refused_whole(client: TestClient, as_role: Operators, make: Any, where: str) -> None:
     cn_sales(client, as_role)
@@ -297,3 +315,44 @@ def test_sepa_run_writes_valid_pain008_and_imports_pain002(client: TestClient, a
     broken = send(client, as_role, status.replace("</TxSts>", "", 1).encode(), "broken.xml", profile="sepa-core")
     assert broken.status_code == 422
     assert broken.json()["message"].startswith("broken.xml, line ")
+
+
+def test_two_imports_of_the_same_line_at_once_pay_it_once(client: TestClient, as_role: Operators) -> None:
+    """Two different files answering the same line, imported at the same moment: the second waits for the first's
+    row lock, then finds the line no longer pending and is refused as a whole, so the line is paid once."""
+    sales = cn_sales(client, as_role)
+    batch = run(client, as_role, "cn-icbc-gbk")
+    cashier = as_role[Role.CASHIER]
+    lines = list(csv.reader(io.StringIO(client.get(f"/api/v1/billing/debit-batches/{batch['id']}/file",
+                                                   headers=cashier).content.decode("gbk"))))[1:]  # fmt: skip
+    paid = [lines[0][0], lines[0][1], "300.00", "0000", ""]
+    both = result_file([paid, [lines[1][0], lines[1][1], "301.00", "0000", ""]])
+    profile = load_profile("cn-icbc-gbk")
+    app: Any = client.app
+    refused: list[str] = []
+    with app.state.sessions() as first, app.state.sessions() as second:
+        import_results(first, None, profile, "a.csv", result_file([paid]))  # not committed: holds the line's lock
+        waiting = second.connection().connection.driver_connection.info.backend_pid
+
+        def other() -> None:
+            try:
+                import_results(second, None, profile, "b.csv", both)
+                second.commit()
+            except BillingError as err:
+                refused.append(err.code)
+                second.rollback()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        with app.state.engine.connect() as probe:
+            deadline = time.monotonic() + 10
+            query = text("SELECT wait_event_type FROM pg_stat_activity WHERE pid = :pid")
+            while probe.execute(query, {"pid": waiting}).scalar() != "Lock":
+                assert time.monotonic() < deadline, "the second import never waited for the first"
+                time.sleep(0.02)
+        first.commit()
+        thread.join(timeout=10)
+    assert refused == ["debit.concurrent_import"]
+    invoice = ok(client.get(f"/api/v1/billing/invoices/{sales[0].invoice['id']}", headers=cashier))
+    assert (invoice["status"], len(invoice["payments"])) == ("paid", 1)
+    assert ok(client.get(f"/api/v1/billing/invoices/{sales[1].invoice['id']}", headers=cashier))["status"] == "open"

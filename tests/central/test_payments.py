@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from central.core.security import Role
+from central.core.windows import RequestRate
 from central.models import PaymentNotification, PaymentSettlement
 from tests.central.payment_rig import PaymentRig, payment_rig
 
@@ -180,3 +181,26 @@ def test_no_vehicle_at_the_lane_or_a_withdrawn_quote_gives_no_order(rig: Payment
     answer = rig.call("POST", "/api/v1/payments/notify/paypal", content=b"{}")
     assert answer.status_code == 404
     assert answer.json()["code"] == "payment.provider_unknown"
+
+
+def test_the_driver_facing_endpoints_are_rate_limited_per_source_address(
+    rig: PaymentRig, central_engine: Engine
+) -> None:
+    rig.app.state.driver_rates = {"pay_page": RequestRate(3, 60.0), "notify": RequestRate(2, 60.0)}
+    rig.quote("out-1", "S-9", 800)
+    assert rig.call("GET", "/pay/lane/lakeview/out-1").status_code == 200
+    order = rig.order("wechat")
+    assert rig.call("GET", f"/api/v1/pay/orders/{order['id']}").status_code == 200
+    refused = rig.call("GET", "/pay/lane/lakeview/out-1")  # the fourth from this address within the minute
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "rate_limited"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert rig.call("POST", "/api/v1/pay/orders", json={"car_park": "lakeview", "lane": "out-1",
+                                                         "provider": "wechat"}).status_code == 429  # fmt: skip
+    assert rig.provider.pay(order["id"]) == 200
+    assert rig.provider.notify(order["id"]) == 200
+    assert rig.provider.notify(order["id"]) == 429  # a flood of notifications stops at the limit, before any work
+    assert outcomes(central_engine) == ["applied", "duplicate"]
+    metrics = rig.call("GET", "/metrics").text
+    assert 'parkgate_central_rate_limited_total{endpoint="pay_page"} 2.0' in metrics
+    assert 'parkgate_central_rate_limited_total{endpoint="notify"} 1.0' in metrics

@@ -4,6 +4,7 @@ reason and with nothing else; a clean shift has no finding at all."""
 
 from __future__ import annotations
 
+import gc
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -275,3 +276,20 @@ def test_a_gap_belongs_to_the_shift_whose_records_surround_it(
     assert exceptions(shift_of(client, as_role, second)) == ["chain.gap"]
     day = day_of(client, as_role)
     assert sorted(exceptions(s) == ["chain.gap"] for s in day["shifts"]) == [False, True]
+
+
+def test_a_days_reconciliation_leaves_the_garbage_collector_as_it_found_it(
+    edge: EdgeSite, client: TestClient, as_role: Operators
+) -> None:
+    """The collector is paused while a day is reconciled (thousands of rows, no cycles), never left paused."""
+    plain_shift(edge)
+    edge.push(client)
+    assert gc.isenabled()
+    assert len(day_of(client, as_role)["shifts"]) == 1
+    assert gc.isenabled()
+    gc.disable()  # an application that runs without it keeps it off
+    try:
+        assert len(day_of(client, as_role)["shifts"]) == 1
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

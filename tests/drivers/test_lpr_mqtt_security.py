@@ -20,7 +20,7 @@ from drivers.health import Health
 from drivers.lpr.metrics import ERRORS, REJECTED
 from drivers.lpr.mqtt import MAX_MESSAGE, MqttCameraConfig, MqttPlateSubscriber, MqttTls
 from edge.devices.cameras import SiteCameras
-from parking.site import Device
+from edge.site import Device
 from simulators.camera import CameraSim
 
 pytestmark = pytest.mark.mqtt

@@ -15,7 +15,7 @@ from edge.lanes.exit import ExitLane
 from edge.lanes.fees import FeeQuote
 from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
-from parking.wire import PassRecord, RecordKind, VehicleEntry, VehicleList
+from parking.wire import CardRecord, CardStatus, PassRecord, RecordKind, VehicleEntry, VehicleList
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
 CAR_PARK = "lakeview"
@@ -64,12 +64,18 @@ def a_vehicle(plate: str, kind: VehicleList, category: str) -> VehicleEntry:
     )
 
 
+def a_card(number: str, status: CardStatus = CardStatus.ACTIVE, **kw: Any) -> CardRecord:
+    return CardRecord(id=kw.pop("id", f"card-{number}"), number=number, holder="李女士", unit="3-1201",
+                      valid_from=T0 - timedelta(days=30), status=status, **kw)  # fmt: skip
+
+
 def context(
     passes: Iterable[PassRecord] = (),
     vehicles: Iterable[VehicleEntry] = (),
     capacity: dict[str, int] | None = None,
+    cards: Iterable[CardRecord] = (),
 ) -> LaneContext:
-    directory = Directory(CAR_PARK, passes=passes, vehicles=vehicles)
+    directory = Directory(CAR_PARK, passes=passes, cards=cards, vehicles=vehicles)
     return LaneContext(ParkState(capacity or {"small": 10, "large": 2}), DirectoryHolder(directory))
 
 

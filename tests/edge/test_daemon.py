@@ -25,9 +25,9 @@ import pytest
 from drivers.lpr import encode_isapi_xml, encode_milesight
 from drivers.modbus import IoMap, IoPoint
 from edge.daemon import EdgeDaemon
+from edge.site import load_site
 from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
-from parking.site import load_site
 from parking.wire import SyncPage
 from simulators.barrier import SAFETY_LOOP, BarrierConfig, BarrierModel, LaneModel
 from simulators.card_reader import OsdpCardReaderSim, WiegandConverterSim

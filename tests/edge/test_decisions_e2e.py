@@ -16,8 +16,8 @@ import pytest
 
 from edge.daemon import EdgeDaemon
 from edge.lanes.lane import Phase
+from edge.site import load_site
 from edge.store.lists import ListStore, lists_path
-from parking.site import load_site
 from parking.wire import PassRecord, SyncPage, VehicleEntry, VehicleList
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel, Vehicle
 from simulators.io_module import IoModuleSimulator

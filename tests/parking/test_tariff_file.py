@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from edge.site import SiteError, load_site
 from parking.cli import main
-from parking.site import SiteError, load_site
 from parking.tariff import TariffFileError, load_tariff, parse_tariff
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"

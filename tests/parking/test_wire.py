@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+from pydantic import ValidationError
+
 from parking.ids import id_time_ms, new_id
-from parking.wire import GENESIS_HASH, IngestBatch, JournalRecord, RecordKind, seal, verify_record
+from parking.wire import (
+    GENESIS_HASH,
+    IngestAck,
+    IngestBatch,
+    JournalRecord,
+    RecordKind,
+    SyncPage,
+    seal,
+    verify_record,
+)
 
 
 def make_chain(n: int) -> list[JournalRecord]:
@@ -58,3 +70,19 @@ def test_a_pinned_clock_never_drags_real_ids_into_the_future() -> None:
     assert pinned == sorted(pinned)
     assert id_time_ms(pinned[0]) == future
     assert id_time_ms(new_id()) < future
+
+
+def test_an_edge_reads_a_newer_centrals_replies_ignoring_fields_it_does_not_know() -> None:
+    pass_ = {"id": "p1", "holder": "王芳", "plates": ["粤B12345"], "valid_from": "2026-12-01T00:00:00+08:00",
+             "valid_to": "2026-12-31T23:59:59+08:00", "added_later": "x"}  # fmt: skip
+    page = {"since": 0, "version": 7, "full": True, "more": False, "passes": [pass_], "added_later": {"a": 1}}
+    ack = {"accepted": ["r1"], "duplicates": [], "chain": "ok", "last_seq": 1, "added_later": []}
+    assert IngestAck.model_validate(ack).accepted == ["r1"]
+    read = SyncPage.model_validate(page)
+    assert read.version == 7
+    assert read.passes[0].plates == ["粤B12345"]
+
+
+def test_central_still_refuses_an_unknown_field_in_what_the_edge_sends() -> None:
+    with pytest.raises(ValidationError, match="added_later"):
+        IngestBatch.model_validate({"edge_id": "e1", "records": [], "added_later": 1})

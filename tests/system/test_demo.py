@@ -15,10 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from central.core.config import Settings
+from central.main import create_app
 from simulators.demo import Demo, DemoError
 from simulators.demo_processes import Child, parkgate
 from simulators.traffic import SHOWCASE, ReadFault, TrafficMix, VehicleKind, plan_traffic
+from tests.central.office import csrf_of
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,14 +74,37 @@ def check_artefacts(workdir: Path, output: str) -> None:
     central = sqlite3.connect(workdir / "central.sqlite3")
     delivered = central.execute("SELECT count(*) FROM edge_records WHERE edge_id = 'demo-edge'").fetchone()[0]
     kinds = {row[0] for row in central.execute("SELECT transaction_kind FROM edge_transactions")}
-    paid = central.execute("SELECT sum(amount_minor) FROM edge_transactions WHERE transaction_kind = 'payment'")
+    paid = central.execute("SELECT sum(amount) FROM money_records WHERE kind = 'transaction' AND event = 'payment' "
+                           "AND method = 'cash'")  # fmt: skip
     takings = paid.fetchone()[0]
+    scanned = central.execute("SELECT amount FROM money_records WHERE kind = 'transaction' AND event = 'payment' "
+                              "AND method = 'epay'").fetchall()  # fmt: skip
+    orders = central.execute("SELECT provider, amount FROM payment_orders WHERE state = 'paid'").fetchall()
     central.close()
+    assert scanned, "no scan-to-pay payment reached central"
+    assert scanned == [(500,)] * len(scanned)
+    assert orders == [("wechat", 500)] * len(scanned)  # each journaled e-payment is a paid order at central
+    assert f"scan-to-pay 5.00 CNY by phone at the unattended exit ({len(scanned)} payments" in output
     assert delivered == records
     assert {"pass", "payment"} <= kinds
     assert takings
     assert takings % 500 == 0
     assert f"{takings // 100}.00 CNY in cash at the booth" in output
+
+
+def supervisors_queue(workdir: Path, username: str, password: str) -> str:
+    """The reconciliation queue's shifts to review today, as the demo's supervisor sees them in the office console
+    (central on the demo's SQLite database, signed in through the form)."""
+    settings = Settings(database_url=f"sqlite:///{workdir / 'central.sqlite3'}", bootstrap_admin_password=None)
+    with TestClient(create_app(settings)) as office:
+        token = csrf_of(office, "/office/sign-in")
+        signed = office.post("/office/sign-in", data={"csrf_token": token, "username": username,
+                                                      "password": password}, follow_redirects=False)  # fmt: skip
+        assert signed.status_code == 303, signed.text
+        page = office.get("/office/reconciliation")
+        assert page.status_code == 200, page.text
+    html: str = page.text
+    return html.split('class="queue" data-state="to_review"', 1)[1].split("</section>", 1)[0]
 
 
 @pytest.mark.slow
@@ -91,7 +118,8 @@ def test_demo_runs_the_whole_system_and_leaves_nothing_behind(tmp_path: Path) ->
     for expected in ("central    pid", "edge       pid", "booth      collector c01 signed in",
                      "-> open (pass): monthly pass", "-> open (temporary): plate not on any list",
                      "-> open (free): free vehicle", "camera read '", "booth: cash 5.00 paid", "journal OK:",
-                     "demo finished: OK"):  # fmt: skip
+                     "demo finished: OK", "/pay/lane/demo/out-2", "phone: scanned the lane's code, paid 5.00 by WeChat",
+                     "provider   WeChat Pay and Alipay simulator http://127.0.0.1:"):  # fmt: skip
         assert expected in output, f"{expected!r} not in:\n{output}"
     entered = int(re.search(r"vehicles   (\d+) in, (\d+) out", output).group(1))  # type: ignore[union-attr]
     left = int(re.search(r"vehicles   (\d+) in, (\d+) out", output).group(2))  # type: ignore[union-attr]
@@ -108,6 +136,11 @@ def test_demo_runs_the_whole_system_and_leaves_nothing_behind(tmp_path: Path) ->
         roles = {row[0] for row in db.execute("SELECT role FROM users")}
     assert roles == {"admin", "front_desk", "cashier", "supervisor", "office", "auditor", "collector"}
     check_artefacts(workdir, output)
+    closed = re.search(r"collector c01 closed shift (\S+), cash counted", output)
+    assert closed, output
+    supervisor = re.search(r"supervisor +demo-supervisor / (\S+)", output)
+    assert supervisor, output
+    assert f'data-shift="{closed[1]}"' in supervisors_queue(workdir, "demo-supervisor", supervisor[1])
     assert processes_using(workdir) == []
     assert not list((workdir / "pty").iterdir()) or all(not p.exists() for p in (workdir / "pty").iterdir())
 
@@ -206,4 +239,9 @@ def test_a_car_park_day_for_ten_minutes(tmp_path: Path) -> None:
         roles = {row[0] for row in db.execute("SELECT role FROM users")}
     assert roles == {"admin", "front_desk", "cashier", "supervisor", "office", "auditor", "collector"}
     check_artefacts(workdir, output)
+    closed = re.search(r"collector c01 closed shift (\S+), cash counted", output)
+    assert closed, output
+    supervisor = re.search(r"supervisor +demo-supervisor / (\S+)", output)
+    assert supervisor, output
+    assert f'data-shift="{closed[1]}"' in supervisors_queue(workdir, "demo-supervisor", supervisor[1])
     assert processes_using(workdir) == []

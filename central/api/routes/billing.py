@@ -148,6 +148,7 @@ class PaymentIn(RequestModel):
     method: PaymentMethod
     amount_minor: MinorUnits
     reference: Reference = ""
+    note: Annotated[str, Field(max_length=500, description="why or how it was taken; kept in the audit log")] = ""
     request_id: RequestField = None
 
 
@@ -315,6 +316,7 @@ def pay(
         method=body.method,
         amount_minor=body.amount_minor,
         reference=body.reference,
+        note=body.note,
         request_id=request_id(client_request, body.request_id),
     )
     session.commit()

@@ -4,7 +4,6 @@ their summary, and the import of the bank's result file (sent as the request bod
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path as FilePath
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
@@ -17,7 +16,7 @@ from central.api.errors import not_found
 from central.api.fields import Limit, Name, Offset, RequestModel, ResponseModel, RowId, When
 from central.api.routes import API_PREFIX
 from central.api.routes.billing_common import CSV_XLSX, BookReaders, Cashiers, ClientRequestId, request_id, table_file
-from central.billing.debit_profiles import DebitProfile, load_profile
+from central.billing.debit_profiles import DebitProfile, load_profile, profile_folder
 from central.billing.debit_results import import_results
 from central.billing.debit_run import run_debit
 from central.billing.exports import batch_table
@@ -93,7 +92,7 @@ class ImportOut(ResponseModel):
 
 
 def _profile(settings: Settings, name: str) -> DebitProfile:
-    return load_profile(name, FilePath(settings.debit_profile_dir) if settings.debit_profile_dir else None)
+    return load_profile(name, profile_folder(settings.debit_profile_dir))
 
 
 def _batch(session: SessionDep, batch_id: int) -> DebitBatch:

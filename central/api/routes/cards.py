@@ -1,7 +1,7 @@
 """Access cards (门禁卡): access groups, issue, report lost, revoke, replace; the deposit is recorded on the card.
 
 A card that stops (lost, revoked, replaced) is published with its new status, so every edge refuses it at its next
-sync.
+sync; ``/cards/{id}/refusals`` lists where it was presented since (the front desk's "lost card presented at lane X").
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from central.api.fields import (
 )  # fmt: skip
 from central.api.routes import API_PREFIX
 from central.audit import record_change, snapshot
+from central.card_refusals import CardRefusal, card_refusals
 from central.core.security import Role
 from central.issuing import issue_card, replace_card, stop_card
 from central.models import AccessCard, AccessGroup, User
@@ -157,6 +158,24 @@ def list_cards(
     if status is not None:
         query = query.where(AccessCard.status == status.value)
     return list(session.scalars(query))
+
+
+class RefusalOut(ResponseModel):
+    at: datetime
+    car_park: str
+    lane: str | None
+    card: str
+    status: str = Field(description="the card's state as the edge's lists had it: lost, revoked, replaced")
+    at_exit: bool = Field(description="true: seen at an exit (the vehicle left paying); false: refused at an entry")
+    record: str = Field(description="the edge's journal record")
+
+
+@router.get("/cards/{card_id}/refusals", response_model=list[RefusalOut],
+            summary="Where the lanes refused this stopped card (lost, revoked, replaced), newest first")  # fmt: skip
+def refusals(card_id: RecordKey, session: SessionDep, _user: User = Readers) -> list[CardRefusal]:
+    if session.get(AccessCard, card_id) is None:
+        raise not_found("card", card_id)
+    return card_refusals(session, [card_id])
 
 
 @router.post("/cards", response_model=CardOut, status_code=201, summary="Issue a card to a holder")

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import Field
 from sqlalchemy import select
 
-from central.api.deps import CurrentEdge, MetricsDep, SessionDep, SettingsDep, allow
+from central.api.deps import CurrentEdge, MetricsDep, SessionDep, SettingsDep, allow, rate_limited
 from central.api.errors import ApiError, not_found
 from central.api.fields import RequestModel, Text
 from central.api.routes import API_PREFIX
@@ -117,7 +117,7 @@ def post_acks(body: AcksIn, edge: CurrentEdge, session: SessionDep) -> dict[str,
 
 
 @router.post("/payments/notify/{provider}", summary="A provider's payment notification (verified by its signature)",
-             openapi_extra={"x-roles": ["provider"]})  # fmt: skip
+             openapi_extra={"x-roles": ["provider"]}, dependencies=[rate_limited("notify")])  # fmt: skip
 async def notify(provider: ProviderName, request: Request, metrics: MetricsDep) -> Response:
     adapter = provider_named(request, provider)
     body = await request.body()
@@ -158,7 +158,7 @@ def order_json(order: PaymentOrder) -> dict[str, Any]:
 
 
 @router.post("/pay/orders", summary="The driver: an order to pay the vehicle's fee (the same request: the same "
-             "order)", openapi_extra={"x-roles": ["public"]})  # fmt: skip
+             "order)", openapi_extra={"x-roles": ["public"]}, dependencies=[rate_limited("pay_page")])  # fmt: skip
 def post_order(body: OrderIn, request: Request, session: SessionDep, settings: SettingsDep,
                metrics: MetricsDep) -> dict[str, Any]:  # fmt: skip
     adapter = provider_named(request, body.provider)
@@ -187,7 +187,7 @@ def post_order(body: OrderIn, request: Request, session: SessionDep, settings: S
 
 
 @router.get("/pay/orders/{order_id}", summary="The driver: an order's state (the page polls it)",
-            openapi_extra={"x-roles": ["public"]})  # fmt: skip
+            openapi_extra={"x-roles": ["public"]}, dependencies=[rate_limited("pay_page")])  # fmt: skip
 def get_order(order_id: Annotated[str, Path(pattern=r"^PG[0-9A-F]{20,30}$")], session: SessionDep) -> dict[str, Any]:
     order = session.get(PaymentOrder, order_id)
     if order is None:

@@ -18,7 +18,7 @@ from central.core.config import Settings
 from central.core.db import utcnow
 from central.core.security import Role
 from central.models import CarPark, User
-from central.payments.statement import e_payments_of_day
+from central.payments.statement import e_payments_of_day, pay_stations_of_day
 from central.reconciliation.findings import ReconcileSettings
 from central.reconciliation.loader import reconcile_day
 from central.reconciliation.review import ReconciliationError, decide, reconcile_one
@@ -69,6 +69,7 @@ def get_day(
     park = session.get(CarPark, car_park)
     zone = ZoneInfo(park.timezone if park is not None else "Asia/Shanghai")
     result["e_payments"] = e_payments_of_day(session, car_park, day, zone)  # beside the shifts' cash
+    result["pay_stations"] = pay_stations_of_day(session, car_park, day, zone)
     return result
 
 

@@ -11,13 +11,13 @@ from pydantic import Field
 from sqlalchemy import select
 
 from central.api.deps import CurrentEdge, SessionDep, allow
-from central.api.errors import ApiError, not_found
+from central.api.errors import not_found
 from central.api.fields import RequestModel, Text
 from central.api.routes import API_PREFIX
-from central.audit import record_change
 from central.core.db import utcnow
 from central.core.security import Role
-from central.models import CarPark, Lane, RemoteVend, User
+from central.models import RemoteVend, User
+from central.remote_vends import request_vend, vend_json
 
 router = APIRouter(prefix=API_PREFIX, tags=["remote vend"])
 Operators = allow(Role.SUPERVISOR, Role.ADMIN)
@@ -32,28 +32,10 @@ class RemoteVendIn(RequestModel):
     evidence: str | None = Field(default=None, max_length=500, description="the intercom camera's image, if any")
 
 
-def vend_json(vend: RemoteVend) -> dict[str, Any]:
-    return {
-        "id": vend.id, "car_park": vend.car_park_id, "lane": vend.lane_id, "reason": vend.reason,
-        "evidence": vend.evidence, "requested_by": vend.requested_by, "requested_at": vend.requested_at.isoformat(),
-        "delivered_at": vend.delivered_at.isoformat() if vend.delivered_at else None,
-        "journal_record": vend.journal_record, "outcome": vend.outcome,
-    }  # fmt: skip
-
-
 @router.post("/remote-vends", status_code=201, summary="Open an unattended lane from the office, with a reason")
 def post_vend(body: RemoteVendIn, session: SessionDep, user: User = Operators) -> dict[str, Any]:
-    if session.get(CarPark, body.car_park) is None:
-        raise not_found("car_park", body.car_park)
-    lane = session.get(Lane, body.lane)
-    if lane is not None and lane.car_park_id != body.car_park:
-        raise ApiError(422, "remote_vend.lane_elsewhere", f"lane {body.lane!r} is not at {body.car_park!r}")
-    vend = RemoteVend(car_park_id=body.car_park, lane_id=body.lane, reason=body.reason, evidence=body.evidence,
-                      requested_by=user.username, requested_at=utcnow())  # fmt: skip
-    session.add(vend)
-    session.flush()
-    record_change(session, user, "remote_vend.request", "remote_vend", vend.id, None, vend_json(vend),
-                  reason=body.reason)  # fmt: skip
+    vend = request_vend(session, user, car_park=body.car_park, lane=body.lane, reason=body.reason,
+                        evidence=body.evidence)  # fmt: skip
     session.commit()
     return vend_json(vend)
 

@@ -65,10 +65,7 @@ def invoices(request: Request, session: SessionDep, pages: PagesDep, holder: str
     who = filters.text("holder", max_length=64)
     state = filters.choice("status", INVOICE_STATES, required=False)
     park = filters.text("car_park", max_length=64)
-    chosen = filters.raw("month").strip()
-    if chosen and not (len(chosen) == 7 and chosen[4] == "-" and chosen[:4].isdigit() and chosen[5:].isdigit()
-                       and 2000 <= int(chosen[:4]) < 2200 and 1 <= int(chosen[5:]) <= 12):  # fmt: skip
-        filters.refuse("month", N_("Enter a month as YYYY-MM."))
+    chosen = filters.month("month")
     query = select(Invoice, Holder).join(Holder, Holder.id == Invoice.holder_id)
     if who:
         like = f"%{who}%"
@@ -79,7 +76,7 @@ def invoices(request: Request, session: SessionDep, pages: PagesDep, holder: str
         query = query.where(Invoice.status == state)
     if park:
         query = query.where(Invoice.car_park == park)
-    if chosen and "month" not in filters.errors:
+    if chosen:
         start, end = _month_bounds(chosen)
         query = query.where(Invoice.issued_at >= start, Invoice.issued_at < end)
     paging: Paging[tuple[Invoice, Holder]] = Paging.of("/office/invoices", page, holder=who, status=state,
@@ -143,11 +140,12 @@ def pay(invoice_id: int, request: Request, form: PostedForm, session: SessionDep
     method = form.choice("method", DESK_METHODS)
     amount = form.amount("amount", invoice.currency, required=True)
     reference = form.text("reference", max_length=128)
+    note = form.text("note", max_length=500)
     submission = form.text("submission", max_length=64)
     if form.ok:
         try:
             payment = take_payment(session, operator.user, invoice_id=invoice.id, method=PaymentMethod(method),
-                                   amount_minor=amount, reference=reference,
+                                   amount_minor=amount, reference=reference, note=note,
                                    request_id=f"office:{submission}" if submission else None)  # fmt: skip
         except BillingError as err:
             session.rollback()

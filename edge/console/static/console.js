@@ -128,6 +128,14 @@
     if (last) {
       $("security-alert").textContent = t("security_alert").replace("{source}", last.source) + " · " + last.at_local;
     }
+    const laneAlerts = (state.lane_alerts || []).filter((a) => a.kind === "stopped_card");
+    const stopped = laneAlerts[laneAlerts.length - 1];
+    $("lane-alert").hidden = !stopped;
+    if (stopped) {
+      const d = stopped.details;
+      $("lane-alert").textContent = t("stopped_card_alert").replace("{card}", d.card).replace("{lane}", stopped.lane)
+        .replace("{status}", t("card_" + d.card_status)).replace("{holder}", d.holder) + " · " + stopped.at_local;
+    }
     const view = chooseView();
     const wasHidden = $(view).hidden;
     show(view);

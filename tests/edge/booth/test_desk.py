@@ -13,7 +13,7 @@ from argon2 import PasswordHasher
 from edge.booth.booth import Booth
 from edge.booth.desk import BoothDesk, DeskError
 from edge.booth.operators import OperatorStore, Role
-from edge.lanes.actions import Commit, Draft, LaneAction, Passed
+from edge.lanes.actions import Commit, Draft, LaneAction, Passed, Released
 from edge.lanes.events import LaneEvent
 from edge.lanes.lane import Lane, LaneContext, Phase
 from edge.lanes.park import ParkState
@@ -61,6 +61,8 @@ class LocalLanes:
         for action in actions:
             if isinstance(action, Commit):
                 await self.commit(action.drafts)
+            elif isinstance(action, Released):
+                self.desk.released(lane_id, action)
             elif isinstance(action, Passed):
                 self.desk.passed(lane_id, action.session)
         return actions

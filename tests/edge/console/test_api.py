@@ -23,10 +23,10 @@ from pypdf import PdfReader
 from edge.booth.desk import BoothDesk
 from edge.booth.operators import Role
 from edge.daemon import EdgeDaemon, Submit
-from edge.lanes.actions import Draft
+from edge.lanes.actions import Draft, Released
 from edge.lanes.events import BarrierPosition, BarrierReport, LaneEvent, Loop, LoopChanged, PlateSeen
 from edge.lanes.park import Session, SessionKind
-from parking.site import SiteConfig, load_site
+from edge.site import SiteConfig, load_site
 from parking.wire import RecordKind
 from tests.edge.central_double import TOKEN
 from tests.edge.test_daemon import modbus_io_devices
@@ -583,11 +583,8 @@ async def test_temporary_cards_issued_at_entry_and_collected_at_exit_reach_the_s
                                                       "identity": {"card": "A-77"}}),
     ]  # fmt: skip
     edge.desk.committed(opened)
-    exit_lane = edge.desk.exit_lane("out-1")
-    exit_lane.released = dispensed
-    edge.desk.committed([Draft("r-3", RecordKind.SESSION, "out-1", now, {"event": "closed", "session": "s-1"})])
-    exit_lane.released = presented
-    edge.desk.committed([Draft("r-4", RecordKind.SESSION, "out-1", now, {"event": "closed", "session": "s-2"})])
+    edge.desk.released("out-1", Released("nothing_due", dispensed, by_booth=False))
+    edge.desk.released("out-1", Released("pass", presented, by_booth=False))
     assert (shift.tally.cards_issued["entry"], shift.tally.cards_collected) == (1, 1)
     assert shift.tally.expected_cards(100) == 100
 

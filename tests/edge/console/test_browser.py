@@ -26,7 +26,7 @@ from pypdf import PdfReader
 from edge.booth.operators import Role
 from edge.daemon import EdgeDaemon
 from edge.devices.wiring import LaneDevices
-from parking.site import load_site
+from edge.site import load_site
 from parking.wire import PassRecord, RecordKind
 from simulators.camera import render_vehicle
 from tests.edge.central_double import CentralDouble

@@ -17,7 +17,7 @@ from drivers.escpos.decode import decode, printed_text
 from drivers.health import Health
 from edge.booth.operators import Role
 from edge.daemon import EdgeDaemon, Submit
-from parking.site import SiteConfig, load_site
+from edge.site import SiteConfig, load_site
 from tests.edge.console.test_api import (
     FLOAT,
     Edge,

@@ -17,7 +17,7 @@ from drivers.lpr import encode_isapi_xml
 from drivers.lpr.metrics import REFUSED, REJECTED
 from edge.devices.cameras import SiteCameras
 from edge.lanes.events import LaneEvent, PlateSeen
-from parking.site import Device
+from edge.site import Device
 from simulators.camera import CameraSim
 from tests.edge.test_daemon import SimLane, daemon_for, free_port, online, start_sim, until, write_site
 

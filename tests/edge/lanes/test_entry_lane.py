@@ -88,7 +88,28 @@ def test_expired_or_suspended_pass_enters_as_temporary_with_reason() -> None:
     assert session["decision"].startswith("pass expired")
     feed(lane, clock, *cross())
     actions = feed(lane, clock, *arrive("粤B11111"))
+    # Suspended with no reason given (by hand, or an older central that sends none): the generic reason.
     assert drafts(actions, RecordKind.SESSION)[0].payload["decision"] == "pass suspended"
+    assert of_type(actions, Display)[0].lines == ("粤B11111", "月租卡已暂停", "按临时车收费", "临时车 欢迎光临")
+
+
+def test_a_pass_suspended_for_arrears_says_why_on_the_display_and_in_the_record() -> None:
+    held = a_pass(card="123:45678", status=PassStatus.SUSPENDED, status_reason="arrears")
+    lane, clock = entry_lane(context(passes=[held])), Clock()
+    actions = feed(lane, clock, *arrive("粤B3R7K2"))
+    session = drafts(actions, RecordKind.SESSION)[0].payload
+    assert (session["session_kind"], session["decision"]) == ("temporary", "pass suspended: arrears")
+    assert session["identity"]["reason"] == "pass suspended: arrears"
+    assert "expired_pass" in session["flags"]
+    assert of_type(actions, Display)[0].lines == ("粤B3R7K2", "月租卡已暂停：欠费", "按临时车收费", "临时车 欢迎光临")
+    feed(lane, clock, *cross())
+    by_card = feed(lane, clock, LoopChanged(Loop.ARMING, True), CardPresented("123:45678"))  # the pass's card
+    assert "月租卡已暂停：欠费" in of_type(by_card, Display)[0].lines
+    feed(lane, clock, *cross())
+    unknown = a_pass("粤B22222", status=PassStatus.SUSPENDED, status_reason="audit")  # a reason this edge never met
+    actions = feed(entry_lane(context(passes=[unknown])), clock, *arrive("粤B22222"))
+    assert drafts(actions, RecordKind.SESSION)[0].payload["decision"] == "pass suspended: audit"
+    assert "月租卡已暂停：audit" in of_type(actions, Display)[0].lines
 
 
 def test_blacklist_is_denied_alerted_and_recorded() -> None:

@@ -17,7 +17,7 @@ from edge.lanes.events import (
     WaiveFee,
 )
 from edge.lanes.lane import LaneContext, Phase
-from parking.wire import RecordKind, VehicleList
+from parking.wire import PassStatus, RecordKind, VehicleList
 from tests.edge.kit import (
     Clock,
     a_pass,
@@ -65,6 +65,21 @@ def test_temporary_pays_at_attended_exit() -> None:
     assert closing.payload["transaction"] == tx.id
     assert ctx.park.occupancy["small"] == 0
     assert of_type(feed(lane, clock, *cross()), CloseBarrier)
+
+
+def test_a_pass_suspended_for_arrears_pays_at_the_exit_and_is_told_why() -> None:
+    held = a_pass(status=PassStatus.SUSPENDED, status_reason="arrears")
+    ctx, clock = context(passes=[held]), Clock()
+    enter(ctx, clock, "粤B3R7K2")
+    clock.advance(2 * 3600)
+    lane = exit_lane(ctx)
+    actions = feed(lane, clock, *arrive("粤B3R7K2"))
+    assert opens(actions) == []
+    assert lane.phase is Phase.WAITING
+    assert of_type(actions, Display)[0].lines == ("粤B3R7K2", "月租卡已暂停：欠费", "按临时车收费", "请缴费 15.00元")
+    paid = feed(lane, clock, TakePayment(operator="c-7", reason="cash", amount=1500))
+    (tx,) = drafts(paid, RecordKind.TRANSACTION)
+    assert tx.payload["identity"]["reason"] == "pass suspended: arrears"
 
 
 def test_within_the_free_period_opens_by_itself() -> None:

@@ -4,6 +4,7 @@ restarts, snapshots and deltas."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,12 +13,12 @@ import httpx
 import pytest
 
 from drivers.health import Backoff
-from edge.lanes.actions import Commit, LaneAction
+from edge.lanes.actions import Commit, Display, LaneAction
 from edge.lanes.directory import Directory
 from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
 from edge.store.sync import CentralError, ListSync, Outbox
-from parking.wire import ChainStatus, ListKind, VehicleList
+from parking.wire import ChainStatus, ListKind, PassStatus, SyncPage, VehicleList
 from tests.edge.central_double import TOKEN, CentralDouble
 from tests.edge.kit import T0, Clock, a_pass, a_vehicle, arrive, context, cross, entry_lane, feed
 
@@ -184,3 +185,28 @@ async def test_a_snapshot_replaces_stale_lists(tmp_path: Path, central: CentralD
         central.purged_through = central.version  # central forgot the deletion: the edge must get a snapshot
         await sync.pull_once()
     assert [p.id for p in store.passes()] == ["pass-粤B00002"]
+
+
+def test_a_suspension_reason_is_kept_by_the_store_and_an_older_centrals_page_without_one_still_reads(
+    tmp_path: Path,
+) -> None:
+    """Central says why billing holds a pass; an older central's records have no such field: both are refused at
+    the lane, with the reason where there is one and the generic one otherwise."""
+    held = a_pass("粤B3R7K2", status=PassStatus.SUSPENDED, status_reason="arrears").model_dump(mode="json")
+    older = a_pass("粤B11111", status=PassStatus.SUSPENDED).model_dump(mode="json", exclude={"status_reason"})
+    assert "status_reason" not in older
+    page = {"since": 0, "version": 2, "full": True, "more": False, "passes": [held, older]}
+    store = ListStore(lists_path(tmp_path / "j.sqlite3"))
+    store.apply(SyncPage.model_validate_json(json.dumps(page)), replace=True)
+    ctx = context()
+    ctx.lists.directory = store.directory("lakeview")
+    store.close()
+    lane, clock = entry_lane(ctx), Clock()
+    shown: list[tuple[str, tuple[str, ...]]] = []
+    for plate in ("粤B3R7K2", "粤B11111"):
+        actions = feed(lane, clock, *arrive(plate))
+        session = next(d for a in actions if isinstance(a, Commit) for d in a.drafts if d.payload.get("event"))
+        display = next(a for a in actions if isinstance(a, Display))
+        shown.append((str(session.payload["decision"]), display.lines[1:2]))
+        feed(lane, clock, *cross())
+    assert shown == [("pass suspended: arrears", ("月租卡已暂停：欠费",)), ("pass suspended", ("月租卡已暂停",))]

@@ -7,6 +7,7 @@ then opens. Paying inside then leaving within the grace, paying the difference a
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session as DbSession
@@ -26,17 +29,18 @@ from edge.lanes.exit import ExitLane
 from edge.lanes.fees import FeeQuoter, TariffFees
 from edge.lanes.lane import LaneSettings, Phase
 from edge.lanes.park import Session, SessionKind
-from edge.lanes.payments import Prepayment, prepay
+from edge.lanes.payments import Prepayment, prepay, quote_session
 from edge.runner import LaneRunner
 from edge.store.journal import Journal
 from edge.store.sync import Outbox
 from edge.store.tariff_versions import tariff_version_drafts
 from edge.store.writer import JournalWriter
 from edge.unattended.exit_payments import OFFLINE_LINES, ExitPayments
+from edge.unattended.kiosk import PayStations
 from edge.unattended.remote_vend import RemoteVends
 from parking.ids import new_id
 from parking.wire import RecordKind
-from tests.central.conftest import central_engine, role_tokens  # noqa: F401 - fixtures
+from tests.central.conftest import PASSWORD, central_engine, role_tokens  # noqa: F401 - fixtures
 from tests.central.payment_rig import PaymentRig, free_port, payment_rig
 from tests.edge.kit import CAR_PARK, Clock, HourlyTariff, arrive, context, cross
 from tests.edge.store.test_journal import Observer, RecordingPort
@@ -306,3 +310,110 @@ async def test_a_plate_search_never_shows_another_vehicle(rig: PaymentRig, lane_
     assert 'data-refused="too_short"' in short.text
     none = rig.call("GET", "/pay/lakeview", params={"plate": "A9999", **window})
     assert 'data-refused="none"' in none.text
+
+
+def office_as(rig: PaymentRig, role: Role) -> httpx.Client:
+    """A browser at the office signed in as the test user of ``role`` (through the sign-in form)."""
+    browser = httpx.Client(base_url=rig.central, timeout=10)
+    token = csrf_token(browser.get("/office/sign-in").text)
+    answer = browser.post("/office/sign-in", data={"csrf_token": token, "username": str(role), "password": PASSWORD})
+    assert answer.status_code == 303, answer.text
+    return browser
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([0-9a-f]+)"', html)
+    assert match is not None, "no CSRF token on the page"
+    return match[1]
+
+
+def vend(browser: httpx.Client, page: str, reason: str) -> httpx.Response:
+    """Post the remote vend form of ``page`` for lakeview's out-1."""
+    data = {"csrf_token": csrf_token(page), "lane": "lakeview/out-1", "reason": reason}
+    return browser.post("/office/remote-vends", data=data)
+
+
+async def test_the_office_page_opens_an_unattended_lane_with_a_reason_journaled_and_audited(
+    rig: PaymentRig, lane_exit: Exit
+) -> None:
+    lane = {"id": "out-1", "car_park_id": "lakeview", "name": "West exit", "direction": "exit"}
+    answer = rig.call("POST", "/api/v1/lanes", headers=rig.staff.admin, json=lane)
+    assert answer.status_code == 201, answer.text
+    await lane_exit.entered(hours_ago=2.5)
+    await lane_exit.arrives()
+    lane_exit.payments.vends = RemoteVends(lane_exit.client, lane_exit.journal, {"out-1": lane_exit.runner},
+                                           lambda: lane_exit.clock.now)  # fmt: skip
+    auditor, supervisor = office_as(rig, Role.AUDITOR), office_as(rig, Role.SUPERVISOR)
+    cashier = office_as(rig, Role.CASHIER)
+    try:
+        assert cashier.get("/office/remote-vends").status_code == 403
+        read_only = auditor.get("/office/remote-vends")
+        assert read_only.status_code == 200
+        assert 'action="/office/remote-vends"' not in read_only.text.replace(
+            'method="get" action="/office/remote-vends"', ""
+        )
+        refused = vend(auditor, read_only.text, "let them out")
+        assert refused.status_code == 403
+        page = supervisor.get("/office/remote-vends", headers={"Accept-Language": "en"})
+        assert 'value="lakeview/out-1"' in page.text
+        assert "Open the barrier" in page.text
+        assert "开闸" in supervisor.get("/office/remote-vends").text
+        forged = supervisor.post("/office/remote-vends", data={"csrf_token": "0" * 64, "lane": "lakeview/out-1",
+                                                               "reason": "no token"})  # fmt: skip
+        assert forged.status_code == 403
+        unsaid = vend(supervisor, page.text, " ")
+        assert unsaid.status_code == 422
+        assert 'id="reason-error"' in unsaid.text  # said beside the field (in Chinese: the default language)
+        assert lane_exit.port.calls.count("open") == 0
+        reason = "intercom: the driver's card was declined twice; plate checked on camera"
+        asked = vend(supervisor, page.text, reason)
+        assert asked.status_code == 303, asked.text
+        assert "done=requested" in asked.headers["location"]
+        await lane_exit.payments.step()
+        assert lane_exit.port.calls.count("open") == 1
+        [(operator, why)] = lane_exit.journal.rows("SELECT operator, reason FROM manual_actions")
+        assert (operator, why) == ("office:supervisor", reason)
+        shown = auditor.get("/office/remote-vends?car_park=lakeview")
+        assert 'data-outcome="opened"' in shown.text
+        assert reason.replace("'", "&#39;") in shown.text
+        audit = rig.call("GET", "/api/v1/audit?entity=remote_vend", headers=rig.staff[Role.SUPERVISOR]).json()
+        assert [(entry["action"], entry["username"], entry["after"]["reason"]) for entry in audit] == [
+            ("remote_vend.request", "supervisor", reason)]  # fmt: skip
+    finally:
+        for browser in (auditor, supervisor, cashier):
+            browser.close()
+
+
+async def test_pay_station_payments_reach_the_days_reconciliation_by_station(rig: PaymentRig, lane_exit: Exit) -> None:
+    stations = PayStations({"ps-1": "kiosk-token-0123456789abcdef"}, lane_exit.ctx.park, {"out-1": lane_exit.runner},
+                           lane_exit.journal, quote=lambda sid: quote_session(lane_exit.ctx.park, lane_exit.fees,
+                                                                              "residential", sid, lane_exit.clock.now),
+                           prepay=lane_exit.prepay, clock=lambda: lane_exit.clock.now, car_park="lakeview")  # fmt: skip
+    app = web.Application()
+    stations.attach(app)
+    server = TestServer(app)
+    await server.start_server()
+    kiosk = httpx.AsyncClient(base_url=str(server.make_url("/kiosk/v1")), timeout=5,
+                              headers={"Authorization": "Bearer kiosk-token-0123456789abcdef"})  # fmt: skip
+    try:
+        ahead = await lane_exit.entered(hours_ago=1.5, plate="粤B00001")
+        await lane_exit.entered(hours_ago=2.5)
+        await lane_exit.arrives()  # this one waits at out-1 and pays at the kiosk beside it
+        for plate, reference in (("粤B00001", "T1"), (PLATE, "T2")):
+            [vehicle] = (await kiosk.post("/quote", json={"plate": plate})).json()["vehicles"]
+            paid = await kiosk.post("/payments", json={"session": vehicle["session"], "amount": vehicle["due"],
+                                                       "reference": reference})  # fmt: skip
+            assert paid.status_code == 200, paid.text
+        assert ahead.paid == 1000
+        assert lane_exit.port.calls.count("open") == 1
+        assert await Outbox(lane_exit.journal, lane_exit.client, "lakeview-edge").send_once() > 0
+        day = lane_exit.clock.now.astimezone(ZoneInfo("Asia/Shanghai")).date()
+        answer = rig.call("GET", f"/api/v1/reconciliation/days/lakeview/{day}", headers=rig.staff[Role.SUPERVISOR])
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["pay_stations"] == {
+            "by_station": {"ps-1": {"count": 2, "amount": 2500, "ahead": 1000, "at_exit": 1500}},
+            "total": 2500,
+        }
+    finally:
+        await kiosk.aclose()
+        await server.close()

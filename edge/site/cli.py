@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from parking.site import SiteError, load_site, summary
-
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     config = subparsers.add_parser("config", help="check site configuration files")
@@ -18,6 +16,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from edge.site import SiteError, load_site, summary
+
     status = 0
     for file in args.files:
         try:

@@ -1,5 +1,5 @@
 """The site file's network connections of devices that talk over IP: camera listeners and MQTT brokers, with who
-may push to them and how the edge signs in (see :mod:`parking.site` for the file as a whole)."""
+may push to them and how the edge signs in (see :mod:`edge.site` for the file as a whole)."""
 
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from edge.site import SiteError, load_site, summary
 from parking.cli import main
-from parking.site import SiteError, load_site, summary
 
-CONFIG = Path(__file__).resolve().parents[2] / "config"
+CONFIG = Path(__file__).resolve().parents[3] / "config"
 SITE_FILES = sorted(CONFIG.glob("*.toml"))
 
 BASE = """
@@ -220,6 +220,24 @@ BROKEN: list[tuple[str, str, str, str]] = [
         'field_map = "milesight"\ndriver = "json_mqtt"\n'
         'connection = { type = "mqtt", topics = ["lpr/cam"], ca_file = "ca.crt" }',
         "devices.cam.connection.ca_file: TLS files need an mqtts:// broker",
+    ),
+    (
+        "io-map-unknown-point",
+        "safety_loop = { address = 3 }",
+        "safty_loop = { address = 3 }",
+        "devices.io.io_map.safty_loop: unknown key",
+    ),
+    (
+        "io-point-out-of-range",
+        "close = { address = 1 }, safety_loop",
+        "close = { address = 70000 }, safety_loop",
+        "devices.io.io_map.close: Value error, address 70000 is not in 0..65535",
+    ),
+    (
+        "io-point-bit-with-bits-addressing",
+        "safety_loop = { address = 3 }",
+        "safety_loop = { address = 3, bit = 2 }",
+        "devices.io.io_map: I/O point safety_loop has a bit but addressing is 'bits'",
     ),
     (
         "negative-capacity",
