@@ -12,8 +12,8 @@ from typing import Any
 
 from drivers.health import Health, HealthChange, HealthListener
 from edge.lanes.actions import Draft
+from edge.site import SiteConfig, lane_devices
 from parking.ids import new_id
-from parking.site import SiteConfig, lane_devices
 from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from edge.devices.lifecycle import DeviceFaults
 from edge.lanes.actions import Commit, LaneAction
 from edge.lanes.events import BarrierPosition, BarrierReport, ManualOpen, TakePayment, WaiveFee
 from edge.lanes.lane import Lane
+from edge.site import load_site
 from edge.store.journal import Journal
-from parking.site import load_site
 from parking.wire import JournalRecord, VehicleList
 from tests.edge.kit import CAR_PARK, Clock, a_pass, a_vehicle, arrive, context, cross, entry_lane, exit_lane, feed
 

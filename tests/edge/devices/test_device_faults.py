@@ -10,8 +10,8 @@ from pathlib import Path
 
 from drivers.health import Health, HealthChange, HealthTracker
 from edge.devices.lifecycle import DeviceFaults, site_device_index
+from edge.site import load_site
 from edge.store.journal import Journal
-from parking.site import load_site
 from tests.edge.kit import Clock
 
 REPO = Path(__file__).resolve().parents[3]
