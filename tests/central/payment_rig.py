@@ -4,8 +4,6 @@ keys it holds: what the payment tests of central and of the edge share."""
 from __future__ import annotations
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -24,6 +21,7 @@ from central.main import create_app
 from simulators.payment_provider import PaymentProviderSimulator
 from simulators.payment_provider import create_app as create_provider_app
 from tests.central.conftest import Operators, empty_tables
+from tests.services import serving
 
 
 def free_port() -> int:
@@ -31,23 +29,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-@contextmanager
-def serving(app: FastAPI, port: int) -> Iterator[str]:
-    """``app`` served by uvicorn on ``port`` in a thread, until the block ends."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass

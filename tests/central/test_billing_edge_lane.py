@@ -8,14 +8,11 @@ edge has synced again the same plate enters as a pass holder."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -31,6 +28,7 @@ from tests.central.test_billing_arrears import move_due
 from tests.edge.central_double import TOKEN
 from tests.edge.test_daemon import SimLane, daemon_for, free_port, online, push_isapi, push_json, start_sim, until
 from tests.edge.test_daemon import write_site as daemon_site
+from tests.services import serving
 
 pytestmark = pytest.mark.postgres
 PLATE = "粤B3R7K2"
@@ -39,17 +37,8 @@ PLATE = "粤B3R7K2"
 @pytest.fixture
 def central_url(app: FastAPI) -> Iterator[str]:
     """The test's central app served by uvicorn, for the edge daemon to reach over HTTP."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import csv
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -36,6 +32,7 @@ from tests.central.edge_site import DAY, EdgeSite
 from tests.central.scenario import make_plan, make_site, ok
 from tests.central.test_billing_debit import RULE, mandate, result_file
 from tests.central.test_reconciliation import plain_shift
+from tests.services import serving
 
 pytestmark = [pytest.mark.browser, pytest.mark.postgres]
 
@@ -55,19 +52,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def served(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 def _sign_in(page: Page, base: str, username: str) -> None:

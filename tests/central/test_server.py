@@ -4,14 +4,10 @@ it syncs its lists, sends its journal twice, and sees each record stored once.""
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
@@ -21,25 +17,15 @@ from central.models import EdgeRecord
 from parking.wire import INGEST_PATH, SYNC_PATH, IngestAck, IngestBatch, SyncPage
 from tests.central.conftest import Operators
 from tests.central.scenario import chain, make_holder, make_plan, make_site, ok
+from tests.services import serving
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 def served(app: FastAPI) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 async def test_an_edge_syncs_and_ingests_over_http(

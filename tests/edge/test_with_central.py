@@ -3,16 +3,12 @@ through list sync, the lane's journal reaches central through the outbox, and ce
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.dialects.postgresql import insert
 
@@ -31,6 +27,7 @@ from parking.ids import new_id
 from parking.wire import INGEST_PATH, ChainStatus, IngestAck, IngestBatch, RecordKind
 from tests.central.scenario import make_holder, make_plan, make_site, ok
 from tests.edge.kit import Clock, arrive, context, cross, entry_lane, feed
+from tests.services import serving
 
 pytestmark = pytest.mark.postgres
 PASSWORD = "correct horse battery"
@@ -45,21 +42,9 @@ def central(postgres_sqlalchemy_url: str) -> Iterator[tuple[str, TestClient, dic
                                          password_hash=hash_password(PASSWORD), active=True)
                      .on_conflict_do_nothing(index_elements=["username"]))  # fmt: skip
     app = create_app(Settings(database_url=postgres_sqlalchemy_url, db_pool_size=4, bootstrap_admin_password=None))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    with TestClient(app) as office:
+    with serving(app) as url, TestClient(app) as office:
         token = ok(office.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}))["token"]
-        yield f"http://127.0.0.1:{port}", office, {"Authorization": f"Bearer {token}"}
-    server.should_exit = True
-    thread.join(timeout=10)
+        yield url, office, {"Authorization": f"Bearer {token}"}
     engine.dispose()
 
 
