@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from drivers.modbus.errors import ModbusConfigError
+from edge.site.booths import booth_problems
 from edge.site.model import (
     DRIVERS_BY_KIND,
     SLOT_KINDS,
@@ -147,6 +148,7 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
         for slot, used in lane_devices(site, index).items():
             problems += _slot_problems(lane.id, slot, f"lanes[{index}].devices.{slot}", used, users)
     problems += _serial_port_problems(all_devices)
+    problems += [Problem(path, message) for path, message in booth_problems(site)]
     return problems
 
 
