@@ -44,7 +44,7 @@ from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings, Ph
 from edge.lanes.park import ParkState
 from edge.store.journal import Journal
 from edge.store.tariff_versions import tariff_version_drafts
-from parking.wire import INGEST_PATH, IngestAck, IngestBatch
+from parking.wire import INGEST_PATH, IngestAck, IngestBatch, VehicleEntry
 from tests.central.scenario import Site, ok
 
 REPO = Path(__file__).resolve().parents[2]
@@ -103,13 +103,16 @@ class EdgeSite:
     each booth stating its lanes as the daemon's do; :meth:`at_booth` says which booth the next steps are at."""
 
     def __init__(self, folder: Path, site: Site, *, start: datetime = T0, dispenser: bool = False,
-                 cut_rate: bool = False, send_tariffs: bool = True, two_booths: bool = False) -> None:  # fmt: skip
+                 cut_rate: bool = False, send_tariffs: bool = True, two_booths: bool = False,
+                 vehicles: Sequence[VehicleEntry] = ()) -> None:  # fmt: skip
         self.site = site
         self.now = start
         self.journal = Journal(folder / "journal.sqlite3", site.car_park, synchronous="NORMAL")
         real = TariffFees({"residential": TARIFF})
         fees: FeeQuoter = CutRateFees(real) if cut_rate else real
-        context = LaneContext(ParkState({"small": 200, "large": 20}), DirectoryHolder(Directory(site.car_park)))
+        context = LaneContext(
+            ParkState({"small": 200, "large": 20}), DirectoryHolder(Directory(site.car_park, vehicles=vehicles))
+        )
         self.entry = EntryLane(LaneSettings(id="in-1", car_park=site.car_park, has_dispenser=dispenser,
                                             ticketless=not dispenser), context)  # fmt: skip
         self.exit = ExitLane(LaneSettings(id="out-1", car_park=site.car_park, tariff="residential"), context, fees)
