@@ -5,6 +5,7 @@ category in the report, in central's projection of it and in the journal's count
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -12,10 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from central.core.security import Role
 from central.models import EdgeShiftReport
 from parking.wire import VehicleList
 from tests.central.conftest import Operators
 from tests.central.edge_site import EdgeSite
+from tests.central.office import sign_in
 from tests.central.scenario import make_site
 from tests.central.test_reconciliation import exceptions, shift_of
 from tests.edge.kit import a_vehicle
@@ -86,3 +89,12 @@ def test_a_report_whose_free_passes_differ_from_the_journal(
     result = shift_of(client, as_role, shift)
     assert exceptions(result) == ["free_passes.count_differs"]
     assert result["figures"]["free_passes"] == {"journal": {"free": {"police": 1}}, "edge": {}}
+    sign_in(client, Role.SUPERVISOR)  # the supervisor's page shows both counts, the report's marked
+    client.cookies.set("parkgate_office_lang", "en", path="/office")
+    page = client.get(f"/office/reconciliation/shifts/{shift.id}").text
+    row = re.search(r'data-figure="free-passes">(.*?)</tr>', page, re.S)
+    assert row is not None
+    assert "Free and special vehicles let through by the lanes" in row[1]
+    assert '<td class="number attention"></td>' in row[1]
+    assert "free · police × 1" in row[1]
+    assert 'data-finding="free_passes.count_differs"' in page
