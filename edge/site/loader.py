@@ -366,6 +366,7 @@ def summary(site: SiteConfig) -> str:
     inline = sum(isinstance(getattr(lane.devices, s), Device) for lane in lanes for s in SLOT_KINDS)
     kinds = sorted({d.kind.value for d in site.devices.values()})
     central = f"reports to {site.central.url} as {site.central.edge_id}" if site.central else "runs without central"
+    booths = ", ".join(f"{b} ({', '.join(lanes)})" for b, lanes in site.booth_lanes().items()) if site.booths else ""
     return (
         f"Car park {site.car_park.id} ({site.car_park.name}), time zone {site.car_park.timezone}, "
         f"currency {site.car_park.currency}, capacity {capacity}. "
@@ -374,5 +375,5 @@ def summary(site: SiteConfig) -> str:
         f"{', unattended: ' + ', '.join(unattended) if unattended else ''}. "
         f"{len(site.devices) + inline} devices ({', '.join(kinds) or 'inline only'}), "
         f"{len(site.tariffs)} tariffs ({', '.join(sorted(site.tariffs)) or '-'}). "
-        f"Journal at {site.journal.path}; {central}."
+        f"{'Booths: ' + booths + '. ' if booths else ''}Journal at {site.journal.path}; {central}."
     )

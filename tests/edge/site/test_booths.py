@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.site import SiteError, load_site
+from edge.site import SiteError, load_site, summary
 from tests.edge.console.test_api import site_text, write_site
 
 
@@ -18,7 +18,9 @@ def test_a_site_without_booths_has_one_booth_over_every_lane(tmp_path: Path) -> 
 
 def test_booths_list_their_lanes_in_the_site_files_order(tmp_path: Path) -> None:
     text = site_text() + '\n[booths.B1]\nlanes = ["out-1", "in-1"]\n'
-    assert load_site(write_site(tmp_path, text)).booth_lanes() == {"B1": ["in-1", "out-1"]}
+    site = load_site(write_site(tmp_path, text))
+    assert site.booth_lanes() == {"B1": ["in-1", "out-1"]}
+    assert "Booths: B1 (in-1, out-1). " in summary(site)
 
 
 @pytest.mark.parametrize(
