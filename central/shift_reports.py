@@ -27,7 +27,7 @@ def shift_report_row(record: dict[str, Any]) -> dict[str, Any]:
         "shift": _text(payload, "shift", 64), "booth": _text(payload, "booth", 64), "revision": None,
         "operator": _text(payload, "operator", 64), "currency": "", "takings": None, "cash_expected": None,
         "cash_counted": None, "cash_difference": None, "cards_difference": None, "unexplained_cycles": None,
-        "valid": False, "problem": "",
+        "free_passes": None, "valid": False, "problem": "",
     }  # fmt: skip
     report, problem = check_shift_report(payload)
     if report is None:
@@ -48,6 +48,8 @@ def shift_report_row(record: dict[str, Any]) -> dict[str, Any]:
         row["problem"] = "revision out of range"
         return row
     row.update(figures)
+    if "free_passes" in report.model_fields_set:  # older edges' reports do not count them
+        row["free_passes"] = report.free_passes
     row.update(shift=report.shift[:64], booth=report.booth[:64], operator=report.closed_by[:64],
                currency=report.currency[:3], valid=True)  # fmt: skip
     return row

@@ -92,10 +92,12 @@ class DaemonLanes:
 
     def __init__(
         self, site: SiteConfig, lanes: dict[str, Lane], runners: dict[str, LaneRunner], writer: ObservedWriter,
-        park: ParkState, devices: Callable[[], SiteDevices | None],
+        park: ParkState, devices: Callable[[], SiteDevices | None], booth_lanes: Sequence[str] | None = None,
     ) -> None:  # fmt: skip
-        self.site, self._lanes, self._runners, self._writer = site, lanes, runners, writer
+        self.site, self._runners, self._writer = site, runners, writer
         self._park, self._devices = park, devices
+        # one booth's lanes only: another booth's lane is no lane to this desk
+        self._lanes = lanes if booth_lanes is None else {lane: lanes[lane] for lane in booth_lanes if lane in lanes}
 
     @property
     def park(self) -> ParkState:
@@ -131,27 +133,35 @@ class DaemonLanes:
         return runner.out_of_service if runner is not None else None
 
     async def feed(self, lane_id: str, event: LaneEvent) -> list[LaneAction]:
+        if lane_id not in self._lanes:
+            raise KeyError(f"lane {lane_id} is not this booth's")
         return await self._runners[lane_id].feed(event)
 
     async def commit(self, drafts: Sequence[Draft]) -> None:
         await self._writer.commit(drafts)
 
 
-def booth_desk(daemon: EdgeDaemon, booth_id: str) -> BoothDesk:
-    """The booth console's desk over the daemon's lanes, journal, operators (beside the journal) and printers."""
+def booth_desk(daemon: EdgeDaemon, booth_id: str, booth_lanes: Sequence[str], operators: OperatorStore) -> BoothDesk:
+    """A booth console's desk over the booth's lanes, the daemon's journal, the operators and the lanes' printers."""
     site, clock = daemon.site, daemon.clock
     zone = ZoneInfo(site.car_park.timezone)
-    booth = Booth(booth_id, site.car_park.id, clock=clock, currency=site.car_park.currency, zone=zone)
-    # PINs are checked in a worker thread: the connection is shared with it
-    operators = OperatorStore(
-        sqlite3.connect(operators_path(daemon.journal.path), check_same_thread=False), clock=clock
-    )
-    lanes = DaemonLanes(site, daemon.lanes, daemon.runners, daemon.writer, daemon.park, lambda: daemon.devices)
+    booth = Booth(booth_id, site.car_park.id, clock=clock, currency=site.car_park.currency, zone=zone,
+                  lanes=booth_lanes)  # fmt: skip
+    lanes = DaemonLanes(site, daemon.lanes, daemon.runners, daemon.writer, daemon.park, lambda: daemon.devices,
+                        booth_lanes)  # fmt: skip
     printers = lane_printers(site, every(daemon.metrics.health, daemon.device_faults.observe))
     return BoothDesk(
         lanes, daemon.journal, booth, operators, clock, printers=printers,
         image_roots=[daemon.journal.path.parent / "images"], car_park_name=site.car_park.name,
     )  # fmt: skip
+
+
+def _port_of(runner: web.AppRunner) -> int | None:
+    for site in runner.sites:
+        server = getattr(site, "_server", None)
+        if server is not None and server.sockets:
+            return int(server.sockets[0].getsockname()[1])
+    return None
 
 
 class EdgeDaemon:
@@ -201,10 +211,17 @@ class EdgeDaemon:
         self._port_factory = port_factory
         self.runners: dict[str, LaneRunner] = {}
         self.devices: SiteDevices | None = None
-        self.desk: BoothDesk | None = None  # the booth console's side (None: no console)
+        # Each booth's console side, by booth id (none: no console); ``desk`` is the one on the console listener.
+        self.desks: dict[str, BoothDesk] = {}
+        self.desk_of_lane: dict[str, BoothDesk] = {}
         if booth is not None:
-            self.desk = booth_desk(self, booth)
-            self.writer.listeners.append(self.desk.committed)
+            self._booth_desks(booth)
+        self.desk: BoothDesk | None = next(iter(self.desks.values()), None) if not site.booths else None
+        for booth_id, config in site.booths.items():
+            if config.console_listen is None and booth_id in self.desks:
+                self.desk = self.desks[booth_id]
+                break
+        self._booth_webs: dict[str, web.AppRunner] = {}
         self.outbox: Outbox | None = None
         self._woken_at_seq = 0
         self.sync: ListSync | None = None
@@ -215,6 +232,17 @@ class EdgeDaemon:
         self._web: web.AppRunner | None = None
         _LOGGER.info("edge for %s: %d open sessions recovered, lists version %s", site.car_park.id,
                      len(self.park.sessions), directory.version)  # fmt: skip
+
+    def _booth_desks(self, default: str) -> None:
+        """A desk per booth of the site file (a site without booths: one, ``default``, over every lane)."""
+        # PINs are checked in a worker thread: the connection is shared with it; one store for every booth
+        operators = OperatorStore(
+            sqlite3.connect(operators_path(self.journal.path), check_same_thread=False), clock=self.clock
+        )
+        for booth_id, lanes in self.site.booth_lanes(default).items():
+            desk = self.desks[booth_id] = booth_desk(self, booth_id, lanes, operators)
+            self.writer.listeners.append(desk.committed)
+            self.desk_of_lane |= dict.fromkeys(lanes, desk)
 
     # ------------------------------------------------------------------------------------------- life cycle
 
@@ -237,8 +265,8 @@ class EdgeDaemon:
             def submit(
                 event: LaneEvent, received: float, _holder: dict[str, LaneRunner] = holder, _lane: str = lane.id
             ) -> None:
-                if self.desk is not None:
-                    self.desk.lane_event(_lane, event)
+                if (desk := self.desk_of_lane.get(_lane)) is not None:
+                    desk.lane_event(_lane, event)
                 _holder["runner"].submit(event, received)
 
             port: LanePort
@@ -247,7 +275,8 @@ class EdgeDaemon:
             else:
                 assert site_devices is not None
                 port = LaneDevices.for_lane(self.site, index, site_devices, submit)
-            listeners = [self.desk] if self.desk is not None else []
+            owner = self.desk_of_lane.get(lane.id)
+            listeners = [owner] if owner is not None else []
             runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock,
                                 listeners=listeners)  # fmt: skip
             holder["runner"] = runner
@@ -268,6 +297,7 @@ class EdgeDaemon:
                 self._tasks.append(asyncio.create_task(self.exit_payments.run(self._stop), name="exit-payments"))
         if self.metrics_listen:
             await self._serve_metrics(self.metrics_listen)
+        await self._serve_booth_consoles()
         self.metrics.park(self.park)
 
     def _talk_to_central(self, central: Central) -> None:
@@ -334,15 +364,33 @@ class EdgeDaemon:
         except OSError as err:
             raise OSError(err.errno, f"cannot listen on {listen} for the console and metrics: {err.strerror}") from err
 
+    async def _serve_booth_consoles(self) -> None:
+        """Each booth with its own ``console_listen``: its console alone on that address (its sessions reach only
+        its lanes)."""
+        for booth_id, config in self.site.booths.items():
+            desk = self.desks.get(booth_id)
+            if config.console_listen is None or desk is None:
+                continue
+            app = web.Application()
+            attach_console(app, desk)
+            runner = self._booth_webs[booth_id] = web.AppRunner(app, shutdown_timeout=3.0)
+            await runner.setup()
+            host, _, port = config.console_listen.rpartition(":")
+            try:
+                await web.TCPSite(runner, host, int(port)).start()
+            except OSError as err:
+                raise OSError(err.errno, f"cannot listen on {config.console_listen} for booth {booth_id}'s console: "
+                              f"{err.strerror}") from err  # fmt: skip
+
+    def console_port(self, booth: str) -> int | None:
+        """The port booth ``booth``'s console listens on (the console listener's for the booth served there)."""
+        if booth not in self._booth_webs:
+            return self.metrics_port if self.desk is not None and self.desk.booth_id == booth else None
+        return _port_of(self._booth_webs[booth])
+
     @property
     def metrics_port(self) -> int | None:
-        if self._web is None:
-            return None
-        for site in self._web.sites:
-            server = getattr(site, "_server", None)
-            if server is not None and server.sockets:
-                return int(server.sockets[0].getsockname()[1])
-        return None
+        return _port_of(self._web) if self._web is not None else None
 
     def _tariff(self, tariff: str | None) -> tuple[FeeQuoter, str]:
         if self.fees is None:
@@ -413,6 +461,8 @@ class EdgeDaemon:
             await self.devices.stop()
         if self._web is not None:
             await self._web.cleanup()
+        for console in self._booth_webs.values():
+            await console.cleanup()
         # The writer's stop commits the deferred records (the last close commands): flush it before the final send
         # so they reach central now rather than at the next start.
         await asyncio.to_thread(self.writer.stop)

@@ -122,6 +122,10 @@ class ShiftReport(ReportModel):
     reversed_amount: int
     waivers: dict[str, dict[str, int]] = Field(description="free/special -> category -> count")
     waived_amount: int
+    free_passes: dict[str, dict[str, int]] = Field(
+        default_factory=dict, description="free/special -> category -> count: listed vehicles the lanes let through "
+        "by themselves (the booth's own waivers are in ``waivers``); absent in older reports",
+    )  # fmt: skip
     manual_opens: list[ManualOpenLine]
     abnormal_events: int
     abnormal_by_kind: dict[str, int]

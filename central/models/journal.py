@@ -92,6 +92,8 @@ class EdgeShiftReport(Base):
     cash_difference: Mapped[int | None] = mapped_column(BigInteger)
     cards_difference: Mapped[int | None] = mapped_column(BigInteger)
     unexplained_cycles: Mapped[int | None] = mapped_column(BigInteger)
+    # free/special -> category -> count: listed vehicles the lanes let through (None: a report from before the field)
+    free_passes: Mapped[dict[str, dict[str, int]] | None] = mapped_column(JsonDocument)
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     problem: Mapped[str] = mapped_column(Text, default="")
 

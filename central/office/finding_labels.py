@@ -18,6 +18,7 @@ FINDINGS = {
     "bags.report_differs": N_("The journal's cash drops are not the report's bags"),
     "cards.collected_exceeds_issued": N_("More temporary cards collected than were out"),
     "cards.count_differs": N_("The report's card counts differ from the journal"),
+    "free_passes.count_differs": N_("The report's free and special vehicle counts differ from the journal"),
     "barrier.opening_unexplained": N_("Barrier openings that name no stored record"),
     "barrier.opened_without_record": N_("Barrier opened without a command or record"),
     "fee.charged_below_tariff": N_("Fee re-check: charged below the tariff"),

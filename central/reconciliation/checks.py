@@ -195,6 +195,27 @@ class _Checker:
                       *(r.record_id for r in without), lanes=sorted({str(r.lane) for r in without}))  # fmt: skip
         return {"commanded": len(opens), "unexplained": len(unexplained), "without_command": len(without)}
 
+    # -------------------------------------------------------------------------------------- free passes
+
+    def free_passes(self) -> dict[str, Any]:
+        """The free and special vehicles the lanes let through by themselves, by list and category, beside the
+        report's count (reports from before the count have none: nothing to compare)."""
+        journal: dict[str, dict[str, int]] = {}
+        for row in self.lane_tx:
+            if row.event == "waiver" and row.list_kind in ("free", "special"):
+                by_category = journal.setdefault(str(row.list_kind), {})
+                by_category[str(row.category)] = by_category.get(str(row.category), 0) + 1
+        figures: dict[str, Any] = {"journal": journal}
+        report = self.data.report
+        if report is not None and "free_passes" in report.model_fields_set:
+            figures["edge"] = report.free_passes
+            if report.free_passes != journal:
+                message = (
+                    f"the lanes let through {journal} free and special vehicles, the report counts {report.free_passes}"
+                )
+                self.flag("free_passes.count_differs", message, depends_on_records=True)
+        return figures
+
     # ------------------------------------------------------------------------------------------ lost card
 
     def lost_cards(self) -> list[dict[str, Any]]:
@@ -322,7 +343,7 @@ def reconcile_shift(data: ShiftRecords, settings: ReconcileSettings, now: dateti
     if data.report_problem is not None:
         check.flag("report.invalid", f"the shift's closing report does not validate: {data.report_problem}")
     figures: dict[str, Any] = {"cash": check.cash(), "by_method": check.methods(), "cards": check.cards(),
-                               "openings": check.openings()}  # fmt: skip
+                               "openings": check.openings(), "free_passes": check.free_passes()}  # fmt: skip
     listings = check.listings()
     listings["lost_cards"] = check.lost_cards()
     rechecked, differences, quotes = recheck_fees(data, check.payments, check.lane_tx)

@@ -207,7 +207,16 @@ def _lane_rows(shifts: Sequence[ShiftRecords], lane: Sequence[MoneyRow], now: da
         times = [r.at for r in by_time]
         for data in group:
             window = by_time[bisect_left(times, data.opened_at) : bisect_right(times, data.closed_at or now)]
+            if (lanes := data.lanes) is not None:  # another booth's lanes are that booth's shift's
+                window = [r for r in window if r.lane is None or r.lane in lanes]
             data.lane_rows = sorted(window, key=attrgetter("seq"))
+
+
+def _lanes(stated: Any) -> frozenset[str] | None:
+    """The lanes an opening record states (projected into its ``detail``), or None when it states none."""
+    if isinstance(stated, list) and stated and all(isinstance(lane, str) for lane in stated):
+        return frozenset(stated)
+    return None
 
 
 def _report(rows: Iterable[MoneyRow], texts: dict[str, Any]) -> tuple[Any, MoneyRow | None, str | None]:
@@ -236,13 +245,14 @@ def load_day(session: Session, car_park: str, day: date, now: datetime) -> list[
         own[str(row.shift)].append(row)
     reports = [r.record_id for rows in own.values() for r in rows if r.kind == "shift_report"]
     texts = _details(session, reports, "report")  # every report of the day's shifts at once
+    staffed = _details(session, [r.record_id for r in opened], "lanes")
     shifts: list[ShiftRecords] = []
     for row in opened:
         report, report_row, problem = _report(own[str(row.shift)], texts)
         shifts.append(ShiftRecords(shift=str(row.shift), car_park=car_park, edge_id=row.edge_id, zone=zone, opened=row,
                                    report=report, report_row=report_row, report_problem=problem,
-                                   booth_rows=own[str(row.shift)],
-                                   lane_rows=[]))  # fmt: skip
+                                   booth_rows=own[str(row.shift)], lane_rows=[],
+                                   lanes=_lanes(staffed.get(row.record_id))))  # fmt: skip
     low = min(s.opened_at for s in shifts)
     high = max(s.closed_at or now for s in shifts)
     # length(shift) IS NULL is shift IS NULL, written so that the planner takes the car park's time range

@@ -64,6 +64,10 @@ def _transaction(p: Mapping[str, Any], row: dict[str, Any]) -> None:
         list_kind=_text(p, "list_kind", 16), reason=_text(p, "reason", 2000), reverses=_text(p, "reverses", 64),
         plate=_text(p, "plate", 16), session_id=_text(p, "session", 64),
     )  # fmt: skip
+    identity = p.get("identity")
+    listed = identity.get("identity") if isinstance(identity, dict) else None
+    if kind == "waiver" and row["list_kind"] is None and listed in ("free", "special"):
+        row["list_kind"] = listed  # a listed vehicle the lane let through by itself
     if kind == "payment":
         row["quoted"] = row["amount"]  # the lane releases a payment only for the amount its quote said was due
     elif kind in ("waiver", "manual_open"):
@@ -101,6 +105,9 @@ def _shift(p: Mapping[str, Any], row: dict[str, Any]) -> None:
                reason=_text(p, "reason", 2000) or _text(p, "note", 2000))  # fmt: skip
     row["detail"] = {k: p[k] for k in ("cards_stock", "cards_on_hand", "witness", "requested_by", "revision", "card")
                      if isinstance(p.get(k), (int, str)) and not isinstance(p.get(k), bool)}  # fmt: skip
+    lanes = _list(p, "lanes")
+    if event == "opened" and lanes and all(isinstance(lane, str) for lane in lanes):
+        row["detail"]["lanes"] = [lane[:64] for lane in lanes]  # the lanes the booth staffs (absent: every lane)
 
 
 def money_row(record: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 Rows are ``money_records`` rows (anything with its columns as attributes: a Core row or a :class:`MoneyRecord`).
 The booth's own records carry the shift's id; what the lanes did by themselves (openings, exits without the booth,
-cards, abnormal events) belongs to the shift by time: the edge's records between the shift's opening and its close.
+cards, abnormal events) belongs to the shift by time: the edge's records between the shift's opening and its close,
+and, when the opening record states the lanes its booth staffs (an edge with several booths), only those lanes'
+records (and the car park's records of no lane).
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ class ShiftRecords:
     report: ShiftReport | None
     report_row: MoneyRow | None
     booth_rows: list[MoneyRow]  # the shift's own records (payload ``shift``), in seq order
-    lane_rows: list[MoneyRow]  # the edge's other records in the shift's time window, in seq order
+    lane_rows: list[MoneyRow]  # the edge's other records in the shift's time window (and lanes), in seq order
+    lanes: frozenset[str] | None = None  # the lanes the shift's booth staffs (None: not stated, every lane)
     sessions: dict[str, MoneyRow] = field(default_factory=dict)  # session id -> its "opened" record
     closings: dict[str, MoneyRow] = field(default_factory=dict)  # transaction id -> the session "closed" record
     paid_ahead: dict[str, list[MoneyRow]] = field(default_factory=dict)  # session id -> its "paid" records

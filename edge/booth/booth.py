@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ class Booth:
         currency: str = "CNY",
         zone: ZoneInfo | None = None,
         allow_zero_float: bool = False,
+        lanes: Sequence[str] = (),
     ) -> None:
         self.id = booth
         self.car_park = car_park
@@ -32,6 +33,7 @@ class Booth:
         self.currency = currency
         self.zone = zone or ZoneInfo("Asia/Shanghai")
         self.allow_zero_float = allow_zero_float
+        self.lanes = tuple(lanes)  # the lanes it staffs (stated in each shift's opening record for central)
         self.shifts: list[Shift] = []
         count_cash({}, currency)  # refuses a currency without denominations now rather than at the first count
 

@@ -55,6 +55,9 @@ def handover_escpos(
     for list_kind, categories in report.waivers.items():
         for category, count in categories.items():
             job.columns_line(f"{OUTCOME_LABELS.get(list_kind, list_kind)} {category}", str(count))
+    for list_kind, categories in report.free_passes.items():  # let through by the lanes, without the booth
+        for category, count in categories.items():
+            job.columns_line(f"自动放行 {OUTCOME_LABELS.get(list_kind, list_kind)} {category}", str(count))
     job.columns_line("手动开闸", str(len(report.manual_opens)))
     for manual in report.manual_opens:
         job.line(f" {_local(manual.at, zone)} {manual.reason}")

@@ -135,7 +135,8 @@ class LaneObservations:
                 image = payload.get("image") or self.watches[lane].image
                 if image:
                     self.entry_images[str(payload["session"])] = image
-            if draft.kind is RecordKind.SESSION and observing and shift is not None and card_issued(payload):
+            mine = lane in self.watches  # a lane of this booth (the others are other booths')
+            if draft.kind is RecordKind.SESSION and observing and shift is not None and mine and card_issued(payload):
                 shift.observe_card_issued("entry")
             if lane not in self.staffed or not observing or shift is None:
                 continue
@@ -158,6 +159,8 @@ class LaneObservations:
             shift.observe_card_collected()
         if not release.by_booth:
             shift.observe_exit(session.vehicle_class if session else "small", release.transaction_kind)
+        if release.free_pass is not None:
+            shift.observe_free_pass(*release.free_pass)
         self.changed()
 
     def alerted(self, lane: str, alert: Alert) -> None:

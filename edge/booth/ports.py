@@ -25,11 +25,12 @@ class LaneControl(Protocol):
         ...
 
     def lane_ids(self) -> Sequence[str]:
-        """Every lane of the car park, in the site file's order."""
+        """The lanes of the desk's booth, in the site file's order (the desk drives and shows only these)."""
         ...
 
     def lane(self, lane_id: str) -> Lane | None:
-        """The lane's state machine, to read its state (``None``: no such lane). Only :meth:`feed` changes it."""
+        """The lane's state machine, to read its state (``None``: no such lane, or another booth's). Only :meth:`feed`
+        changes it."""
         ...
 
     def lane_name(self, lane_id: str) -> str:

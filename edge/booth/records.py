@@ -83,6 +83,9 @@ class ShiftOpened(BoothRecord):
     float_amount: int
     cards_stock: int = Field(ge=0, description="temporary cards counted at the booth at opening")
     handover: HandoverAcknowledgement | None = None
+    # The lanes this booth staffs: central gives the shift those lanes' records only (absent in older records: every
+    # lane's records in the shift's time window).
+    lanes: list[Annotated[str, Field(max_length=64)]] | None = Field(default=None, max_length=200)
 
 
 class CashDropped(BoothRecord):

@@ -65,6 +65,7 @@ class ShiftBooth(Protocol):
     currency: str
     allow_zero_float: bool
     shifts: list[Shift]
+    lanes: tuple[str, ...]
 
     def now(self) -> datetime: ...
 
@@ -185,7 +186,7 @@ class Shift:
         record = self._make(
             ShiftOpened,
             **base, currency=self.booth.currency, float_count=float_count, float_amount=float_count.total,
-            cards_stock=cards_stock, handover=acknowledgement,
+            cards_stock=cards_stock, handover=acknowledgement, lanes=list(self.booth.lanes) or None,
         )  # fmt: skip
         self._emit(record)
         return record
@@ -359,6 +360,9 @@ class Shift:
         """A vehicle left without a booth action (a pass holder, nothing due, paid at a pay station)."""
         self._need(ShiftState.OPEN, ShiftState.CLOSING)
         self.tally.observe_exit(vehicle_class, outcome)
+
+    def observe_free_pass(self, list_kind: str, category: str) -> None:
+        self.tally.observe_free_pass(list_kind, category)
 
     def observe_barrier_cycle(self) -> None:
         self.tally.observe_barrier_cycle()

@@ -61,6 +61,7 @@ class ShiftTally:
     barrier_cycles: int = 0
     cards_issued: Counter[str] = field(default_factory=Counter)  # by place: entry, booth
     cards_collected: int = 0
+    free_passes: Counter[tuple[str, str]] = field(default_factory=Counter)  # (free/special, category), by the lanes
 
     # ------------------------------------------------------------------------------------------ from records
 
@@ -93,6 +94,9 @@ class ShiftTally:
 
     def observe_exit(self, vehicle_class: str, outcome: str) -> None:
         self.other_exits[(vehicle_class, outcome)] += 1
+
+    def observe_free_pass(self, list_kind: str, category: str) -> None:
+        self.free_passes[(list_kind, category)] += 1
 
     def observe_barrier_cycle(self) -> None:
         self.barrier_cycles += 1
@@ -183,6 +187,9 @@ class ShiftTally:
         for waiver in self.waivers:
             by_category = waivers.setdefault(waiver.list_kind, {})
             by_category[waiver.category] = by_category.get(waiver.category, 0) + 1
+        free_passes: dict[str, dict[str, int]] = {}
+        for (list_kind, category), count in sorted(self.free_passes.items()):
+            free_passes.setdefault(list_kind, {})[category] = count
         methods = self.by_method()
         expected_cards = self.expected_cards(opened.cards_stock)
         transactions = sum(self.vehicles().values())
@@ -192,7 +199,7 @@ class ShiftTally:
             revision=revision, vehicles=vehicles, vehicles_total=transactions, by_method=methods,
             takings=sum(m.amount for m in methods.values()),
             reversals=len(self.reversals), reversed_amount=sum(r.amount for r in self.reversals.values()),
-            waivers=waivers, waived_amount=sum(w.waived for w in self.waivers),
+            waivers=waivers, waived_amount=sum(w.waived for w in self.waivers), free_passes=free_passes,
             manual_opens=[
                 ManualOpenLine(at=utc_text(m.at), operator=m.operator, lane=m.lane, reason=m.reason, plate=m.plate)
                 for m in self.manual_opens

@@ -114,7 +114,7 @@ def report_view(desk: BoothDesk, shift: Shift) -> dict[str, Any] | None:
         "opened_at": local_text(desk, report.opened_at), "closed_at": local_text(desk, report.closed_at),
         "state": shift.state.value, "vehicles": report.vehicles, "vehicles_total": report.vehicles_total,
         "by_method": {m: {"count": t.count, **money(desk, t.amount)} for m, t in report.by_method.items()},
-        "takings": money(desk, report.takings), "waivers": report.waivers,
+        "takings": money(desk, report.takings), "waivers": report.waivers, "free_passes": report.free_passes,
         "waived": money(desk, report.waived_amount),
         "manual_opens": [{"at": local_text(desk, m.at), "lane": m.lane, "reason": m.reason, "plate": m.plate}
                          for m in report.manual_opens],

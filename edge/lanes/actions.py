@@ -97,11 +97,14 @@ class Released:
     follows. ``transaction_kind`` as in the record (``payment``, ``pass``, ``waiver``, ``nothing_due``,
     ``manual_open``); ``by_booth`` when the transaction record is the booth's own (its shift counted it already);
     ``session`` the session closed, when the vehicle had one (the lane's listeners are told: the booth's shift counts
-    the exit and a temporary card collected)."""
+    the exit and a temporary card collected); ``free_pass`` (list, category) for a free or special vehicle the lane
+    let through by itself (the shift counts it by category)."""
 
     transaction_kind: str
     session: Session | None
     by_booth: bool
+    # a vehicle of the free or special list let through without the booth: the list and the vehicle's category
+    free_pass: tuple[str, str] | None = None
 
 
 LaneAction = Commit | OpenBarrier | CloseBarrier | Display | Voice | DispenseCard | Alert | Decided | Passed | Released

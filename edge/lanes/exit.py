@@ -194,7 +194,11 @@ class ExitLane(Lane):
         self.released = session
         outcome = Decided("open", identity.kind.value if identity else "manual", reason)
         commit, opening = self._open(now, reason, transaction.id, records, session.id if session else None)
-        return [outcome, commit, Released(kind, session, by_booth=booth or booth_record), opening]
+        free_pass = None
+        listed = identity is not None and identity.kind in (IdentityKind.FREE, IdentityKind.SPECIAL)
+        if kind == "waiver" and listed and not (booth or booth_record) and identity and identity.vehicle:
+            free_pass = (identity.kind.value, identity.vehicle.category)
+        return [outcome, commit, Released(kind, session, by_booth=booth or booth_record, free_pass=free_pass), opening]
 
     def _on_window_expired(self, now: datetime) -> list[LaneAction]:
         self.phase = Phase.WAITING

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 
 from drivers.modbus.errors import ModbusConfigError
+from edge.site.booths import booth_problems
 from edge.site.model import (
     DRIVERS_BY_KIND,
     SLOT_KINDS,
@@ -147,6 +148,7 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
         for slot, used in lane_devices(site, index).items():
             problems += _slot_problems(lane.id, slot, f"lanes[{index}].devices.{slot}", used, users)
     problems += _serial_port_problems(all_devices)
+    problems += [Problem(path, message) for path, message in booth_problems(site)]
     return problems
 
 
@@ -364,6 +366,7 @@ def summary(site: SiteConfig) -> str:
     inline = sum(isinstance(getattr(lane.devices, s), Device) for lane in lanes for s in SLOT_KINDS)
     kinds = sorted({d.kind.value for d in site.devices.values()})
     central = f"reports to {site.central.url} as {site.central.edge_id}" if site.central else "runs without central"
+    booths = ", ".join(f"{b} ({', '.join(lanes)})" for b, lanes in site.booth_lanes().items()) if site.booths else ""
     return (
         f"Car park {site.car_park.id} ({site.car_park.name}), time zone {site.car_park.timezone}, "
         f"currency {site.car_park.currency}, capacity {capacity}. "
@@ -372,5 +375,5 @@ def summary(site: SiteConfig) -> str:
         f"{', unattended: ' + ', '.join(unattended) if unattended else ''}. "
         f"{len(site.devices) + inline} devices ({', '.join(kinds) or 'inline only'}), "
         f"{len(site.tariffs)} tariffs ({', '.join(sorted(site.tariffs)) or '-'}). "
-        f"Journal at {site.journal.path}; {central}."
+        f"{'Booths: ' + booths + '. ' if booths else ''}Journal at {site.journal.path}; {central}."
     )

@@ -205,11 +205,27 @@ class Console(Strict):
     listen: str = Field(default="127.0.0.1:8700", pattern=r"^[^:\s]+:\d{1,5}$")
 
 
+BOOTH_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"  # receipt numbers start with it: ``B2-20261127-0003``
+DEFAULT_BOOTH = "B1"
+
+
+class BoothConfig(Strict):
+    """A booth (岗亭) and the lanes it staffs: its own shifts, float, temporary cards and shift reports.
+
+    The booth console is served per booth: one booth (without ``console_listen``) on ``[console] listen``, every
+    other on its own address, so a console session only ever reaches its own booth's lanes."""
+
+    name: str = ""
+    lanes: list[Identifier] = Field(min_length=1)
+    console_listen: str | None = Field(default=None, pattern=r"^[^:\s]+:\d{1,5}$")
+
+
 class SiteConfig(Strict):
     car_park: CarPark
     journal: Journal
     central: Central | None = None
     console: Console = Console()
+    booths: dict[Annotated[str, Field(pattern=BOOTH_ID)], BoothConfig] = {}
     pay_stations: dict[Identifier, PayStation] = {}
     tariffs: dict[Identifier, TariffRef] = {}
     devices: dict[Identifier, Device] = {}
@@ -224,3 +240,11 @@ class SiteConfig(Strict):
                 raise ValueError(f"lane id {lane.id!r} is used twice")
             seen.add(lane.id)
         return lanes
+
+    def booth_lanes(self, default: str = DEFAULT_BOOTH) -> dict[str, list[str]]:
+        """Each booth's lanes in the site file's lane order; a site without booths has one, ``default``, over all."""
+        if not self.booths:
+            return {default: [lane.id for lane in self.lanes]}
+        order = {lane.id: index for index, lane in enumerate(self.lanes)}
+        return {booth: sorted(config.lanes, key=lambda lane: order.get(lane, len(order)))
+                for booth, config in self.booths.items()}  # fmt: skip

@@ -44,7 +44,7 @@ from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings, Ph
 from edge.lanes.park import ParkState
 from edge.store.journal import Journal
 from edge.store.tariff_versions import tariff_version_drafts
-from parking.wire import INGEST_PATH, IngestAck, IngestBatch
+from parking.wire import INGEST_PATH, IngestAck, IngestBatch, VehicleEntry
 from tests.central.scenario import Site, ok
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,12 +83,12 @@ class CutRateFees:
 
 
 class BoothObservations(LaneObservations):
-    """The booth desk's observers over one staffed exit lane, without the desk's screens."""
+    """The booth desk's observers over its lanes (one staffed exit lane), without the desk's screens."""
 
     def __init__(self, booth: Booth, clock: Callable[[], datetime], currency: str, *, exit_lane: str) -> None:
         self.booth, self.clock, self.currency = booth, clock, currency
         self.staffed = [exit_lane]
-        self.watches = {exit_lane: LaneWatch()}
+        self.watches = {lane: LaneWatch() for lane in (booth.lanes or ("in-1", exit_lane))}
         self.entry_images: dict[str, str] = {}
         self.lane_alerts: list[dict[str, Any]] = []
 
@@ -97,31 +97,50 @@ class BoothObservations(LaneObservations):
 
 
 class EdgeSite:
-    """One edge: lanes ``in-1`` (entry) and ``out-1`` (attended exit), booth ``B1``, a journal file."""
+    """One edge: lanes ``in-1`` (entry) and ``out-1`` (attended exit), booth ``B1``, a journal file.
+
+    ``two_booths``: a second attended exit ``out-2`` staffed by booth ``B2`` (``B1`` staffs ``in-1`` and ``out-1``),
+    each booth stating its lanes as the daemon's do; :meth:`at_booth` says which booth the next steps are at."""
 
     def __init__(self, folder: Path, site: Site, *, start: datetime = T0, dispenser: bool = False,
-                 cut_rate: bool = False, send_tariffs: bool = True) -> None:  # fmt: skip
+                 cut_rate: bool = False, send_tariffs: bool = True, two_booths: bool = False,
+                 vehicles: Sequence[VehicleEntry] = ()) -> None:  # fmt: skip
         self.site = site
         self.now = start
         self.journal = Journal(folder / "journal.sqlite3", site.car_park, synchronous="NORMAL")
         real = TariffFees({"residential": TARIFF})
         fees: FeeQuoter = CutRateFees(real) if cut_rate else real
-        context = LaneContext(ParkState({"small": 200, "large": 20}), DirectoryHolder(Directory(site.car_park)))
+        context = LaneContext(
+            ParkState({"small": 200, "large": 20}), DirectoryHolder(Directory(site.car_park, vehicles=vehicles))
+        )
         self.entry = EntryLane(LaneSettings(id="in-1", car_park=site.car_park, has_dispenser=dispenser,
                                             ticketless=not dispenser), context)  # fmt: skip
         self.exit = ExitLane(LaneSettings(id="out-1", car_park=site.car_park, tariff="residential"), context, fees)
         for lane in (self.entry, self.exit):  # the I/O modules' first poll: where each barrier stands
             lane.handle(BarrierReport(BarrierPosition.CLOSED), self.now)
-        self.booth = Booth("B1", site.car_park, clock=lambda: self.now)
+        self.booth = Booth("B1", site.car_park, clock=lambda: self.now, lanes=("in-1", "out-1") if two_booths else ())
         ids = {t.content_hash: t.id for t in real.tariffs.values()}
         if send_tariffs:  # as the daemon does at start
             self.journal.commit(tariff_version_drafts(self.journal, real.texts, ids, self.now))
         self.observations = BoothObservations(self.booth, lambda: self.now, "CNY", exit_lane="out-1")
+        self.booths = {"B1": (self.booth, self.observations, self.exit)}
+        if two_booths:
+            west = ExitLane(LaneSettings(id="out-2", car_park=site.car_park, tariff="residential"), context, fees)
+            west.handle(BarrierReport(BarrierPosition.CLOSED), self.now)
+            booth = Booth("B2", site.car_park, clock=lambda: self.now, lanes=("out-2",))
+            self.booths["B2"] = (booth, BoothObservations(booth, lambda: self.now, "CNY", exit_lane="out-2"), west)
         self.seen_plate: str | None = None  # the last plate the exit camera saw (the booth screen shows it)
         self.cards = 0
         self.pushed = 0
 
     # ------------------------------------------------------------------------------------------ the lanes
+
+    def at_booth(self, booth: str) -> None:
+        """The next booth steps (shift, payments) at ``booth``, and vehicles leave by its exit."""
+        self.booth, self.observations, self.exit = self.booths[booth]
+
+    def _observers(self, lane: str) -> list[BoothObservations]:
+        return [o for _, o, _ in self.booths.values() if lane in o.watches]
 
     def tick(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
@@ -142,11 +161,14 @@ class EdgeSite:
             for action in actions:
                 if isinstance(action, Commit):
                     self.journal.commit(action.drafts)
-                    self.observations.committed(action.drafts)
+                    for _, observations, _ in self.booths.values():  # each booth keeps what is its lanes'
+                        observations.committed(action.drafts)
                 elif isinstance(action, Released):
-                    self.observations.released(lane.id, action)
+                    for observations in self._observers(lane.id):
+                        observations.released(lane.id, action)
                 elif isinstance(action, Passed):
-                    self.observations.passed(lane.id, action.session)
+                    for observations in self._observers(lane.id):
+                        observations.passed(lane.id, action.session)
             out += actions
         return out
 
@@ -201,7 +223,7 @@ class EdgeSite:
         plate = (session.plate if session else None) or (identity.plate if identity else None) or self.seen_plate
         vehicle_class = session.vehicle_class if session else (identity.vehicle_class if identity else "small")
         record = self.shift.take_payment(
-            operator=operator, lane="out-1", amount=quote.total, method=method, tendered=tendered,
+            operator=operator, lane=lane.id, amount=quote.total, method=method, tendered=tendered,
             reference="WX0001" if method == "epay" else None, vehicle_class=vehicle_class, plate=plate,
             session=session.id if session else None, lost_card=lane.due.lost_card,
             entry_at=session.entry_at if session else None, tariff_id=quote.tariff_id or None,
@@ -211,7 +233,7 @@ class EdgeSite:
         actions = self.feed(lane, BoothPayment(operator, f"paid at booth ({method})", record.amount, method,
                                                record=record.draft()))  # fmt: skip
         assert any(d.id == record.id for a in actions if isinstance(a, Commit) for d in a.drafts)
-        self.observations.watches["out-1"].pending_payment = record.id  # as the desk does after a payment
+        self.observations.watches[lane.id].pending_payment = record.id  # as the desk does after a payment
         self.cross(lane)
         return record
 
@@ -233,7 +255,7 @@ class EdgeSite:
         ``evidence``: the name of the booth camera's picture in the journal's image folder."""
         self.arrive_at_exit(None)
         assert self.exit.phase is Phase.WAITING
-        record = self.shift.manual_open(operator=operator, lane="out-1", reason=reason, vehicle_class="small",
+        record = self.shift.manual_open(operator=operator, lane=self.exit.id, reason=reason, vehicle_class="small",
                                         evidence=evidence)  # fmt: skip
         self.feed(self.exit, BoothManualOpen(operator, reason, evidence, record=record.draft()))
         self.cross(self.exit)

@@ -519,13 +519,15 @@
   }
 
   function renderDetails(r) {
-    const waivers = Object.entries(r.waivers).flatMap(([kind, byCategory]) => Object.entries(byCategory).map(
-      ([category, n]) => [t("id_" + kind), t("cat_" + category), "× " + n]));
+    const byCategory = (counts) => Object.entries(counts || {}).flatMap(([kind, categories]) =>
+      Object.entries(categories).map(([category, n]) => [t("id_" + kind), t("cat_" + category), "× " + n]));
+    const waivers = byCategory(r.waivers);
     const parts = [
       el("h3", { text: t("d_counted") }),
       table(r.cash.counted_lines.filter((l) => l.count).map((l) => [l.denomination + " × " + l.count, l.text])),
       el("h3", { text: t("d_bags") }), table(r.cash.bags.map((b) => [b.bag, b.text])),
       el("h3", { text: t("d_waivers") }), table(waivers),
+      el("h3", { text: t("d_free_passes") }), table(byCategory(r.free_passes)),
       el("h3", { text: t("d_manual") }), table(r.manual_opens.map((m) => [m.at, m.plate || "—", m.reason])),
       el("h3", { text: t("d_abnormal") }), table(Object.entries(r.abnormal_by_kind).map(([k, n]) => [t("ab_" + k), n])),
     ];
