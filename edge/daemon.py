@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -95,6 +96,7 @@ class DaemonLanes:
     ) -> None:  # fmt: skip
         self.site, self._lanes, self._runners, self._writer = site, lanes, runners, writer
         self._park, self._devices = park, devices
+        self.printers: dict[str, Any] = {}  # lane id -> receipt printer (the desk's), for their health
 
     @property
     def park(self) -> ParkState:
@@ -118,11 +120,13 @@ class DaemonLanes:
             if resolved.id in seen:
                 continue
             seen.add(resolved.id)
-            health, reason = "unknown", ""
-            io = devices.io_modules.get(resolved.id) if devices else None
-            if io is not None:
-                health, reason = io.health.health.value, io.health.reason
-            out.append({"device": resolved.id, "slot": slot, "health": health, "reason": reason})
+            tracker = devices.health_of(resolved.id) if devices else None
+            printer = self.printers.get(lane_id) if slot == "printer" else None
+            if tracker is None and printer is not None and printer.name == resolved.id:
+                tracker = printer.health
+            health, reason = (tracker.health.value, tracker.reason) if tracker is not None else ("unknown", "")
+            out.append({"device": resolved.id, "slot": slot, "kind": resolved.device.kind.value, "health": health,
+                        "reason": reason})  # fmt: skip
         return out
 
     def out_of_service(self, lane_id: str) -> str | None:
@@ -146,10 +150,14 @@ def booth_desk(daemon: EdgeDaemon, booth_id: str) -> BoothDesk:
         sqlite3.connect(operators_path(daemon.journal.path), check_same_thread=False), clock=clock
     )
     lanes = DaemonLanes(site, daemon.lanes, daemon.runners, daemon.writer, daemon.park, lambda: daemon.devices)
-    return BoothDesk(
-        lanes, daemon.journal, booth, operators, clock, printers=lane_printers(site, daemon.metrics.health),
+    lanes.printers = lane_printers(site, daemon.metrics.health)
+    desk = BoothDesk(
+        lanes, daemon.journal, booth, operators, clock, printers=lanes.printers,
         image_roots=[daemon.journal.path.parent / "images"], car_park_name=site.car_park.name,
     )  # fmt: skip
+    for printer in {id(p): p for p in lanes.printers.values()}.values():
+        printer.health.listeners.append(desk.device_changed)
+    return desk
 
 
 class EdgeDaemon:
@@ -204,6 +212,7 @@ class EdgeDaemon:
             self.writer.listeners.append(self.desk.committed)
         self.outbox: Outbox | None = None
         self._woken_at_seq = 0
+        self._central_alerted = False
         self.sync: ListSync | None = None
         self.exit_payments: ExitPayments | None = None
         self.pay_stations: PayStations | None = None  # the kiosk API, on the console's listener
@@ -223,6 +232,8 @@ class EdgeDaemon:
         site_devices = None
         if self._port_factory is None:
             site_devices = SiteDevices(on_health=[self.metrics.health])
+            if self.desk is not None:
+                site_devices.on_health.append(self.desk.device_changed)
             site_devices.cameras.timezone = self.site.car_park.timezone
             site_devices.cameras.image_dir = self.journal.path.parent / "images"  # where the console looks
             site_devices.cameras.clock = self.clock
@@ -293,6 +304,20 @@ class EdgeDaemon:
             if self.outbox is not None and self.journal.last_seq != self._woken_at_seq:
                 self._woken_at_seq = self.journal.last_seq  # only new records wake the outbox
                 self.outbox.wake()
+            self._watch_central()
+
+    def _watch_central(self) -> None:
+        """Alert the booth once an outage of central lasts the site's ``unreachable_alert_minutes``."""
+        outbox, central = self.outbox, self.site.central
+        if self.desk is None or outbox is None or central is None:
+            return
+        if outbox.failing_since is None:
+            self._central_alerted = False
+            return
+        minutes = (time.monotonic() - outbox.failing_since) / 60
+        if minutes >= central.unreachable_alert_minutes and not self._central_alerted:
+            self._central_alerted = True
+            self.desk.central_unreachable(minutes, outbox.last_error)
 
     async def _checkpoints(self, every_s: float = 2.0) -> None:
         while True:

@@ -33,6 +33,8 @@ class HttpListenConnection(_Strict):
     username: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^:\s]+$")
     password_env: str | None = Field(default=None, pattern=ENV_NAME)
     auth: Literal["digest", "basic"] = "digest"
+    # no event or heartbeat for this long: the camera is offline (an alert at the booth)
+    silence_timeout_s: float = Field(default=60.0, gt=0, le=86400)
 
     @field_validator("allow_from")
     @classmethod

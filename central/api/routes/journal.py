@@ -225,3 +225,52 @@ def list_shift_reports(
     if until is not None:
         query = query.where(EdgeShiftReport.at < until)
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+class FaultReportOut(ResponseModel):
+    record_id: str
+    edge_id: str
+    car_park: str
+    lane: str | None
+    device: str | None
+    operator: str
+    booth: str | None
+    note: str
+    at: datetime
+    received_at: datetime
+
+
+@router.get(
+    "/fault-reports", response_model=list[FaultReportOut],
+    summary="Faults the booth collectors reported (procedure 7.2), newest first",
+)  # fmt: skip
+def list_fault_reports(
+    session: SessionDep,
+    car_park: str | None = Query(default=None, max_length=64),
+    since: Annotated[When | None, Query(description="reports at or after this time")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Readers,
+) -> list[FaultReportOut]:
+    action = EdgeRecord.payload["action"].as_string()
+    query = (
+        select(EdgeRecord).where(EdgeRecord.kind == RecordKind.MANUAL_ACTION.value, action == "fault_report")
+        .order_by(EdgeRecord.at.desc(), EdgeRecord.id.desc()).limit(limit).offset(offset)
+    )  # fmt: skip
+    if car_park is not None:
+        query = query.where(EdgeRecord.car_park == car_park.replace("\x00", ""))
+    if since is not None:
+        query = query.where(EdgeRecord.at >= since)
+    return [fault_report_out(record) for record in session.scalars(query)]
+
+
+def fault_report_out(record: EdgeRecord) -> FaultReportOut:
+    p = record.payload
+    device = p.get("device")
+    booth = p.get("booth")
+    return FaultReportOut(
+        record_id=record.id, edge_id=record.edge_id, car_park=record.car_park, lane=record.lane,
+        device=str(device) if device else None, operator=str(p.get("operator", "")),
+        booth=str(booth) if booth else None, note=str(p.get("note") or p.get("reason") or ""), at=record.at,
+        received_at=record.received_at,
+    )  # fmt: skip
