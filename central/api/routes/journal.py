@@ -13,6 +13,7 @@ from central.api.deps import SessionDep, allow
 from central.api.fields import Limit, Offset, ResponseModel, When
 from central.api.routes import API_PREFIX
 from central.core.security import Role
+from central.fault_reports import FaultReport, fault_reports
 from central.models import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord, User
 from parking.wire import RecordKind
 
@@ -232,7 +233,7 @@ class FaultReportOut(ResponseModel):
     edge_id: str
     car_park: str
     lane: str | None
-    device: str | None
+    device: str | None = Field(description="null: the collector reported the lane itself")
     operator: str
     booth: str | None
     note: str
@@ -251,26 +252,5 @@ def list_fault_reports(
     limit: Limit = 100,
     offset: Offset = 0,
     _user: User = Readers,
-) -> list[FaultReportOut]:
-    action = EdgeRecord.payload["action"].as_string()
-    query = (
-        select(EdgeRecord).where(EdgeRecord.kind == RecordKind.MANUAL_ACTION.value, action == "fault_report")
-        .order_by(EdgeRecord.at.desc(), EdgeRecord.id.desc()).limit(limit).offset(offset)
-    )  # fmt: skip
-    if car_park is not None:
-        query = query.where(EdgeRecord.car_park == car_park.replace("\x00", ""))
-    if since is not None:
-        query = query.where(EdgeRecord.at >= since)
-    return [fault_report_out(record) for record in session.scalars(query)]
-
-
-def fault_report_out(record: EdgeRecord) -> FaultReportOut:
-    p = record.payload
-    device = p.get("device")
-    booth = p.get("booth")
-    return FaultReportOut(
-        record_id=record.id, edge_id=record.edge_id, car_park=record.car_park, lane=record.lane,
-        device=str(device) if device else None, operator=str(p.get("operator", "")),
-        booth=str(booth) if booth else None, note=str(p.get("note") or p.get("reason") or ""), at=record.at,
-        received_at=record.received_at,
-    )  # fmt: skip
+) -> list[FaultReport]:
+    return fault_reports(session, car_park=car_park, since=since, limit=limit, offset=offset)
