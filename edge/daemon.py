@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from edge.booth.alerts import alerts_path
 from edge.booth.booth import Booth
 from edge.booth.desk import BoothDesk, ObservedWriter, operators_path
 from edge.booth.operators import OperatorStore
@@ -154,6 +155,7 @@ def booth_desk(daemon: EdgeDaemon, booth_id: str) -> BoothDesk:
     desk = BoothDesk(
         lanes, daemon.journal, booth, operators, clock, printers=lanes.printers,
         image_roots=[daemon.journal.path.parent / "images"], car_park_name=site.car_park.name,
+        alerts_file=alerts_path(daemon.journal.path),
     )  # fmt: skip
     for printer in {id(p): p for p in lanes.printers.values()}.values():
         printer.health.listeners.append(desk.device_changed)

@@ -4,15 +4,20 @@ stopped card, a device offline or faulted, a loop or barrier fault, central unre
 An alert is a plain dict (it goes to the screen as JSON): ``id``, ``kind``, ``lane``, ``message``, ``at`` (ISO UTC),
 ``details``, ``key`` (an alert about a lasting condition, such as one device's fault, is raised once while it is
 not acknowledged) and ``acknowledged_by`` / ``acknowledged_at``. It stays on the list until a collector acknowledges
-it; the acknowledgement is journaled (:func:`acknowledgement_draft`) as a manual action, so central sees who
+it (the list is kept in a file beside the journal, :func:`save_alerts`, so a restart of the edge keeps it too);
+the acknowledgement is journaled (:func:`acknowledgement_draft`) as a manual action, so central sees who
 acknowledged what and when. A collector's fault report (procedure 7.2) is journaled the same way
 (:func:`fault_report_draft`).
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from drivers.health import Health, HealthChange
@@ -20,6 +25,7 @@ from edge.lanes.actions import Draft
 from parking.ids import new_id
 from parking.wire import RecordKind
 
+_LOGGER = logging.getLogger(__name__)
 OPEN_KEPT = 100  # unacknowledged alerts kept (beyond it, a flood: the oldest go)
 ACKNOWLEDGED_KEPT = 20  # acknowledged alerts still listed, the latest
 # The lanes' alert kinds the booth must acknowledge; the others (a fee due, confirm a vehicle) are the lane's
@@ -92,3 +98,34 @@ def device_alert(change: HealthChange) -> tuple[str, str] | None:
     if change.health is Health.OFFLINE:
         return "device_offline", f"{change.device}: {change.reason}"
     return None
+
+
+def alerts_path(journal_path: Path) -> Path:
+    """The booth's alert list, beside the journal."""
+    return journal_path.parent / "booth-alerts.json"
+
+
+def save_alerts(path: Path, alerts: list[dict[str, Any]]) -> None:
+    """Write the list whole or not at all (a few kilobytes: alerts are rare). A failure is logged: the alerts stay
+    on the screen, only a restart would lose them."""
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        partial.write_text(json.dumps(alerts, ensure_ascii=False, default=str))
+        os.replace(partial, path)
+    except OSError:
+        _LOGGER.warning("the booth's alerts could not be kept in %s", path, exc_info=True)
+
+
+def load_alerts(path: Path) -> list[dict[str, Any]]:
+    """The list a previous run kept (empty when there is none or it cannot be read)."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError):
+        _LOGGER.warning("the booth's alerts in %s cannot be read: starting with none", path, exc_info=True)
+        return []
+    keys = ("id", "kind", "lane", "message", "at", "details", "key", "acknowledged_by", "acknowledged_at")
+    if not isinstance(data, list):
+        return []
+    return [a for a in data if isinstance(a, dict) and all(k in a for k in keys) and isinstance(a["details"], dict)]

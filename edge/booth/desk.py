@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from drivers.escpos.errors import EscPosError
-from drivers.health import Health, HealthChange
-from edge.booth.alerts import acknowledge, acknowledgement_draft, device_alert, fault_report_draft, raise_alert
+from drivers.health import Health
+from edge.booth.alert_desk import AlertDesk
+from edge.booth.alerts import load_alerts
 from edge.booth.booth import Booth
+from edge.booth.errors import DeskError as DeskError
 from edge.booth.observers import LaneObservations, LaneWatch
 from edge.booth.observers import ObservedWriter as ObservedWriter
 from edge.booth.observers import line_label as line_label
@@ -56,16 +58,8 @@ def operators_path(journal_path: Path) -> Path:
     return journal_path.parent / "operators.sqlite3"
 
 
-class DeskError(Exception):
-    """An operator action refused; ``code`` is stable (the console translates it), ``status`` the HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        self.code, self.message, self.status = code, message, status
-        super().__init__(f"{code}: {message}")
-
-
 @dataclass
-class BoothDesk(LaneObservations):
+class BoothDesk(LaneObservations, AlertDesk):
     """The booth console's side of the edge, built from narrow ports (:mod:`edge.booth.ports`): the lanes it may
     drive, the journal queries it needs, its booth, operators, receipt printers (lane id -> printer) and clock."""
 
@@ -83,6 +77,7 @@ class BoothDesk(LaneObservations):
     security_alerts: list[dict[str, Any]] = field(default_factory=list)  # the latest, shown at the booth
     lane_alerts: list[dict[str, Any]] = field(default_factory=list)  # the booth's alerts (edge.booth.alerts)
     device_states: dict[str, Health] = field(default_factory=dict)  # each device's last health told
+    alerts_file: Path | None = None  # where the alert list is kept across restarts (None: in memory only)
 
     def __post_init__(self) -> None:
         self.booth_id = self.booth.id
@@ -104,6 +99,9 @@ class BoothDesk(LaneObservations):
         """Rebuild the booth's shifts from the journal, and the entry pictures of the vehicles still inside."""
         self.booth.restore(self.journal.booth_payloads(self.booth_id))
         self.entry_images.update(self.journal.entry_images(list(self.lanes.park.sessions)))
+        if self.alerts_file is not None:
+            self.lane_alerts[:0] = load_alerts(self.alerts_file)
+        self._alerts_seen = self._alerts_mark()
 
     # ---------------------------------------------------------------------------------------- live state
 
@@ -123,7 +121,8 @@ class BoothDesk(LaneObservations):
         return shift
 
     def changed(self) -> None:
-        """Something the screens show changed: wake the live streams."""
+        """Something the screens show changed: wake the live streams (and keep the alert list if it changed)."""
+        self._keep_alerts()
         self.version += 1
         tick, self._tick = self._tick, asyncio.Event()
         tick.set()
@@ -240,61 +239,6 @@ class BoothDesk(LaneObservations):
                 if watch.pending_payment == payment_id:
                     watch.pending_payment = None
             return record
-
-    # ---------------------------------------------------------------------------------- alerts and faults
-
-    def device_changed(self, change: HealthChange) -> None:
-        """A device's health changed (its driver's tracker): going offline or faulted is an alert at the booth."""
-        before = self.device_states.get(change.device)
-        self.device_states[change.device] = change.health
-        found = device_alert(change)
-        if found is not None and before is not change.health:
-            kind, message = found
-            details = {"device": change.device, "health": change.health.value, "reason": change.reason}
-            raise_alert(self.lane_alerts, kind, self.lane_of(change.device), message, self.clock(), details,
-                        key=f"device:{change.device}")  # fmt: skip
-        self.changed()
-
-    def central_unreachable(self, minutes: float, error: str | None) -> None:
-        """The outbox has not reached central for ``minutes``: an alert (the lanes go on deciding alone)."""
-        message = f"central unreachable for {minutes:.0f} min: {error or 'no answer'}"
-        raise_alert(self.lane_alerts, "central_unreachable", None, message, self.clock(),
-                    {"minutes": round(minutes), "error": (error or "")[:200]}, key="central")  # fmt: skip
-        self.changed()
-
-    def lane_of(self, device: str) -> str | None:
-        """The first lane that uses ``device``."""
-        ids = self.lanes.lane_ids()
-        return next((lane for lane in ids if any(d["device"] == device for d in self.lanes.device_health(lane))), None)
-
-    async def acknowledge_alert(self, operator: str, alert_id: str) -> dict[str, Any]:
-        """The collector saw the alert: it leaves the list, and the acknowledgement is journaled (who, when, what)."""
-        async with self._lock:
-            now = self.clock()
-            alert = acknowledge(self.lane_alerts, alert_id, operator, now)
-            if alert is None:
-                raise DeskError("alert.unknown", f"no alert {alert_id} waits for an acknowledgement", 404)
-            try:
-                await self.lanes.commit([acknowledgement_draft(alert, self.booth_id, now)])
-            except JournalError as err:
-                alert["acknowledged_by"] = alert["acknowledged_at"] = None
-                raise DeskError("journal.failed", str(err), 503) from err
-            self.changed()
-            return alert
-
-    async def report_fault(self, operator: str, lane_id: str, device: str | None, note: str) -> str:
-        """A collector's fault report (7.2) on a lane or one of its devices, journaled for central; its record id."""
-        if self.lanes.lane(lane_id) is None:
-            raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
-        if device and device not in {d["device"] for d in self.lanes.device_health(lane_id)}:
-            raise DeskError("fault.unknown_device", f"lane {lane_id} has no device {device!r}", 422)
-        draft = fault_report_draft(operator, self.booth_id, lane_id, device or None, note, self.clock())
-        try:
-            await self.lanes.commit([draft])
-        except JournalError as err:
-            raise DeskError("journal.failed", str(err), 503) from err
-        self.changed()
-        return draft.id
 
     # ---------------------------------------------------------------------------------------- the printer
 
