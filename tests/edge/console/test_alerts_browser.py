@@ -65,6 +65,20 @@ async def test_a_blacklist_alert_stays_until_the_collector_acknowledges_it(
             await page.reload()
             await expect(page.locator("#open-view")).to_be_visible()
             await expect(page.locator("#alerts")).to_be_hidden()
+
+            # the exit lane's barrier I/O module, with its kind and state; a fault reported on it with a note
+            await page.fill("#float-10000", "1")
+            await key(page, "Enter")
+            await expect(page.locator("#desk-view")).to_be_visible()
+            await expect(page.locator("#dev-out-io")).to_contain_text("Barrier I/O out-io")
+            await expect(page.locator("#dev-out-io")).to_contain_text("online")
+            await page.locator("#dev-out-io").click()  # the focus off the float fields (the keys are the desk's)
+            await key(page, "t")
+            await page.select_option("#f-device", "out-io")
+            await page.fill("#f-note", "boom arm scraped, still works")
+            await page.click("#dialog-ok")
+            await expect(page.locator("#dialog")).to_be_hidden()
+            await expect(page.locator("#toast")).to_contain_text("Fault reported")
             assert failures == []
         finally:
             await browser.close()
@@ -85,3 +99,8 @@ async def test_a_blacklist_alert_stays_until_the_collector_acknowledges_it(
                    for r in site.central.records.values())  # fmt: skip
 
     await until(at_central, within=10, what="the acknowledgement at central")
+    (fault,) = daemon.journal.rows(
+        "SELECT lane, operator, reason, payload FROM manual_actions WHERE action = 'fault_report'"
+    )
+    assert fault[:3] == ("out-1", "c01", "boom arm scraped, still works")
+    assert json.loads(fault[3])["device"] == "out-io"
