@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,8 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from drivers.health import HealthChange
+from edge.booth.alerts import alerts_path
 from edge.booth.booth import Booth
 from edge.booth.desk import BoothDesk, ObservedWriter, operators_path
 from edge.booth.operators import OperatorStore
@@ -98,6 +101,7 @@ class DaemonLanes:
         self._park, self._devices = park, devices
         # one booth's lanes only: another booth's lane is no lane to this desk
         self._lanes = lanes if booth_lanes is None else {lane: lanes[lane] for lane in booth_lanes if lane in lanes}
+        self.printers: dict[str, Any] = {}  # lane id -> receipt printer (the desk's), for their health
 
     @property
     def park(self) -> ParkState:
@@ -121,11 +125,13 @@ class DaemonLanes:
             if resolved.id in seen:
                 continue
             seen.add(resolved.id)
-            health, reason = "unknown", ""
-            io = devices.io_modules.get(resolved.id) if devices else None
-            if io is not None:
-                health, reason = io.health.health.value, io.health.reason
-            out.append({"device": resolved.id, "slot": slot, "health": health, "reason": reason})
+            tracker = devices.health_of(resolved.id) if devices else None
+            printer = self.printers.get(lane_id) if slot == "printer" else None
+            if tracker is None and printer is not None and printer.name == resolved.id:
+                tracker = printer.health
+            health, reason = (tracker.health.value, tracker.reason) if tracker is not None else ("unknown", "")
+            out.append({"device": resolved.id, "slot": slot, "kind": resolved.device.kind.value, "health": health,
+                        "reason": reason})  # fmt: skip
         return out
 
     def out_of_service(self, lane_id: str) -> str | None:
@@ -149,11 +155,15 @@ def booth_desk(daemon: EdgeDaemon, booth_id: str, booth_lanes: Sequence[str], op
                   lanes=booth_lanes)  # fmt: skip
     lanes = DaemonLanes(site, daemon.lanes, daemon.runners, daemon.writer, daemon.park, lambda: daemon.devices,
                         booth_lanes)  # fmt: skip
-    printers = lane_printers(site, every(daemon.metrics.health, daemon.device_faults.observe))
-    return BoothDesk(
-        lanes, daemon.journal, booth, operators, clock, printers=printers,
+    lanes.printers = lane_printers(site, every(daemon.metrics.health, daemon.device_faults.observe))
+    desk = BoothDesk(
+        lanes, daemon.journal, booth, operators, clock, printers=lanes.printers,
         image_roots=[daemon.journal.path.parent / "images"], car_park_name=site.car_park.name,
+        alerts_file=alerts_path(daemon.journal.path, booth_id),
     )  # fmt: skip
+    for printer in {id(p): p for p in lanes.printers.values()}.values():
+        printer.health.listeners.append(desk.device_changed)
+    return desk
 
 
 def _port_of(runner: web.AppRunner) -> int | None:
@@ -214,6 +224,7 @@ class EdgeDaemon:
         # Each booth's console side, by booth id (none: no console); ``desk`` is the one on the console listener.
         self.desks: dict[str, BoothDesk] = {}
         self.desk_of_lane: dict[str, BoothDesk] = {}
+        self._desks_of_device: dict[str, list[BoothDesk]] = {}
         if booth is not None:
             self._booth_desks(booth)
         self.desk: BoothDesk | None = next(iter(self.desks.values()), None) if not site.booths else None
@@ -224,6 +235,7 @@ class EdgeDaemon:
         self._booth_webs: dict[str, web.AppRunner] = {}
         self.outbox: Outbox | None = None
         self._woken_at_seq = 0
+        self._central_alerted = False
         self.sync: ListSync | None = None
         self.exit_payments: ExitPayments | None = None
         self.pay_stations: PayStations | None = None  # the kiosk API, on the console's listener
@@ -243,6 +255,17 @@ class EdgeDaemon:
             desk = self.desks[booth_id] = booth_desk(self, booth_id, lanes, operators)
             self.writer.listeners.append(desk.committed)
             self.desk_of_lane |= dict.fromkeys(lanes, desk)
+        for index, lane in enumerate(self.site.lanes):
+            if (staffing := self.desk_of_lane.get(lane.id)) is not None:
+                for device in lane_devices(self.site, index).values():
+                    users = self._desks_of_device.setdefault(device.id, [])
+                    if staffing not in users:
+                        users.append(staffing)
+
+    def _device_changed(self, change: HealthChange) -> None:
+        """A device's health change, for the booths whose lanes use it (a device of no lane: the console's booth)."""
+        for desk in self._desks_of_device.get(change.device) or ([self.desk] if self.desk is not None else []):
+            desk.device_changed(change)
 
     # ------------------------------------------------------------------------------------------- life cycle
 
@@ -253,7 +276,8 @@ class EdgeDaemon:
                 self.journal.commit(versions)
         site_devices = None
         if self._port_factory is None:
-            site_devices = SiteDevices(on_health=[self.metrics.health, self.device_faults.observe])
+            site_devices = SiteDevices(on_health=[self.metrics.health, self.device_faults.observe,
+                                                  self._device_changed])  # fmt: skip
             site_devices.cameras.timezone = self.site.car_park.timezone
             site_devices.cameras.image_dir = self.journal.path.parent / "images"  # where the console looks
             site_devices.cameras.clock = self.clock
@@ -326,6 +350,21 @@ class EdgeDaemon:
             if self.outbox is not None and self.journal.last_seq != self._woken_at_seq:
                 self._woken_at_seq = self.journal.last_seq  # only new records wake the outbox
                 self.outbox.wake()
+            self._watch_central()
+
+    def _watch_central(self) -> None:
+        """Alert the booth once an outage of central lasts the site's ``unreachable_alert_minutes``."""
+        outbox, central = self.outbox, self.site.central
+        if not self.desks or outbox is None or central is None:
+            return
+        if outbox.failing_since is None:
+            self._central_alerted = False
+            return
+        minutes = (time.monotonic() - outbox.failing_since) / 60
+        if minutes >= central.unreachable_alert_minutes and not self._central_alerted:
+            self._central_alerted = True
+            for desk in self.desks.values():
+                desk.central_unreachable(minutes, outbox.last_error)
 
     async def _checkpoints(self, every_s: float = 2.0) -> None:
         while True:

@@ -12,4 +12,6 @@
 * :mod:`edge.booth.handover`: the shift report and handover record (交接班记录) as ESC/POS.
 * :mod:`edge.booth.receipt`: the driver's receipt as PDF and ESC/POS.
 * :mod:`edge.booth.fonts`: the CJK font for the PDFs.
+* :mod:`edge.booth.alerts`: the booth's alert list (raised, acknowledged, kept beside the journal) and the journal
+  records of an acknowledgement and of a collector's fault report; :mod:`edge.booth.alert_desk` the desk's side.
 """

@@ -25,7 +25,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from drivers.escpos.errors import EscPosError
+from drivers.health import Health
+from edge.booth.alert_desk import AlertDesk
+from edge.booth.alerts import load_alerts
 from edge.booth.booth import Booth
+from edge.booth.errors import DeskError as DeskError
 from edge.booth.observers import LaneObservations, LaneWatch
 from edge.booth.observers import ObservedWriter as ObservedWriter
 from edge.booth.observers import line_label as line_label
@@ -54,16 +58,8 @@ def operators_path(journal_path: Path) -> Path:
     return journal_path.parent / "operators.sqlite3"
 
 
-class DeskError(Exception):
-    """An operator action refused; ``code`` is stable (the console translates it), ``status`` the HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 409) -> None:
-        self.code, self.message, self.status = code, message, status
-        super().__init__(f"{code}: {message}")
-
-
 @dataclass
-class BoothDesk(LaneObservations):
+class BoothDesk(LaneObservations, AlertDesk):
     """The booth console's side of the edge, built from narrow ports (:mod:`edge.booth.ports`): the lanes it may
     drive, the journal queries it needs, its booth, operators, receipt printers (lane id -> printer) and clock."""
 
@@ -79,7 +75,9 @@ class BoothDesk(LaneObservations):
     watches: dict[str, LaneWatch] = field(default_factory=dict)
     entry_images: dict[str, str] = field(default_factory=dict)  # session id -> entry image reference
     security_alerts: list[dict[str, Any]] = field(default_factory=list)  # the latest, shown at the booth
-    lane_alerts: list[dict[str, Any]] = field(default_factory=list)  # the lanes' latest alerts, shown at the booth
+    lane_alerts: list[dict[str, Any]] = field(default_factory=list)  # the booth's alerts (edge.booth.alerts)
+    device_states: dict[str, Health] = field(default_factory=dict)  # each device's last health told
+    alerts_file: Path | None = None  # where the alert list is kept across restarts (None: in memory only)
 
     def __post_init__(self) -> None:
         self.booth_id = self.booth.id
@@ -101,6 +99,9 @@ class BoothDesk(LaneObservations):
         """Rebuild the booth's shifts from the journal, and the entry pictures of the vehicles still inside."""
         self.booth.restore(self.journal.booth_payloads(self.booth_id))
         self.entry_images.update(self.journal.entry_images(list(self.lanes.park.sessions)))
+        if self.alerts_file is not None:
+            self.lane_alerts[:0] = load_alerts(self.alerts_file)
+        self._alerts_seen = self._alerts_mark()
 
     # ---------------------------------------------------------------------------------------- live state
 
@@ -120,7 +121,8 @@ class BoothDesk(LaneObservations):
         return shift
 
     def changed(self) -> None:
-        """Something the screens show changed: wake the live streams."""
+        """Something the screens show changed: wake the live streams (and keep the alert list if it changed)."""
+        self._keep_alerts()
         self.version += 1
         tick, self._tick = self._tick, asyncio.Event()
         tick.set()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from edge.booth.alerts import raise_alert
 from edge.booth.shift import Clock, ShiftState
 from edge.lanes.actions import Alert, Draft, Released
 from edge.lanes.events import LaneEvent, PlateSeen
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 HISTORY = 8
-ALERTS_KEPT = 20  # the lanes' latest alerts the booth's screen shows
 
 
 class ObservedWriter(JournalWriter):
@@ -138,6 +138,10 @@ class LaneObservations:
             mine = lane in self.watches  # a lane of this booth (the others are other booths')
             if draft.kind is RecordKind.SESSION and observing and shift is not None and mine and card_issued(payload):
                 shift.observe_card_issued("entry")
+            if draft.kind is RecordKind.ABNORMAL_EVENT and payload.get("code") == "full":
+                plate = str((payload.get("identity") or {}).get("plate") or "")
+                raise_alert(self.lane_alerts, "car_park_full", lane, f"{lane}: {payload.get('reason', '')} {plate}",
+                            self.clock(), {"plate": plate, "evidence": payload.get("evidence")})  # fmt: skip
             if lane not in self.staffed or not observing or shift is None:
                 continue
             if draft.kind is RecordKind.BARRIER_COMMAND:
@@ -164,12 +168,9 @@ class LaneObservations:
         self.changed()
 
     def alerted(self, lane: str, alert: Alert) -> None:
-        """A lane's alert (:class:`edge.runner.LaneListener`), kept for the booth's screen (the latest
-        :data:`ALERTS_KEPT`); what it is about is journaled by the lane itself."""
-        at = self.clock().isoformat()
-        self.lane_alerts.append({"lane": lane, "kind": alert.kind, "message": alert.message, "at": at,
-                                 "details": dict(alert.details)})  # fmt: skip
-        del self.lane_alerts[:-ALERTS_KEPT]
+        """A lane's alert (:class:`edge.runner.LaneListener`), on the booth's alert list until a collector
+        acknowledges it (:mod:`edge.booth.alerts`); what it is about is journaled by the lane itself."""
+        raise_alert(self.lane_alerts, alert.kind, lane, alert.message, self.clock(), alert.details)
         self.changed()
 
     def passed(self, lane: str, session: str | None) -> None:

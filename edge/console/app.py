@@ -307,12 +307,21 @@ def lane_action(name: str) -> Handler:
             await desk.refuse(lane, who, text(data, "reason", required=False))
         elif name == "attach":
             await desk.attach_entry(lane, who, text(data, "session", limit=64))
+        elif name == "report-fault":
+            note = text(data, "note", multiline=True)
+            result["record"] = await desk.report_fault(who, lane, text(data, "device", required=False, limit=64), note)
         elif name == "reset-anti-passback":
             await desk.reset_anti_passback(lane, who, text(data, "supervisor", limit=40), text(data, "pin", limit=16),
                                            text(data, "reason", required=False))  # fmt: skip
         return web.json_response(result)
 
     return act
+
+
+async def acknowledge_alert(request: web.Request, signed: SignedIn) -> web.Response:
+    """The collector acknowledges one alert of the booth's list (journaled with who and when)."""
+    alert = await request.app[DESK].acknowledge_alert(signed.operator.id, request.match_info["alert"][:64])
+    return web.json_response({"ok": True, "alert": alert["id"], "acknowledged_at": alert["acknowledged_at"]})
 
 
 async def search(request: web.Request, signed: SignedIn) -> web.Response:
@@ -482,8 +491,10 @@ def attach_console(app: web.Application, desk: BoothDesk) -> None:
     app.router.add_get(f"{api}/me", guarded(me))
     app.router.add_get(f"{api}/state", guarded(state))
     app.router.add_get(f"{api}/events", guarded(events))
-    for name in ("pay", "waive", "lost-card", "manual-open", "reject", "attach", "reset-anti-passback"):
+    for name in ("pay", "waive", "lost-card", "manual-open", "reject", "attach", "reset-anti-passback",
+                 "report-fault"):  # fmt: skip
         app.router.add_post(f"{api}/lanes/{{lane}}/{name}", guarded(lane_action(name)))
+    app.router.add_post(f"{api}/alerts/{{alert}}/acknowledge", guarded(acknowledge_alert))
     app.router.add_get(f"{api}/search", guarded(search))
     for name in ("open", "drop", "close", "reopen", "reverse"):
         app.router.add_post(f"{api}/shift/{name}", guarded(shift_action(name)))

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from drivers.health import HealthChange
+from drivers.health import HealthChange, HealthTracker
 from drivers.lpr import MILESIGHT, PlateImage, PlateRead, load_field_map
 from drivers.lpr.http import HttpCameraConfig, PlateHttpListener, PlateListenerConfig
 from drivers.lpr.http_auth import Credentials
@@ -104,6 +104,7 @@ class SiteCameras:
     http: dict[tuple[str, int], list[HttpCameraConfig]] = field(default_factory=lambda: defaultdict(list))
     mqtt: dict[str, MqttCameraConfig] = field(default_factory=dict)
     listeners: list[Any] = field(default_factory=list)
+    trackers: dict[str, HealthTracker] = field(default_factory=dict)  # each camera's health, once started
     image_dir: Path | None = None  # where pictures that come with reads are stored (None: not stored)
     base_dir: Path = field(default_factory=Path)  # the site file's folder: TLS files are relative to it
     environ: Mapping[str, str] = field(default_factory=lambda: os.environ)  # where passwords are read
@@ -163,11 +164,13 @@ class SiteCameras:
         for (host, port), cameras in self.http.items():
             listener = PlateHttpListener(PlateListenerConfig(tuple(cameras), host=host, port=port))
             for camera in cameras:
-                listener.health(camera.name).listeners.extend(on_health)
+                self.trackers[camera.name] = listener.health(camera.name)
+                self.trackers[camera.name].listeners.extend(on_health)
             await listener.start()
             self._start_pump(listener)
         for config in self.mqtt.values():
             subscriber = MqttPlateSubscriber(config)
+            self.trackers[config.name] = subscriber.health
             subscriber.health.listeners.extend(on_health)
             await subscriber.start()
             self._start_pump(subscriber)

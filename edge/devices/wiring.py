@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from drivers.cards import CardRead
-from drivers.health import Health, HealthChange
+from drivers.health import Health, HealthChange, HealthTracker
 from drivers.modbus import (
     DEFAULT_IO_MAP,
     BarrierChanged,
@@ -222,6 +222,14 @@ class SiteDevices:
             kind = SerialCardDispenser if device.driver == "serial_dispenser" else SerialTextDisplay
             self.line_devices[device_id] = kind(config)
         return self.line_devices[device_id]
+
+    def health_of(self, device_id: str) -> HealthTracker | None:
+        """The health a device's driver keeps (``None``: no driver of ours for it, or a camera not started)."""
+        for kind in (self.io_modules, self.loop_detectors, self.card_readers, self.line_devices):
+            if device_id in kind:
+                tracker: HealthTracker = kind[device_id].health
+                return tracker
+        return self.cameras.trackers.get(device_id)
 
     async def start(self) -> None:
         for line_device in self.line_devices.values():

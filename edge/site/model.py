@@ -173,6 +173,8 @@ class Central(Strict):
     edge_id: Identifier
     token: str | None = None
     token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    # the booth is alerted when the outbox has not reached central for this long (the lanes go on alone)
+    unreachable_alert_minutes: float = Field(default=5.0, gt=0, le=1440)
 
     def resolve_token(self) -> str | None:
         """The edge's credential: given inline or, preferably, named by an environment variable."""

@@ -33,7 +33,9 @@ class HttpListenConnection(_Strict):
     username: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^:\s]+$")
     password_env: str | None = Field(default=None, pattern=ENV_NAME)
     auth: Literal["digest", "basic"] = "digest"
-    silence_timeout_s: float = Field(default=60.0, gt=0, le=3600, description="offline after this long without a push")
+    silence_timeout_s: float = Field(
+        default=60.0, gt=0, le=86400, description="no event or heartbeat for this long: offline (an alert at the booth)"
+    )
 
     @field_validator("allow_from")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,6 +87,7 @@ class Outbox:
         self.on_backlog = on_backlog
         self.failures = 0
         self.last_error: str | None = None
+        self.failing_since: float | None = None  # time.monotonic() of the first failure of the current outage
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -130,11 +132,12 @@ class Outbox:
                     await self.images.upload_once()
                 if self.failures:
                     _LOGGER.info("central reachable again; outbox sending")
-                self.failures, self.last_error = 0, None
+                self.failures, self.last_error, self.failing_since = 0, None, None
                 self.backoff.reset()
                 delay = 0.0 if settled >= self.batch_size else self.idle_interval_s
             except (CentralError, ImageUploadError) as err:
                 self.failures += 1
+                self.failing_since = self.failing_since or time.monotonic()
                 if self.failures == 1:
                     _LOGGER.warning("outbox: %s; records stay in the journal and are retried", err)
                 self.last_error = str(err)

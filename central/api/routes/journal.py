@@ -13,6 +13,7 @@ from central.api.deps import SessionDep, allow
 from central.api.fields import Limit, Offset, ResponseModel, When
 from central.api.routes import API_PREFIX
 from central.core.security import Role
+from central.fault_reports import FaultReport, fault_reports
 from central.models import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord, User
 from parking.wire import RecordKind
 
@@ -225,3 +226,31 @@ def list_shift_reports(
     if until is not None:
         query = query.where(EdgeShiftReport.at < until)
     return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+class FaultReportOut(ResponseModel):
+    record_id: str
+    edge_id: str
+    car_park: str
+    lane: str | None
+    device: str | None = Field(description="null: the collector reported the lane itself")
+    operator: str
+    booth: str | None
+    note: str
+    at: datetime
+    received_at: datetime
+
+
+@router.get(
+    "/fault-reports", response_model=list[FaultReportOut],
+    summary="Faults the booth collectors reported (procedure 7.2), newest first",
+)  # fmt: skip
+def list_fault_reports(
+    session: SessionDep,
+    car_park: str | None = Query(default=None, max_length=64),
+    since: Annotated[When | None, Query(description="reports at or after this time")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+    _user: User = Readers,
+) -> list[FaultReport]:
+    return fault_reports(session, car_park=car_park, since=since, limit=limit, offset=offset)

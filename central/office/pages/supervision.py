@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from central.api.deps import SessionDep
+from central.fault_reports import fault_reports
 from central.models import AuditEntry, CarPark, ChainBreak, EdgeShiftReport
 from central.office.deps import PagesDep, page
 from central.office.forms import Form
@@ -56,8 +57,9 @@ def shift_reports(
         query = query.where(EdgeShiftReport.valid.is_(validity == "valid"))
     rows = list(session.scalars(query.limit(paging.fetch).offset(paging.offset)))
     zones = car_park_zones(session)
+    faults = fault_reports(session, car_park=filters.raw("car_park") or None)  # the latest, whatever the days
     context = {"filters": filters, "reports": paging.take(rows), "zones": zones, "car_parks": sorted(zones),
-               "default_zone": OPERATOR_ZONE}  # fmt: skip
+               "default_zone": OPERATOR_ZONE, "faults": faults}  # fmt: skip
     return pages.render(request, "shift_reports.html", context)
 
 

@@ -128,20 +128,60 @@
     if (last) {
       $("security-alert").textContent = t("security_alert").replace("{source}", last.source) + " · " + last.at_local;
     }
-    const laneAlerts = (state.lane_alerts || []).filter((a) => a.kind === "stopped_card");
-    const stopped = laneAlerts[laneAlerts.length - 1];
-    $("lane-alert").hidden = !stopped;
-    if (stopped) {
-      const d = stopped.details;
-      $("lane-alert").textContent = t("stopped_card_alert").replace("{card}", d.card).replace("{lane}", stopped.lane)
-        .replace("{status}", t("card_" + d.card_status)).replace("{holder}", d.holder) + " · " + stopped.at_local;
-    }
+    renderAlerts();
     const view = chooseView();
     const wasHidden = $(view).hidden;
     show(view);
     if (view === "open-view") renderOpen(wasHidden);
     if (view === "desk-view") renderDesk();
     if (view === "close-view") renderClose(wasHidden);
+  }
+
+  // ------------------------------------------------------------------------------------------------ alerts
+
+  const openAlerts = () => (state.lane_alerts || []).filter((a) => !a.acknowledged_by).reverse();
+
+  function alertText(a) {
+    const d = a.details || {};
+    if (a.kind === "stopped_card" && d.card) {
+      return t("stopped_card_alert").replace("{card}", d.card).replace("{lane}", a.lane)
+        .replace("{status}", t("card_" + d.card_status)).replace("{holder}", d.holder);
+    }
+    return (I18N[lang]["al_" + a.kind] ? t("al_" + a.kind) : a.kind) + (a.lane && !a.message.startsWith(a.lane) ? " · " + a.lane : "") +
+      " — " + a.message;
+  }
+
+  function renderAlerts() {
+    const open = openAlerts();
+    $("lane-alert").hidden = !open.length;
+    $("lane-alert").textContent = t("alerts_waiting").replace("{n}", open.length);
+    $("alerts").hidden = !open.length;
+    $("alert-list").replaceChildren(...open.map((a, i) => {
+      const button = el("button", { type: "button", class: "ack", id: "ack-" + a.id },
+        t("acknowledge") + (i === 0 ? " (X)" : ""));
+      button.addEventListener("click", () => acknowledgeAlert(a));
+      return el("li", { class: "alert-item " + a.kind, "data-alert": a.id, "data-kind": a.kind },
+        el("span", { class: "when", text: a.at_local }), el("span", { class: "what", text: alertText(a) }), button);
+    }));
+  }
+
+  async function acknowledgeAlert(a) {
+    if (!a) return;
+    try {
+      await api("POST", `alerts/${encodeURIComponent(a.id)}/acknowledge`, {});
+      toast(t("acknowledged_ok"));
+    } catch (err) { toast(errText(err), true); }
+  }
+
+  function faultDialog() {
+    const lane = currentLane();
+    const devices = [["", t("fault_lane_itself")], ...lane.devices.map((d) => [d.device,
+      `${t("dev_" + d.kind)} ${d.device} (${t(d.health)})`])];
+    openDialog(t("act_fault") + " · " + lane.name, [field("device", t("fault_device"), { options: devices }),
+      field("note", t("fault_note"), { multiline: true })], async () => {
+      await api("POST", `lanes/${lane.id}/report-fault`, { device: value("device"), note: value("note") });
+      toast(t("fault_ok"));
+    });
   }
 
   // ----------------------------------------------------------------------------------------- denominations
@@ -191,6 +231,7 @@
     ["q", "F7", "act_search", searchDialog], ["m", "F8", "act_manual", manualDialog],
     ["r", "F9", "act_reject", rejectDialog], ["a", "", "act_apb", apbDialog], ["d", "F10", "act_drop", dropDialog],
     ["v", "", "act_reverse", reverseDialog], ["p", "", "act_receipt", printReceipt],
+    ["t", "", "act_fault", faultDialog], ["x", "", "act_ack", () => acknowledgeAlert(openAlerts()[0])],
     ["k", "", "act_close", startClose],
     ["g", "", "act_lang", toggleLanguage],
   ];
@@ -222,7 +263,13 @@
       chip(t("arming"), t(lane.arming ? "occupied" : "clear"), lane.arming ? "warn" : ""),
       chip(t("safety"), lane.safety_faulted ? t("fault") : t(lane.safety ? "occupied" : "clear"),
         lane.safety_faulted ? "bad" : lane.safety ? "warn" : "")];
-    for (const d of lane.devices) status.push(chip(d.device, t(d.health), d.health === "online" ? "ok" : "bad"));
+    for (const d of lane.devices) {
+      const level = d.health === "online" ? "ok" : d.health === "degraded" ? "warn" : "bad";
+      const device = chip(t("dev_" + d.kind) + " " + d.device, t(d.health), level);
+      device.id = "dev-" + d.device;
+      device.title = d.reason || "";
+      status.push(device);
+    }
     if (lane.out_of_service) status.push(chip("", t("out_of_service") + " " + lane.out_of_service, "bad"));
     $("lane-status").replaceChildren(...status);
     const v = lane.vehicle;
