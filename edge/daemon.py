@@ -191,6 +191,8 @@ class EdgeDaemon:
         self.metrics.lists_version.set(directory.version)
         self.context = LaneContext(self.park, self.holder)
         self.fees = fees or site_fees(site, site_file)
+        if isinstance(self.fees, TariffFees):  # the versions central published, as last synced
+            self.fees.use_published(self.lists.tariffs())
         # Without an fsync per commit (NORMAL) a commit costs less than handing it to the writer thread.
         inline = synchronous == "NORMAL" if inline_commits is None else inline_commits
         self.writer = ObservedWriter(self.journal, on_commit=self.metrics.committed, inline=inline)
@@ -216,10 +218,7 @@ class EdgeDaemon:
     # ------------------------------------------------------------------------------------------- life cycle
 
     async def start(self) -> None:
-        if isinstance(self.fees, TariffFees):  # central re-checks fees with the exact text: send each version once
-            ids = {tariff.content_hash: tariff.id for tariff in self.fees.tariffs.values()}
-            if versions := tariff_version_drafts(self.journal, self.fees.texts, ids, self.clock()):
-                self.journal.commit(versions)
+        self._send_tariff_texts()
         site_devices = None
         if self._port_factory is None:
             site_devices = SiteDevices(on_health=[self.metrics.health])
@@ -278,7 +277,20 @@ class EdgeDaemon:
         self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
         self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
 
+    def _send_tariff_texts(self) -> None:
+        """Central re-checks fees with the exact text: journal each version (site file or published) once, before
+        a lane quotes with it."""
+        if not isinstance(self.fees, TariffFees):
+            return
+        ids = {tariff.content_hash: tariff.id for tariff in self.fees.tariffs.values()}
+        ids |= {p.tariff.content_hash: p.tariff.id for versions in self.fees.published.values() for p in versions}
+        if versions := tariff_version_drafts(self.journal, self.fees.texts, ids, self.clock()):
+            self.journal.commit(versions)
+
     def _lists_updated(self, directory: Directory) -> None:
+        if isinstance(self.fees, TariffFees):
+            self.fees.use_published(self.lists.tariffs())
+            self._send_tariff_texts()
         self.holder.directory = directory
         self.metrics.lists_version.set(directory.version)
 
