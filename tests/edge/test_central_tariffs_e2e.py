@@ -1,7 +1,8 @@
 """A tariff version published at central reaches a running edge through the list sync and quotes the vehicles that
 enter after it takes effect, while a vehicle that entered before is still charged by the site file's tariff (the
-version in effect at entry decides). Real central (uvicorn, PostgreSQL), a real edge daemon with simulated devices;
-central's fee re-check recomputes every fee with the version the transaction names and finds no difference."""
+version in effect at entry decides), here with coupons the collector enters at the booth. Real central (uvicorn,
+PostgreSQL), a real edge daemon with simulated devices; central's fee re-check recomputes every fee with the version
+the transaction names, and the coupons, and finds no difference."""
 
 from __future__ import annotations
 
@@ -55,13 +56,17 @@ async def read(cameras: int, lane_id: str, plate: str, at: datetime) -> None:
     assert answer.status_code == 200
 
 
-async def through(daemon: EdgeDaemon, lane: SimLane, lane_id: str, plate: str, cameras: int) -> None:
+async def through(
+    daemon: EdgeDaemon, lane: SimLane, lane_id: str, plate: str, cameras: int, coupons: tuple[str, ...] = ()
+) -> None:
     passed = lane.model.passed
     await read(cameras, lane_id, plate, daemon.clock())
     lane.drive_up()
-    if lane_id == "out-1":  # something is due: the collector takes it at the booth
+    if lane_id == "out-1":  # something is due: the collector takes it at the booth, after the driver's coupons
         await until(lambda: daemon.lanes["out-1"].phase is Phase.WAITING, what=f"{plate}'s fee quoted")
         assert daemon.desk is not None
+        for coupon in coupons:
+            await daemon.desk.apply_coupon("out-1", "c01", coupon, "商场停车券")
         await daemon.desk.take_payment("out-1", "c01", "epay", reference=f"wx-{plate[-3:]}")
     await until(lambda: lane.model.passed == passed + 1, within=10, what=f"{plate} through {lane_id}")
     await until(lambda: daemon.lanes[lane_id].phase is Phase.IDLE, what=f"{lane_id} idle")
@@ -125,8 +130,16 @@ async def test_a_published_tariff_quotes_after_sync_and_the_earlier_version_stil
         clock.ahead = timedelta(hours=4, minutes=30)
         await through(daemon, out, "out-1", "粤B20002", cameras)
         assert paid(daemon, "粤B20002") == (1400, new_hash)  # entered under the new version: 8.00 + 2 × 3.00
-        await through(daemon, out, "out-1", "粤C30003", cameras)
-        assert paid(daemon, "粤C30003") == (1300, site_hash)  # entered before it: 5.00 + 4 × 2.00
+        # Entered before it: the site file's tariff, with the shop's coupons handed over at the booth: two hours
+        # free (4 h 30 min charged as 2 h 30 min: 5.00 + 2 × 2.00) and 3.00 off.
+        await through(daemon, out, "out-1", "粤C30003", cameras, coupons=("2h", "3.00"))
+        assert paid(daemon, "粤C30003") == (600, site_hash)
+        coupons = daemon.journal.rows(
+            "SELECT json_extract(payload, '$.operator'), json_extract(payload, '$.coupon.minutes'), "
+            "json_extract(payload, '$.coupon.amount'), json_extract(payload, '$.due_before') FROM records "
+            "WHERE kind = 'manual_action' AND json_extract(payload, '$.action') = 'coupon' ORDER BY seq"
+        )  # fmt: skip
+        assert coupons == [("c01", 120, 0, 1300), ("c01", 0, 300, 900)]
 
         await daemon.desk.close_shift("c01", {10000: 2, 1000: 10, 100: 20}, 100, 0, "交接正常")
         await until(lambda: daemon.journal.backlog() == 0, within=15, what="the journal delivered to central")
