@@ -24,6 +24,7 @@ from edge.booth.desk import BoothDesk, ObservedWriter, operators_path
 from edge.booth.operators import OperatorStore
 from edge.console.app import attach_console
 from edge.console.metrics import EdgeMetrics
+from edge.devices.snapshots import SiteSnapshots
 from edge.devices.wiring import LaneDevices, SiteDevices, lane_printers
 from edge.lanes.actions import Draft, LaneAction
 from edge.lanes.directory import Directory
@@ -60,6 +61,7 @@ def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
         back_out_settle=timedelta(milliseconds=lane.back_out_settle_ms),
         free_vehicles=lane.free_vehicles, anti_passback=lane.anti_passback, ticketless=lane.ticketless,
         has_dispenser="dispenser" in lane_devices(site, index), tariff=lane.tariff,
+        has_snapshot="snapshot" in lane_devices(site, index),
         currency=site.car_park.currency, timezone=site.car_park.timezone,
     )  # fmt: skip
 
@@ -227,6 +229,7 @@ class EdgeDaemon:
             site_devices.cameras.clock = self.clock
             site_devices.cameras.base_dir = self.site_file.parent  # TLS files are relative to the site file
             self.devices = site_devices
+        snapshots = SiteSnapshots(self.journal.path.parent / "images", [self.metrics.health])
         for index, lane in enumerate(self.site.lanes):
             holder: dict[str, LaneRunner] = {}
 
@@ -245,7 +248,7 @@ class EdgeDaemon:
                 port = LaneDevices.for_lane(self.site, index, site_devices, submit)
             listeners = [self.desk] if self.desk is not None else []
             runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock,
-                                listeners=listeners)  # fmt: skip
+                                listeners=listeners, snapshots=snapshots.for_lane(self.site, index))  # fmt: skip
             holder["runner"] = runner
             self.runners[lane.id] = runner
             self._tasks.append(asyncio.create_task(runner.serve(), name=f"lane-{lane.id}"))

@@ -358,7 +358,7 @@ class BoothDesk(LaneObservations):
             record = shift.waive_fee(
                 operator=operator, lane=lane_id, list_kind=list_kind, category=category, reason=reason, note=note,
                 due=lane.due.quote.total if lane.due else 0, vehicle_class=vehicle_class, plate=plate,
-                session=session.id if session else None, evidence=self.watches[lane_id].image,
+                session=session.id if session else None, evidence=self.watches[lane_id].image or lane.evidence_image(),
             )  # fmt: skip
             event = BoothWaiver(operator, reason, category=category, record=record.draft())
             await self._through_lane(shift, record, event)
@@ -373,7 +373,7 @@ class BoothDesk(LaneObservations):
                 raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
             if lane.phase is Phase.PASSING:
                 raise DeskError("lane.passing", f"the barrier of lane {lane_id} is open for a vehicle already")
-            evidence = self.watches[lane_id].image
+            evidence = self.watches[lane_id].image or lane.evidence_image()
             if not isinstance(lane, ExitLane):  # an entry lane: its own manual record names the operator
                 await self._feed(lane_id, ManualOpen(operator, reason, evidence=evidence))
                 return None
