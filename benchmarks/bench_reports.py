@@ -1,11 +1,13 @@
 """Reports at operator scale on PostgreSQL: a month of transactions copied into ``edge_records`` (COPY), the
 rollups built from them (``parkgate central rebuild-rollups``'s SQL), the monthly reports' time, and the overhead
-the rollups add to ingest (real :func:`central.ingest.ingest_batch`, batches of 500, with and without them).
+the rollups add to ingest (real :func:`central.ingest.ingest_batch`, batches of 500, with and without them, the
+batches of the two in turn over repeated runs; median and spread printed, with the machine's load averages).
 
 Creates its own database ``parkgate_bench_<random>`` on the server of ``PARKGATE_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``) and drops it afterwards. Run: ``.venv/bin/python
-benchmarks/bench_reports.py [--transactions 10000000] [--ingest 50000]``. The copied records are not chained (the
-chain is ingest's business, measured in bench_central); the ingested ones are sealed and chained like an edge's.
+benchmarks/bench_reports.py [--transactions 10000000] [--ingest 20000] [--rounds 9]``. The copied records are not
+chained (the chain is ingest's business, measured in bench_central); the ingested ones are sealed and chained like
+an edge's.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ MONTH_SECONDS = 30 * 86400
 LANES = [f"out-{n}" for n in range(1, 9)]
 METHODS = ("cash", "epay", "epay", "epay", "bank_card")
 KINDS = ("payment",) * 17 + ("pass", "waiver", "reversal")
+BATCH = 500  # records per ingest batch, as the edge's outbox sends them
 
 
 def copy_transactions(conninfo: str, count: int) -> float:
@@ -201,19 +204,78 @@ def journal(edge: str, count: int) -> list[JournalRecord]:
     return records[:count]
 
 
-def ingest(sessions: Callable[[], Session], edge: str, records: list[JournalRecord], batch: int = 500) -> float:
+def ingest_batch(sessions: Callable[[], Session], edge: str, records: list[JournalRecord]) -> float:
+    """Ingest one batch as the sync API does (its own session and commit); answers the seconds."""
     started = time.perf_counter()
-    for offset in range(0, len(records), batch):
-        with sessions() as session:
-            central.ingest.ingest_batch(
-                session,
-                edge,
-                IngestEnvelope(
-                    edge_id=edge, records=[r.model_dump(mode="json") for r in records[offset : offset + batch]]
-                ),
-            )
-            session.commit()
+    with sessions() as session:
+        central.ingest.ingest_batch(
+            session, edge, IngestEnvelope(edge_id=edge, records=[r.model_dump(mode="json") for r in records])
+        )
+        session.commit()
     return time.perf_counter() - started
+
+
+def ingest(sessions: Callable[[], Session], edge: str, records: list[JournalRecord]) -> float:
+    return sum(ingest_batch(sessions, edge, records[o : o + BATCH]) for o in range(0, len(records), BATCH))
+
+
+def spread(values: list[float], scale: float = 1.0, unit: str = "") -> str:
+    """``median (min–max, IQR q1–q3)`` of ``values`` times ``scale``."""
+    scaled = sorted(v * scale for v in values)
+    q1, _, q3 = statistics.quantiles(scaled, n=4, method="inclusive") if len(scaled) > 1 else (scaled[0],) * 3
+    return (f"median {statistics.median(scaled):.2f}{unit} (min {scaled[0]:.2f}, max {scaled[-1]:.2f}, "
+            f"IQR {q1:.2f}–{q3:.2f}, n={len(scaled)})")  # fmt: skip
+
+
+def ingest_overhead(sessions: Callable[[], Session], edges: list[str], warm_up: str, size: int, rounds: int) -> None:
+    """``rounds`` runs, each ingesting ``size`` records of two fresh edges, one counted into the rollups and one
+    not, batch by batch in turn (with, without; then without, with; ...), so both meet the same load of the shared
+    machine within a fraction of a second. Prints the median and spread over the runs of each one's time, of their
+    ratio, and of the rollup statement's own time against the rest of its run (timed around the statement)."""
+    plain = rollups.add_incoming
+    spent = [0.0]
+
+    def timed(cursor: Any, ids: Any) -> None:
+        started = time.perf_counter()
+        plain(cursor, ids)
+        spent[0] += time.perf_counter() - started
+
+    def skipped(cursor: Any, ids: Any) -> None:
+        return None
+
+    ingest(sessions, warm_up, journal(warm_up, 5000))  # connections, plans and caches warm
+    with_rollups: list[float] = []
+    without: list[float] = []
+    inside: list[float] = []
+    for round_ in range(rounds):
+        pair = {True: edges[2 * round_], False: edges[2 * round_ + 1]}
+        records = {counting: journal(edge, size) for counting, edge in pair.items()}
+        took = {True: 0.0, False: 0.0}
+        spent[0] = 0.0
+        try:
+            for n, offset in enumerate(range(0, size, BATCH)):
+                for counting in (True, False) if n % 2 == 0 else (False, True):
+                    rollups.add_incoming = timed if counting else skipped
+                    batch = records[counting][offset : offset + BATCH]
+                    took[counting] += ingest_batch(sessions, pair[counting], batch)
+        finally:
+            rollups.add_incoming = plain
+        with_rollups.append(took[True])
+        without.append(took[False])
+        inside.append(spent[0] / (took[True] - spent[0]))
+    ratios = [a / b - 1 for a, b in zip(with_rollups, without, strict=True)]
+    print(f"ingest of {size:,} records per edge (a lane's mix, batches of {BATCH}), {rounds} runs, the batches of "
+          "the edge counted into the rollups and of the one not counted in turn:")  # fmt: skip
+    print(f"  with the rollups:    {spread(with_rollups, unit=' s')}; {size / statistics.median(with_rollups):,.0f}/s")
+    print(f"  without the rollups: {spread(without, unit=' s')}; {size / statistics.median(without):,.0f}/s")
+    print(f"  end to end, each run's with / without - 1: {spread(ratios, 100, ' %')} (goal < 20 %)")
+    print(f"  the rollup statement's own time / the rest of its run: {spread(inside, 100, ' %')} (goal < 20 %)")
+
+
+def machine_load() -> str:
+    """The load averages (1, 5, 15 min) as ``uptime`` prints them."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average: {one:.2f}, {five:.2f}, {fifteen:.2f}"
 
 
 def main() -> int:
@@ -222,9 +284,10 @@ def main() -> int:
     parser.add_argument("--car-parks", type=int, default=40, help="car parks of 8 lanes they are spread over")
     parser.add_argument("--records", type=int, default=500_000,
                         help="transaction records copied into edge_records and counted by a rebuild")  # fmt: skip
-    parser.add_argument("--ingest", type=int, default=50_000, help="records ingested with and without the rollups")
-    parser.add_argument("--rounds", type=int, default=3, help="ingest rounds of each (alternating)")
+    parser.add_argument("--ingest", type=int, default=20_000, help="records per ingest run, with or without rollups")
+    parser.add_argument("--rounds", type=int, default=9, help="pairs of ingest runs, with and without (interleaved)")
     args = parser.parse_args()
+    print(f"machine at the start: {machine_load()} ({os.cpu_count()} CPUs)")
 
     name = f"parkgate_bench_{uuid.uuid4().hex[:8]}"
     parts = urlsplit(ADMIN_URL)
@@ -264,37 +327,8 @@ def main() -> int:
             print(f"{report}: {elapsed * 1000:.0f} ms (best of 3)")
         print(f"  (the month's takings: {taken / 100:,.2f} CNY over {args.transactions:,} transactions; goal < 5 s)")
 
-        plain = rollups.add_incoming
-        spent = [0.0]
-
-        def timed(cursor: Any, ids: Any) -> None:
-            started = time.perf_counter()
-            plain(cursor, ids)
-            spent[0] += time.perf_counter() - started
-
-        ingest(sessions, warm_up, journal(warm_up, 5000))  # connections, plans and caches warm
-        with_rollups: list[float] = []
-        without: list[float] = []
-        inside: list[float] = []
-        for round_ in range(args.rounds):
-            records = {e: journal(e, args.ingest) for e in edges[2 * round_ : 2 * round_ + 2]}
-            order = [(edges[2 * round_], True), (edges[2 * round_ + 1], False)]
-            for edge, counting in order if round_ % 2 == 0 else order[::-1]:
-                rollups.add_incoming = timed if counting else (lambda cursor, ids: None)
-                spent[0] = 0.0
-                try:
-                    elapsed = ingest(sessions, edge, records[edge])
-                finally:
-                    rollups.add_incoming = plain
-                (with_rollups if counting else without).append(elapsed)
-                if counting:
-                    inside.append(spent[0] / (elapsed - spent[0]))
-        a, b = statistics.median(with_rollups), statistics.median(without)
-        share = statistics.median(inside) * 100
-        print(f"ingest of {args.ingest:,} records (a lane's mix, batches of 500, median of {args.rounds}): "
-              f"with rollups {a:.2f} s ({args.ingest / a:,.0f}/s), without {b:.2f} s ({args.ingest / b:,.0f}/s): "
-              f"{(a - b) / b * 100:+.1f} %; time in the rollup statement: {share:.1f} % of the rest of ingest "
-              f"(goal < 20 %)")  # fmt: skip
+        ingest_overhead(sessions, edges, warm_up, args.ingest, args.rounds)
+        print(f"machine at the end: {machine_load()}")
     finally:
         engine.dispose()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:

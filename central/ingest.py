@@ -30,6 +30,7 @@ from central.models import ChainBreak, Edge, EdgeRecord, EdgeShiftReport, EdgeTr
 from central.quarantine import Quarantined, quarantine, read_record
 from central.reconciliation.projection import project_money_records
 from central.reports import rollups
+from central.reports.device_faults import project_device_faults
 from central.shift_reports import shift_report_row
 from central.transactions import PROJECT_INCOMING, transaction_row
 from parking.wire import (
@@ -143,8 +144,10 @@ def _store_safely(
 
 
 def _project_reports(session: Session, rows: list[dict[str, Any]], inserted: set[str]) -> list[dict[str, Any]]:
-    """Project the stored rows for reconciliation (``money_records``) and the shift reports; answers the latter."""
+    """Project the stored rows for reconciliation (``money_records``), the device faults and the shift reports;
+    answers the latter."""
     project_money_records(session, [r for r in rows if r["id"] in inserted])
+    project_device_faults(session, [r for r in rows if r["id"] in inserted and r["kind"] == RecordKind.DEVICE_FAULT])
     reports = [shift_report_row(r) for r in rows if r["id"] in inserted and r["kind"] == RecordKind.SHIFT_REPORT]
     if reports:
         session.execute(insert(EdgeShiftReport), reports)

@@ -24,6 +24,7 @@ from edge.booth.desk import BoothDesk, ObservedWriter, operators_path
 from edge.booth.operators import OperatorStore
 from edge.console.app import attach_console
 from edge.console.metrics import EdgeMetrics
+from edge.devices.lifecycle import DeviceFaults, every
 from edge.devices.snapshots import SiteSnapshots
 from edge.devices.wiring import LaneDevices, SiteDevices, lane_printers
 from edge.lanes.actions import Draft, LaneAction
@@ -148,8 +149,9 @@ def booth_desk(daemon: EdgeDaemon, booth_id: str) -> BoothDesk:
         sqlite3.connect(operators_path(daemon.journal.path), check_same_thread=False), clock=clock
     )
     lanes = DaemonLanes(site, daemon.lanes, daemon.runners, daemon.writer, daemon.park, lambda: daemon.devices)
+    printers = lane_printers(site, every(daemon.metrics.health, daemon.device_faults.observe))
     return BoothDesk(
-        lanes, daemon.journal, booth, operators, clock, printers=lane_printers(site, daemon.metrics.health),
+        lanes, daemon.journal, booth, operators, clock, printers=printers,
         image_roots=[daemon.journal.path.parent / "images"], car_park_name=site.car_park.name,
     )  # fmt: skip
 
@@ -198,6 +200,7 @@ class EdgeDaemon:
         # Without an fsync per commit (NORMAL) a commit costs less than handing it to the writer thread.
         inline = synchronous == "NORMAL" if inline_commits is None else inline_commits
         self.writer = ObservedWriter(self.journal, on_commit=self.metrics.committed, inline=inline)
+        self.device_faults = DeviceFaults(site, self.writer.defer, clock, self.journal.open_device_faults())
         self.lanes = site_lanes(site, self.context, self.fees)
         self._port_factory = port_factory
         self.runners: dict[str, LaneRunner] = {}
@@ -223,13 +226,15 @@ class EdgeDaemon:
         self._send_tariff_texts()
         site_devices = None
         if self._port_factory is None:
-            site_devices = SiteDevices(on_health=[self.metrics.health])
+            site_devices = SiteDevices(on_health=[self.metrics.health, self.device_faults.observe])
             site_devices.cameras.timezone = self.site.car_park.timezone
             site_devices.cameras.image_dir = self.journal.path.parent / "images"  # where the console looks
             site_devices.cameras.clock = self.clock
             site_devices.cameras.base_dir = self.site_file.parent  # TLS files are relative to the site file
             self.devices = site_devices
-        snapshots = SiteSnapshots(self.journal.path.parent / "images", [self.metrics.health])
+        snapshots = SiteSnapshots(
+            self.journal.path.parent / "images", [self.metrics.health, self.device_faults.observe]
+        )
         for index, lane in enumerate(self.site.lanes):
             holder: dict[str, LaneRunner] = {}
 
@@ -420,6 +425,7 @@ class EdgeDaemon:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        self.device_faults.close()  # a driver being stopped is not a device fault
         if self.devices is not None:
             await self.devices.stop()
         if self._web is not None:

@@ -262,6 +262,7 @@ class RecordKind(StrEnum):
     SHIFT_REPORT = "shift_report"  # the closing figures of a shift
     TARIFF_VERSION = "tariff_version"  # the text of a tariff version, sent once before the first fee it computes
     SECURITY_ALERT = "security_alert"  # e.g. a source spraying PINs at a booth console: for the office to see
+    DEVICE_FAULT = "device_fault"  # a device went offline or faulted ("started"), and was back ("cleared")
 
 
 class JournalRecord(WireModel):

@@ -35,7 +35,7 @@ from central.models.people import Holder, SignInAttempt, Unit, User, UserSession
 from central.models.reconciliation import CashBag, MoneyRecord, ShiftReview, TariffVersion
 from central.models.registry import CarPark, Edge, Lane
 from central.models.remote_vends import RemoteVend
-from central.models.reports import ReportDaily, ReportHourly
+from central.models.reports import DeviceFault, ReportDaily, ReportHourly
 from central.models.sync import SyncClock, SyncItem
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "DebitLine",
     "DebitMandate",
     "DebitResultImport",
+    "DeviceFault",
     "Drawer",
     "DrawerBag",
     "Edge",

@@ -9,12 +9,12 @@ an entry denial's code). Empty text where the record does not say.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, SmallInteger, String
+from sqlalchemy import BigInteger, Date, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.core.db import Base
+from central.core.db import Base, UTCDateTime
 from central.models.journal import EdgeRecord
 
 
@@ -57,3 +57,26 @@ EXCEPTION_KINDS = ("manual_action", "abnormal_event")
 _EXCEPTIONS_ONLY = EdgeRecord.kind.in_(EXCEPTION_KINDS)
 Index("ix_edge_records_exceptions", EdgeRecord.car_park, EdgeRecord.at,
       postgresql_where=_EXCEPTIONS_ONLY, sqlite_where=_EXCEPTIONS_ONLY)  # fmt: skip
+
+
+class DeviceFault(Base):
+    """A device's fault as the edge journaled it (``device_fault`` records): ``fault_id`` is the id of the record
+    that started it (offline or faulted), ``cleared_*`` come from the record that ended it (NULL: ongoing). Kept by
+    ingest; ``started_at`` is NULL only while the start has not arrived (quarantined, say)."""
+
+    __tablename__ = "device_faults"
+
+    fault_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    edge_id: Mapped[str] = mapped_column(String(64))
+    car_park: Mapped[str] = mapped_column(String(64))
+    lane: Mapped[str] = mapped_column(String(64), default="")  # the lane, or the lanes a shared device serves
+    device: Mapped[str] = mapped_column(String(64))
+    device_kind: Mapped[str] = mapped_column(String(32), default="")
+    health: Mapped[str] = mapped_column(String(16), default="")  # offline or fault
+    reason: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cleared_id: Mapped[str | None] = mapped_column(String(64))
+    cleared_reason: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_device_faults_car_park_started_at", "car_park", "started_at"),)

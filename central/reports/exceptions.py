@@ -1,5 +1,5 @@
 """The exception reports: hand actions per collector, manual opens with reason and operator, abnormal events with
-their evidence, the free and special vehicle log by category, device faults with their duration.
+their evidence, the free and special vehicle log by category (device faults: :mod:`central.reports.device_faults`).
 
 The counts come from the rollups; the lists read the period's records themselves (manual actions and abnormal
 events through a partial index, waivers through ``edge_transactions``), at most :data:`LIST_LIMIT` rows each.
@@ -7,11 +7,11 @@ events through a partial index, waivers through ``edge_transactions``), at most 
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from central.models import EdgeRecord, EdgeTransaction, ReportDaily
 from central.reports.tables import N_, Column, ColumnType, Period, Report, Series, Table
@@ -41,7 +41,7 @@ KIND_LABELS = {
 }  # fmt: skip
 
 
-def _text(payload: Any, *keys: str) -> str:
+def text_of(payload: Any, *keys: str) -> str:
     for key in keys:
         value = payload.get(key) if isinstance(payload, dict) else None
         if isinstance(value, str) and value:
@@ -49,7 +49,7 @@ def _text(payload: Any, *keys: str) -> str:
     return ""
 
 
-def _records(session: Session, car_park: str, period: Period, zone: tzinfo, kind: str) -> list[EdgeRecord]:
+def period_records(session: Session, car_park: str, period: Period, zone: tzinfo, kind: str) -> list[EdgeRecord]:
     start, end = period.bounds(zone)
     query = select(EdgeRecord).where(EdgeRecord.kind == kind, EdgeRecord.at >= start, EdgeRecord.at < end)
     if car_park:
@@ -57,7 +57,7 @@ def _records(session: Session, car_park: str, period: Period, zone: tzinfo, kind
     return list(session.scalars(query.order_by(EdgeRecord.at, EdgeRecord.id).limit(LIST_LIMIT + 1)))
 
 
-def _limited(table: Table) -> Table:
+def limited(table: Table) -> Table:
     if len(table.rows) > LIST_LIMIT:
         table.rows, table.limited = table.rows[:LIST_LIMIT], True
     return table
@@ -92,23 +92,23 @@ def _per_collector(session: Session, car_park: str, period: Period) -> Table:
 def exceptions(session: Session, car_park: str, period: Period, currency: str, zone: tzinfo) -> Report:
     """Hand actions per collector, manual opens and abnormal events of ``car_park`` over ``period``."""
     per_collector = _per_collector(session, car_park, period)
-    manual = _records(session, car_park, period, zone, "manual_action")
-    opens = _limited(Table(
+    manual = period_records(session, car_park, period, zone, "manual_action")
+    opens = limited(Table(
         "manual_opens", N_("Manual opens and other hand actions"),
         [Column("at", N_("When"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
          Column("action", N_("Action"), labels=ACTION_LABELS), Column("operator", N_("Operator")),
          Column("reason", N_("Reason")), Column("evidence", N_("Evidence"))],
-        [(r.at, r.car_park, r.lane or "", _text(r.payload, "action"), _text(r.payload, "operator"),
-          _text(r.payload, "reason"), _text(r.payload, "evidence")) for r in manual],
+        [(r.at, r.car_park, r.lane or "", text_of(r.payload, "action"), text_of(r.payload, "operator"),
+          text_of(r.payload, "reason"), text_of(r.payload, "evidence")) for r in manual],
     ))  # fmt: skip
-    abnormal = _records(session, car_park, period, zone, "abnormal_event")
-    events = _limited(Table(
+    abnormal = period_records(session, car_park, period, zone, "abnormal_event")
+    events = limited(Table(
         "abnormal", N_("Abnormal events"),
         [Column("at", N_("When"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
          Column("event", N_("Event"), labels=EVENT_LABELS), Column("detail", N_("Detail")),
          Column("evidence", N_("Evidence"))],
-        [(r.at, r.car_park, r.lane or "", _text(r.payload, "event"), _text(r.payload, "reason", "detail", "code"),
-          _text(r.payload, "evidence") or _text(r.payload, "for_record", "session")) for r in abnormal],
+        [(r.at, r.car_park, r.lane or "", text_of(r.payload, "event"), text_of(r.payload, "reason", "detail", "code"),
+          text_of(r.payload, "evidence") or text_of(r.payload, "for_record", "session")) for r in abnormal],
         note=N_("Evidence: the image the lane kept, else the record or session the event concerns."),
     ))  # fmt: skip
     totals = [float(v) for v in per_collector.column("total")]
@@ -146,14 +146,14 @@ def vehicle_log(session: Session, car_park: str, period: Period, currency: str, 
     )  # fmt: skip
     if car_park:
         log_query = log_query.where(EdgeTransaction.car_park == car_park)
-    log = _limited(Table(
+    log = limited(Table(
         "log", N_("Free and special vehicle log"),
         [Column("at", N_("When"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
          Column("plate", N_("Plate")), Column("kind", N_("List"), labels=KIND_LABELS),
          Column("category", N_("Category")), Column("operator", N_("Operator")), Column("reason", N_("Reason")),
          Column("due", N_("Fee not charged"), _MONEY)],
-        [(r.at, r.car_park, r.lane or "", _text(r.payload, "plate"), _text(r.payload, "list_kind"),
-          _text(r.payload, "category"), _text(r.payload, "operator"), _text(r.payload, "reason"),
+        [(r.at, r.car_park, r.lane or "", text_of(r.payload, "plate"), text_of(r.payload, "list_kind"),
+          text_of(r.payload, "category"), text_of(r.payload, "operator"), text_of(r.payload, "reason"),
           _int(r.payload, "waived") + _int(r.payload, "due")) for r in session.scalars(log_query)],
     ))  # fmt: skip
     return Report("vehicle_log", N_("Free and special vehicles"), period, car_park, currency, zone, [by_category, log])
@@ -162,33 +162,3 @@ def vehicle_log(session: Session, car_park: str, period: Period, currency: str, 
 def _int(payload: Any, key: str) -> int:
     value = payload.get(key) if isinstance(payload, dict) else None
     return value if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**18 else 0
-
-
-def device_faults(session: Session, car_park: str, period: Period, currency: str, zone: tzinfo) -> Report:
-    """Barrier faults with how long each lasted: until the lane's next barrier command (the barrier working again).
-
-    The edge journals a fault when it starts, not when it clears: the duration is an upper bound. Other devices'
-    health (cameras, loops, I/O modules, readers) is in the edge's metrics, not its journal."""
-    faults = [r for r in _records(session, car_park, period, zone, "abnormal_event")
-              if _text(r.payload, "event") == "barrier_fault"]  # fmt: skip
-    after = aliased(EdgeRecord)
-    rows = []
-    for fault in faults:
-        cleared: datetime | None = session.scalars(
-            select(after.at).where(after.edge_id == fault.edge_id, after.seq > fault.seq, after.lane == fault.lane,
-                                   after.kind == "barrier_command")
-            .order_by(after.seq).limit(1)
-        ).first()  # fmt: skip
-        minutes = round((cleared - fault.at).total_seconds() / 60) if cleared else None
-        rows.append((fault.at, fault.car_park, fault.lane or "", _text(fault.payload, "detail"), cleared, minutes))
-    table = _limited(Table(
-        "faults", N_("Device faults"),
-        [Column("at", N_("Fault from"), _AT), Column("car_park", N_("Car park")), Column("lane", N_("Lane")),
-         Column("detail", N_("Detail")), Column("until", N_("Until the next barrier command"), _AT),
-         Column("minutes", N_("Minutes"), ColumnType.MINUTES)],
-        rows,
-    ))  # fmt: skip
-    notes = [N_("The edge journals a barrier fault when it starts, not when it clears: the duration runs to the "
-                "lane's next barrier command and is an upper bound. The health of cameras, loops, I/O modules and "
-                "readers is in the edge's metrics (Grafana), not in its journal.")]  # fmt: skip
-    return Report("device_faults", N_("Device faults"), period, car_park, currency, zone, [table], notes=notes)

@@ -1,16 +1,18 @@
-"""The revenue report: takings by day or hour, car park, lane, method and collector, and pass income beside the
-temporary takings. Read from the rollups only (a month is a few thousand rows however many records it counted)."""
+"""The revenue report: takings by day or hour, car park, lane, method and collector, and pass income collected
+beside the temporary takings, with the passes billed beside their collection. The takings are read from the rollups
+only (a month is a few thousand rows however many records it counted); pass income from billing
+(:mod:`central.reports.pass_income`)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, tuple_
 from sqlalchemy.orm import Session
 
-from central.models import InvoiceLine, MonthlyPass, PassPlan, ReportDaily, ReportHourly
+from central.models import ReportDaily, ReportHourly
+from central.reports.pass_income import pass_income
 from central.reports.tables import N_, Column, ColumnType, Period, Report, Series, Table
 
 PAYMENTS = ("payment", "prepayment")
@@ -37,24 +39,6 @@ def _daily(car_park: str, period: Period) -> list[ColumnElement[bool]]:
     return where
 
 
-def pass_income(session: Session, car_park: str, period: Period, zone: tzinfo) -> dict[date, int]:
-    """Pass income by local day: the invoice lines of passes sold and renewed in the period (a plan for several car
-    parks counts at each of them; for every car park, once). The one place reports read pass income from: billing's
-    payments take its place when billing arrives."""
-    start = datetime.combine(period.first, time(), zone)
-    end = datetime.combine(period.last + timedelta(days=1), time(), zone)
-    rows = session.execute(
-        select(InvoiceLine.created_at, InvoiceLine.amount_minor, PassPlan.car_parks)
-        .join(MonthlyPass, MonthlyPass.id == InvoiceLine.pass_id).join(PassPlan, PassPlan.id == MonthlyPass.plan_id)
-        .where(InvoiceLine.created_at >= start, InvoiceLine.created_at < end)
-    )  # fmt: skip
-    by_day: dict[date, int] = defaultdict(int)
-    for created_at, amount, car_parks in rows:
-        if not car_park or not car_parks or car_park in car_parks:
-            by_day[created_at.astimezone(zone).date()] += amount
-    return dict(by_day)
-
-
 def _over_time(session: Session, car_park: str, period: Period) -> Table:
     if period.grain == "day":
         query = (
@@ -74,6 +58,32 @@ def _over_time(session: Session, car_park: str, period: Period) -> Table:
     columns = [Column("day", N_("Day"), ColumnType.DATE), Column("transactions", N_("Transactions"), _COUNT),
                Column("payments", N_("Payments"), _COUNT), Column("taken", N_("Taken"), _MONEY)]  # fmt: skip
     return Table("by_day", N_("Takings by day"), columns, rows_)
+
+
+def _pass_tables(session: Session, car_park: str, period: Period, currency: str, zone: tzinfo,
+                 temporary: int) -> tuple[Table, Table]:  # fmt: skip
+    """Pass income collected beside the temporary takings, and the passes' billing beside their collection by day."""
+    passes = pass_income(session, car_park, period, currency, zone)
+    collected = passes.total("collected")
+    sources = {"temporary": N_("Temporary parking"), "passes": N_("Pass income collected"), "total": N_("Total")}
+    income = Table(
+        "income", N_("Pass income beside temporary takings"),
+        [Column("source", N_("Income"), labels=sources), Column("amount", N_("Collected"), _MONEY)],
+        [("temporary", temporary), ("passes", collected), ("total", temporary + collected)],
+        note=N_("Pass income: the payments received for pass sales and renewals, by the day received, less the "
+                "refunds paid out, by the day paid."),
+    )  # fmt: skip
+    billing = Table(
+        "pass_billing", N_("Passes billed and collected by day"),
+        [Column("day", N_("Day"), ColumnType.DATE), Column("billed", N_("Billed"), _MONEY),
+         Column("received", N_("Received"), _MONEY), Column("refunded", N_("Refunded"), _MONEY),
+         Column("collected", N_("Collected"), _MONEY)],
+        [(day, passes.billed.get(day, 0), passes.received.get(day, 0), passes.refunded.get(day, 0),
+          passes.collected(day)) for day in passes.days],
+        note=N_("Billed: the invoices of pass sales and renewals issued that day (not voided). A payment from the "
+                "account's credit is not counted again: the overpayment was received the day it was paid."),
+    )  # fmt: skip
+    return income, billing
 
 
 _DIMENSIONS = (ReportDaily.day, ReportDaily.car_park, ReportDaily.lane, ReportDaily.method, ReportDaily.operator)
@@ -124,16 +134,8 @@ def revenue(session: Session, car_park: str, period: Period, currency: str, zone
         sums = [Column("payments", N_("Payments"), _COUNT), Column("reversals", N_("Reversals"), _COUNT),
                 Column("taken", N_("Taken"), _MONEY)]  # fmt: skip
         tables.append(Table(key, title, [*columns, *sums], rows))
-    temporary = tables[1].total("taken")
-    passes = pass_income(session, car_park, period, zone)
-    sources = {"temporary": N_("Temporary parking"), "passes": N_("Pass sales and renewals"), "total": N_("Total")}
-    income = Table(
-        "income", N_("Pass income beside temporary takings"),
-        [Column("source", N_("Income"), labels=sources), Column("amount", N_("Amount"), _MONEY)],
-        [("temporary", temporary), ("passes", sum(passes.values())), ("total", temporary + sum(passes.values()))],
-        note=N_("Pass income: the invoice lines of passes sold and renewed in the period."),
-    )  # fmt: skip
-    tables.insert(1, income)
+    income, billing = _pass_tables(session, car_park, period, currency, zone, tables[1].total("taken"))
+    tables[1:1] = [income, billing]
     labels = [str(r[0])[-5:] if period.grain == "month" else str(r[0])[:2] for r in over_time.rows]
     chart = Series(labels, {N_("Taken"): [float(v) for v in over_time.column("taken")]}, money=True)
     chart_key = "by_hour" if period.grain == "day" else "by_day"

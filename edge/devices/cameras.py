@@ -128,7 +128,8 @@ class SiteCameras:
                 credentials = Credentials(conn.username, self._password(device_id, conn.password_env), conn.auth)
             self.http[(host, int(port))].append(
                 HttpCameraConfig(
-                    device_id, protocol, field_map or MILESIGHT, tz=zone, path=conn.path if conn.path != "/" else None,
+                    device_id, protocol, field_map or MILESIGHT, silence_timeout=conn.silence_timeout_s, tz=zone,
+                    path=conn.path if conn.path != "/" else None,
                     allow_from=tuple(conn.allow_from) if conn.allow_from is not None else None,
                     credentials=credentials,
                 )

@@ -33,6 +33,7 @@ class HttpListenConnection(_Strict):
     username: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[^:\s]+$")
     password_env: str | None = Field(default=None, pattern=ENV_NAME)
     auth: Literal["digest", "basic"] = "digest"
+    silence_timeout_s: float = Field(default=60.0, gt=0, le=3600, description="offline after this long without a push")
 
     @field_validator("allow_from")
     @classmethod

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS abnormal_events (
     id TEXT PRIMARY KEY REFERENCES records(id), lane TEXT, at TEXT NOT NULL, event TEXT NOT NULL,
     session_id TEXT, evidence TEXT, payload TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS device_faults (
+    id TEXT PRIMARY KEY REFERENCES records(id), device TEXT NOT NULL, at TEXT NOT NULL, cleared_by TEXT
+);
+CREATE INDEX IF NOT EXISTS device_faults_open ON device_faults(cleared_by) WHERE cleared_by IS NULL;
 """
 
 SELECT_RECORDS = "SELECT seq, id, kind, car_park, lane, at, payload, prev_hash, hash FROM records"
@@ -217,6 +221,11 @@ class Journal:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (draft.id, lane, at, p["action"], p["operator"], p["reason"], p.get("evidence"), _dumps(p)),
             )
+        elif draft.kind is RecordKind.DEVICE_FAULT:
+            if p.get("event") == "started":
+                db.execute("INSERT INTO device_faults (id, device, at) VALUES (?, ?, ?)", (draft.id, p["device"], at))
+            else:
+                db.execute("UPDATE device_faults SET cleared_by = ? WHERE id = ?", (draft.id, p.get("fault")))
         elif draft.kind is RecordKind.ABNORMAL_EVENT:
             db.execute(
                 "INSERT INTO abnormal_events (id, lane, at, event, session_id, evidence, payload)"
@@ -226,6 +235,14 @@ class Journal:
 
     # ------------------------------------------------------------------------------------------------ reading
 
+    def open_device_faults(self) -> dict[str, tuple[str, datetime]]:
+        """The device faults not cleared yet (a device down when the edge stopped): device -> (record id, since)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device, id, at FROM device_faults WHERE cleared_by IS NULL ORDER BY at"
+            ).fetchall()
+        return {device: (record_id, datetime.fromisoformat(at)) for device, record_id, at in rows}
+
     def open_sessions(self) -> list[Session]:
         """The sessions still open (vehicles inside), to rebuild the car park's state after a restart."""
         with self._lock:
@@ -234,7 +251,7 @@ class Journal:
 
     def count(self, table: str, where: str = "1 = 1", params: Sequence[Any] = ()) -> int:
         if table not in ("records", "sessions", "transactions", "barrier_commands", "manual_actions",
-                         "abnormal_events"):  # fmt: skip
+                         "abnormal_events", "device_faults"):  # fmt: skip
             raise ValueError(f"no table {table!r}")
         with self._lock:
             return int(self._db.execute(f"SELECT count(*) FROM {table} WHERE {where}", params).fetchone()[0])  # noqa: S608

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from drivers.health import Health, HealthChange
+from edge.devices.lifecycle import DeviceFaults
 from edge.lanes.actions import Commit, LaneAction
 from edge.lanes.events import BarrierPosition, BarrierReport, ManualOpen, TakePayment, WaiveFee
 from edge.lanes.lane import Lane
+from edge.site import load_site
 from edge.store.journal import Journal
 from parking.wire import JournalRecord, VehicleList
 from tests.edge.kit import CAR_PARK, Clock, a_pass, a_vehicle, arrive, context, cross, entry_lane, exit_lane, feed
@@ -23,6 +26,15 @@ PASS_PLATE, POLICE_PLATE, BLACKLISTED = "粤B3R7K2", "粤A00110", "粤A66666"
 ENTRIES_BY_HOUR = {9: 3, 10: 2}
 EXITS_BY_HOUR = {10: 1, 11: 1, 12: 2, 14: 1}
 TAKEN_BY_HOUR = {10: 500, 11: 1500}
+# The devices' health as their drivers report it (hours after 09:00): the exit camera silent 15:00-15:45, the entry
+# I/O module unreachable from 17:00 to the end of the day (ongoing).
+SITE = Path(__file__).resolve().parents[2] / "config" / "small.toml"
+DEVICE_HEALTH = [
+    (5.5, "out-cam", Health.ONLINE, "pushing events"),
+    (6.0, "out-cam", Health.OFFLINE, "no event or heartbeat for 60 s"),
+    (6.75, "out-cam", Health.ONLINE, "pushing events"),
+    (8.0, "in-io", Health.OFFLINE, "connection refused"),
+]  # fmt: skip
 
 
 @dataclass
@@ -42,7 +54,8 @@ def _commit(journal: Journal, actions: list[LaneAction]) -> None:
 
 def drive_day(directory: Path) -> Day:
     """Nine vehicles, two payments in cash and one by e-payment, a pass, a police car waived at the exit, a manual
-    open, a blacklisted car denied entry and a barrier fault; every record through the lanes' own code."""
+    open, a blacklisted car denied entry, a barrier fault and two device faults (one cleared, one ongoing); every
+    record through the lanes' and the device faults' own code."""
     ctx = context(passes=[a_pass(PASS_PLATE)],
                   vehicles=[a_vehicle(POLICE_PLATE, VehicleList.SPECIAL, "police"),
                             a_vehicle(BLACKLISTED, VehicleList.BLACKLIST, "other")])  # fmt: skip
@@ -74,6 +87,10 @@ def drive_day(directory: Path) -> Day:
         ManualOpen("c02", "payment terminal down", evidence="img/manual-1.jpg"),
         *cross(),
     )  # 14:00, 3.5 h: 20.00 due, not charged
+    faults = DeviceFaults(load_site(SITE), journal.commit, lambda: clock.now)
+    for hours, device, health, reason in DEVICE_HEALTH:
+        clock.now = MORNING + timedelta(hours=hours)
+        faults.observe(HealthChange(device, health, reason, clock.now.timestamp()))
     day.takings = {"cash": 1500, "epay": 500}
     day.by_collector = {"c01": 1500, "c02": 500}
     return day

@@ -105,25 +105,6 @@ def test_revenue_by_hour_method_collector_and_lane_and_its_exports(office: TestC
     assert 'filename="revenue-by_day-2026-11.xlsx"' in answer.headers["content-disposition"]
 
 
-def test_pass_income_beside_temporary_takings(client: TestClient, as_role: Any, tmp_path: Path) -> None:
-    from tests.central.scenario import make_holder, make_plan
-
-    send_day(client, as_role.admin, tmp_path)
-    plan = make_plan(client, as_role.admin, ["lakeview"], price=30000)
-    holder = make_holder(client, as_role.admin)
-    ok(client.post("/api/v1/passes", headers=as_role.admin,
-                   json={"holder_id": holder, "plan_id": plan, "plates": ["粤B12345"]}), 201)  # fmt: skip
-    sign_in(client, Role.CASHIER)
-    client.cookies.set("parkgate_office_lang", "en", path="/office")
-    this_month = client.get("/office/reports/revenue", params={"car_park": "lakeview"}).text
-    assert table_rows(this_month, "income") == [["Temporary parking", "0.00"], ["Pass sales and renewals", "300.00"],
-                                                ["Total", "300.00"]]  # fmt: skip
-    november = client.get("/office/reports/revenue", params=MONTH).text
-    assert table_rows(november, "income") == [["Temporary parking", "20.00"], ["Pass sales and renewals", "0.00"],
-                                              ["Total", "20.00"]]  # fmt: skip
-    assert client.get("/office/reports/traffic").status_code == 403  # the cashier reads the revenue reports only
-
-
 def test_occupancy_through_the_day_vehicles_and_denials(office: TestClient) -> None:
     page = office.get("/office/reports/traffic", params=DAY).text
     occupancy = {row[1]: row[2:] for row in table_rows(page, "occupancy")}
@@ -170,7 +151,21 @@ def test_free_and_special_vehicle_log_and_device_faults(office: TestClient) -> N
     log = table_rows(page, "log")
     assert len(log) == 1
     assert log[0][1:8] == ["lakeview", "out-1", "粤A00110", "", "police", "c01", "police on duty"]
-    faults = table_rows(office.get("/office/reports/device-faults", params=DAY).text, "faults")
+    page = office.get("/office/reports/device-faults", params=DAY).text
+    assert table_rows(page, "faults") == [
+        ["2026-11-27 15:00:00", "lakeview", "out-1", "out-cam", "Plate camera", "Offline",
+         "no event or heartbeat for 60 s", "2026-11-27 15:45:00", "Cleared", "45", "2,700"],
+        ["2026-11-27 17:00:00", "lakeview", "in-1", "in-io", "Barrier I/O module", "Offline", "connection refused",
+         "", "Ongoing", "", ""],
+    ]  # fmt: skip
+    assert table_rows(office.get("/office/reports/device-faults", params={**DAY, "day": "2026-11-28"}).text,
+                      "faults")[0][3:9] == ["in-io", "Barrier I/O module", "Offline", "connection refused", "",
+                                            "Ongoing"]  # fmt: skip  # still on the next day
+    sheet = export_xlsx(office, "/office/reports/device-faults", "faults", **DAY)
+    assert sheet[1][0] == datetime(2026, 11, 27, 15, 0)
+    assert sheet[1][9:] == (45, 2700)
+    assert sheet[2][7:] == (None, "Ongoing", None, None)
+    faults = table_rows(page, "barrier_faults")
     assert len(faults) == 1
     assert faults[0][0].startswith("2026-11-27 13:00")
     assert faults[0][4].startswith("2026-11-27 14:00")  # the manual open: the barrier worked again

@@ -52,7 +52,11 @@ def test_the_reports_on_sqlite_count_the_same_day(tmp_path: Path) -> None:
             traffic = client.get("/office/reports/traffic", params=DAY).text
             assert [row[-1] for row in table_rows(traffic, "occupancy")][9:15] == ["3", "4", "3", "1", "1", "0"]
             faults = client.get("/office/reports/device-faults", params=DAY).text
-            assert table_rows(faults, "faults")[0][5] == "60"
+            assert table_rows(faults, "barrier_faults")[0][5] == "60"
+            assert [row[8:] for row in table_rows(faults, "faults")] == [
+                ["Cleared", "45", "2,700"],
+                ["Ongoing", "", ""],
+            ]
     finally:
         app.state.engine.dispose()
 

@@ -87,6 +87,7 @@ ENDPOINTS = [
     ("post", "/api/v1/access-groups", "/api/v1/access-groups", ADMIN),
     ("put", "/api/v1/access-groups/{group_id}", "/api/v1/access-groups/999999", ADMIN),
     ("get", "/api/v1/cards", "/api/v1/cards", ALL),
+    ("get", "/api/v1/cards/{card_id}/refusals", f"/api/v1/cards/{MISSING}/refusals", ALL),
     ("post", "/api/v1/cards", "/api/v1/cards", CARD_ISSUERS),
     ("post", "/api/v1/cards/{card_id}/lost", f"/api/v1/cards/{MISSING}/lost", CARD_ISSUERS),
     ("post", "/api/v1/cards/{card_id}/revoke", f"/api/v1/cards/{MISSING}/revoke", CARD_ISSUERS),

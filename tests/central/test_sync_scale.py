@@ -1,8 +1,9 @@
-"""An edge syncs 100,000 passes from empty, then a delta of 100 changes, over the wire contract."""
+"""An edge syncs 45,000 passes from empty (three pages), then a delta of 100 changes, over the wire contract.
+
+Correctness at scale only: `benchmarks/bench_central.py` measures the full sync of 100,000 passes and the delta."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,10 +20,11 @@ from tests.central.scenario import make_site, ok
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PASSES = 100_000
+PASSES = 45_000
+PAGE = 20_000  # central's default page size
 
 
-def test_full_sync_of_100000_passes_then_a_delta_of_100(
+def test_full_sync_of_45000_passes_in_pages_then_a_delta_of_100(
     client: TestClient, as_role: Operators, central_engine: Engine
 ) -> None:
     site = make_site(client, as_role.admin)
@@ -36,7 +38,6 @@ def test_full_sync_of_100000_passes_then_a_delta_of_100(
         ids = import_passes(session, plan, items, None)
         session.commit()
 
-    started = time.perf_counter()
     held: dict[str, str] = {}
     since, pages = 0, 0
     while True:
@@ -48,22 +49,15 @@ def test_full_sync_of_100000_passes_then_a_delta_of_100(
         since, pages = page.version, pages + 1
         if not page.more:
             break
-    full_seconds = time.perf_counter() - started
     assert len(held) == PASSES
     assert set(held) == set(ids)
-    assert pages == 5  # 20,000 per page by default
+    assert pages == -(-PASSES // PAGE)
 
     changed = ids[:: PASSES // 100][:100]
     for pass_id in changed:
         ok(client.post(f"/api/v1/passes/{pass_id}/renew", headers=as_role[Role.FRONT_DESK], json={"months": 1}))
-    started = time.perf_counter()
     delta = SyncPage.model_validate_json(client.get(f"/api/v1/sync?since={since}", headers=site.edge_headers).content)
-    delta_seconds = time.perf_counter() - started
     assert not delta.full
     assert not delta.more
     assert sorted(p.id for p in delta.passes) == sorted(changed)
     assert all(p.valid_to > start + timedelta(days=30) for p in delta.passes)
-    print(f"\nfull sync of {PASSES} passes: {full_seconds:.2f} s in {pages} pages; delta of 100: {delta_seconds:.3f} s")
-    # Generous bounds for a shared CI machine; the benchmark measures the real figures.
-    assert full_seconds < 15
-    assert delta_seconds < 1

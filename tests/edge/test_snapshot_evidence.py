@@ -82,6 +82,7 @@ async def test_a_snapshot_camera_gives_the_exit_its_evidence_image(
         stored = daemon.journal.path.parent / "images" / name
         await until(stored.is_file, what="the snapshot stored")
         frame = cv2.imdecode(np.frombuffer(stored.read_bytes(), dtype=np.uint8), cv2.IMREAD_COLOR)
+        assert frame is not None
         assert frame.shape == (240, 320, 3)
         assert frame[120, 160].mean() > 230  # the scene's white rectangle, through a JPEG
         assert frame[20, 20].mean() < 120

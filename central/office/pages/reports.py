@@ -24,7 +24,8 @@ from central.office.forms import Form
 from central.office.sessions import Operator
 from central.renewal import OPERATOR_ZONE
 from central.reports.charts import bar_chart, line_chart
-from central.reports.exceptions import device_faults, exceptions, vehicle_log
+from central.reports.device_faults import device_faults
+from central.reports.exceptions import exceptions, vehicle_log
 from central.reports.export import to_csv, to_xlsx
 from central.reports.revenue import revenue
 from central.reports.tables import Period, PeriodError, Report
