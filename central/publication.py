@@ -24,7 +24,7 @@ from central.models import (
     PassPlan,
     SyncClock,
     SyncItem,
-    Tariff,
+    TariffRelease,
     Unit,
     VehicleListEntry,
 )
@@ -193,9 +193,10 @@ def publish_vehicle(session: Session, entry: VehicleListEntry) -> int:
     return publish(session, ListKind.VEHICLES, entry.id, record.model_dump_json(), record.car_parks)
 
 
-def publish_tariff(session: Session, tariff: Tariff) -> int:
-    record = TariffRecord(id=tariff.id, content=tariff.content, sha256=tariff.sha256)
-    return publish(session, ListKind.TARIFFS, tariff.id, record.model_dump_json(), list(tariff.car_parks))
+def publish_tariff(session: Session, release: TariffRelease) -> int:
+    record = TariffRecord(id=release.id, content=release.content, sha256=release.sha256, tariff_id=release.tariff_id,
+                          effective_from=release.effective_from)  # fmt: skip
+    return publish(session, ListKind.TARIFFS, release.id, record.model_dump_json(), list(release.car_parks))
 
 
 def republish_holder(session: Session, holder_id: int) -> None:

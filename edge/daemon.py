@@ -28,6 +28,7 @@ from edge.booth.operators import OperatorStore
 from edge.console.app import attach_console
 from edge.console.metrics import EdgeMetrics
 from edge.devices.lifecycle import DeviceFaults, every
+from edge.devices.snapshots import SiteSnapshots
 from edge.devices.wiring import LaneDevices, SiteDevices, lane_printers
 from edge.lanes.actions import Draft, LaneAction
 from edge.lanes.directory import Directory
@@ -64,6 +65,7 @@ def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
         back_out_settle=timedelta(milliseconds=lane.back_out_settle_ms),
         free_vehicles=lane.free_vehicles, anti_passback=lane.anti_passback, ticketless=lane.ticketless,
         has_dispenser="dispenser" in lane_devices(site, index), tariff=lane.tariff,
+        has_snapshot="snapshot" in lane_devices(site, index),
         currency=site.car_park.currency, timezone=site.car_park.timezone,
     )  # fmt: skip
 
@@ -213,6 +215,8 @@ class EdgeDaemon:
         self.metrics.lists_version.set(directory.version)
         self.context = LaneContext(self.park, self.holder)
         self.fees = fees or site_fees(site, site_file)
+        if isinstance(self.fees, TariffFees):  # the versions central published, as last synced
+            self.fees.use_published(self.lists.tariffs())
         # Without an fsync per commit (NORMAL) a commit costs less than handing it to the writer thread.
         inline = synchronous == "NORMAL" if inline_commits is None else inline_commits
         self.writer = ObservedWriter(self.journal, on_commit=self.metrics.committed, inline=inline)
@@ -270,10 +274,7 @@ class EdgeDaemon:
     # ------------------------------------------------------------------------------------------- life cycle
 
     async def start(self) -> None:
-        if isinstance(self.fees, TariffFees):  # central re-checks fees with the exact text: send each version once
-            ids = {tariff.content_hash: tariff.id for tariff in self.fees.tariffs.values()}
-            if versions := tariff_version_drafts(self.journal, self.fees.texts, ids, self.clock()):
-                self.journal.commit(versions)
+        self._send_tariff_texts()
         site_devices = None
         if self._port_factory is None:
             site_devices = SiteDevices(on_health=[self.metrics.health, self.device_faults.observe,
@@ -283,6 +284,9 @@ class EdgeDaemon:
             site_devices.cameras.clock = self.clock
             site_devices.cameras.base_dir = self.site_file.parent  # TLS files are relative to the site file
             self.devices = site_devices
+        snapshots = SiteSnapshots(
+            self.journal.path.parent / "images", [self.metrics.health, self.device_faults.observe]
+        )
         for index, lane in enumerate(self.site.lanes):
             holder: dict[str, LaneRunner] = {}
 
@@ -302,7 +306,7 @@ class EdgeDaemon:
             owner = self.desk_of_lane.get(lane.id)
             listeners = [owner] if owner is not None else []
             runner = LaneRunner(self.lanes[lane.id], self.writer, port, self.metrics, clock=self.clock,
-                                listeners=listeners)  # fmt: skip
+                                listeners=listeners, snapshots=snapshots.for_lane(self.site, index))  # fmt: skip
             holder["runner"] = runner
             self.runners[lane.id] = runner
             self._tasks.append(asyncio.create_task(runner.serve(), name=f"lane-{lane.id}"))
@@ -335,7 +339,20 @@ class EdgeDaemon:
         self._tasks.append(asyncio.create_task(self.outbox.run(self._stop), name="outbox"))
         self._tasks.append(asyncio.create_task(self.sync.run(self._stop), name="list-sync"))
 
+    def _send_tariff_texts(self) -> None:
+        """Central re-checks fees with the exact text: journal each version (site file or published) once, before
+        a lane quotes with it."""
+        if not isinstance(self.fees, TariffFees):
+            return
+        ids = {tariff.content_hash: tariff.id for tariff in self.fees.tariffs.values()}
+        ids |= {p.tariff.content_hash: p.tariff.id for versions in self.fees.published.values() for p in versions}
+        if versions := tariff_version_drafts(self.journal, self.fees.texts, ids, self.clock()):
+            self.journal.commit(versions)
+
     def _lists_updated(self, directory: Directory) -> None:
+        if isinstance(self.fees, TariffFees):
+            self.fees.use_published(self.lists.tariffs())
+            self._send_tariff_texts()
         self.holder.directory = directory
         self.metrics.lists_version.set(directory.version)
 

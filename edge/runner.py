@@ -26,6 +26,7 @@ from edge.lanes.actions import (
     OpenBarrier,
     Passed,
     Released,
+    TakeSnapshot,
     Voice,
 )
 from edge.lanes.events import BarrierCommandFailed, LaneEvent
@@ -89,8 +90,10 @@ class LaneRunner:
         observer: LaneObserver,
         clock: Callable[[], datetime] = utc_now,
         listeners: Sequence[LaneListener] = (),
+        snapshots: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.lane = lane
+        self.snapshots = snapshots  # takes the lane's snapshot camera's frame and stores it under the given name
         self.listeners = list(listeners)
         self.writer = writer
         self.port = port
@@ -161,6 +164,8 @@ class LaneRunner:
                 self._side(self.port.say(action.text))
             elif isinstance(action, DispenseCard):
                 self._side(self.port.dispense_card())
+            elif isinstance(action, TakeSnapshot) and self.snapshots is not None:
+                self._side(self.snapshots(action.image))
             elif isinstance(action, Released | Passed | Alert):
                 self._tell(action)
             elif isinstance(action, Decided):

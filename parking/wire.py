@@ -211,11 +211,17 @@ class VehicleEntry(ReplyModel):
 
 
 class TariffRecord(ReplyModel):
-    """A tariff file as published by central; ``sha256`` is of ``content`` (UTF-8)."""
+    """A tariff version as published by central; ``sha256`` is of ``content`` (UTF-8).
+
+    ``id`` names the version (``residential@2``), ``tariff_id`` the tariff it is a version of (the file's ``id``);
+    the version quotes stays that entered at or after ``effective_from``. A record without ``effective_from``
+    (published before tariffs had versions) is kept but never quotes."""
 
     id: RecordId
     content: str
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    tariff_id: str = Field(default="", max_length=64)
+    effective_from: AwareDatetime | None = None
 
 
 class ListKind(StrEnum):

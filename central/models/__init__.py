@@ -22,7 +22,7 @@ from central.models.billing import (
 )
 from central.models.cards import AccessCard, AccessGroup
 from central.models.journal import ChainBreak, EdgeRecord, EdgeShiftReport, EdgeTransaction, QuarantinedRecord
-from central.models.lists import Tariff, VehicleListEntry
+from central.models.lists import Tariff, TariffRelease, VehicleListEntry
 from central.models.passes import InvoiceLine, MonthlyPass, PassPlan
 from central.models.payments import (
     ExitQuote,
@@ -87,6 +87,7 @@ __all__ = [
     "SyncClock",
     "SyncItem",
     "Tariff",
+    "TariffRelease",
     "TariffVersion",
     "Unit",
     "User",

@@ -39,12 +39,13 @@ from edge.booth.ports import BoothJournal, LaneControl
 from edge.booth.records import BoothRecord, PaymentTaken
 from edge.booth.shift import Clock, Shift, ShiftState
 from edge.lanes.actions import Commit, Draft, LaneAction
-from edge.lanes.events import AttachEntry, LaneEvent, LostCard, ManualOpen, Refuse, ResetAntiPassback
+from edge.lanes.events import ApplyCoupon, AttachEntry, LaneEvent, LostCard, ManualOpen, Refuse, ResetAntiPassback
 from edge.lanes.exit import BoothManualOpen, BoothPayment, BoothWaiver, ExitLane
 from edge.lanes.lane import Phase
 from edge.lanes.park import Session
 from edge.store.journal import JournalError
 from parking.ids import new_id
+from parking.tariff import Coupon, CouponError
 from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -341,6 +342,7 @@ class BoothDesk(LaneObservations, AlertDesk):
                 tariff_id=quote.tariff_id or None, lines=[(line_label(x, quote.currency), int(x.get("amount", 0)))
                                                           for x in quote.lines],
                 tariff_hash=quote.tariff_hash or None, quoted_at=quote.quoted_at,
+                coupons=[{"minutes": c.minutes, "amount": c.amount, "code": c.code} for c in quote.coupons],
             )  # fmt: skip
             event = BoothPayment(operator, f"paid at booth ({method})", record.amount, method, record=record.draft())
             await self._through_lane(shift, record, event)
@@ -358,7 +360,7 @@ class BoothDesk(LaneObservations, AlertDesk):
             record = shift.waive_fee(
                 operator=operator, lane=lane_id, list_kind=list_kind, category=category, reason=reason, note=note,
                 due=lane.due.quote.total if lane.due else 0, vehicle_class=vehicle_class, plate=plate,
-                session=session.id if session else None, evidence=self.watches[lane_id].image,
+                session=session.id if session else None, evidence=self.watches[lane_id].image or lane.evidence_image(),
             )  # fmt: skip
             event = BoothWaiver(operator, reason, category=category, record=record.draft())
             await self._through_lane(shift, record, event)
@@ -373,7 +375,7 @@ class BoothDesk(LaneObservations, AlertDesk):
                 raise DeskError("lane.unknown", f"no lane {lane_id!r}", 404)
             if lane.phase is Phase.PASSING:
                 raise DeskError("lane.passing", f"the barrier of lane {lane_id} is open for a vehicle already")
-            evidence = self.watches[lane_id].image
+            evidence = self.watches[lane_id].image or lane.evidence_image()
             if not isinstance(lane, ExitLane):  # an entry lane: its own manual record names the operator
                 await self._feed(lane_id, ManualOpen(operator, reason, evidence=evidence))
                 return None
@@ -392,6 +394,23 @@ class BoothDesk(LaneObservations, AlertDesk):
             await self._feed(lane_id, LostCard(operator, "driver lost the temporary card"))
             if lane.due is None or not lane.due.lost_card:
                 raise DeskError("lane.refused", f"lane {lane_id} did not quote the lost-card fee")
+
+    async def apply_coupon(self, lane_id: str, operator: str, coupon: str, reason: str) -> None:
+        """A coupon or validation the driver hands over (``30min``, ``2h`` free or ``5.00`` off): journaled with the
+        operator, and the lane quotes the fee again with it."""
+        async with self._lock:
+            lane = self.exit_lane(lane_id)
+            self._waiting(lane, due=True)
+            self._open_shift()
+            try:
+                parsed = Coupon.parse(coupon, self.currency)
+            except CouponError as err:
+                raise DeskError("coupon.invalid", str(err), 422) from None
+            before = len(lane.coupons)
+            why = reason.strip() or f"coupon {parsed.code}"
+            await self._feed(lane_id, ApplyCoupon(operator, why, parsed.minutes, parsed.amount, parsed.code))
+            if len(lane.coupons) == before and lane.phase is Phase.WAITING:
+                raise DeskError("lane.refused", f"lane {lane_id} did not take the coupon")
 
     async def attach_entry(self, lane_id: str, operator: str, session_id: str) -> None:
         async with self._lock:

@@ -63,6 +63,16 @@ class FeeLine(BaseModel):
     amount: int
 
 
+class CouponUsed(BaseModel):
+    """A coupon or validation the fee was quoted with (central's re-check applies it again)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    minutes: int = Field(default=0, ge=0)
+    amount: int = Field(default=0, ge=0)
+    code: str = Field(default="", max_length=32)
+
+
 class HandoverAcknowledgement(BaseModel):
     """The previous shift's handover note as shown to the incoming operator, and who acknowledged it when."""
 
@@ -123,6 +133,7 @@ class PaymentTaken(BoothRecord):
     lines: list[FeeLine] = Field(default_factory=list)
     tariff_hash: str | None = Field(default=None, max_length=64, description="SHA-256 of the tariff file that quoted")
     quoted_at: UtcTime | None = Field(default=None, description="the exit time the fee was quoted for")
+    coupons: list[CouponUsed] = Field(default_factory=list, max_length=20, description="validations applied")
 
 
 class PaymentReversed(BoothRecord):

@@ -26,6 +26,7 @@ from edge.booth.records import (
     BoothRecord,
     CardIssuedAtBooth,
     CashDropped,
+    CouponUsed,
     FeeLine,
     FeeWaived,
     HandoverAcknowledgement,
@@ -211,6 +212,7 @@ class Shift:
         lines: Sequence[tuple[str, int]] = (),
         tariff_hash: str | None = None,
         quoted_at: datetime | None = None,
+        coupons: Sequence[Mapping[str, Any]] = (),
     ) -> PaymentTaken:
         """Take the fee ``amount`` by ``method``: cash with the amount ``tendered`` (change is computed),
         ``epay`` (QR / e-payment) with its ``reference``, ``bank_card`` with the terminal's reference if any.
@@ -228,7 +230,7 @@ class Shift:
             amount=amount, tendered=tendered, change=change, reference=reference, plate=plate,
             vehicle_class=vehicle_class, session=session, lost_card=lost_card, entry_at=entry_at, exit_at=base["at"],
             tariff_id=tariff_id, lines=[FeeLine(label=label, amount=value) for label, value in lines],
-            tariff_hash=tariff_hash, quoted_at=quoted_at,
+            tariff_hash=tariff_hash, quoted_at=quoted_at, coupons=[CouponUsed.model_validate(c) for c in coupons],
         )  # fmt: skip
         self._emit(record)
         return record

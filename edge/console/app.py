@@ -310,6 +310,8 @@ def lane_action(name: str) -> Handler:
         elif name == "report-fault":
             note = text(data, "note", multiline=True)
             result["record"] = await desk.report_fault(who, lane, text(data, "device", required=False, limit=64), note)
+        elif name == "coupon":
+            await desk.apply_coupon(lane, who, text(data, "coupon", limit=32), text(data, "reason", required=False))
         elif name == "reset-anti-passback":
             await desk.reset_anti_passback(lane, who, text(data, "supervisor", limit=40), text(data, "pin", limit=16),
                                            text(data, "reason", required=False))  # fmt: skip
@@ -491,7 +493,7 @@ def attach_console(app: web.Application, desk: BoothDesk) -> None:
     app.router.add_get(f"{api}/me", guarded(me))
     app.router.add_get(f"{api}/state", guarded(state))
     app.router.add_get(f"{api}/events", guarded(events))
-    for name in ("pay", "waive", "lost-card", "manual-open", "reject", "attach", "reset-anti-passback",
+    for name in ("pay", "waive", "lost-card", "manual-open", "reject", "attach", "coupon", "reset-anti-passback",
                  "report-fault"):  # fmt: skip
         app.router.add_post(f"{api}/lanes/{{lane}}/{name}", guarded(lane_action(name)))
     app.router.add_post(f"{api}/alerts/{{alert}}/acknowledge", guarded(acknowledge_alert))

@@ -56,6 +56,14 @@ class Display:
 
 
 @dataclass(frozen=True, slots=True)
+class TakeSnapshot:
+    """Grab a frame from the lane's snapshot camera and store it as ``image`` (relative to the image folder): the
+    evidence image a record already names."""
+
+    image: str
+
+
+@dataclass(frozen=True, slots=True)
 class Voice:
     text: str
 
@@ -107,4 +115,16 @@ class Released:
     free_pass: tuple[str, str] | None = None
 
 
-LaneAction = Commit | OpenBarrier | CloseBarrier | Display | Voice | DispenseCard | Alert | Decided | Passed | Released
+LaneAction = (
+    Commit
+    | OpenBarrier
+    | CloseBarrier
+    | Display
+    | Voice
+    | DispenseCard
+    | Alert
+    | Decided
+    | Passed
+    | Released
+    | TakeSnapshot
+)

@@ -121,6 +121,16 @@ class LostCard(OperatorCommand):
 
 
 @dataclass(frozen=True, slots=True)
+class ApplyCoupon(OperatorCommand):
+    """A coupon or validation (a shop's stamp, a voucher) the driver hands over at the exit: ``minutes`` free or
+    ``amount`` (minor units) off; the lane quotes again with every coupon applied to this vehicle."""
+
+    minutes: int = 0
+    amount: int = 0
+    code: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class AttachEntry(OperatorCommand):
     """The operator found the vehicle's entry (search by partial plate and time) and attaches that session."""
 
@@ -151,6 +161,7 @@ LaneEvent = (
     | WaiveFee
     | TakePayment
     | LostCard
+    | ApplyCoupon
     | AttachEntry
     | ResetAntiPassback
     | Refuse

@@ -14,12 +14,22 @@ from datetime import datetime
 from typing import Any
 
 from edge.lanes.actions import Alert, Commit, Decided, Display, Draft, LaneAction, Released, Voice
-from edge.lanes.events import AttachEntry, ConfirmVehicle, LaneEvent, LostCard, ManualOpen, TakePayment, WaiveFee
+from edge.lanes.events import (
+    ApplyCoupon,
+    AttachEntry,
+    ConfirmVehicle,
+    LaneEvent,
+    LostCard,
+    ManualOpen,
+    TakePayment,
+    WaiveFee,
+)
 from edge.lanes.fees import FeeQuote, FeeQuoter
 from edge.lanes.identify import Identity, IdentityKind, pass_lines
 from edge.lanes.lane import Lane, LaneContext, LaneSettings, Passage, Phase
 from edge.lanes.park import Session
 from parking.money import format_amount
+from parking.tariff import Coupon, CouponError
 from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
@@ -67,11 +77,13 @@ class ExitLane(Lane):
         self.due: Due | None = None
         self.session: Session | None = None
         self.released: Session | None = None  # the session closed for the current opening (reopened on back-out)
+        self.coupons: list[Coupon] = []  # validations handed over by the vehicle in the lane
 
     def _reset(self) -> None:
         super()._reset()
         self.due = None
         self.session = None
+        self.coupons = []
 
     def _find_session(self, identity: Identity) -> Session | None:
         found = self._session_by_credential(identity)
@@ -133,7 +145,8 @@ class ExitLane(Lane):
             session.vehicle_class if session else (self.identity.vehicle_class if self.identity else "small")
         )
         paid, paid_at = (session.paid, session.paid_at) if session else (0, None)
-        quote = self.fees.quote(tariff, entry, now, vehicle_class, lost_card=lost_card, paid=paid, paid_at=paid_at)
+        quote = self.fees.quote(tariff, entry, now, vehicle_class, lost_card=lost_card, paid=paid, paid_at=paid_at,
+                                coupons=tuple(self.coupons))  # fmt: skip
         actions: list[LaneAction] = []
         limit = self.fees.max_stay(tariff)
         if session is not None and limit is not None and now - session.entry_at > limit:
@@ -259,6 +272,8 @@ class ExitLane(Lane):
         if isinstance(event, LostCard):
             manual = self._manual_record("lost_card", event, now, session=self.session.id if self.session else None)
             return [Commit((manual,)), *self._quote_session(self.session, now, lost_card=True)]
+        if isinstance(event, ApplyCoupon) and self.due is not None:
+            return self._apply_coupon(event, now)
         if isinstance(event, AttachEntry):
             session = self.park.sessions.get(event.session_id)
             if session is None:
@@ -267,3 +282,18 @@ class ExitLane(Lane):
             manual = self._manual_record("attach_entry", event, now, session=session.id)
             return [Commit((manual,)), *self._quote_session(session, now, lost_card=False)]
         return []
+
+    def _apply_coupon(self, event: ApplyCoupon, now: datetime) -> list[LaneAction]:
+        """Journal the coupon with the operator, then quote again with it (releasing the vehicle if nothing is left
+        to pay)."""
+        assert self.due is not None
+        try:
+            coupon = Coupon(minutes=event.minutes, amount=event.amount, code=event.code[:32])
+        except CouponError as err:
+            return [Alert("coupon_refused", f"{self.id}: {err}")]
+        session = self.due.session
+        manual = self._manual_record("coupon", event, now, session=session.id if session else None,
+                                     coupon={"minutes": coupon.minutes, "amount": coupon.amount, "code": coupon.code},
+                                     due_before=self.due.quote.total)  # fmt: skip
+        self.coupons.append(coupon)
+        return [Commit((manual,)), *self._quote_session(session, now, lost_card=self.due.lost_card)]

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from edge.lanes.actions import Alert, CloseBarrier, Commit, Draft, LaneAction, OpenBarrier, Passed
+from edge.lanes.actions import Alert, CloseBarrier, Commit, Draft, LaneAction, OpenBarrier, Passed, TakeSnapshot
 from edge.lanes.directory import Directory
 from edge.lanes.events import (
     BarrierCommandFailed,
@@ -67,6 +67,7 @@ class LaneSettings:
     anti_passback: Literal["hard", "soft", "off"] = "soft"
     ticketless: bool = True
     has_dispenser: bool = False
+    has_snapshot: bool = False  # a snapshot camera supplies the evidence image when the reads bring none
     tariff: str | None = None
     currency: str = "CNY"
     timezone: str = "Asia/Shanghai"
@@ -130,6 +131,8 @@ class Lane:
         self.binder = ReadBinder(settings.read_window, settings.repeat_window)
         self.identity: Identity | None = None
         self.evidence: str | None = None  # image reference of the last decision's reads
+        self.snapshot: str | None = None  # the snapshot reserved as this vehicle's evidence (taken once)
+        self._snapshots: list[str] = []  # snapshots named in records and not asked of the camera yet
 
     # ------------------------------------------------------------------------------------------------ queries
 
@@ -148,6 +151,13 @@ class Lane:
 
     def handle(self, event: LaneEvent, now: datetime) -> list[LaneAction]:
         """Feed one event at time ``now`` (aware); return the actions to carry out, in order."""
+        actions = self._handle(event, now)
+        if self._snapshots:  # named in the records just made: the camera is asked after they are handed over
+            actions += [TakeSnapshot(image) for image in self._snapshots]
+            self._snapshots = []
+        return actions
+
+    def _handle(self, event: LaneEvent, now: datetime) -> list[LaneAction]:
         if isinstance(event, LoopChanged):
             if event.loop is Loop.SAFETY:
                 return self._on_safety(event, now)
@@ -352,9 +362,20 @@ class Lane:
             return self.park.by_card(identity.card)
         return None
 
+    def evidence_image(self) -> str | None:
+        """The evidence image of the vehicle in the lane, for a record made outside the lane (the booth's): a
+        snapshot reserved here is taken at the lane's next event."""
+        return self._evidence_image()
+
     def _evidence_image(self) -> str | None:
         """The image of the vehicle in the lane: its reads' newest, or the one kept from its decision."""
-        return next((r.image for _, r in reversed(self.binder.reads) if r.image), None) or self.evidence
+        image = next((r.image for _, r in reversed(self.binder.reads) if r.image), None) or self.evidence
+        if image is None and self.settings.has_snapshot:
+            if self.snapshot is None:
+                self.snapshot = f"snapshots/{new_id()}.jpg"
+                self._snapshots.append(self.snapshot)
+            image = self.snapshot
+        return image
 
     def _try_decide(self, now: datetime) -> list[LaneAction]:
         reads = self.binder.usable(now, self.settings.min_confidence)
@@ -368,12 +389,14 @@ class Lane:
             min_confidence=self.settings.min_confidence, colour=colour,
         )  # fmt: skip
         self.evidence = next((r.image for r in reversed(reads) if r.image), None)  # this vehicle's only
+        self.snapshot = None
         self.binder.consume(now)
         return self._decide(self.identity, now)
 
     def _reset(self) -> None:
         self.identity = None
         self.read_deadline = None
+        self.snapshot = None
 
     # -------------------------------------------------------------------------------------------- records
 

@@ -44,6 +44,7 @@ from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings, Ph
 from edge.lanes.park import ParkState
 from edge.store.journal import Journal
 from edge.store.tariff_versions import tariff_version_drafts
+from parking.tariff import Coupon
 from parking.wire import INGEST_PATH, IngestAck, IngestBatch, VehicleEntry
 from tests.central.scenario import Site, ok
 
@@ -73,9 +74,10 @@ class CutRateFees:
 
     def quote(
         self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False,
-        paid: int = 0, paid_at: datetime | None = None,
+        paid: int = 0, paid_at: datetime | None = None, coupons: Sequence[Coupon] = (),
     ) -> FeeQuote:  # fmt: skip
-        quote = self.real.quote(tariff, entry, exit, vehicle_class, lost_card=lost_card, paid=paid, paid_at=paid_at)
+        quote = self.real.quote(tariff, entry, exit, vehicle_class, lost_card=lost_card, paid=paid, paid_at=paid_at,
+                                coupons=coupons)  # fmt: skip
         return replace(quote, total=quote.total - 300) if quote.total > 300 else quote
 
     def max_stay(self, tariff: str) -> timedelta | None:

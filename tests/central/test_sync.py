@@ -4,6 +4,7 @@ and only for a valid edge token."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -135,11 +136,30 @@ def test_cards_stop_at_the_next_sync(client: TestClient, as_role: Operators) -> 
 
 def test_tariffs_are_published(client: TestClient, as_role: Operators) -> None:
     site = make_site(client, as_role.admin)
-    ok(client.put("/api/v1/tariffs/standard", headers=as_role[Role.OFFICE], json={"content": "currency = 'CNY'\n"}))
-    page = pull(client, site)
-    assert [(t.id, t.content) for t in page.tariffs] == [("standard", "currency = 'CNY'\n")]
-    ok(client.delete("/api/v1/tariffs/standard", headers=as_role[Role.OFFICE]), 204)
-    assert [d.id for d in pull(client, site, since=page.version).deleted] == ["standard"]
+    office = as_role[Role.OFFICE]
+    bad = client.put("/api/v1/tariffs/residential", headers=office, json={"content": "currency = 'CNY'\n"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "tariff.invalid")
+    assert {"path": "id", "message": "required key is missing"} in bad.json()["detail"]
+    text = (Path(__file__).resolve().parents[2] / "config" / "tariffs" / "residential.toml").read_text()
+    wrong = client.put("/api/v1/tariffs/standard", headers=office, json={"content": text})
+    assert [p["path"] for p in wrong.json()["detail"]] == ["id"]
+    past = client.put("/api/v1/tariffs/residential", headers=office,
+                      json={"content": text, "effective_from": "2020-01-01T00:00:00Z"})  # fmt: skip
+    assert [p["path"] for p in past.json()["detail"]] == ["effective_from"]
+    ok(client.put("/api/v1/tariffs/residential", headers=office, json={"content": text}))
+    later = "2099-01-01T00:00:00Z"
+    dearer = text.replace('price = "5.00"', 'price = "6.00"')
+    listed = ok(client.put("/api/v1/tariffs/residential", headers=office,
+                           json={"content": dearer, "effective_from": later}))  # fmt: skip
+    assert [(v["id"], v["number"]) for v in listed["versions"]] == [("residential@1", 1), ("residential@2", 2)]
+    page = pull(client, site)  # every version stays published: a stay is quoted by the one in effect at its entry
+    assert [(t.id, t.tariff_id, t.content) for t in page.tariffs] == [
+        ("residential@1", "residential", text), ("residential@2", "residential", dearer)
+    ]  # fmt: skip
+    assert page.tariffs[1].effective_from == datetime(2099, 1, 1, tzinfo=UTC)
+    ok(client.delete("/api/v1/tariffs/residential", headers=office), 204)
+    gone = pull(client, site, since=page.version).deleted
+    assert sorted(d.id for d in gone) == ["residential@1", "residential@2"]
 
 
 def test_an_edge_too_far_behind_or_ahead_gets_a_snapshot(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from edge.lanes.exit import ExitLane
 from edge.lanes.fees import FeeQuote
 from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
+from parking.tariff import Coupon
 from parking.wire import CardRecord, CardStatus, PassRecord, RecordKind, VehicleEntry, VehicleList
 
 T0 = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
@@ -32,8 +33,10 @@ class HourlyTariff:
 
     def quote(
         self, tariff: str, entry: datetime | None, exit: datetime, vehicle_class: str, *, lost_card: bool = False,
-        paid: int = 0, paid_at: datetime | None = None,
+        paid: int = 0, paid_at: datetime | None = None, coupons: Sequence[Coupon] = (),
     ) -> FeeQuote:  # fmt: skip
+        exit -= timedelta(minutes=sum(c.minutes for c in coupons))  # free time: as if it left that much earlier
+        off = sum(c.amount for c in coupons)
         if paid_at is not None and exit - paid_at <= timedelta(minutes=15):
             return FeeQuote(
                 0, "CNY", tariff, "h" * 64, [{"label": "paid, within grace", "amount": 0}], ("within_grace",)
@@ -44,8 +47,9 @@ class HourlyTariff:
         if minutes <= self.free_minutes:
             return FeeQuote(0, "CNY", tariff, "h" * 64, [{"label": "free period", "amount": 0}], ("grace",))
         hours = int(-(-minutes // 60))
-        total = max(0, min(hours * self.hourly, 3000 * (1 + hours // 24)) - paid)
-        return FeeQuote(total, "CNY", tariff, "h" * 64, [{"label": f"{hours} h", "amount": total}])
+        total = max(0, min(hours * self.hourly, 3000 * (1 + hours // 24)) - paid - off)
+        return FeeQuote(total, "CNY", tariff, "h" * 64, [{"label": f"{hours} h", "amount": total}],
+                        coupons=tuple(coupons))  # fmt: skip
 
     def max_stay(self, tariff: str) -> timedelta | None:
         return timedelta(days=7)

@@ -347,6 +347,33 @@ async def test_a_cash_payment_is_one_journal_record_that_opens_the_barrier(edge:
     assert (totals.takings, totals.expected_cash, totals.barrier_cycles) == (700, 50700, 1)
 
 
+async def test_a_coupon_entered_at_the_booth_requotes_the_fee_and_is_journaled_with_the_operator(edge: Edge) -> None:
+    await edge.sign_in()
+    assert (await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})).status_code == 200
+    await edge.enter("粤B12345")
+    edge.clock.advance(hours=1, minutes=50)
+    await edge.arrive_at_exit("粤B12345")
+    bad = await edge.post("lanes/out-1/coupon", {"coupon": "-5"})
+    assert (bad.status_code, error_code(bad)) == (422, "coupon.invalid")
+    applied = await edge.post("lanes/out-1/coupon", {"coupon": "1h", "reason": "商场停车券 No.88"})
+    assert applied.status_code == 200, applied.text
+    state = (await edge.http.get("/console/api/state")).json()
+    lane = next(lane for lane in state["lanes"] if lane["id"] == "out-1")
+    assert lane["due"]["minor"] == 500  # 1 h 50 min less the free hour: one started hour at 5.00
+    (coupon,) = edge.daemon.journal.rows(
+        "SELECT json_extract(payload, '$.operator'), json_extract(payload, '$.reason'), "
+        "json_extract(payload, '$.coupon.minutes'), json_extract(payload, '$.due_before') FROM records "
+        "WHERE kind = 'manual_action' AND json_extract(payload, '$.action') = 'coupon'"
+    )  # fmt: skip
+    assert coupon == ("c01", "商场停车券 No.88", 60, 700)
+    paid = await edge.post("lanes/out-1/pay", {"method": "cash", "tendered": "5.00"})
+    assert paid.status_code == 200, paid.text
+    (payload,) = edge.daemon.journal.rows("SELECT payload FROM transactions WHERE lane = 'out-1'")
+    record = json.loads(payload[0])
+    assert (record["amount"], record["coupons"]) == (500, [{"minutes": 60, "amount": 0, "code": "1h"}])
+    await edge.cross("out-1")
+
+
 async def test_a_payment_the_lane_does_not_take_is_withdrawn(edge: Edge, monkeypatch: pytest.MonkeyPatch) -> None:
     await edge.sign_in()
     await edge.post("shift/open", {"float": FLOAT, "cards_stock": 100})

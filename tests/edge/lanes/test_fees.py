@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from edge.lanes.lane import LaneContext, LaneSettings
 from edge.lanes.payments import PaymentRefusedError, prepay
 from edge.store.journal import Journal
 from parking.tariff import load_tariff
-from parking.wire import RecordKind
+from parking.wire import RecordKind, TariffRecord
 from tests.edge.kit import CAR_PARK, Clock, arrive, context, cross, drafts, entry_lane, feed, of_type, opens
 
 RESIDENTIAL = Path(__file__).resolve().parents[3] / "config" / "tariffs" / "residential.toml"
@@ -95,3 +96,32 @@ def test_paid_at_a_pay_station_leaves_by_itself_within_grace_and_pays_the_rest_l
     actions = feed(lane, clock, *arrive("粤B54321"))
     assert opens(actions) == []
     assert "请缴费 2.00元" in of_type(actions, Display)[0].lines  # 5 started hours (13.00) less 11.00 paid
+
+
+def published(content: str, number: int, effective: datetime | None, tariff_id: str = "residential") -> TariffRecord:
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return TariffRecord(id=f"{tariff_id}@{number}", content=content, sha256=digest, tariff_id=tariff_id,
+                        effective_from=effective)  # fmt: skip
+
+
+def test_the_version_in_effect_at_entry_quotes_and_the_site_file_is_the_fallback() -> None:
+    text = RESIDENTIAL.read_text()
+    dearer = text.replace('price = "5.00"', 'price = "8.00"')
+    dearest = text.replace('price = "5.00"', 'price = "9.00"')
+    fees = TariffFees({"residential": RESIDENTIAL})
+    site = fees.tariffs["residential"].content_hash
+    noon = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
+    fees.use_published([
+        published(dearest, 2, noon + timedelta(days=1)), published(dearer, 1, noon),
+        published(text.replace('currency = "CNY"', 'currency = "EUR"'), 3, noon),  # not the car park's currency
+        published(dearer, 4, None),  # published before versions: never quotes
+        published(dearer.replace('id = "residential"', 'id = "other"'), 1, noon, "other"),  # no such site tariff
+    ])  # fmt: skip
+    assert [p.version for p in fees.published["residential"]] == ["residential@1", "residential@2"]
+    before = fees.quote("residential", noon - timedelta(hours=2), noon + timedelta(hours=1), "small")
+    assert (before.total, before.tariff_hash) == (900, site)  # entered before (3 h): 5.00 + 2 × 2.00, the site file
+    after = fees.quote("residential", noon + timedelta(minutes=1), noon + timedelta(hours=1), "small")
+    assert (after.total, after.tariff_hash) == (800, hashlib.sha256(dearer.encode()).hexdigest())
+    lost = fees.quote("residential", None, noon + timedelta(days=2), "small", lost_card=True)
+    assert lost.tariff_hash == hashlib.sha256(dearest.encode()).hexdigest()  # no entry: the exit time decides
+    assert set(fees.texts) == {site, after.tariff_hash, lost.tariff_hash}  # each text, for the journal
