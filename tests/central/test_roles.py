@@ -100,6 +100,7 @@ ENDPOINTS = [
     ("put", "/api/v1/tariffs/{tariff_id}", "/api/v1/tariffs/standard", FINANCE),
     ("delete", "/api/v1/tariffs/{tariff_id}", "/api/v1/tariffs/nope", FINANCE),
     ("get", "/api/v1/records", "/api/v1/records", REGISTRY_READERS),
+    ("get", "/api/v1/fault-reports", "/api/v1/fault-reports", REGISTRY_READERS),
     ("get", "/api/v1/chain-breaks", "/api/v1/chain-breaks", REGISTRY_READERS),
     ("get", "/api/v1/transactions", "/api/v1/transactions", REGISTRY_READERS),
     ("get", "/api/v1/transactions/totals", "/api/v1/transactions/totals", REGISTRY_READERS),
