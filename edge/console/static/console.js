@@ -184,6 +184,15 @@
     });
   }
 
+  function couponDialog() {
+    const lane = currentLane();
+    openDialog(t("act_coupon") + " · " + lane.name, [field("coupon", t("coupon_code")),
+      field("reason", t("coupon_reason"))], async () => {
+      await api("POST", `lanes/${lane.id}/coupon`, { coupon: value("coupon"), reason: value("reason") });
+      toast(t("coupon_ok"));
+    });
+  }
+
   // ----------------------------------------------------------------------------------------- denominations
 
   function denomInputs(box, totalId, prefix) {
@@ -231,7 +240,8 @@
     ["q", "F7", "act_search", searchDialog], ["m", "F8", "act_manual", manualDialog],
     ["r", "F9", "act_reject", rejectDialog], ["a", "", "act_apb", apbDialog], ["d", "F10", "act_drop", dropDialog],
     ["v", "", "act_reverse", reverseDialog], ["p", "", "act_receipt", printReceipt],
-    ["t", "", "act_fault", faultDialog], ["x", "", "act_ack", () => acknowledgeAlert(openAlerts()[0])],
+    ["o", "", "act_coupon", couponDialog], ["t", "", "act_fault", faultDialog],
+    ["x", "", "act_ack", () => acknowledgeAlert(openAlerts()[0])],
     ["k", "", "act_close", startClose],
     ["g", "", "act_lang", toggleLanguage],
   ];

@@ -203,9 +203,14 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await expect(page.locator("#toast")).to_contain_text("3.00")
             await site.left(before, CASH)
 
-            # temporary vehicle 2: e-payment with its reference
+            # temporary vehicle 2: a shop validation takes an hour off (quoted again), then e-payment by reference
             before = site.arrive(EPAY)
             await due_is(page, "7.00")
+            await key(page, "o")
+            await page.fill("#f-coupon", "1h")
+            await page.fill("#f-reason", "超市购物满200元")
+            await confirm(page)
+            await due_is(page, "5.00")
             await key(page, "e")
             await key(page, "Enter")  # no reference: refused, the dialog stays
             await expect(page.locator("#dialog-error")).to_contain_text("交易号")
@@ -265,7 +270,7 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
             await expect(page.locator("#report-r_expected")).to_contain_text("457.00")
             await expect(page.locator("#report-r_counted")).to_contain_text("447.00")
             await expect(page.locator("#report-t_cash")).to_contain_text("2 · 57.00")
-            await expect(page.locator("#report-t_epay")).to_contain_text("1 · 7.00")
+            await expect(page.locator("#report-t_epay")).to_contain_text("1 · 5.00")
             await expect(page.locator("#report-r_vehicles")).to_contain_text("6")
             await shot(page, artefacts_dir / "close-zh.png")
             await key(page, "g")
@@ -300,7 +305,7 @@ async def test_a_whole_shift_in_the_console(site: Site, chromium_path: str, arte
         "small": {"free": 1, "lost_card": 1, "manual_open": 1, "paid": 1, "pass": 1}, "new_energy": {"paid": 1},
     }  # fmt: skip
     assert {m: (t["count"], t["amount"]) for m, t in report["by_method"].items()} == {
-        "cash": (2, 5700), "epay": (1, 700), "bank_card": (0, 0),
+        "cash": (2, 5700), "epay": (1, 500), "bank_card": (0, 0),
     }  # fmt: skip
     assert report["waivers"] == {"free": {"police": 1}}
     assert report["waived_amount"] == 700
