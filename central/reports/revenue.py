@@ -109,7 +109,7 @@ def _grouped(
     )  # fmt: skip
     found: list[list[tuple[Any, ...]]] = [[] for _ in groups]
     positions = {c.key: i for i, c in enumerate(dims)}
-    for row in session.execute(query).tuples():
+    for row in session.execute(query):
         cells: tuple[Any, ...] = tuple(row)
         index = masks.index(int(cells[len(dims)]))
         values = tuple(cells[positions[key]] for key in named[index])

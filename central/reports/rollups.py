@@ -115,7 +115,7 @@ ADD_ALL = _ADD_FACTS.replace("{source}", "edge_records").replace("{fresh}", "")
 def zones(session_or_cursor: Any) -> dict[str, str]:
     """Each car park's zone name, checked (a name that is not a zone counts as :data:`DEFAULT_ZONE`)."""
     if isinstance(session_or_cursor, Session):
-        rows = list(session_or_cursor.execute(select(CarPark.id, CarPark.timezone)).tuples())
+        rows = list(session_or_cursor.execute(select(CarPark.id, CarPark.timezone)))
     else:
         session_or_cursor.execute("SELECT id, timezone FROM car_parks")
         rows = list(session_or_cursor.fetchall())

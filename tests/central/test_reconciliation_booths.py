@@ -69,7 +69,7 @@ def test_two_booths_of_one_edge_are_reconciled_apart(
     assert [(w["list_kind"], w["category"]) for w in waivers] == [("free", "police")]
     assert west_result["listings"]["waivers"] == []
     with Session(central_engine) as session:
-        projected = dict(session.execute(select(EdgeShiftReport.booth, EdgeShiftReport.free_passes)).tuples().all())
+        projected = dict(session.execute(select(EdgeShiftReport.booth, EdgeShiftReport.free_passes)).all())
     assert projected == {"B1": {"free": {"police": 1}}, "B2": {}}
 
 
