@@ -5,7 +5,9 @@ An accelerated clock starts at a given instant and runs ``speed`` times faster t
 instant (epoch seconds), so every process that is handed the same three figures (central, the edge, the
 simulators) reads the same simulated time. They are handed them in the environment variable
 :data:`CLOCK_ENV`, written by :meth:`AcceleratedClock.env_value` as ``START@REAL*SPEED``, for example
-``2026-03-02T06:00:00+08:00@1764634000.25*120``.
+``2026-03-02T06:00:00+08:00@1764634000.25*120``. Processes that start before the run's real start is known are
+handed a file instead of the real start (``START@/path/to/go*SPEED``, :class:`StartingClock`): the clock shows the
+start, frozen, until the run writes the real start into the file.
 
 Only the time of day is accelerated: tariffs, shifts, pass expiry and reports see simulated time, through
 :func:`now` (edge's and central's default clocks call it). Monotonic timers (barrier travel, loop debounce, read
@@ -19,6 +21,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 CLOCK_ENV = "PARKGATE_CLOCK"
 
@@ -83,12 +86,59 @@ class AcceleratedClock:
         return simulated_seconds / self.speed
 
 
+class StartingClock:
+    """An accelerated clock whose real start is written to a file when the run's system is up (``START@/path*SPEED``):
+    until the file exists every process reads the scenario's start, frozen; from then on the clock runs."""
+
+    def __init__(self, start: datetime, go_file: Path, speed: float) -> None:
+        AcceleratedClock(start, 0.0, speed)  # the same checks
+        self.start, self.go_file, self.speed = start, go_file, speed
+        self.running: AcceleratedClock | None = None
+
+    def go(self) -> AcceleratedClock:
+        """Start the clock now, for every process reading this setting."""
+        real = time.time()
+        partial = self.go_file.with_suffix(".partial")
+        partial.write_text(repr(real), encoding="utf-8")
+        partial.replace(self.go_file)
+        return self._started(real)
+
+    def _started(self, real: float) -> AcceleratedClock:
+        self.running = AcceleratedClock(self.start, real, self.speed)
+        return self.running
+
+    def now(self) -> datetime:
+        if self.running is not None:
+            return self.running.now()
+        try:
+            text = self.go_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return self.start.astimezone(UTC)
+        try:
+            return self._started(float(text)).now()
+        except ValueError:
+            raise ClockError(f"{CLOCK_ENV}: {self.go_file} holds {text[:40]!r}, not epoch seconds") from None
+
+    def env_value(self) -> str:
+        return f"{self.start.isoformat()}@{self.go_file}*{self.speed!r}"
+
+
+Clock = AcceleratedClock | StartingClock
+
+
 @cache
-def _configured(value: str | None) -> AcceleratedClock | None:
-    return None if not value else AcceleratedClock.parse(value)
+def _configured(value: str | None) -> Clock | None:
+    if not value:
+        return None
+    start, at, rest = value.partition("@")
+    if at and rest.startswith("/"):
+        path, _, speed = rest.rpartition("*")
+        parsed = AcceleratedClock.parse(f"{start}@0*{speed}")
+        return StartingClock(parsed.start, Path(path), parsed.speed)
+    return AcceleratedClock.parse(value)
 
 
-def configured() -> AcceleratedClock | None:
+def configured() -> Clock | None:
     """The accelerated clock set in this process's environment, if any."""
     return _configured(os.environ.get(CLOCK_ENV))
 
