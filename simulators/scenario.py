@@ -26,10 +26,12 @@ from typing import Any
 import httpx
 
 from parking.clock import CLOCK_ENV, AcceleratedClock, StartingClock
+from parking.money import MoneyError, format_amount, parse_amount
 from simulators.demo import Demo, DemoError, say
 from simulators.demo_booth import BoothError, ConsoleOperator
+from simulators.demo_processes import Child
 from simulators.demo_site import CAR_PARK, EDGE_ID, FREE_VEHICLES, PASS_PLATES, CentralSetupError, admin_client
-from simulators.scenario_plan import Lanes, Scenario, ScenarioError, Shift, load_scenario, plan_day, plate_pool
+from simulators.scenario_plan import Fault, Lanes, Scenario, ScenarioError, Shift, load_scenario, plan_day, plate_pool
 from simulators.traffic import Attended, Decision, DecisionFeed, TrafficRunner, Visit
 
 _LOGGER = logging.getLogger(__name__)
@@ -49,12 +51,44 @@ class CountingFeed(DecisionFeed):
         super().put(decision)
 
 
+class DishonestCollector(ConsoleOperator):
+    """Opens the barrier by hand for a visitor who pays cash, and keeps the cash (the manual open's reason says the
+    driver "had a receipt"); every third visitor is charged the lost-card fee instead, though the entry is on
+    record, and that fee is taken through the till."""
+
+    def __init__(self, base_url: str, operator: str, pin: str) -> None:
+        super().__init__(base_url, operator, pin)
+        self.pocketed = 0
+        self.visitors = 0
+        self.lost_cards: set[int] = set()
+
+    async def attend(self, visit: Visit, decision: Decision) -> Attended | None:
+        if not decision.reason.endswith(" due") or visit.number in self.lost_cards:
+            return await super().attend(visit, decision)
+        self.visitors += 1
+        lane = decision.lane
+        if self.visitors % 3 == 1:
+            self.lost_cards.add(visit.number)
+            answer = await self.http.post(f"/lanes/{lane}/lost-card", json={})
+            return Attended("charged the lost-card fee") if answer.status_code == 200 else None
+        try:
+            due = parse_amount(decision.reason.split()[0], "CNY")
+        except MoneyError:
+            return None
+        answer = await self.http.post(f"/lanes/{lane}/manual-open", json={"reason": "driver showed a receipt"})
+        if answer.status_code != 200:
+            return None
+        self.pocketed += due
+        return Attended(f"manual open; kept {format_amount(due, 'CNY')} cash")
+
+
 @dataclass
 class ShiftTotals:
     collector: str
     shift: str = ""
     takings: int = 0  # the edge's expected cash less the float, when the shift closed
     counted: int = 0
+    pocketed: int = 0  # cash a dishonest collector kept
 
 
 @dataclass
@@ -67,10 +101,11 @@ class Booth:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def take_over(self, shift: Shift, first: bool) -> None:
+        if self.on_duty is not None:
+            await self._hand_over_when_clear(f"交班给 {shift.name}")
         async with self.lock:
-            if self.on_duty is not None:
-                await self._hand_over(f"交班给 {shift.name}")
-            operator = ConsoleOperator(self.console_url, shift.collector, shift.pin)
+            kind = DishonestCollector if shift.dishonest else ConsoleOperator
+            operator = kind(self.console_url, shift.collector, shift.pin)
             await operator.sign_in_and_open_shift(acknowledge_handover=not first)
             self.on_duty = operator
 
@@ -80,15 +115,31 @@ class Booth:
         state = (await operator.http.get("/state")).json()["shift"]
         takings = int(state["totals"]["takings"]["minor"])
         shift_id, counted = await operator.close_shift(note)
-        self.closed.append(ShiftTotals(operator.operator, shift_id, takings, counted))
+        pocketed = operator.pocketed if isinstance(operator, DishonestCollector) else 0
+        self.closed.append(ShiftTotals(operator.operator, shift_id, takings, counted, pocketed))
         await operator.sign_out()
         await operator.close()
         self.on_duty = None
 
-    async def finish(self) -> None:
+    async def _hand_over_when_clear(self, note: str, tries: int = 60) -> None:
+        """Close the shift once no paid vehicle is still in a lane (the console refuses it before)."""
+        for _ in range(tries - 1):
+            async with self.lock:
+                if self.on_duty is None:
+                    return
+                try:
+                    await self._hand_over(note)
+                    return
+                except BoothError as err:
+                    if "shift.vehicle_in_lane" not in str(err):
+                        raise
+            await asyncio.sleep(0.5)
         async with self.lock:
             if self.on_duty is not None:
-                await self._hand_over("场景结束：现金已点清")
+                await self._hand_over(note)
+
+    async def finish(self) -> None:
+        await self._hand_over_when_clear("场景结束：现金已点清")
 
     async def attend(self, visit: Visit, decision: Decision) -> Attended | None:
         async with self.lock:
@@ -109,6 +160,7 @@ class ScenarioRun(Demo):
         self.passes = (*PASS_PLATES, *plate_pool("P", max(0, scenario.passes - len(PASS_PLATES))))
         self.blacklist = plate_pool("X", scenario.blacklisted)
         self.report_json: dict[str, Any] | None = None
+        self.fault_log: list[dict[str, str]] = []
 
     def start_clock(self) -> None:
         """The simulated clock for every process of the run (children inherit it, this one reads it): it shows the
@@ -168,7 +220,7 @@ class ScenarioRun(Demo):
             await self.booth.take_over(self.scenario.shifts[0], first=True)
         except (BoothError, httpx.HTTPError) as err:
             raise DemoError(f"the first shift did not open: {err}") from err
-        handovers = asyncio.create_task(self._handovers())
+        handovers = asyncio.gather(self._handovers(), *(self._fault(f) for f in self.scenario.faults))
         ends = asyncio.get_running_loop().call_later(_real_until(self.clock, self.scenario.end), self.stop.set)
         try:
             await self.runner.run(visits, self.stop)
@@ -187,6 +239,31 @@ class ScenarioRun(Demo):
             else:
                 say(f"  booth      {shift.starts:%H:%M} handover: {shift.name} ({shift.collector}) opened a shift")
 
+    async def _fault(self, fault: Fault) -> None:
+        await asyncio.sleep(_real_until(self.clock, fault.starts))
+        where = f" at {fault.lane}" if fault.lane else ""
+        say(f"  fault      {fault.starts:%H:%M}-{fault.ends:%H:%M} {fault.kind}{where}")
+        self.fault_log.append({"kind": fault.kind, "lane": fault.lane, "from": fault.starts.isoformat(),
+                               "to": fault.ends.isoformat()})  # fmt: skip
+        if fault.kind == "central_offline":
+            assert self.central is not None
+            await self.central.stop(within=20)
+        else:
+            self.sims.modules[fault.lane].lane.barrier.inject_fault(time.monotonic(), "scenario: barrier fault")
+        await asyncio.sleep(_real_until(self.clock, fault.ends))
+        if fault.kind == "central_offline":
+            await self._restart_central()
+        else:
+            self.sims.modules[fault.lane].lane.barrier.clear_fault(time.monotonic())
+        say(f"  fault      {fault.ends:%H:%M} {fault.kind}{where} over")
+
+    async def _restart_central(self) -> None:
+        old = self.central
+        assert old is not None
+        self.central = Child("central", old.argv, old.log_path, old.env)
+        await self.central.start()
+        await self._wait("central again", lambda: self._http_ok(f"{self.central_url}/healthz"), self.central, 90)
+
     async def shut_down(self) -> int:
         self.watch.stopping = True
         await self.booth.finish()
@@ -202,7 +279,7 @@ class ScenarioRun(Demo):
         central = await self._central_figures()
         edge = self._edge_figures()
         stats = self.runner.stats if self.runner is not None else None
-        paid = stats.takings_minor if stats is not None else 0
+        paid = stats.takings_minor if stats is not None else 0  # through the till (a kept cash is not in it)
         edge_takings = sum(s.takings for s in self.booth.closed)
         shifts = {s.shift for s in self.booth.closed}
         central_takings = sum(int(r["takings"] or 0) for r in central["shift_reports"] if r["shift"] in shifts)
@@ -220,6 +297,12 @@ class ScenarioRun(Demo):
         if central["records"] != edge["records"] or central["duplicates"] or central["missing_seqs"]:
             problems.append(f"records: edge {edge['records']}, central {central['records']} "
                             f"({central['duplicates']} duplicated, {central['missing_seqs']} missing)")  # fmt: skip
+        dishonest = {s.collector for s in self.scenario.shifts if s.dishonest}
+        named = _named(recon, central["reconciliation"]["collectors"])
+        if dishonest - named:
+            problems.append(
+                f"reconciliation does not name the dishonest collector(s) {', '.join(sorted(dishonest - named))}"
+            )
         if edge_status != 0:
             problems.append(f"the edge exited with status {edge_status}")
         return {
@@ -228,7 +311,9 @@ class ScenarioRun(Demo):
             "traffic": {"entered": stats.entered if stats else 0, "left": stats.left if stats else 0,
                         "did_not_get_through": stats.stuck if stats else 0,
                         "faults": dict(stats.faults) if stats else {}},
-            "denials": dict(self.counting.denials), "revenue": central["totals"], "money": money,
+            "faults": self.fault_log, "denials": dict(self.counting.denials), "revenue": central["totals"],
+            "money": money,
+            "named_by_reconciliation": sorted(named), "pocketed": sum(s.pocketed for s in self.booth.closed),
             "shifts": [{"collector": s.collector, "shift": s.shift, "edge_takings": s.takings, "counted": s.counted,
                         "central_takings": reported.get(s.shift)} for s in self.booth.closed],
             "reconciliation": [{"shift": s["shift"], "collector": s["collector"], "state": s["state"],
@@ -277,6 +362,12 @@ class ScenarioRun(Demo):
     async def run(self) -> int:
         self.start_clock()
         return await super().run()
+
+
+def _named(shifts: list[dict[str, Any]], collectors: list[dict[str, Any]]) -> set[str]:
+    """The collectors reconciliation names: of a shift with an exception, or with a rate flagged among peers."""
+    named = {str(s["collector"]) for s in shifts if any(f["severity"] == "exception" for f in s["findings"])}
+    return named | {str(c["collector"]) for c in collectors if c["flagged"]}
 
 
 def _real_until(clock: AcceleratedClock, simulated: datetime) -> float:

@@ -34,6 +34,18 @@ class Shift:
     name: str
     pin: str
     starts: datetime  # the handover (the first shift: the scenario's start)
+    dishonest: bool = False  # opens the barrier by hand for visitors' cash and keeps it; charges lost-card fees
+
+
+FAULTS = ("central_offline", "barrier_fault")
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    kind: str  # central_offline: central stops; barrier_fault: the lane's barrier reports a fault
+    starts: datetime
+    ends: datetime
+    lane: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,7 @@ class Scenario:
     passes: int  # monthly pass holders set up at central
     blacklisted: int  # blacklisted plates set up at central
     shifts: tuple[Shift, ...]
+    faults: tuple[Fault, ...] = ()
 
     @property
     def end(self) -> datetime:
@@ -63,7 +76,7 @@ def _get(table: dict[str, Any], key: str, kind: type | tuple[type, ...], where: 
     value = table.get(key, default)
     if value is None:
         raise ScenarioError(f"{where}: '{key}' is missing")
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
         raise ScenarioError(f"{where}: '{key}' = {value!r} is not {getattr(kind, '__name__', 'a number')}")
     return value
 
@@ -121,31 +134,53 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
         mix=mix, misread_rate=_rate(traffic, "misread_rate", twhere),
         no_read_rate=_rate(traffic, "no_read_rate", twhere),
         passes=_get(traffic, "passes", int, twhere, 8), blacklisted=_get(traffic, "blacklisted", int, twhere, 2),
-        shifts=_shifts(data, source, start),
+        shifts=_shifts(data, source, start, start + timedelta(hours=hours)),
+        faults=_faults(data, source, start, start + timedelta(hours=hours)),
     )  # fmt: skip
 
 
-def _shifts(data: dict[str, Any], source: str, start: datetime) -> tuple[Shift, ...]:
+def _local(table: dict[str, Any], where: str, start: datetime, end: datetime) -> datetime:
+    """The table's ``at`` (a local time) as the first such instant from the start, within the scenario."""
+    try:
+        local = time.fromisoformat(_get(table, "at", str, where))
+    except ValueError:
+        raise ScenarioError(f"{where}: 'at' = {table['at']!r} is not a local time such as \"14:00\"") from None
+    at = datetime.combine(start.date(), local, start.tzinfo)
+    at += timedelta(days=1) if at < start else timedelta()
+    if at >= end:
+        raise ScenarioError(f"{where}: {at:%H:%M} is not within the scenario ({start:%H:%M} to {end:%H:%M})")
+    return at
+
+
+def _faults(data: dict[str, Any], source: str, start: datetime, end: datetime) -> tuple[Fault, ...]:
+    faults = []
+    for number, table in enumerate(_get(data, "faults", list, source, []), start=1):
+        where = f"{source} [[faults]] #{number}"
+        kind = _get(table, "kind", str, where)
+        if kind not in FAULTS:
+            raise ScenarioError(f"{where}: 'kind' = {kind!r} is not one of {', '.join(FAULTS)}")
+        at = _local(table, where, start, end)
+        lasts = timedelta(minutes=_get(table, "minutes", (int, float), where))
+        lane = _get(table, "lane", str, where) if kind == "barrier_fault" else ""
+        faults.append(Fault(kind, at, min(at + lasts, end), lane))
+    return tuple(faults)
+
+
+def _shifts(data: dict[str, Any], source: str, start: datetime, end: datetime) -> tuple[Shift, ...]:
     tables = _get(data, "shifts", list, source)
     shifts: list[Shift] = []
     for number, table in enumerate(tables, start=1):
         where = f"{source} [[shifts]] #{number}"
         if not isinstance(table, dict):
             raise ScenarioError(f"{where}: not a table")
-        at = start
-        if number > 1:
-            try:
-                local = time.fromisoformat(_get(table, "at", str, where))
-            except ValueError:
-                raise ScenarioError(f"{where}: 'at' = {table['at']!r} is not a local time such as \"14:00\"") from None
-            at = datetime.combine(start.date(), local, start.tzinfo)
-            at += timedelta(days=1) if at <= start else timedelta()
+        at = start if number == 1 else _local(table, where, start, end)
         if shifts and at <= shifts[-1].starts:
             raise ScenarioError(f"{where}: the handover at {at:%H:%M} is not after the previous one")
         pin = str(_get(table, "pin", str, where))
         if not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise ScenarioError(f"{where}: 'pin' must be 4 to 8 digits")
-        shifts.append(Shift(_get(table, "collector", str, where), _get(table, "name", str, where), pin, at))
+        dishonest = _get(table, "dishonest", bool, where, False)
+        shifts.append(Shift(_get(table, "collector", str, where), _get(table, "name", str, where), pin, at, dishonest))
     if not shifts:
         raise ScenarioError(f"{source}: a scenario needs at least one [[shifts]] (the booth's collector)")
     return tuple(shifts)
@@ -195,10 +230,10 @@ def _visit(scenario: Scenario, lanes: Lanes, rng: random.Random, number: int, pl
            stay: float) -> Visit:  # fmt: skip
     roll = rng.random()
     entry_fault = ReadFault.MISREAD if roll < scenario.misread_rate else ReadFault.NONE
-    visitor = kind == "temporary"
+    vehicle_kind = {"pass": VehicleKind.PASS, "free": VehicleKind.FREE}.get(kind, VehicleKind.VISITOR)
+    visitor = vehicle_kind is VehicleKind.VISITOR  # temporary, or blacklisted (turned away at the entry)
     no_read = visitor and scenario.misread_rate <= roll < scenario.misread_rate + scenario.no_read_rate
     exits = lanes.attended_exits if visitor or not lanes.unattended_exits else lanes.unattended_exits
-    vehicle_kind = {"pass": VehicleKind.PASS, "free": VehicleKind.FREE}.get(kind, VehicleKind.VISITOR)
     colour = "white" if plate.endswith("警") else ("green" if len(plate) == 8 else "blue")
     return Visit(
         number=number, plate=plate, kind=vehicle_kind, entry_lane=rng.choice(lanes.entries),

@@ -8,12 +8,13 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from parking import clock
-from parking.clock import CLOCK_ENV, AcceleratedClock, ClockError
+from parking.clock import CLOCK_ENV, AcceleratedClock, ClockError, StartingClock
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -76,3 +77,18 @@ def test_edge_and_central_default_clocks_read_it(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv(CLOCK_ENV, AcceleratedClock.starting_now(START, speed=2).env_value())
     for source in (utcnow, utc_now):
         assert abs(source() - START) < timedelta(seconds=5)
+
+
+def test_a_starting_clock_is_frozen_at_its_start_until_the_run_says_go(tmp_path: Path) -> None:
+    pending = StartingClock(START, tmp_path / "clock.go", speed=60)
+    env = os.environ | {CLOCK_ENV: pending.env_value()}
+    code = "from parking import clock; print(clock.now().isoformat())"
+    before = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert datetime.fromisoformat(before.stdout.strip()) == START
+    running = pending.go()
+    after = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    seen = datetime.fromisoformat(after.stdout.strip())
+    assert START < seen < running.now() + timedelta(seconds=1)
+    (tmp_path / "clock.go").write_text("soon", encoding="utf-8")
+    with pytest.raises(ClockError, match="not epoch seconds"):
+        StartingClock(START, tmp_path / "clock.go", speed=60).now()
