@@ -287,16 +287,10 @@ class ScenarioRun(Demo):
         reconciled = sum(int(f["tendered"]) - int(f["change"]) - int(f["refunded"]) for f in
                          (s["figures"]["cash"] for s in recon))  # fmt: skip
         reported = {r["shift"]: r["takings"] for r in central["shift_reports"]}
-        problems = []
         money = {"paid": paid, "edge_shifts": edge_takings, "central_shift_reports": central_takings,
                  "reconciled": reconciled}  # fmt: skip
-        if len(set(money.values())) != 1:
-            problems.append(f"money is not conserved: {money}")
-        if len(recon) != len(shifts):
-            problems.append(f"reconciliation shows {len(recon)} of the {len(shifts)} shifts")
-        if central["records"] != edge["records"] or central["duplicates"] or central["missing_seqs"]:
-            problems.append(f"records: edge {edge['records']}, central {central['records']} "
-                            f"({central['duplicates']} duplicated, {central['missing_seqs']} missing)")  # fmt: skip
+        problems = conservation_problems(money, (len(shifts), len(recon)), edge["records"], central["records"],
+                                         central["duplicates"], central["missing_seqs"])  # fmt: skip
         dishonest = {s.collector for s in self.scenario.shifts if s.dishonest}
         named = _named(recon, central["reconciliation"]["collectors"])
         if dishonest - named:
@@ -362,6 +356,21 @@ class ScenarioRun(Demo):
     async def run(self) -> int:
         self.start_clock()
         return await super().run()
+
+
+def conservation_problems(money: dict[str, int], shifts: tuple[int, int], edge_records: int, central_records: int,
+                          duplicated: int, missing: int) -> list[str]:  # fmt: skip
+    """What breaks the run's checks: the money's four figures differ, reconciliation misses a shift (``shifts``: closed
+    at the edge, reconciled), or a journal record did not reach central exactly once."""
+    problems = []
+    if len(set(money.values())) != 1:
+        problems.append(f"money is not conserved: {money}")
+    if shifts[0] != shifts[1]:
+        problems.append(f"reconciliation shows {shifts[1]} of the {shifts[0]} shifts")
+    if central_records != edge_records or duplicated or missing:
+        problems.append(f"records: edge {edge_records}, central {central_records} ({duplicated} duplicated, "
+                        f"{missing} missing)")  # fmt: skip
+    return problems
 
 
 def _named(shifts: list[dict[str, Any]], collectors: list[dict[str, Any]]) -> set[str]:

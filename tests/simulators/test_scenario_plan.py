@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from collections import Counter
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from simulators.scenario import conservation_problems
 from simulators.scenario_plan import Lanes, ScenarioError, load_scenario, parse_scenario, plan_day, plate_pool
 from simulators.traffic import ReadFault, VehicleKind
 
@@ -72,3 +75,26 @@ def test_the_plan_follows_the_file_and_its_seed() -> None:
     stays = sorted(v.stay_s * scenario.speed / 60 for v in visits)
     assert 11 < stays[len(stays) // 2] < 19  # median 15 minutes
     assert stays[-1] == pytest.approx(35, abs=0.01)  # the longest stays are cut at max_minutes
+
+
+def test_the_run_fails_when_money_or_records_do_not_add_up() -> None:
+    fine = {"paid": 2500, "edge_shifts": 2500, "central_shift_reports": 2500, "reconciled": 2500}
+    assert conservation_problems(fine, (2, 2), 79, 79, 0, 0) == []
+    short = fine | {"reconciled": 2000}
+    assert conservation_problems(short, (2, 2), 79, 79, 0, 0) == [f"money is not conserved: {short}"]
+    assert conservation_problems(fine, (2, 1), 79, 79, 0, 0) == ["reconciliation shows 1 of the 2 shifts"]
+    assert conservation_problems(fine, (2, 2), 79, 78, 0, 1) == [
+        "records: edge 79, central 78 (0 duplicated, 1 missing)"
+    ]
+    assert conservation_problems(fine, (2, 2), 79, 80, 1, 0) == [
+        "records: edge 79, central 80 (1 duplicated, 0 missing)"
+    ]
+
+
+def test_the_command_refuses_a_wrong_file_naming_it(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text((SCENARIOS / "residential-hour.toml").read_text(encoding="utf-8").replace("hours = 1", "hours = 2"))
+    done = subprocess.run([sys.executable, "-m", "parking", "sim", "scenario", str(bad)], capture_output=True,
+                          text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 2
+    assert f"{bad} [traffic]: 'arrivals_per_hour' needs 2 counts" in done.stdout
