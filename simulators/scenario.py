@@ -305,7 +305,8 @@ class ScenarioRun(Demo):
             "traffic": {"entered": stats.entered if stats else 0, "left": stats.left if stats else 0,
                         "did_not_get_through": stats.stuck if stats else 0,
                         "faults": dict(stats.faults) if stats else {}},
-            "faults": self.fault_log, "denials": dict(self.counting.denials), "revenue": central["totals"],
+            "faults": self.fault_log, "abnormal_events": edge["abnormal"], "denials": dict(self.counting.denials),
+            "revenue": central["totals"],
             "money": money,
             "named_by_reconciliation": sorted(named), "pocketed": sum(s.pocketed for s in self.booth.closed),
             "shifts": [{"collector": s.collector, "shift": s.shift, "edge_takings": s.takings, "counted": s.counted,
@@ -323,6 +324,8 @@ class ScenarioRun(Demo):
         try:
             rows = journal.execute("SELECT kind, status, count(*) FROM sessions GROUP BY kind, status").fetchall()
             records = int(journal.execute("SELECT count(*) FROM records").fetchone()[0])
+            abnormal = journal.execute("SELECT lane, json_extract(payload, '$.event') FROM records "
+                                       "WHERE kind = 'abnormal_event'").fetchall()  # fmt: skip
         finally:
             journal.close()
         vehicles: dict[str, dict[str, int]] = {}
@@ -330,7 +333,8 @@ class ScenarioRun(Demo):
             by_kind = vehicles.setdefault(str(kind), {"in": 0, "out": 0})
             by_kind["in"] += int(count)
             by_kind["out"] += int(count) if status == "closed" else 0
-        return {"vehicles": vehicles, "records": records}
+        events = Counter(f"{lane}: {event}" for lane, event in abnormal)
+        return {"vehicles": vehicles, "records": records, "abnormal": dict(sorted(events.items()))}
 
     async def _central_figures(self) -> dict[str, Any]:
         client = await admin_client(self.central_url, self.password)
