@@ -49,6 +49,7 @@ from edge.store.tariff_versions import tariff_version_drafts
 from edge.unattended.exit_payments import ExitPayments
 from edge.unattended.kiosk import PayStations
 from edge.unattended.remote_vend import RemoteVends
+from parking.clock import physical
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,9 +61,10 @@ def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
     lane = site.lanes[index]
     return LaneSettings(
         id=lane.id, car_park=site.car_park.id, attended=lane.mode is LaneMode.ATTENDED,
-        read_window=timedelta(milliseconds=lane.read_window_ms), min_confidence=lane.plate_confidence_min,
-        repeat_window=timedelta(milliseconds=lane.repeat_window_ms),
-        back_out_settle=timedelta(milliseconds=lane.back_out_settle_ms),
+        read_window=physical(timedelta(milliseconds=lane.read_window_ms)), min_confidence=lane.plate_confidence_min,
+        repeat_window=physical(timedelta(milliseconds=lane.repeat_window_ms)),
+        back_out_settle=physical(timedelta(milliseconds=lane.back_out_settle_ms)),
+        barrier_check=physical(timedelta(seconds=1)),
         free_vehicles=lane.free_vehicles, anti_passback=lane.anti_passback, ticketless=lane.ticketless,
         has_dispenser="dispenser" in lane_devices(site, index), tariff=lane.tariff,
         has_snapshot="snapshot" in lane_devices(site, index),

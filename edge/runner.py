@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from drivers.errors import DriverError
@@ -33,6 +33,7 @@ from edge.lanes.events import BarrierCommandFailed, LaneEvent
 from edge.lanes.lane import Lane
 from edge.store.journal import JournalError
 from edge.store.writer import JournalWriter
+from parking import clock
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ class LaneListener(Protocol):
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The lanes' default clock: real time, or the accelerated clock of a simulated run (:mod:`parking.clock`)."""
+    return clock.now()
 
 
 class LaneRunner:

@@ -19,7 +19,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -29,6 +29,7 @@ import numpy as np
 
 from drivers.lpr.isapi import encode_isapi_multipart, encode_isapi_xml
 from drivers.lpr.jsonmap import encode_milesight
+from parking.clock import now as clock_now
 
 LOOK_ALIKES = {"O": "0", "0": "O", "I": "1", "1": "I", "B": "8", "8": "B", "D": "0", "Z": "2", "2": "Z", "S": "5",
                "5": "S"}  # fmt: skip
@@ -111,7 +112,7 @@ class CameraSim:
 
     def __init__(
         self, name: str = "sim-camera", *, seed: int | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC), username: str | None = None,
+        clock: Callable[[], datetime] = clock_now, username: str | None = None,
         password: str | None = None, auth: str = "digest",
     ) -> None:  # fmt: skip
         """``username``/``password``: the credentials it pushes with, HTTP ``digest`` or ``basic`` (as a camera's

@@ -19,6 +19,7 @@ SIMULATORS: tuple[str, ...] = (
     "simulators.card_reader",
     "simulators.dispenser",
     "simulators.display",
+    "simulators.scenario",
 )
 
 Registrar = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]

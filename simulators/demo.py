@@ -256,12 +256,7 @@ class Demo:
         code, out = await run_once(parkgate("config", "check", str(self.site_file)), self.env)
         if code != 0:
             raise DemoError(f"the demo's site file does not validate:\n{out}")
-        code, out = await run_once(
-            parkgate("edge", "operator", "add", "--config", str(self.site_file), "--id", OPERATOR, "--name",
-                     "演示收费员", "--by", "parkgate-demo"), self.env, stdin=OPERATOR_PIN + "\n",
-        )  # fmt: skip
-        if code != 0:
-            raise DemoError(f"could not add the booth's collector:\n{out}")
+        await self.add_collector(OPERATOR, "演示收费员", OPERATOR_PIN)
         argv = parkgate("--log-json", "edge", "run", "--config", str(self.site_file), "--metrics-listen",
                         f"127.0.0.1:{self.console_port}", "--synchronous", "NORMAL",
                         "--drain-timeout", "10")  # fmt: skip
@@ -271,12 +266,25 @@ class Demo:
         await self._wait("the edge polling the I/O modules", self.sims.online, self.edge, 30)
         await self._wait("the edge's lists from central", self.watch.lists_ready.is_set, self.edge, 45)
         say(f"  edge       pid {self.edge.pid:<7} site {self.site_file}, lists synced from central")
+        await self.open_booth()
+
+    async def open_booth(self) -> None:
+        """The demo's collector signs in at the console and opens a shift."""
         self.operator = ConsoleOperator(self.console_url)
         try:
             await self.operator.sign_in_and_open_shift()
         except (BoothError, httpx.HTTPError) as err:
             raise DemoError(str(err)) from err
         say(f"  booth      collector {OPERATOR} signed in at the console, shift opened with a 500.00 float")
+
+    async def add_collector(self, operator: str, name: str, pin: str) -> None:
+        """A collector who may sign in at the booth (before the edge starts: the operators sit beside its journal)."""
+        code, out = await run_once(
+            parkgate("edge", "operator", "add", "--config", str(self.site_file), "--id", operator, "--name", name,
+                     "--by", "parkgate-demo"), self.env, stdin=pin + "\n",
+        )  # fmt: skip
+        if code != 0:
+            raise DemoError(f"could not add the booth's collector {operator}:\n{out}")
 
     def lanes(self) -> dict[str, SimulatedLane]:
         lanes: dict[str, SimulatedLane] = {}

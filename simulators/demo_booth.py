@@ -25,15 +25,17 @@ class BoothError(Exception):
 class ConsoleOperator:
     """The toll collector at the booth, through the console's HTTP API (the same calls the booth page makes)."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, operator: str = OPERATOR, pin: str = OPERATOR_PIN) -> None:
         self.http = httpx.AsyncClient(base_url=base_url + "/console/api", timeout=10)
+        self.operator, self.pin = operator, pin
         self.payments = 0
 
-    async def sign_in_and_open_shift(self) -> None:
-        signed = await self.http.post("/sign-in", json={"operator": OPERATOR, "pin": OPERATOR_PIN})
+    async def sign_in_and_open_shift(self, *, acknowledge_handover: bool = False) -> None:
+        signed = await self.http.post("/sign-in", json={"operator": self.operator, "pin": self.pin})
         if signed.status_code != 200:
-            raise BoothError(f"the console refused the demo's collector: {signed.status_code} {signed.text[:200]}")
-        opened = await self.http.post("/shift/open", json={"float": SHIFT_FLOAT, "cards_stock": CARDS_STOCK})
+            raise BoothError(f"the console refused collector {self.operator}: {signed.status_code} {signed.text[:200]}")
+        body = {"float": SHIFT_FLOAT, "cards_stock": CARDS_STOCK, "acknowledge": acknowledge_handover}
+        opened = await self.http.post("/shift/open", json=body)
         if opened.status_code != 200:
             raise BoothError(f"the console did not open the shift: {opened.status_code} {opened.text[:200]}")
 
@@ -77,7 +79,7 @@ class ConsoleOperator:
             return None
         return Attended(f"searched {plate}, attached its entry of {sessions[0]['entry_at']}")
 
-    async def close_shift(self) -> tuple[str, int]:
+    async def close_shift(self, note: str = "演示结束：现金已点清，交班") -> tuple[str, int]:
         """End of the demo: count the drawer (what the console expects, in the largest notes first), hand over the
         cards and close the shift; answers the shift's id and the cash counted. Its report goes to central, where
         it waits in the supervisor's reconciliation queue."""
@@ -93,11 +95,14 @@ class ConsoleOperator:
             if left >= minor:
                 counts[str(minor)], left = divmod(left, minor)
         body = {"counts": counts or {"100": 0}, "cards_on_hand": CARDS_STOCK, "cards_collected": 0,
-                "note": "演示结束：现金已点清，交班"}  # fmt: skip
+                "note": note}  # fmt: skip
         closed = await self.http.post("/shift/close", json=body)
         if closed.status_code != 200:
             raise BoothError(f"the console did not close the shift: {closed.status_code} {closed.text[:200]}")
         return str(shift["shift"]["id"]), expected - left
+
+    async def sign_out(self) -> None:
+        await self.http.post("/sign-out", json={})
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from parking import clock
+
 # JSON documents: JSONB on PostgreSQL, JSON text elsewhere.
 JsonDocument = JSON().with_variant(JSONB(), "postgresql")
 
@@ -70,4 +72,5 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Central's clock: real time, or the accelerated clock of a simulated run (:mod:`parking.clock`)."""
+    return clock.now()

@@ -25,7 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -39,6 +39,7 @@ from edge.devices.lifecycle import stop_within
 from edge.lanes.events import LaneEvent, PlateSeen
 from edge.site import Device
 from edge.site.network import HttpListenConnection, MqttConnection
+from parking import clock
 from parking.ids import new_id
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ Submit = Callable[[LaneEvent, float], None]
 
 
 def _utc_now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def evidence_image(read: PlateRead) -> PlateImage | None:
