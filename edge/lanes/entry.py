@@ -86,7 +86,11 @@ class EntryLane(Lane):
                 ]
             session = self._session(identity, kind, now, flags, category=self._category(identity))
             return [*self._admit(session, identity, now), Display((plate, "欢迎光临"))]
-        return self._temporary(identity, now, flags)
+        actions = self._temporary(identity, now, flags)
+        if identity.pass_stopped:  # it enters as a temporary vehicle; the booth hears of the pass
+            evidence = {**identity.evidence(), "image": self._evidence_image()}
+            actions.append(Alert("pass_stopped", f"{self.id}: {identity.reason} ({plate})", evidence))
+        return actions
 
     def _refuse_stopped_card(self, identity: Identity, now: datetime) -> list[LaneAction]:
         """A card central stopped: refused with its state on the display, the booth alerted, the refusal journaled

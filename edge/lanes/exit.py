@@ -108,6 +108,9 @@ class ExitLane(Lane):
             actions += self._abnormal(now, "stopped_card_at_exit", {"reason": identity.reason, **card})
             evidence = {**identity.evidence(), **card, "image": self._evidence_image()}
             actions.append(Alert("stopped_card", f"{self.id}: {identity.reason}", evidence))
+        if identity.pass_stopped:  # it leaves paying as a temporary vehicle; the booth hears of the pass
+            evidence = {**identity.evidence(), "image": self._evidence_image()}
+            actions.append(Alert("pass_stopped", f"{self.id}: {identity.reason} ({plate})", evidence))
         if identity.kind is IdentityKind.PASS:
             assert identity.pass_record is not None
             if self.session is None:

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from edge.lanes.directory import Directory, card_active, check_pass, vehicle_entry_active
 from parking.plates import Consensus, vehicle_class_for
-from parking.wire import CardRecord, CardStatus, PassRecord, VehicleEntry, VehicleList
+from parking.wire import CardRecord, CardStatus, PassRecord, PassStatus, VehicleEntry, VehicleList
 
 RENEWAL_REMINDER_DAYS = 7  # a pass this close to its end is reminded to renew, at the entry and the exit
 
@@ -32,6 +32,9 @@ STOPPED_CARD_TEXT = {
     CardStatus.REVOKED: "此卡已注销",
     CardStatus.REPLACED: "此卡已换新",
 }
+
+
+STOPPED_PASSES = frozenset({PassStatus.SUSPENDED, PassStatus.CANCELLED})
 
 
 class IdentityKind(StrEnum):
@@ -66,6 +69,12 @@ class Identity:
         if self.kind is not IdentityKind.EXPIRED_PASS:
             return ()
         return (self.notice or self.reason, "按临时车收费")
+
+    @property
+    def pass_stopped(self) -> bool:
+        """A pass central suspended or cancelled (not one that merely lapsed): the booth is told, with the evidence."""
+        record = self.pass_record
+        return self.kind is IdentityKind.EXPIRED_PASS and record is not None and record.status in STOPPED_PASSES
 
     @property
     def pays(self) -> bool:

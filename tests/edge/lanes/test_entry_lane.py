@@ -86,8 +86,13 @@ def test_expired_or_suspended_pass_enters_as_temporary_with_reason() -> None:
     assert session["session_kind"] == "temporary"
     assert "expired_pass" in session["flags"]
     assert session["decision"].startswith("pass expired")
+    assert not [a for a in of_type(actions, Alert) if a.kind == "pass_stopped"]  # a lapsed pass is no alert
     feed(lane, clock, *cross())
     actions = feed(lane, clock, *arrive("粤B11111"))
+    stopped = [a for a in of_type(actions, Alert) if a.kind == "pass_stopped"]
+    assert len(stopped) == 1
+    assert "粤B11111" in stopped[0].message
+    assert stopped[0].details["pass_id"] is not None
     # Suspended with no reason given (by hand, or an older central that sends none): the generic reason.
     assert drafts(actions, RecordKind.SESSION)[0].payload["decision"] == "pass suspended"
     assert of_type(actions, Display)[0].lines == ("粤B11111", "月租卡已暂停", "按临时车收费", "临时车 欢迎光临")
