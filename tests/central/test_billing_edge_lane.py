@@ -23,6 +23,7 @@ from parking.wire import PassStatus
 from simulators.display import DisplaySimulator
 from tests.central.billing_scenario import Sale, sell_pass
 from tests.central.conftest import Operators
+from tests.central.office import sign_in
 from tests.central.scenario import ok
 from tests.central.test_billing_arrears import move_due
 from tests.edge.central_double import TOKEN
@@ -160,5 +161,14 @@ async def test_an_overdue_pass_is_refused_at_a_running_lane_with_the_reason_and_
         records = ok(client.get(f"/api/v1/records?edge_id={sale.site.edge}&kind=session", headers=supervisor))
         decisions = [r["payload"]["decision"] for r in records if r["payload"].get("event") == "opened"]
         assert decisions == ["pass suspended: arrears", "monthly pass"]
+        # ... and the front desk sees where the suspended pass was presented (the API and the holder's page)
+        seen = ok(client.get(f"/api/v1/passes/{pass_id}/presentations", headers=as_role[Role.FRONT_DESK]))
+        assert [(s["lane"], s["plate"], s["reason"]) for s in seen] == [("in-1", PLATE, "pass suspended: arrears")]
+        holder = ok(client.get(f"/api/v1/passes/{pass_id}", headers=as_role[Role.FRONT_DESK]))["holder_id"]
+        sign_in(client, Role.FRONT_DESK)
+        page = client.get(f"/office/holders/{holder}")
+        assert page.status_code == 200, page.text
+        assert "已暂停或注销的月租卡在车道出现" in page.text
+        assert f'data-presentation="{seen[0]["record"]}"' in page.text
     finally:
         await daemon.stop()

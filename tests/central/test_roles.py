@@ -74,6 +74,7 @@ ENDPOINTS = [
     ("patch", "/api/v1/plans/{plan_id}", "/api/v1/plans/999999", FINANCE),
     ("get", "/api/v1/passes", "/api/v1/passes", ALL),
     ("get", "/api/v1/passes/{pass_id}", f"/api/v1/passes/{MISSING}", ALL),
+    ("get", "/api/v1/passes/{pass_id}/presentations", f"/api/v1/passes/{MISSING}/presentations", ALL),
     ("post", "/api/v1/passes", "/api/v1/passes", HOLDER_WRITERS),
     ("post", "/api/v1/passes/{pass_id}/renew", f"/api/v1/passes/{MISSING}/renew", HOLDER_WRITERS),
     ("post", "/api/v1/passes/{pass_id}/suspend", f"/api/v1/passes/{MISSING}/suspend", HOLDER_WRITERS),

@@ -27,6 +27,7 @@ from central.api.fields import (
 from central.api.routes import API_PREFIX
 from central.api.routes.billing_common import ClientRequestId
 from central.audit import record_change, snapshot
+from central.card_refusals import PassPresentation, pass_presentations
 from central.core.security import Role
 from central.issuing import normalise_plate, renew_pass, sell_pass
 from central.models import InvoiceLine, MonthlyPass, User
@@ -113,6 +114,22 @@ def list_passes(
 @router.get("/passes/{pass_id}", response_model=PassOut, summary="One pass")
 def get_pass(pass_id: RecordKey, session: SessionDep, _user: User = Readers) -> MonthlyPass:
     return _load(session, pass_id)
+
+
+class PresentationOut(ResponseModel):
+    at: datetime
+    car_park: str
+    lane: str | None
+    plate: str
+    reason: str = Field(description="the lane's decision, e.g. 'pass suspended: arrears': charged as a temporary one")
+    record: str = Field(description="the edge's journal record")
+
+
+@router.get("/passes/{pass_id}/presentations", response_model=list[PresentationOut],
+            summary="Where a vehicle of this pass entered while it was suspended or cancelled")  # fmt: skip
+def presentations(pass_id: RecordKey, session: SessionDep, _user: User = Readers) -> list[PassPresentation]:
+    _load(session, pass_id)
+    return pass_presentations(session, [pass_id])
 
 
 @router.post("/passes", response_model=PassOut, status_code=201, summary="Sell a pass (makes its invoice)")

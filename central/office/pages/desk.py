@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from central.api.deps import SessionDep
 from central.audit import record_change, snapshot
-from central.card_refusals import card_refusals
+from central.card_refusals import card_refusals, pass_presentations
 from central.issuing import normalise_plate
 from central.models import AccessCard, AccessGroup, Holder, MonthlyPass, PassPlan, Unit
 from central.office.deps import PagesDep, PostedForm, page
@@ -166,6 +166,7 @@ def holder_context(session: Session, holder: Holder, **forms: Any) -> dict[str, 
         "holder": holder, "unit": unit_label(session.get(Unit, holder.unit_id)) if holder.unit_id else None,
         "passes": passes, "cards": cards, "plans": plans, "groups": groups, "notice": None,
         "refusals": card_refusals(session, [card.id for card in cards]),
+        "stopped_passes": pass_presentations(session, [monthly.id for monthly, _plan in passes]),
         "sale": Form(), "card_form": Form(), "renewal": None, "card_action": None,
     }  # fmt: skip
     context.update(forms)
