@@ -11,6 +11,7 @@ from edge.booth.cash import denominations
 from edge.booth.desk import BoothDesk, line_label
 from edge.booth.shift import Shift, ShiftState
 from edge.lanes.exit import ExitLane
+from edge.lanes.identify import IdentityKind
 from edge.lanes.lane import Phase
 from edge.lanes.park import Session
 from parking.money import format_amount
@@ -56,6 +57,7 @@ def lane_view(desk: BoothDesk, lane_id: str) -> dict[str, Any]:
         view["vehicle"] = {
             "plate": plate, "confidence": round(identity.plate_confidence if identity else watch.confidence, 3),
             "identity": identity.kind.value if identity else None, "reason": identity.reason if identity else "",
+            "days_left": identity.days_left if identity and identity.kind is IdentityKind.PASS else None,
             "vehicle_class": session.vehicle_class if session else (identity.vehicle_class if identity else None),
             "session": session.id if session else None,
             "entry_at": local_text(desk, session.entry_at) if session else None,

@@ -290,6 +290,11 @@
     $("entry-time").textContent = (v && v.entry_at) || "—";
     $("exit-time").textContent = (v && v.exit_at) || "—";
     $("identity").textContent = v && v.identity ? t("id_" + v.identity) : "—";
+    if (v && v.days_left !== null && v.days_left !== undefined) { // a pass holder: remind them to renew (7.7)
+      $("identity").textContent += " · " + t("days_left").replace("{n}", v.days_left) +
+        (v.days_left <= 7 ? " · " + t("remind_renewal") : "");
+    }
+    $("identity").classList.toggle("warn", Boolean(v && v.days_left !== null && v.days_left <= 7));
     $("identity").title = (v && v.reason) || "";
     for (const [id, url] of [["entry-image", v && v.entry_image], ["exit-image", v && v.exit_image]]) {
       const img = $(id);

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from edge.console.views import lane_view, money, shift_view, state_view
 from tests.edge.booth.test_desk import FLOAT, make_desk, vehicle_waiting
-from tests.edge.kit import Clock, context
+from tests.edge.kit import Clock, a_pass, context
 
 
 async def test_a_vehicle_waiting_at_the_exit_shows_its_plate_fee_and_lines(tmp_path: Path) -> None:
@@ -41,3 +41,20 @@ async def test_the_state_names_the_car_park_and_the_shift(tmp_path: Path) -> Non
     assert state["shift"]["state"] == "open"
     assert state["shift"]["shift"]["operator"] == "c01"
     assert state["zone"] == "Asia/Shanghai"
+
+
+async def test_a_pass_holder_at_the_exit_shows_the_days_left_to_remind_them_to_renew(tmp_path: Path) -> None:
+    ctx, clock = context(passes=[a_pass("粤B3R7K2", days_left=5)]), Clock()
+    desk, lanes = make_desk(tmp_path, ctx, clock)
+    await vehicle_waiting(desk, lanes, ctx, clock, "粤B3R7K2")  # a pass holder: the exit opens by itself
+
+    vehicle = lane_view(desk, "out-1")["vehicle"]
+
+    assert (vehicle["plate"], vehicle["identity"], vehicle["days_left"]) == ("粤B3R7K2", "pass", 5)
+
+
+async def test_a_temporary_vehicle_has_no_days_left(tmp_path: Path) -> None:
+    ctx, clock = context(), Clock()
+    desk, lanes = make_desk(tmp_path, ctx, clock)
+    await vehicle_waiting(desk, lanes, ctx, clock, "粤B12345")
+    assert lane_view(desk, "out-1")["vehicle"]["days_left"] is None
