@@ -6,6 +6,7 @@ receipt and its PDF (every print after the first is a reprint, counted by billin
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,19 @@ NOTICES = {"paid": N_("The payment is recorded: print its receipt."), "voided": 
            "refund_requested": N_("The refund is requested: a supervisor decides it."),
            "refund_approved": N_("The refund is approved."), "refund_rejected": N_("The refund is rejected."),
            "refund_paid": N_("The refund is paid out.")}  # fmt: skip
+
+
+def billing_step(session: Session, form: Form, fallback: str, step: Callable[[], object]) -> bool:
+    """Run one billing step for a posted form: committed (True), or rolled back with billing's refusal beside the
+    field it concerns (False)."""
+    try:
+        step()
+    except BillingError as err:
+        session.rollback()
+        refuse_billing(form, err, fallback)
+        return False
+    session.commit()
+    return True
 
 
 def refuse_billing(form: Form, err: BillingError, fallback: str) -> None:
@@ -165,15 +179,11 @@ def void(invoice_id: int, request: Request, form: PostedForm, session: SessionDe
     if invoice is None:
         return pages.render(request, "not_found.html", {}, 404)
     reason = form.reason("void_reason")
-    if form.ok:
-        try:
-            void_invoice(session, operator.user, invoice.id, reason)
-        except BillingError as err:
-            session.rollback()
-            refuse_billing(form, err, "void_reason")
-        else:
-            session.commit()
-            return redirect(f"/office/invoices/{invoice.id}", done="voided")
+    voided = form.ok and billing_step(
+        session, form, "void_reason", lambda: void_invoice(session, operator.user, invoice_id, reason)
+    )
+    if voided:
+        return redirect(f"/office/invoices/{invoice.id}", done="voided")
     invoice = load_invoice(session, invoice_id)
     assert invoice is not None
     return pages.render(request, "invoice.html", invoice_context(session, invoice, operator, void=form), 422)

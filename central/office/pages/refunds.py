@@ -9,14 +9,13 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from central.api.deps import SessionDep
-from central.billing.errors import BillingError
 from central.billing.payments import PaymentMethod
 from central.billing.refunds import decide_refund, pay_refund, request_refund
 from central.models import Holder, Invoice, Refund, User
 from central.office.billing_labels import DESK_METHODS, REFUND_STATES
 from central.office.deps import PagesDep, PostedForm, page
 from central.office.forms import Form
-from central.office.pages.invoices import invoice_context, load_invoice, refuse_billing
+from central.office.pages.invoices import billing_step, invoice_context, load_invoice
 from central.office.rendering import redirect
 from central.office.sessions import Operator
 
@@ -52,15 +51,10 @@ def ask(invoice_id: int, request: Request, form: PostedForm, session: SessionDep
         return pages.render(request, "not_found.html", {}, 404)
     amount = form.amount("refund_amount", invoice.currency, required=True)
     reason = form.reason("refund_reason")
-    if form.ok:
-        try:
-            request_refund(session, operator.user, invoice_id=invoice.id, amount_minor=amount, reason=reason)
-        except BillingError as err:
-            session.rollback()
-            refuse_billing(form, err, "refund_amount")
-        else:
-            session.commit()
-            return redirect(f"/office/invoices/{invoice.id}", done="refund_requested")
+    if form.ok and billing_step(session, form, "refund_amount", lambda: request_refund(
+        session, operator.user, invoice_id=invoice_id, amount_minor=amount, reason=reason
+    )):  # fmt: skip
+        return redirect(f"/office/invoices/{invoice.id}", done="refund_requested")
     invoice = load_invoice(session, invoice_id)
     assert invoice is not None
     return pages.render(request, "invoice.html", invoice_context(session, invoice, operator, refund=form), 422)
@@ -82,17 +76,12 @@ def decide(refund_id: int, request: Request, form: PostedForm, session: SessionD
     if decision == "reject" and not note and form.ok:
         form.reason("note")
     invoice_id = refund.invoice_id
-    if form.ok:
-        try:
-            decide_refund(session, operator.user, refund.id, approve=decision == "approve", note=note)
-        except BillingError as err:
-            session.rollback()
-            refuse_billing(form, err, "note")
-        else:
-            session.commit()
-            return redirect(
-                f"/office/invoices/{invoice_id}", done="refund_approved" if decision == "approve" else "refund_rejected"
-            )
+    if form.ok and billing_step(session, form, "note", lambda: decide_refund(
+        session, operator.user, refund.id, approve=decision == "approve", note=note
+    )):  # fmt: skip
+        return redirect(
+            f"/office/invoices/{invoice_id}", done="refund_approved" if decision == "approve" else "refund_rejected"
+        )
     invoice = load_invoice(session, invoice_id)
     assert invoice is not None
     context = invoice_context(session, invoice, operator, decision=form, decided_refund=refund_id)
@@ -108,15 +97,10 @@ def pay_out(refund_id: int, request: Request, form: PostedForm, session: Session
     method = form.choice("payout_method", DESK_METHODS)
     reference = form.text("payout_reference", max_length=128)
     invoice_id = refund.invoice_id
-    if form.ok:
-        try:
-            pay_refund(session, operator.user, refund.id, method=PaymentMethod(method), reference=reference)
-        except BillingError as err:
-            session.rollback()
-            refuse_billing(form, err, "payout_method")
-        else:
-            session.commit()
-            return redirect(f"/office/invoices/{invoice_id}", done="refund_paid")
+    if form.ok and billing_step(session, form, "payout_method", lambda: pay_refund(
+        session, operator.user, refund.id, method=PaymentMethod(method), reference=reference
+    )):  # fmt: skip
+        return redirect(f"/office/invoices/{invoice_id}", done="refund_paid")
     invoice = load_invoice(session, invoice_id)
     assert invoice is not None
     context = invoice_context(session, invoice, operator, payout=form, payout_refund=refund_id)
