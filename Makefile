@@ -40,8 +40,10 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest -m fuzz -p no:cacheprovider
 
+# The long fault runs and the long fuzz runs (>= 1,000,000 inputs per codec), ending with one summary table
+# (tests/soak_summary.py; also written to test-output/soak/summary.json).
 soak: $(STAMP)
-	$(BIN)/python -m pytest -m soak -p no:cacheprovider
+	$(BIN)/python -m pytest -m "soak or fuzz" -p no:cacheprovider -n 2 --dist loadfile
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache test-output

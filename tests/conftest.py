@@ -3,6 +3,8 @@ Chromium for browser tests, and a folder for test artefacts (screenshots, PDFs).
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -12,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests import services
+from tests import services, soak_summary
 
 ARTEFACTS = Path(__file__).resolve().parent.parent / "test-output"
 
@@ -69,3 +71,25 @@ def artefacts_dir(request: pytest.FixtureRequest) -> Path:
     folder = ARTEFACTS / str(request.module.__name__).rsplit(".", 1)[-1]
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# ------------------------------------------------------------------------- the soak's summary table (issue 18)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controlling process (or a run without xdist)
+        soak_summary.start_run(uuid.uuid4().hex)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    items = soak_summary.rows(os.environ.get(soak_summary.RUN_ENV, ""))
+    if not items:
+        return
+    terminalreporter.section("faults, fuzz and conservation (tests/soak_summary.py)")
+    for line in soak_summary.table(items):
+        terminalreporter.write_line(line)
+    (soak_summary.SUMMARY_DIR / "summary.json").write_text(
+        json.dumps(items, ensure_ascii=False, indent=1), encoding="utf-8"
+    )
