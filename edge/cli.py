@@ -158,12 +158,16 @@ def purge_journal(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.summary(), ensure_ascii=False))
         return 0
-    print(f"purge {report.purge_id} by {report.by}: {report.records} records lost {report.fields} personal fields "
-          f"(pictures before {report.images_before:%Y-%m-%d %H:%M}Z, plates and cards before "
-          f"{report.events_before:%Y-%m-%d %H:%M}Z); {report.files} pictures deleted ({report.bytes} bytes)")
+    print(
+        f"purge {report.purge_id} by {report.by}: {report.records} records lost {report.fields} personal fields "
+        f"(pictures before {report.images_before:%Y-%m-%d %H:%M}Z, plates and cards before "
+        f"{report.events_before:%Y-%m-%d %H:%M}Z); {report.files} pictures deleted ({report.bytes} bytes)"
+    )
     if report.kept_unsent or report.kept_open:
-        print(f"kept whole: {report.kept_unsent} records central has not acknowledged, {report.kept_open} of "
-              "sessions still open")
+        print(
+            f"kept whole: {report.kept_unsent} records central has not acknowledged, {report.kept_open} of "
+            "sessions still open"
+        )
     return 0
 
 

@@ -67,9 +67,11 @@ def payloads_naming(journal: Journal, text: str) -> list[int]:
 def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Path) -> None:
     journal, images, pictures = a_day_of_traffic(tmp_path)
     before = journal.verify_chain()
-    assert before.ok and before.purged == 0
+    assert before.ok
+    assert before.purged == 0
     totals = journal.rows("SELECT sum(amount), count(*) FROM transactions")
-    assert payloads_naming(journal, OLD) and payloads_naming(journal, pictures[MIDDLE])
+    assert payloads_naming(journal, OLD)
+    assert payloads_naming(journal, pictures[MIDDLE])
 
     report = purge(journal, RULE, by="supervisor 李", now=NOW, require_sent=True, image_dir=images, zone=UTC8)
 
@@ -81,11 +83,15 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
     assert payloads_naming(journal, pictures[MIDDLE]) == []
     assert payloads_naming(journal, MIDDLE) != []
     # Inside the car park: its records whole, its picture kept even though its day is past the image retention.
-    assert payloads_naming(journal, INSIDE) != [] and payloads_naming(journal, pictures[INSIDE]) != []
+    assert payloads_naming(journal, INSIDE) != []
+    assert payloads_naming(journal, pictures[INSIDE]) != []
     assert (images / pictures[INSIDE]).is_file()
-    assert not (images / pictures[OLD]).exists() and not (images / pictures[MIDDLE]).exists()
-    assert report.files == 4 and report.bytes > 0
-    assert report.records > 0 and report.fields >= report.records
+    assert not (images / pictures[OLD]).exists()
+    assert not (images / pictures[MIDDLE]).exists()
+    assert report.files == 4
+    assert report.bytes > 0
+    assert report.records > 0
+    assert report.fields >= report.records
     # Money is not personal: the amounts and their count are as before.
     assert journal.rows("SELECT sum(amount), count(*) FROM transactions") == totals
 
@@ -93,9 +99,16 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
     started, done = [json.loads(p) for (p,) in journal.rows(
         "SELECT payload FROM records WHERE kind = 'privacy' ORDER BY seq")]  # fmt: skip
     assert (started["event"], started["by"], started["retention"]) == (
-        "purge", "supervisor 李", {"images_days": 30, "events_days": 365})
+        "purge",
+        "supervisor 李",
+        {"images_days": 30, "events_days": 365},
+    )
     assert (done["event"], done["purge"], done["records"], done["files"]) == (
-        "purged", report.purge_id, report.records, 4)
+        "purged",
+        report.purge_id,
+        report.records,
+        4,
+    )
 
     check = journal.verify_chain(RULE, NOW)
     assert check.ok, check
@@ -110,7 +123,8 @@ def test_tampering_with_an_unpurged_record_after_a_purge_is_still_caught(tmp_pat
     journal, images, _ = a_day_of_traffic(tmp_path)
     purge(journal, RULE, by="cron", now=NOW, require_sent=True, image_dir=images, zone=UTC8)
     (seq, payload), *_ = journal.rows(
-        "SELECT seq, payload FROM records WHERE kind = 'transaction' AND payload LIKE ?", (f"%{MIDDLE}%",))
+        "SELECT seq, payload FROM records WHERE kind = 'transaction' AND payload LIKE ?", (f"%{MIDDLE}%",)
+    )
     journal.close()
     altered = payload.replace('"amount":1500', '"amount":500')
     assert altered != payload
@@ -124,7 +138,8 @@ def test_a_purge_marker_the_retention_does_not_explain_is_flagged(tmp_path: Path
     journal, images, _ = a_day_of_traffic(tmp_path)
     report = purge(journal, RULE, by="cron", now=NOW, require_sent=True, image_dir=images, zone=UTC8)
     (seq, payload), *_ = journal.rows(
-        "SELECT seq, payload FROM records WHERE kind = 'session' AND payload LIKE ?", (f"%{INSIDE}%",))
+        "SELECT seq, payload FROM records WHERE kind = 'session' AND payload LIKE ?", (f"%{INSIDE}%",)
+    )
     journal.close()
     forged = json.loads(payload)
     del forged["plate"]
@@ -140,14 +155,16 @@ def test_a_purge_marker_the_retention_does_not_explain_is_flagged(tmp_path: Path
     with sqlite3.connect(tmp_path / "journal.sqlite3") as db:
         db.execute("UPDATE records SET payload = ? WHERE seq = ?", (json.dumps(forged), seq))
     check = Journal(tmp_path / "journal.sqlite3", "lakeview").verify_chain(RULE, NOW)
-    assert not check.ok and "not journaled" in check.detail
+    assert not check.ok
+    assert "not journaled" in check.detail
 
 
 def test_records_central_has_not_acknowledged_are_kept_whole(tmp_path: Path) -> None:
     journal, images, _ = a_day_of_traffic(tmp_path)
     journal.rows("UPDATE records SET sent = 0")
     report = purge(journal, RULE, by="cron", now=NOW, require_sent=True, image_dir=images, zone=UTC8)
-    assert report.records == 0 and report.kept_unsent > 0
+    assert report.records == 0
+    assert report.kept_unsent > 0
     assert payloads_naming(journal, OLD) != []
     assert journal.verify_chain(RULE, NOW).ok
 
@@ -163,12 +180,18 @@ def test_an_export_returns_exactly_that_plates_records_and_is_journaled(tmp_path
     assert kinds == ["barrier_command", "session", "transaction"]
     for record in export.records:
         text = json.dumps(record["payload"], ensure_ascii=False)
-        assert OLD not in text and INSIDE not in text
-        assert MIDDLE in text or record["payload"].get("session") in session_of_middle or record["payload"].get(
-            "for_record") in session_of_middle
-    assert pictures[MIDDLE] in export.images and pictures[OLD] not in export.images
+        assert OLD not in text
+        assert INSIDE not in text
+        assert (
+            MIDDLE in text
+            or record["payload"].get("session") in session_of_middle
+            or record["payload"].get("for_record") in session_of_middle
+        )
+    assert pictures[MIDDLE] in export.images
+    assert pictures[OLD] not in export.images
     csv_rows = export.as_csv().strip().splitlines()
-    assert len(csv_rows) == len(export.records) + 1 and csv_rows[0].startswith("seq,id,kind")
+    assert len(csv_rows) == len(export.records) + 1
+    assert csv_rows[0].startswith("seq,id,kind")
     ((audit,),) = journal.rows("SELECT payload FROM records WHERE kind = ?", (RecordKind.PRIVACY.value,))
     assert json.loads(audit) == {"event": "exported", "plate": MIDDLE, "by": "supervisor 李",
                                  "reason": "data-subject request #12", "records": len(export.records),
