@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from central.models import (
@@ -99,7 +99,9 @@ def purge(session: Session, retention: Retention, *, now: datetime, user: User |
     while True:
         rows = session.execute(
             select(EdgeRecord.id, EdgeRecord.at, EdgeRecord.payload)
-            .where(EdgeRecord.at < cutoffs.images_before, EdgeRecord.id > last)
+            .where(EdgeRecord.id > last, or_(
+                and_(EdgeRecord.at < cutoffs.images_before, EdgeRecord.payload[PURGED].is_(None)),
+                and_(EdgeRecord.at < cutoffs.events_before, EdgeRecord.payload[(PURGED, "events")].is_(None))))
             .order_by(EdgeRecord.id).limit(CHUNK)
         ).all()  # fmt: skip
         emptied: list[str] = []

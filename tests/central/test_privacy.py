@@ -127,12 +127,19 @@ def test_a_purge_removes_old_plates_and_pictures_keeps_young_ones_and_the_days_f
         assert verify_stored_chain(session, edge.site.edge, retention=RULE, now=NOW).ok
 
 
-def test_tampering_with_an_unpurged_record_after_a_purge_is_still_caught(
+def test_tampering_with_an_unpurged_record_after_purges_is_still_caught(
     two_days: tuple[EdgeSite, Shift, Shift], central_engine: Engine
 ) -> None:
     edge, _old, _young = two_days
     with Session(central_engine) as session:
+        # 100 days on, the first day's pictures go and its plates stay; at 400 days the plates go too.
+        early = purge(session, RULE, now=T0 + timedelta(days=100), user=None, images_dir=None, by="cron")
+        assert early.records == 1  # the one entry with a picture
+        assert records_naming(central_engine, "10001-plate.jpg") == 0
+        assert all(records_naming(central_engine, p) > 0 for p in OLD_PLATES)
         report = purge(session, RULE, now=NOW, user=None, images_dir=None, by="cron")
+        assert [records_naming(central_engine, p) for p in OLD_PLATES] == [0, 0, 0]
+        assert verify_stored_chain(session, edge.site.edge, retention=RULE, now=NOW).ok
         young = session.scalars(select(EdgeRecord).where(EdgeRecord.kind == "transaction",
                                                          EdgeRecord.at > NOW - timedelta(days=30))
                                 .order_by(EdgeRecord.seq)).first()  # fmt: skip

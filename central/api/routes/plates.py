@@ -19,9 +19,11 @@ from central.core.security import Role
 from central.models import User
 from central.privacy import plate_records, plates_csv
 from parking.plates import normalise_plate
+from parking.wire import shown_text, unstorable_text
 
 router = APIRouter(prefix=API_PREFIX, tags=["privacy"])
 Exporters = allow(Role.ADMIN, Role.SUPERVISOR)
+PLATE_MAX = 16
 
 
 class PlateRecordOut(ResponseModel):
@@ -72,9 +74,13 @@ def export_plate_records(
     format: Literal["json", "csv"] = "json",
     user: User = Exporters,
 ) -> Any:
-    wanted = normalise_plate(plate.replace("\x00", ""))
-    if not wanted:
-        raise ApiError(422, "plates.bad_plate", f"plate {plate[:16]!r} has no characters a plate holds")
+    for name, value in (("plate", plate), ("reason", reason)):
+        if problem := unstorable_text(value):
+            raise ApiError(422, "request.invalid", f"{name} {problem}", {"field": name})
+    wanted = normalise_plate(plate)
+    if not wanted or len(wanted) > PLATE_MAX:
+        raise ApiError(422, "plates.bad_plate", f"plate {shown_text(plate[:16])!r} is not a plate once normalised "
+                       f"(1 to {PLATE_MAX} characters)", {"field": "plate"})  # fmt: skip
     found = plate_records(session, wanted)
     record_change(session, user, "plate.export", "plate", wanted, None,
                   {"format": format, "records": len(found.records), "transactions": len(found.transactions),

@@ -117,6 +117,16 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
     again = purge(journal, RULE, by="cron", now=NOW, require_sent=True, image_dir=images, zone=UTC8)
     assert (again.records, again.files) == (0, 0)  # nothing left to remove
     assert journal.verify_chain(RULE, NOW).ok
+    # 320 days on, the second vehicle's plate goes too (its pictures went before); the one inside keeps its own.
+    later = NOW + timedelta(days=320)
+    third = purge(journal, RULE, by="cron", now=later, require_sent=True, image_dir=images, zone=UTC8)
+    assert third.records > 0
+    assert payloads_naming(journal, MIDDLE) == []
+    assert payloads_naming(journal, INSIDE) != []
+    assert third.kept_open > 0
+    check = journal.verify_chain(RULE, later)
+    assert check.ok, check
+    assert check.purged == len(payloads_naming(journal, '"_purged":')) == report.records + 1  # one purged twice
 
 
 def test_tampering_with_an_unpurged_record_after_a_purge_is_still_caught(tmp_path: Path) -> None:
