@@ -72,16 +72,20 @@ def _open_sessions(journal: Journal) -> tuple[set[str], set[str]]:
     return ids, images
 
 
-def _scrub_domain_rows(tx: JournalTransaction, kind: str, record_id: str, payload: dict[str, Any]) -> None:
-    """The domain tables' copies of the personal fields go with the record's."""
+def _scrub_domain_rows(
+    tx: JournalTransaction, kind: str, record_id: str, payload: dict[str, Any], events: bool
+) -> None:
+    """The domain tables' copies of the purged fields go with the record's (plates and cards only with ``events``)."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     db = tx.db
     if kind == "session":
         session_id = payload.get("session")
-        db.execute("UPDATE sessions SET plate = NULL, card = NULL, data = ? WHERE record_id = ? AND status != 'open'",
-                   (text, record_id))  # fmt: skip
-        if isinstance(session_id, str):
-            db.execute("UPDATE sessions SET plate = NULL, card = NULL WHERE id = ? AND status != 'open'", (session_id,))
+        if isinstance(session_id, str):  # by its primary key; the row's data is the payload of its opening record
+            db.execute(
+                "UPDATE sessions SET plate = CASE WHEN ? THEN NULL ELSE plate END, card = CASE WHEN ? THEN NULL "
+                "ELSE card END, data = CASE WHEN record_id = ? THEN ? ELSE data END WHERE id = ? AND status != 'open'",
+                (events, events, record_id, text, session_id),
+            )
     elif kind == "transaction":
         db.execute("UPDATE transactions SET payload = ? WHERE id = ?", (text, record_id))
     elif kind == "manual_action":
@@ -127,7 +131,7 @@ def _purge_records(journal: Journal, report: PurgeReport, *, upto_seq: int, requ
                 tx.db.execute("UPDATE records SET payload = ? WHERE seq = ?",
                               (json.dumps(new_payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
                                seq))  # fmt: skip
-                _scrub_domain_rows(tx, kind, record_id, new_payload)
+                _scrub_domain_rows(tx, kind, record_id, new_payload, events)
                 report.records += 1
                 report.fields += len(removed)
         if len(rows) < CHUNK:

@@ -82,6 +82,7 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
     # 60 days old: the picture references gone, the plate kept.
     assert payloads_naming(journal, pictures[MIDDLE]) == []
     assert payloads_naming(journal, MIDDLE) != []
+    assert journal.rows("SELECT plate FROM sessions WHERE plate = ?", (MIDDLE,)) == [(MIDDLE,)]
     # Inside the car park: its records whole, its picture kept even though its day is past the image retention.
     assert payloads_naming(journal, INSIDE) != []
     assert payloads_naming(journal, pictures[INSIDE]) != []
