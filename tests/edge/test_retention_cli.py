@@ -1,16 +1,21 @@
 """``parkgate edge purge``, ``export-plate`` and ``verify`` as processes on a real journal: the purge reports what it
-removed and the site's ``[retention]`` decides how old is old; the export needs a reason and is journaled."""
+removed and the site's ``[retention]`` decides how old is old; the export needs a reason and is journaled. The
+daemon's own periodic purge runs on the same site's rule."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
+from edge.daemon import EdgeDaemon
 from edge.lanes.actions import Commit
 from edge.lanes.events import TakePayment
+from edge.site import load_site
 from edge.store.journal import Journal
 from tests.edge.kit import Clock, arrive, context, cross, entry_lane, exit_lane, feed
 
@@ -31,9 +36,8 @@ def parkgate(*args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, check=False)  # fmt: skip
 
 
-def test_purge_export_and_verify_from_the_command_line(tmp_path: Path) -> None:
-    site = site_file(tmp_path)
-    journal = Journal(tmp_path / "journal.sqlite3", "lakeview")
+def traffic(journal: Journal) -> None:
+    """Two vehicles in and out, 10 days and 1 day ago, acknowledged by central."""
     ctx = context()
     now = datetime.now(UTC)
     for plate, days_ago in (("粤B12345", 10), ("粤A99999", 1)):
@@ -46,6 +50,12 @@ def test_purge_export_and_verify_from_the_command_line(tmp_path: Path) -> None:
             if isinstance(action, Commit):
                 journal.commit(action.drafts)
     journal.mark_sent([r.id for r in journal.records()])  # the site has a central: it acknowledged them
+
+
+def test_purge_export_and_verify_from_the_command_line(tmp_path: Path) -> None:
+    site = site_file(tmp_path)
+    journal = Journal(tmp_path / "journal.sqlite3", "lakeview")
+    traffic(journal)
     journal.close()
 
     purged = parkgate("purge", "--config", str(site), "--by", "night shift", "--json")
@@ -76,3 +86,23 @@ def test_purge_export_and_verify_from_the_command_line(tmp_path: Path) -> None:
     audits = [json.loads(p) for (p,) in journal.rows("SELECT payload FROM records WHERE kind = 'privacy' ORDER BY seq")]
     assert [a["event"] for a in audits] == ["purge", "purged", "exported", "exported"]
     assert (audits[2]["by"], audits[2]["reason"], audits[2]["records"]) == ("王", "request #7", len(found["records"]))
+
+
+async def test_the_daemon_purges_on_the_sites_rule_periodically(tmp_path: Path) -> None:
+    site = load_site(site_file(tmp_path))
+    journal = Journal(tmp_path / "journal.sqlite3", "lakeview")
+    traffic(journal)
+    daemon = SimpleNamespace(site=site, journal=journal, clock=lambda: datetime.now(UTC))
+    task = asyncio.create_task(EdgeDaemon._retention(daemon, first_after_s=0))  # type: ignore[arg-type]
+    try:
+        for _ in range(200):
+            if journal.count("records", "kind = 'privacy'") == 2:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+    ((started,),) = journal.rows("SELECT payload FROM records WHERE json_extract(payload, '$.event') = 'purge'")
+    assert json.loads(started)["by"] == "edge daemon (retention)"
+    assert json.loads(started)["retention"] == {"images_days": 2, "events_days": 7}
+    assert "粤B12345" not in " ".join(p for (p,) in journal.rows("SELECT payload FROM records"))
+    assert journal.verify_chain(site.retention.rule(), datetime.now(UTC)).ok
