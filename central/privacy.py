@@ -108,6 +108,7 @@ def purge(session: Session, retention: Retention, *, now: datetime, user: User |
             .where(EdgeRecord.id > last, due).order_by(EdgeRecord.id).limit(CHUNK)
         ).all()  # fmt: skip
         emptied: list[str] = []
+        changed: list[dict[str, Any]] = []
         for record_id, at, payload in rows:
             last = record_id
             data = payload if isinstance(payload, dict) else {}
@@ -122,9 +123,11 @@ def purge(session: Session, retention: Retention, *, now: datetime, user: User |
             if events:
                 new_payload[PURGED]["events"] = True
                 emptied.append(record_id)
-            session.execute(update(EdgeRecord).where(EdgeRecord.id == record_id).values(payload=new_payload))
+            changed.append({"id": record_id, "payload": new_payload})
             report.records += 1
             report.fields += len(removed)
+        if changed:  # one executemany by primary key
+            session.execute(update(EdgeRecord), changed)
         if emptied:
             session.execute(update(MoneyRecord).where(MoneyRecord.record_id.in_(emptied)).values(plate=None, card=None))
             session.execute(update(EdgeTransaction).where(EdgeTransaction.record_id.in_(emptied)).values(plate=None))
