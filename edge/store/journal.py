@@ -366,6 +366,7 @@ class Journal:
         prev, expected_seq, checked = GENESIS_HASH, 1, 0
         after = 0
         purges: dict[str, tuple[int, PurgeCutoffs]] = {}
+        listed: set[tuple[str, int]] = set()  # (purge id, seq) of every record a purge says it rewrote
         purged: list[JournalRecord] = []
         while True:
             batch = self.records(after, 2000)
@@ -380,9 +381,8 @@ class Journal:
                     purged.append(record)
                 elif not verify_record(record):
                     return ChainCheck(False, checked, record.seq, "hash mismatch")
-                is_purge = record.kind is RecordKind.PRIVACY and record.payload.get("event") == "purge"
-                if is_purge and (cutoffs := PurgeCutoffs.from_payload(record.payload)):
-                    purges[record.id] = (record.seq, cutoffs)
+                if record.kind is RecordKind.PRIVACY:
+                    self._note_purge(record, purges, listed)
                 prev, expected_seq, checked = record.hash, expected_seq + 1, checked + 1
             after = batch[-1].seq
         for record in purged:
@@ -393,4 +393,16 @@ class Journal:
             covering = {str(by.get("by")): journaled[1]} if journaled else {}
             if problem := purged_problem(record.payload, record.at, covering, retention=retention, now=now):
                 return ChainCheck(False, checked, record.seq, f"purge marker: {problem}", len(purged))
+            if (str(by.get("by")), record.seq) not in listed:
+                return ChainCheck(False, checked, record.seq, "purge marker: the purge it names did not list it")
         return ChainCheck(True, checked, purged=len(purged))
+
+    @staticmethod
+    def _note_purge(record: JournalRecord, purges: dict[str, tuple[int, PurgeCutoffs]],
+                    listed: set[tuple[str, int]]) -> None:  # fmt: skip
+        """What a purge's own records say: its cutoffs (``purge``) and the seqs it rewrote (``purged_records``)."""
+        event = record.payload.get("event")
+        if event == "purge" and (cutoffs := PurgeCutoffs.from_payload(record.payload)):
+            purges[record.id] = (record.seq, cutoffs)
+        elif event == "purged_records" and isinstance(seqs := record.payload.get("seqs"), list):
+            listed.update((str(record.payload.get("purge")), seq) for seq in seqs if isinstance(seq, int))

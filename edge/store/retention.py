@@ -2,9 +2,10 @@
 records for a data-subject request. Both are journaled (kind ``privacy``): who, what, when and how many.
 
 A purge journals a ``purge`` record first (who ran it, the cutoffs, the retention), then rewrites the payloads of the
-records it covers in small transactions (a lane's commit never waits long for one) and ends with a ``purged`` record
-of the counts. Every purged payload names the ``purge`` record in its marker, so the chain check can tell a purge
-from an edit (see :mod:`parking.privacy`). The records' hashes are never touched.
+records it covers in small transactions (a lane's commit never waits long for one), each with a ``purged_records``
+record listing the seqs it rewrote, and ends with a ``purged`` record of the counts. Every purged payload names the
+``purge`` record in its marker, and its seq is listed under that purge, so the chain check can tell a purge from an
+edit (see :mod:`parking.privacy`). The records' hashes are never touched.
 
 Not purged: records central has not acknowledged yet (``require_sent``, when the site has a central: central must
 get the record as it was hashed), records of a session still open (the vehicle is inside: its entry picture and
@@ -33,6 +34,7 @@ from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
 CHUNK = 500  # records rewritten per transaction
+AUDIT_EVENTS = ("purge", "purged_records", "purged")  # the purge's own records: no personal data in them
 
 
 @dataclass(slots=True)
@@ -102,6 +104,7 @@ def _purge_records(journal: Journal, report: PurgeReport, *, upto_seq: int, requ
     after = 0
     while True:
         with journal.transaction("purge records") as tx:
+            listed: list[int] = []
             rows = tx.db.execute(
                 "SELECT seq, id, kind, at, payload, sent FROM records WHERE seq > ? AND seq < ? AND ("
                 " (at < ? AND json_extract(payload, '$._purged') IS NULL) OR"
@@ -111,7 +114,7 @@ def _purge_records(journal: Journal, report: PurgeReport, *, upto_seq: int, requ
             for seq, record_id, kind, at_text, payload_text, sent in rows:
                 after = seq
                 payload = json.loads(payload_text)
-                if kind == RecordKind.PRIVACY.value and payload.get("event") in ("purge", "purged"):
+                if kind == RecordKind.PRIVACY.value and payload.get("event") in AUDIT_EVENTS:
                     continue  # the audit of earlier purges holds no personal data
                 session = payload.get("session")
                 if isinstance(session, str) and session in open_ids:
@@ -132,8 +135,12 @@ def _purge_records(journal: Journal, report: PurgeReport, *, upto_seq: int, requ
                               (json.dumps(new_payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True),
                                seq))  # fmt: skip
                 _scrub_domain_rows(tx, kind, record_id, new_payload, events)
+                listed.append(seq)
                 report.records += 1
                 report.fields += len(removed)
+            if listed:  # in the same transaction: the chain check knows every record this purge touched
+                tx.append([Draft(new_id(), RecordKind.PRIVACY, None, now,
+                                 {"event": "purged_records", "purge": report.purge_id, "seqs": listed})])  # fmt: skip
         if len(rows) < CHUNK:
             return
 

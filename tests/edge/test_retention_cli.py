@@ -84,8 +84,8 @@ def test_purge_export_and_verify_from_the_command_line(tmp_path: Path) -> None:
 
     journal = Journal(tmp_path / "journal.sqlite3", "lakeview")
     audits = [json.loads(p) for (p,) in journal.rows("SELECT payload FROM records WHERE kind = 'privacy' ORDER BY seq")]
-    assert [a["event"] for a in audits] == ["purge", "purged", "exported", "exported"]
-    assert (audits[2]["by"], audits[2]["reason"], audits[2]["records"]) == ("王", "request #7", len(found["records"]))
+    assert [a["event"] for a in audits] == ["purge", "purged_records", "purged", "exported", "exported"]
+    assert (audits[3]["by"], audits[3]["reason"], audits[3]["records"]) == ("王", "request #7", len(found["records"]))
 
 
 async def test_the_daemon_purges_on_the_sites_rule_periodically(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ async def test_the_daemon_purges_on_the_sites_rule_periodically(tmp_path: Path) 
     task = asyncio.create_task(EdgeDaemon._retention(daemon, first_after_s=0))  # type: ignore[arg-type]
     try:
         for _ in range(200):
-            if journal.count("records", "kind = 'privacy'") == 2:
+            if journal.count("records", "kind = 'privacy' AND json_extract(payload, '$.event') = 'purged'") == 1:
                 break
             await asyncio.sleep(0.02)
     finally:

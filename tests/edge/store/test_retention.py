@@ -97,8 +97,13 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
     assert journal.rows("SELECT sum(amount), count(*) FROM transactions") == totals
 
     # The purge is journaled: who, the cutoffs, then how many.
-    started, done = [json.loads(p) for (p,) in journal.rows(
+    started, listed, done = [json.loads(p) for (p,) in journal.rows(
         "SELECT payload FROM records WHERE kind = 'privacy' ORDER BY seq")]  # fmt: skip
+    assert (listed["event"], listed["purge"], len(listed["seqs"])) == (
+        "purged_records",
+        report.purge_id,
+        report.records,
+    )
     assert (started["event"], started["by"], started["retention"]) == (
         "purge",
         "supervisor 李",
@@ -168,6 +173,29 @@ def test_a_purge_marker_the_retention_does_not_explain_is_flagged(tmp_path: Path
     check = Journal(tmp_path / "journal.sqlite3", "lakeview").verify_chain(RULE, NOW)
     assert not check.ok
     assert "not journaled" in check.detail
+
+
+def test_a_record_altered_and_marked_purged_that_the_purge_did_not_touch_is_flagged(tmp_path: Path) -> None:
+    journal, images, _ = a_day_of_traffic(tmp_path)
+    report = purge(journal, RULE, by="cron", now=NOW, require_sent=True, image_dir=images, zone=UTC8)
+    # The 60-day-old payment: past the image retention, so a marker "image purged" by the real purge fits its cutoffs;
+    # its amount is lowered under that cover. The purge never listed it (it had no picture reference).
+    (seq, payload), *_ = journal.rows(
+        "SELECT seq, payload FROM records WHERE kind = 'transaction' AND payload LIKE ?", (f"%{MIDDLE}%",)
+    )
+    journal.close()
+    forged = json.loads(payload)
+    assert "_purged" not in forged
+    forged["amount"] = 1
+    forged["_purged"] = {"at": "2027-12-31T00:00:00.000000Z", "by": report.purge_id, "fields": ["image"]}
+    with sqlite3.connect(tmp_path / "journal.sqlite3") as db:
+        db.execute("UPDATE records SET payload = ? WHERE seq = ?", (json.dumps(forged), seq))
+    check = Journal(tmp_path / "journal.sqlite3", "lakeview").verify_chain(RULE, NOW)
+    assert (check.ok, check.first_bad_seq, check.detail) == (
+        False,
+        seq,
+        "purge marker: the purge it names did not list it",
+    )
 
 
 def test_records_central_has_not_acknowledged_are_kept_whole(tmp_path: Path) -> None:
