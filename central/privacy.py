@@ -42,6 +42,7 @@ from parking.wire import GENESIS_HASH, record_hash
 
 _LOGGER = logging.getLogger(__name__)
 PURGE_ACTION = "retention_purge"
+LISTED_ACTION = "retention_purge_records"  # one per chunk: the (edge, seq) of every record a purge rewrote
 CHUNK = 500
 
 
@@ -104,12 +105,13 @@ def purge(session: Session, retention: Retention, *, now: datetime, user: User |
         )
     while True:
         rows = session.execute(
-            select(EdgeRecord.id, EdgeRecord.at, EdgeRecord.payload)
+            select(EdgeRecord.id, EdgeRecord.at, EdgeRecord.payload, EdgeRecord.edge_id, EdgeRecord.seq)
             .where(EdgeRecord.id > last, due).order_by(EdgeRecord.id).limit(CHUNK)
         ).all()  # fmt: skip
         emptied: list[str] = []
         changed: list[dict[str, Any]] = []
-        for record_id, at, payload in rows:
+        listed: dict[str, list[int]] = {}
+        for record_id, at, payload, edge_id, seq in rows:
             last = record_id
             data = payload if isinstance(payload, dict) else {}
             marker = purge_marker(data) or {}
@@ -124,10 +126,14 @@ def purge(session: Session, retention: Retention, *, now: datetime, user: User |
                 new_payload[PURGED]["events"] = True
                 emptied.append(record_id)
             changed.append({"id": record_id, "payload": new_payload})
+            listed.setdefault(edge_id, []).append(seq)
             report.records += 1
             report.fields += len(removed)
-        if changed:  # one executemany by primary key
+        if changed:  # one executemany by primary key, and the seqs it rewrote in the audit log, in one transaction
             session.execute(update(EdgeRecord), changed)
+            session.add(AuditEntry(user_id=entry.user_id, username=entry.username, action=LISTED_ACTION,
+                                   entity="edge_records", entity_id=str(entry.id), before=None,
+                                   after={"purge": ref, "records": listed}))  # fmt: skip
         if emptied:
             session.execute(update(MoneyRecord).where(MoneyRecord.record_id.in_(emptied)).values(plate=None, card=None))
             session.execute(update(EdgeTransaction).where(EdgeTransaction.record_id.in_(emptied)).values(plate=None))
@@ -166,13 +172,22 @@ class StoredChain:
         return not self.problems
 
 
-def _purges(session: Session) -> dict[str, PurgeCutoffs]:
-    found = {}
-    for entry_id, after in session.execute(select(AuditEntry.id, AuditEntry.after)
-                                           .where(AuditEntry.action == PURGE_ACTION)):  # fmt: skip
-        if isinstance(after, dict) and (cutoffs := PurgeCutoffs.from_payload(after)):
+def _purges(session: Session, edge_id: str) -> tuple[dict[str, PurgeCutoffs], set[tuple[str, int]]]:
+    """The audited purges' cutoffs by reference, and the (purge, seq) of every record of this edge they rewrote."""
+    found: dict[str, PurgeCutoffs] = {}
+    listed: set[tuple[str, int]] = set()
+    for entry_id, action, after in session.execute(
+        select(AuditEntry.id, AuditEntry.action, AuditEntry.after)
+        .where(AuditEntry.action.in_((PURGE_ACTION, LISTED_ACTION)))
+    ):  # fmt: skip
+        if not isinstance(after, dict):
+            continue
+        if action == PURGE_ACTION and (cutoffs := PurgeCutoffs.from_payload(after)):
             found[f"audit:{entry_id}"] = cutoffs
-    return found
+        elif action == LISTED_ACTION and isinstance(records := after.get("records"), dict):
+            seqs = records.get(edge_id)
+            listed.update((str(after.get("purge")), seq) for seq in seqs or () if isinstance(seq, int))
+    return found, listed
 
 
 def verify_stored_chain(session: Session, edge_id: str, *, retention: Retention | None = None,
@@ -181,7 +196,7 @@ def verify_stored_chain(session: Session, edge_id: str, *, retention: Retention 
     seq it holds); an unpurged record's hash is recomputed from what is stored; a purged one must carry a marker that
     an audited purge covers (:func:`parking.privacy.purged_problem`)."""
     report = StoredChain(edge_id)
-    purges = _purges(session)
+    purges, listed = _purges(session, edge_id)
     held = {seq: (prev, digest) for seq, prev, digest in session.execute(
         select(QuarantinedRecord.seq, QuarantinedRecord.prev_hash, QuarantinedRecord.hash)
         .where(QuarantinedRecord.edge_id == edge_id, QuarantinedRecord.seq.is_not(None),
@@ -213,6 +228,8 @@ def verify_stored_chain(session: Session, edge_id: str, *, retention: Retention 
                 report.purged += 1
                 if problem := purged_problem(payload, record.at, purges, retention=retention, now=now):
                     report.problems.append((record.seq, f"purge marker: {problem}"))
+                elif (str((purge_marker(payload) or {}).get("by")), record.seq) not in listed:
+                    report.problems.append((record.seq, "purge marker: the purge it names did not list it"))
             elif record.hash != record_hash(id=record.id, seq=record.seq, kind=record.kind, car_park=record.car_park,
                                             lane=record.lane, at=record.at, payload=payload,
                                             prev_hash=record.prev_hash):  # fmt: skip

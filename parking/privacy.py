@@ -10,7 +10,9 @@ A record's ``hash`` and ``prev_hash`` are never rewritten. A purged payload carr
 ``{"_purged": {"at": ..., "by": ..., "fields": [...]}}`` (``by`` names the journaled purge that did it, ``fields``
 the paths removed), so the hash of a purged record can no longer be recomputed; its place in the chain still can
 be checked (its ``prev_hash`` is the hash before it, the record after it links to its stored hash), and the purge
-it names must exist and cover it (its cutoff later than the record). An unpurged record is recomputed in full.
+it names must exist, cover it (its cutoff later than the record) and have listed its seq among those it rewrote
+(each side keeps that list: the edge in its journal, central in its audit log). An unpurged record is recomputed in
+full.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 from fastapi.testclient import TestClient
@@ -97,6 +98,9 @@ def test_a_purge_removes_old_plates_and_pictures_keeps_young_ones_and_the_days_f
         assert plates & set(OLD_PLATES) == set()
         assert plates & set(YOUNG_PLATES) == set(YOUNG_PLATES)
         (audit,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention_purge"))
+        (listing,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention_purge_records"))
+        assert listing.after == {"purge": f"audit:{audit.id}", "records": {edge.site.edge: ANY}}
+        assert len((listing.after or {})["records"][edge.site.edge]) == report.records
         done = audit.after or {}
         assert (audit.username, done["state"], done["records"], done["events_days"]) == (
             "cron", "done", report.records, 365)  # fmt: skip
@@ -122,7 +126,7 @@ def test_a_purge_removes_old_plates_and_pictures_keeps_young_ones_and_the_days_f
     assert check.purged == report.records
     # Its purge's audit records reach central like any other (kind ``privacy``), the chain intact.
     ack = edge.push(client)
-    assert (len(ack.accepted), ack.chain.value) == (2, "ok")
+    assert (len(ack.accepted), ack.chain.value) == (3, "ok")  # purge, purged_records, purged
     with Session(central_engine) as session:
         assert verify_stored_chain(session, edge.site.edge, retention=RULE, now=NOW).ok
 
@@ -155,11 +159,24 @@ def test_tampering_with_an_unpurged_record_after_purges_is_still_caught(
                                                 "fields": ["plate"]}}  # fmt: skip
         session.execute(text("UPDATE edge_records SET payload = CAST(:p AS jsonb) WHERE id = :id"),
                         {"p": json.dumps(marked), "id": forged.id})  # fmt: skip
+        # An old record the purge left alone (a barrier command names no one) altered under a marker that fits the
+        # cutoffs: only the purge's list of what it rewrote tells it apart.
+        untouched = session.scalars(select(EdgeRecord).where(EdgeRecord.kind == "barrier_command",
+                                                             EdgeRecord.at < T0 + timedelta(days=1))
+                                    .order_by(EdgeRecord.seq)).first()  # fmt: skip
+        assert untouched is not None
+        assert "_purged" not in untouched.payload
+        covered = {**untouched.payload, "command": "close", "_purged": {
+            "at": "2028-01-01T00:00:00.000000Z", "by": f"audit:{report.audit_id}", "fields": ["plate"]}}  # fmt: skip
+        session.execute(text("UPDATE edge_records SET payload = CAST(:p AS jsonb) WHERE id = :id"),
+                        {"p": json.dumps(covered), "id": untouched.id})  # fmt: skip
         session.commit()
         chain = verify_stored_chain(session, edge.site.edge, retention=RULE, now=NOW)
-    assert [seq for seq, _ in chain.problems] == [young.seq, forged_seq]
-    assert chain.problems[0][1].startswith("hash mismatch")
-    assert "younger than the purge's" in chain.problems[1][1]
+    assert [seq for seq, _ in chain.problems] == sorted([young.seq, forged_seq, untouched.seq])
+    problems = dict(chain.problems)
+    assert problems[young.seq].startswith("hash mismatch")
+    assert "younger than the purge's" in problems[forged_seq]
+    assert problems[untouched.seq] == "purge marker: the purge it names did not list it"
 
 
 def test_an_export_returns_exactly_that_plates_records_and_is_audited(
