@@ -12,10 +12,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from edge.daemon import EdgeDaemon
 from edge.lanes.actions import Commit
 from edge.lanes.events import TakePayment
-from edge.site import load_site
+from edge.site import SiteError, load_site
 from edge.store.journal import Journal
 from tests.edge.kit import Clock, arrive, context, cross, entry_lane, exit_lane, feed
 
@@ -106,3 +108,12 @@ async def test_the_daemon_purges_on_the_sites_rule_periodically(tmp_path: Path) 
     assert json.loads(started)["retention"] == {"images_days": 2, "events_days": 7}
     assert "粤B12345" not in " ".join(p for (p,) in journal.rows("SELECT payload FROM records"))
     assert journal.verify_chain(site.retention.rule(), datetime.now(UTC)).ok
+
+
+def test_a_retention_keeping_pictures_longer_than_plates_is_refused(tmp_path: Path) -> None:
+    path = site_file(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace("images_days = 2", "images_days = 30"), encoding="utf-8")
+    with pytest.raises(SiteError) as refused:
+        load_site(path)
+    assert "retention" in str(refused.value)
+    assert "images_days (30) must not exceed events_days (7)" in str(refused.value)
