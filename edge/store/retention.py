@@ -27,13 +27,14 @@ from zoneinfo import ZoneInfo
 
 from edge.lanes.actions import Draft
 from edge.store.journal import Journal, JournalTransaction
-from parking.ids import new_id
+from parking.ids import id_time_ms, new_id
 from parking.plates import normalise_plate
 from parking.privacy import PURGED, Retention, purge_payload, utc_text
 from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
 CHUNK = 500  # records rewritten per transaction
+SNAPSHOTS = "snapshots"  # the lanes' snapshot pictures (edge/lanes/lane.py names them), by UUIDv7
 AUDIT_EVENTS = ("purge", "purged_records", "purged")  # the purge's own records: no personal data in them
 
 
@@ -64,13 +65,12 @@ def _open_sessions(journal: Journal) -> tuple[set[str], set[str]]:
     ids = {session.id for session in journal.open_sessions()}
     images: set[str] = set()
     if ids:
-        for (image,) in journal.rows(
-            "SELECT json_extract(payload, '$.image') FROM records WHERE kind = 'session' "
-            "AND json_extract(payload, '$.session') IN (SELECT value FROM json_each(?)) "
-            "AND json_extract(payload, '$.image') IS NOT NULL",
+        for image, evidence in journal.rows(
+            "SELECT json_extract(payload, '$.image'), json_extract(payload, '$.evidence') FROM records "
+            "WHERE json_extract(payload, '$.session') IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(ids)),),
         ):
-            images.add(str(image))
+            images.update(str(name) for name in (image, evidence) if isinstance(name, str))
     return ids, images
 
 
@@ -152,12 +152,31 @@ def _local_day(name: str) -> date | None:
         return None
 
 
+def before_ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _taken_ms(picture: Path) -> int:
+    """When a snapshot was taken: the time in its UUIDv7 name, else the file's modification time."""
+    try:
+        return id_time_ms(picture.stem)
+    except ValueError:
+        return int(picture.stat().st_mtime * 1000)
+
+
 def purge_images(folder: Path, before: datetime, zone: ZoneInfo, keep: set[str]) -> tuple[int, int]:
-    """Delete the pictures of the day folders (``yyyy-mm-dd``, the car park's day) that ended before ``before``,
-    except the ones named in ``keep``; answers (files, bytes)."""
+    """Delete the pictures taken before ``before``: the day folders (``yyyy-mm-dd``, the car park's day) that ended
+    before it, and the lanes' snapshots (``snapshots/<UUIDv7>.jpg``) older than it, except the ones named in ``keep``;
+    answers (files, bytes)."""
     files = size = 0
     if not folder.is_dir():
         return 0, 0
+    snapshots = folder / SNAPSHOTS
+    for picture in sorted(snapshots.iterdir()) if snapshots.is_dir() else ():
+        if f"{SNAPSHOTS}/{picture.name}" not in keep and picture.is_file() and _taken_ms(picture) < before_ms(before):
+            size += picture.stat().st_size
+            picture.unlink()
+            files += 1
     for day_folder in sorted(folder.iterdir()):
         day = _local_day(day_folder.name)
         if day is None or not day_folder.is_dir():

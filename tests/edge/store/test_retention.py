@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -14,6 +15,7 @@ from edge.lanes.actions import Commit, LaneAction
 from edge.lanes.events import Loop, LoopChanged, PlateSeen, TakePayment
 from edge.store.journal import Journal
 from edge.store.retention import export_plate, purge
+from parking.ids import id_time_ms
 from parking.privacy import Retention
 from parking.wire import RecordKind
 from tests.edge.kit import T0, Clock, context, cross, entry_lane, exit_lane, feed
@@ -32,6 +34,14 @@ def seen(plate: str, at: datetime, images: Path) -> tuple[list[LaneEvent], str]:
 
 
 LaneEvent = LoopChanged | PlateSeen
+
+
+def uuid7_at(at: datetime) -> str:
+    """A UUIDv7 of that instant (``new_id`` keeps its ids increasing, so it cannot go back in time)."""
+    ms = int(at.timestamp() * 1000)
+    made = str(uuid.UUID(int=ms << 80 | 0x7 << 76 | 0b10 << 62 | 12345))
+    assert id_time_ms(made) == ms
+    return made
 
 
 def commit_all(journal: Journal, actions: list[LaneAction]) -> None:
@@ -73,7 +83,15 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
     assert payloads_naming(journal, OLD)
     assert payloads_naming(journal, pictures[MIDDLE])
 
+    # A lane's snapshots (named by UUIDv7): one taken 400 days ago goes, one taken 10 days ago stays.
+    (images / "snapshots").mkdir()
+    old_snapshot = images / "snapshots" / f"{uuid7_at(NOW - timedelta(days=400))}.jpg"
+    new_snapshot = images / "snapshots" / f"{uuid7_at(NOW - timedelta(days=10))}.jpg"
+    for snapshot in (old_snapshot, new_snapshot):
+        snapshot.write_bytes(b"\xff\xd8\xff snapshot")
+
     report = purge(journal, RULE, by="supervisor 李", now=NOW, require_sent=True, image_dir=images, zone=UTC8)
+    assert (old_snapshot.exists(), new_snapshot.exists()) == (False, True)
 
     # 400 days old: plate, card and picture references gone from the records and the domain tables.
     assert payloads_naming(journal, OLD) == []
@@ -89,7 +107,7 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
     assert (images / pictures[INSIDE]).is_file()
     assert not (images / pictures[OLD]).exists()
     assert not (images / pictures[MIDDLE]).exists()
-    assert report.files == 4
+    assert report.files == 5  # four pushed pictures and a snapshot
     assert report.bytes > 0
     assert report.records > 0
     assert report.fields >= report.records
@@ -113,7 +131,7 @@ def test_old_records_and_pictures_are_purged_and_younger_ones_kept(tmp_path: Pat
         "purged",
         report.purge_id,
         report.records,
-        4,
+        5,
     )
 
     check = journal.verify_chain(RULE, NOW)
