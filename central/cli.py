@@ -39,6 +39,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     purge = actions.add_parser("purge-tombstones", help="forget list deletions older than PARKGATE_TOMBSTONE_DAYS")
     purge.set_defaults(handler=run_purge)
 
+    retention = actions.add_parser(
+        "purge", help="purge plates, cards and pictures older than PARKGATE_RETENTION_* (audited; run daily)"
+    )
+    retention.add_argument("--by", default=None, help="who runs it, for the audit log (default: the login name)")
+    retention.set_defaults(handler=run_retention_purge)
+
+    chain = actions.add_parser("verify-chain", help="walk an edge's stored hash chain (purged records by their link)")
+    chain.add_argument("edge_id")
+    chain.set_defaults(handler=run_verify_chain)
+
     expire = actions.add_parser("expire-passes", help="mark passes past their validity as expired (run daily)")
     expire.set_defaults(handler=run_expire)
 
@@ -97,6 +107,49 @@ def run_server(args: argparse.Namespace) -> int:
     else:
         uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None)
     return 0
+
+
+def run_retention_purge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.privacy import purge
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    by = args.by or getpass.getuser()
+    with make_session_factory(engine)() as session:
+        report = purge(session, settings.retention, now=datetime.now(UTC), user=None,
+                       images_dir=Path(settings.edge_images_dir), by=by)  # fmt: skip
+    engine.dispose()
+    print(
+        f"purge (audit {report.audit_id}) by {by}: {report.records} records lost {report.fields} personal fields, "
+        f"{report.quotes} quotes and orders their plate, {report.files} pictures deleted ({report.bytes} bytes)"
+    )
+    return 0
+
+
+def run_verify_chain(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.privacy import verify_stored_chain
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        chain = verify_stored_chain(session, args.edge_id, retention=settings.retention, now=datetime.now(UTC))
+    engine.dispose()
+    if chain.ok:
+        print(f"edge {args.edge_id}: chain OK, {chain.checked} records ({chain.purged} purged: linked, not recomputed)")
+        return 0
+    for seq, problem in chain.problems[:50]:
+        print(f"edge {args.edge_id}: seq {seq}: {problem}")
+    print(f"edge {args.edge_id}: chain BROKEN in {len(chain.problems)} places ({chain.checked} records checked)")
+    return 1
 
 
 def run_create_user(args: argparse.Namespace) -> int:

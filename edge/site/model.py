@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from drivers.modbus.config import IoMap
 from edge.site.network import HttpListenConnection, MqttConnection
+from parking.privacy import Retention
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
@@ -168,6 +169,26 @@ class Journal(Strict):
     path: str = Field(min_length=1)
 
 
+class RetentionConfig(Strict):
+    """How long personal data stays at the edge (``[retention]``): pictures, then plates and card numbers in the
+    journal's records. The purge runs every ``every_hours`` in the daemon and by ``parkgate edge purge``."""
+
+    images_days: int = Field(default=30, ge=1, le=3650)
+    events_days: int = Field(default=365, ge=1, le=3650)
+    every_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _pictures_go_first(self) -> RetentionConfig:
+        if self.images_days > self.events_days:
+            raise ValueError(f"images_days ({self.images_days}) must not exceed events_days ({self.events_days}): "
+                             "a picture shows the plate the records no longer hold")  # fmt: skip
+        return self
+
+    def rule(self) -> Retention:
+        return Retention(images_days=self.images_days, events_days=self.events_days)
+
+
 class Central(Strict):
     url: str = Field(pattern=r"^https?://")
     edge_id: Identifier
@@ -226,6 +247,7 @@ class SiteConfig(Strict):
     car_park: CarPark
     journal: Journal
     central: Central | None = None
+    retention: RetentionConfig = RetentionConfig()
     console: Console = Console()
     booths: dict[Annotated[str, Field(pattern=BOOTH_ID)], BoothConfig] = {}
     pay_stations: dict[Identifier, PayStation] = {}
