@@ -18,6 +18,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--port", type=int, default=8400)
     run.add_argument("--workers", type=int, default=1, help="worker processes (each reads PARKGATE_* itself)")
     run.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
+    run.add_argument("--tls-cert", default=None, help="serve HTTPS with this PEM certificate (PARKGATE_TLS_CERT_FILE)")
+    run.add_argument("--tls-key", default=None, help="the certificate's PEM private key (PARKGATE_TLS_KEY_FILE)")
+    run.add_argument("--tls-client-ca", default=None,
+                     help="require client certificates signed by this CA (PARKGATE_TLS_CLIENT_CA_FILE)")  # fmt: skip
     run.set_defaults(handler=run_server)
 
     migrate = actions.add_parser("migrate", help="bring the database to the latest schema")
@@ -94,18 +98,48 @@ def run_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def server_tls(args: argparse.Namespace) -> dict[str, object]:
+    """uvicorn's TLS options from the flags or the settings, every file checked; ``{}`` for plain HTTP. Raises
+    :class:`parking.tls.TlsSettingError` naming the flag and the setting of a file that is missing or not PEM."""
+    from pathlib import Path
+
+    from central.core.config import Settings
+    from parking.tls import ServerTls, TlsSettingError
+
+    settings = Settings()
+    cert = args.tls_cert or settings.tls_cert_file
+    key = args.tls_key or settings.tls_key_file
+    client_ca = args.tls_client_ca or settings.tls_client_ca_file
+    names = ("--tls-cert / PARKGATE_TLS_CERT_FILE", "--tls-key / PARKGATE_TLS_KEY_FILE",
+             "--tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE")  # fmt: skip
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise TlsSettingError(names[2], "client certificates need TLS: give the server's certificate and key too")
+        return {}
+    if cert is None or key is None:
+        raise TlsSettingError(names[0] if cert is None else names[1], "TLS needs both the certificate and its key")
+    tls = ServerTls(Path(cert), Path(key), Path(client_ca) if client_ca else None, names)
+    return tls.uvicorn_options()
+
+
 def run_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from central.main import create_app
+    from parking.tls import TlsSettingError
 
+    try:
+        tls = server_tls(args)
+    except TlsSettingError as err:
+        print(f"parkgate: error: {err}", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         run_migrate(args)
     if args.workers > 1:
         uvicorn.run("central.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                    log_config=None)  # fmt: skip
+                    log_config=None, **tls)  # type: ignore[arg-type]  # fmt: skip
     else:
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None)
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, **tls)  # type: ignore[arg-type]
     return 0
 
 

@@ -40,7 +40,7 @@ from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
 from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay, quote_session
 from edge.runner import LanePort, LaneRunner, utc_now
-from edge.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
+from edge.site import Central, Direction, LaneMode, SiteConfig, central_tls, lane_devices, tariff_path
 from edge.store.evidence_upload import EvidenceUploader
 from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
@@ -335,7 +335,8 @@ class EdgeDaemon:
 
     def _talk_to_central(self, central: Central) -> None:
         """The outbox and the list sync, each in its own task over one client."""
-        link = CentralLink(central.url, central.edge_id, central.resolve_token())
+        link = CentralLink(central.url, central.edge_id, central.resolve_token(),
+                           tls=central_tls(central, self.site_file.parent))  # fmt: skip
         client = self._client = link.client()
         images = EvidenceUploader(self.journal, client, self.journal.path.parent / "images")
         self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set,

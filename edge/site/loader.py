@@ -16,6 +16,7 @@ from edge.site.booths import booth_problems
 from edge.site.model import (
     DRIVERS_BY_KIND,
     SLOT_KINDS,
+    Central,
     Device,
     DeviceKind,
     Direction,
@@ -25,6 +26,7 @@ from edge.site.model import (
 )
 from edge.site.network import HttpListenConnection, MqttConnection, connection_problems
 from parking.money import is_currency
+from parking.tls import ClientTls
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,27 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
             problems += _slot_problems(lane.id, slot, f"lanes[{index}].devices.{slot}", used, users)
     problems += _serial_port_problems(all_devices)
     problems += [Problem(path, message) for path, message in booth_problems(site)]
+    if site.central is not None:
+        problems += _central_problems(site.central, base_dir)
     return problems
+
+
+def central_tls(central: Central, base_dir: Path) -> ClientTls | None:
+    """The TLS files of ``[central]`` relative to the site file's folder; ``None`` for plain HTTP."""
+    if not central.tls:
+        return None
+    ca, cert, key = (base_dir / f if f else None for f in (central.ca_file, central.cert_file, central.key_file))
+    return ClientTls(ca, cert, key)
+
+
+def _central_problems(central: Central, base_dir: Path) -> list[Problem]:
+    """The TLS files exist, are PEM of the right kind, and go together (a certificate with its key)."""
+    given = [key for key in ("ca_file", "cert_file", "key_file") if getattr(central, key) is not None]
+    if not central.tls:
+        return [Problem(f"central.{key}", "TLS files need an https:// url") for key in given]
+    tls = central_tls(central, base_dir)
+    assert tls is not None
+    return [Problem(err.setting, err.message) for err in tls.problems()]
 
 
 def _car_park_problems(site: SiteConfig) -> list[Problem]:

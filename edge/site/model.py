@@ -190,12 +190,23 @@ class RetentionConfig(Strict):
 
 
 class Central(Strict):
+    """Where the edge reports. With an ``https://`` url, ``ca_file`` is the CA that signed central's certificate
+    (default: the system's CAs) and ``cert_file``/``key_file`` the edge's client certificate where central requires
+    one. Files are relative to the site file."""
+
     url: str = Field(pattern=r"^https?://")
     edge_id: Identifier
     token: str | None = None
     token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # the booth is alerted when the outbox has not reached central for this long (the lanes go on alone)
     unreachable_alert_minutes: float = Field(default=5.0, gt=0, le=1440)
+    ca_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    cert_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    key_file: str | None = Field(default=None, min_length=1, max_length=4096)
+
+    @property
+    def tls(self) -> bool:
+        return self.url.startswith("https://")
 
     def resolve_token(self) -> str | None:
         """The edge's credential: given inline or, preferably, named by an environment variable."""
