@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 from datetime import date
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -98,7 +99,7 @@ def run_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def server_tls(args: argparse.Namespace) -> dict[str, object]:
+def server_tls(args: argparse.Namespace) -> dict[str, Any]:
     """uvicorn's TLS options from the flags or the settings, every file checked; ``{}`` for plain HTTP. Raises
     :class:`parking.tls.TlsSettingError` naming the flag and the setting of a file that is missing or not PEM."""
     from pathlib import Path
@@ -137,9 +138,9 @@ def run_server(args: argparse.Namespace) -> int:
         run_migrate(args)
     if args.workers > 1:
         uvicorn.run("central.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                    log_config=None, **tls)  # type: ignore[arg-type]  # fmt: skip
+                    log_config=None, **tls)  # fmt: skip
     else:
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, **tls)  # type: ignore[arg-type]
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, **tls)
     return 0
 
 

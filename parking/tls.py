@@ -12,6 +12,7 @@ import ssl
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -38,7 +39,8 @@ def check_pem(setting: str, path: Path, kind: Pem) -> None:
     """Raise :class:`TlsSettingError` unless ``path`` holds a readable, unencrypted PEM ``kind``."""
     try:
         if not path.is_file():
-            raise TlsSettingError(setting, f"file {str(path)!r} not found (looked at {path.resolve()})")
+            where = "" if path.is_absolute() else f" (looked at {path.resolve()})"
+            raise TlsSettingError(setting, f"file {str(path)!r} not found{where}")
         data = path.read_bytes()[: MAX_PEM + 1]
     except OSError as err:
         raise TlsSettingError(setting, f"cannot read {str(path)!r}: {err.strerror or err}") from None
@@ -52,8 +54,8 @@ def check_pem(setting: str, path: Path, kind: Pem) -> None:
     except TypeError:  # the key is encrypted: nobody is there to type its passphrase at start
         raise TlsSettingError(setting, f"{str(path)!r} is encrypted with a passphrase; give an unencrypted key "
                                        "readable only by the service's user") from None  # fmt: skip
-    except ValueError as err:
-        raise TlsSettingError(setting, f"{str(path)!r} is not a PEM {kind.value} ({str(err)[:120]})") from None
+    except ValueError:
+        raise TlsSettingError(setting, f"{str(path)!r} is not a PEM {kind.value}") from None
 
 
 def _load_pair(context: ssl.SSLContext, cert: tuple[str, Path], key: tuple[str, Path]) -> None:
@@ -129,10 +131,10 @@ class ServerTls:
         _load_pair(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), (self.names[0], self.cert_file),
                    (self.names[1], self.key_file))  # fmt: skip
 
-    def uvicorn_options(self) -> dict[str, object]:
+    def uvicorn_options(self) -> dict[str, Any]:
         """What ``uvicorn.run`` / ``uvicorn.Config`` take for this (checked first)."""
         self.check()
-        options: dict[str, object] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
+        options: dict[str, Any] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
         if self.client_ca_file is not None:
             options |= {"ssl_ca_certs": str(self.client_ca_file), "ssl_cert_reqs": int(ssl.CERT_REQUIRED)}
         return options

@@ -79,16 +79,17 @@ def tls_central(database_url: str, pki: Pki, *, client_ca: bool) -> Iterator[tup
 
 
 def journal_with_records(folder: Path, car_park: str, count: int) -> Journal:
+    folder.mkdir(exist_ok=True)
     journal = Journal(folder / "journal.sqlite3", car_park)
     for n in range(count):
+        payload = {"action": "manual_open", "operator": "c01", "reason": f"test {n}"}
         journal.commit([Draft(id=new_id(), kind=RecordKind.MANUAL_ACTION, lane="out-1", at=datetime.now(UTC),
-                              payload={"action": "manual_open", "operator": "c01", "reason": f"test {n}"})])  # fmt: skip
+                              payload=payload)])  # fmt: skip
     return journal
 
 
 async def sync_and_send(link: CentralLink, folder: Path, site: Site) -> tuple[int, int]:
     """The edge's two conversations over ``link``: pages applied, records settled."""
-    folder.mkdir(exist_ok=True)
     journal = journal_with_records(folder, site.car_park, 3)
     store = ListStore(folder / "lists.sqlite3")
     async with link.client() as client:
@@ -101,7 +102,6 @@ async def sync_and_send(link: CentralLink, folder: Path, site: Site) -> tuple[in
 
 async def refused(link: CentralLink, folder: Path, site: Site) -> str:
     """What the edge's outbox says when central cannot be spoken to over ``link``; nothing is marked sent."""
-    folder.mkdir(exist_ok=True)
     journal = journal_with_records(folder, site.car_park, 1)
     async with link.client() as client:
         with pytest.raises(CentralError) as caught:
@@ -135,8 +135,8 @@ async def test_central_requiring_client_certificates_refuses_an_edge_without_one
         assert await sync_and_send(link, tmp_path / "with-cert", site) == (1, 3)
 
         def edge_with(cert: Issued | None) -> CentralLink:
-            files = {"cert_file": cert.cert, "key_file": cert.key} if cert is not None else {}
-            return CentralLink(url, site.edge, site.edge_token, tls=ClientTls(ca_file=pki.site.cert, **files))
+            tls = ClientTls(pki.site.cert, cert.cert, cert.key) if cert is not None else ClientTls(pki.site.cert)
+            return CentralLink(url, site.edge, site.edge_token, tls=tls)
 
         without = await refused(edge_with(None), tmp_path / "without", site)
         stranger = await refused(edge_with(pki.stranger), tmp_path / "stranger", site)
