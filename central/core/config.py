@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         default=None, description="PEM CA: when set, every client (edge) must present a certificate it signed"
     )
     bootstrap_admin_password: str | None = Field(
-        default=None, description="creates user 'admin' with this password at start-up when no user exists"
+        default=None, repr=False, description="creates user 'admin' with this password at start-up when no user exists"
     )
 
     @model_validator(mode="after")

@@ -196,7 +196,7 @@ class Central(Strict):
 
     url: str = Field(pattern=r"^https?://")
     edge_id: Identifier
-    token: str | None = None
+    token: str | None = Field(default=None, repr=False)  # never in a log line, not even in a repr
     token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # the booth is alerted when the outbox has not reached central for this long (the lanes go on alone)
     unreachable_alert_minutes: float = Field(default=5.0, gt=0, le=1440)
@@ -219,7 +219,7 @@ class PayStation(Strict):
     """A kiosk in the car park that quotes and takes fees through the edge's kiosk API (its own card terminal)."""
 
     name: str = ""
-    token: str | None = Field(default=None, min_length=16)
+    token: str | None = Field(default=None, min_length=16, repr=False)
     token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     @model_validator(mode="after")

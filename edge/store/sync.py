@@ -27,6 +27,7 @@ from edge.lanes.directory import Directory
 from edge.store.evidence_upload import EvidenceUploader, ImageUploadError
 from edge.store.journal import Journal
 from edge.store.lists import ListStore
+from parking.log import redact_http_trace
 from parking.tls import ClientTls
 from parking.wire import INGEST_PATH, SYNC_PATH, IngestAck, IngestBatch, SyncPage
 
@@ -50,6 +51,7 @@ class CentralLink:
 
     def client(self) -> httpx.AsyncClient:
         """One client for every conversation; raises :class:`~parking.tls.TlsSettingError` for unusable TLS files."""
+        redact_http_trace()  # the token is a header: httpcore's DEBUG trace must not print it
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         verify: ssl.SSLContext | bool = self.tls.context() if self.tls is not None else True
         return httpx.AsyncClient(base_url=self.url.rstrip("/"), headers=headers, timeout=self.timeout_s,
