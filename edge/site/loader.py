@@ -387,7 +387,13 @@ def summary(site: SiteConfig) -> str:
     capacity = ", ".join(f"{n} {cls}" for cls, n in site.car_park.capacity.items())
     inline = sum(isinstance(getattr(lane.devices, s), Device) for lane in lanes for s in SLOT_KINDS)
     kinds = sorted({d.kind.value for d in site.devices.values()})
-    central = f"reports to {site.central.url} as {site.central.edge_id}" if site.central else "runs without central"
+    central = "runs without central"
+    if site.central is not None:
+        tls = ""
+        if site.central.tls:
+            trust = f"trusting {site.central.ca_file}" if site.central.ca_file else "trusting the system's CAs"
+            tls = f" over TLS ({trust}{', with a client certificate' if site.central.cert_file else ''})"
+        central = f"reports to {site.central.url} as {site.central.edge_id}{tls}"
     booths = ", ".join(f"{b} ({', '.join(lanes)})" for b, lanes in site.booth_lanes().items()) if site.booths else ""
     return (
         f"Car park {site.car_park.id} ({site.car_park.name}), time zone {site.car_park.timezone}, "

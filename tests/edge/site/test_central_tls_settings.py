@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.site import SiteError, central_tls, load_site
+from edge.site import SiteError, central_tls, load_site, summary
 from tests.edge.console.test_api import site_text, write_site
 from tests.pki import TestCa
 
@@ -39,7 +39,9 @@ def pki(tmp_path: Path) -> TestCa:
 def test_sound_tls_files_load_relative_to_the_site_file(tmp_path: Path, pki: TestCa) -> None:
     site_file = site_with(tmp_path, "https://central.example:8400", ca_file="tls/site-ca.crt",
                           cert_file="tls/edge.crt", key_file="tls/edge.key")  # fmt: skip
-    central = load_site(site_file).central
+    loaded = load_site(site_file)
+    assert "over TLS (trusting tls/site-ca.crt, with a client certificate)" in summary(loaded)
+    central = loaded.central
     assert central is not None
     tls = central_tls(central, site_file.parent)
     assert tls is not None
