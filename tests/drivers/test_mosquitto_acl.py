@@ -16,6 +16,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,19 +51,23 @@ class Broker:
     folder: Path
     log: Path
 
-    def client(self, user: str, password: str | None = None, *, trust: bool = True) -> aiomqtt.Client:
+    def client(
+        self, user: str, password: str | None = None, *, trust: bool = True, cert: bool = False
+    ) -> aiomqtt.Client:
         context = ssl.create_default_context(cafile=str(self.ca) if trust else None)
+        if cert:
+            context.load_cert_chain(self.folder / "certs" / f"{user}.crt", self.folder / "certs" / f"{user}.key")
         return aiomqtt.Client("127.0.0.1", self.port, username=user, password=password or ACCOUNTS[user],
                               tls_context=context, timeout=3)  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+@contextmanager
+def run_broker(folder: Path, *, require_certificate: bool = False) -> Iterator[Broker]:
+    """The shipped configuration and ACL in ``folder`` (its /etc/mosquitto/ paths and ports moved there), run."""
     binaries = mosquitto_binaries()
-    require(binaries is not None, "the mosquitto and mosquitto_passwd binaries are not installed")
+    require(binaries is not None, "the mosquitto and mosquitto_passwd binaries are not installed (apt mosquitto)")
     assert binaries is not None
     mosquitto, mosquitto_passwd = binaries
-    folder = tmp_path_factory.mktemp("mosquitto")
     (folder / "pki").mkdir()
     (folder / "certs").mkdir()
     ca = TestCa(folder / "pki", "site")
@@ -70,6 +75,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     shutil.copy(ca.cert, folder / "certs" / "ca.crt")
     shutil.copy(server.cert, folder / "certs" / "broker.crt")
     shutil.copy(server.key, folder / "certs" / "broker.key")
+    for user in ACCOUNTS:  # client certificates, for a broker that requires them
+        issued = ca.issue(user, server=False)
+        shutil.copy(issued.cert, folder / "certs" / f"{user}.crt")
+        shutil.copy(issued.key, folder / "certs" / f"{user}.key")
     passwd = folder / "parkgate.passwd"
     for n, (user, password) in enumerate(ACCOUNTS.items()):
         create = ["-c"] if n == 0 else []
@@ -78,8 +87,11 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
     shutil.copy(SHIPPED / "parkgate.acl", folder / "parkgate.acl")
     plain, tls = free_tcp_port(), free_tcp_port()
     conf = (SHIPPED / "parkgate.conf").read_text()
-    for shipped, here in (("/etc/mosquitto/", f"{folder}/"), ("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1"),
-                          ("listener 8883\n", f"listener {tls} 127.0.0.1\n")):  # fmt: skip
+    changes = [("/etc/mosquitto/", f"{folder}/"), ("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1"),
+               ("listener 8883\n", f"listener {tls} 127.0.0.1\n")]  # fmt: skip
+    if require_certificate:
+        changes.append(("require_certificate false", "require_certificate true"))
+    for shipped, here in changes:
         assert shipped in conf, shipped
         conf = conf.replace(shipped, here)
     # Run as whoever runs the tests (as root it would switch to the mosquitto user, who cannot read the folder).
@@ -100,14 +112,27 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         process.wait(timeout=10)
 
 
-def camera_device(broker: Broker, topic: str, password_env: str = "PARKGATE_MQTT_PASSWORD") -> Device:
-    """A plate camera as the site file declares it: the edge's account, TLS with the site's CA (a path relative to
-    the site file's folder)."""
-    return Device.model_validate({
-        "kind": "plate_camera", "driver": "json_mqtt", "field_map": "milesight",
-        "connection": {"type": "mqtt", "broker": f"mqtts://127.0.0.1:{broker.port}", "topics": [topic],
-                       "username": "edge-riverside", "password_env": password_env, "ca_file": "certs/ca.crt"},
-    })  # fmt: skip
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    with run_broker(tmp_path_factory.mktemp("mosquitto")) as running:
+        yield running
+
+
+def camera_device(broker: Broker, topic: str, *, client_certificate: bool = False) -> Device:
+    """A plate camera as the site file declares it: the edge's account, TLS with the site's CA and, if asked, the
+    edge's client certificate (paths relative to the site file's folder)."""
+    connection = {
+        "type": "mqtt",
+        "broker": f"mqtts://127.0.0.1:{broker.port}",
+        "topics": [topic],
+        "username": "edge-riverside",
+        "password_env": "PARKGATE_MQTT_PASSWORD",
+        "ca_file": "certs/ca.crt",
+    }
+    if client_certificate:
+        connection |= {"cert_file": "certs/edge-riverside.crt", "key_file": "certs/edge-riverside.key"}
+    return Device.model_validate({"kind": "plate_camera", "driver": "json_mqtt", "field_map": "milesight",
+                                  "connection": connection})  # fmt: skip
 
 
 @pytest.fixture
@@ -184,3 +209,31 @@ async def test_a_wrong_password_or_an_untrusted_broker_is_refused(broker: Broker
         assert site.listeners[0].connections == 0
     finally:
         await site.stop()
+
+
+async def test_a_broker_requiring_client_certificates_takes_the_edges_and_refuses_a_camera_without(
+    tmp_path: Path,
+) -> None:
+    """``require_certificate true`` in the shipped configuration: the edge's camera device presents the certificate
+    its site file names (``cert_file``/``key_file``); a camera with the right password but no certificate is
+    refused."""
+    with run_broker(tmp_path, require_certificate=True) as broker:
+        site = SiteCameras(base_dir=broker.folder, environ={"PARKGATE_MQTT_PASSWORD": ACCOUNTS["edge-riverside"]})
+        reads: list[str] = []
+
+        def submit(event: LaneEvent, _at: float) -> None:
+            if isinstance(event, PlateSeen) and event.plate is not None:
+                reads.append(event.plate)
+
+        site.add("south-in", camera_device(broker, "lpr/south-in/events", client_certificate=True), submit)
+        await site.start([])
+        try:
+            await until(lambda: site.trackers["south-in"].health is Health.ONLINE, "subscribed with a certificate")
+            with pytest.raises(aiomqtt.MqttError):
+                async with broker.client("cam-south-in"):
+                    pass
+            async with broker.client("cam-south-in", cert=True) as camera:
+                await publish(camera, "lpr/south-in/events", "粤B3R7K2")
+            await until(lambda: reads == ["粤B3R7K2"], "the camera's read")
+        finally:
+            await site.stop()
