@@ -58,13 +58,22 @@ class Central:
 
 
 def capture_everything(caplog: pytest.LogCaptureFixture) -> None:
-    """caplog at DEBUG on every logger there is now, its handler also on those that do not propagate to the root."""
+    """caplog at DEBUG on every logger there is now, its handler also on those that do not propagate to the root
+    (taken off again by :func:`no_capture_left`)."""
     caplog.set_level(logging.DEBUG)
     for name, logger in list(logging.root.manager.loggerDict.items()):
         if isinstance(logger, logging.Logger):
             caplog.set_level(logging.DEBUG, logger=name)
             if not logger.propagate and caplog.handler not in logger.handlers:
                 logger.addHandler(caplog.handler)
+
+
+@pytest.fixture
+def no_capture_left(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    yield
+    for logger in list(logging.root.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger) and caplog.handler in logger.handlers:
+            logger.removeHandler(caplog.handler)
 
 
 @pytest.fixture
@@ -174,6 +183,7 @@ def leaks(secrets: dict[str, str], logs: dict[str, str]) -> list[str]:
     ]
 
 
+@pytest.mark.usefixtures("no_capture_left")
 async def test_no_token_password_or_pin_reaches_any_log(
     tmp_path: Path, sims: tuple[SimLane, SimLane], central: Central, caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
@@ -198,27 +208,27 @@ async def test_no_token_password_or_pin_reaches_any_log(
             outbox, sync = daemon.outbox, daemon.sync
             assert outbox is not None
             assert sync is not None
-            await until(lambda: bool(daemon.holder.directory.passes_by_plate.exact("粤B3R7K2")), within=15,
+            await until(lambda: bool(daemon.holder.directory.passes_by_plate.exact("粤B3R7K2")), within=30,
                         what="the pass synced over TLS")  # fmt: skip
             await booth_sign_ins(f"http://127.0.0.1:{daemon.metrics_port}")
             await push_isapi(cameras, "粤A10001", 96)
             entry.drive_up()
-            await until(lambda: entry.model.passed == 1, what="vehicle through the entry")
-            await until(lambda: daemon.journal.backlog() == 0, within=15, what="the journal at central over TLS")
+            await until(lambda: entry.model.passed == 1, within=30, what="vehicle through the entry")
+            await until(lambda: daemon.journal.backlog() == 0, within=30, what="the journal at central over TLS")
 
             # Central refuses the token: rotated at the office (the new one never goes to the edge).
             secrets["rotated edge token"] = ok(office.post(f"/api/v1/edges/{site.edge}/token", headers=admin))["token"]
             sync.wake()
             await push_isapi(cameras, "粤A10002", 96)
             entry.drive_up()
-            await until(lambda: entry.model.passed == 2, what="the second vehicle through the entry")
-            await until(lambda: "HTTP 401" in (outbox.last_error or ""), within=15, what="the token refused")
-            await until(lambda: sync.failures >= 1, within=15, what="the list sync refused")
+            await until(lambda: entry.model.passed == 2, within=30, what="the second vehicle through the entry")
+            await until(lambda: "HTTP 401" in (outbox.last_error or ""), within=30, what="the token refused")
+            await until(lambda: sync.failures >= 1, within=30, what="the list sync refused")
 
             # Central gone (killed: a graceful stop would wait for the edge's keep-alive connections).
             central.process.kill()
             central.process.wait(timeout=15)
-            await until(lambda: "ConnectError" in (outbox.last_error or ""), within=30,
+            await until(lambda: "ConnectError" in (outbox.last_error or ""), within=60,
                         what="central unreachable")  # fmt: skip
         finally:
             await daemon.stop()
@@ -243,6 +253,12 @@ async def booth_sign_ins(console: str) -> None:
         for operator, pin in PINS.items():
             signed = await booth.post("/console/api/sign-in", json={"operator": operator, "pin": pin})
             assert signed.status_code == 200, signed.text
+
+
+def at_central(office: httpx.Client, admin: dict[str, str], site: Site, plate: str) -> bool:
+    """Central holds a record of the edge's naming ``plate``."""
+    records = ok(office.get("/api/v1/records", params={"edge_id": site.edge, "limit": 500}, headers=admin))
+    return any(record["payload"].get("plate") == plate for record in records)
 
 
 def metric(console: str, name: str) -> float:
@@ -288,23 +304,23 @@ async def test_parkgate_edge_run_logs_no_token_or_pin(
                 assert edge.returncode is None, log.read_text()
                 assert time.monotonic() < deadline, "the edge did not start"
                 await asyncio.sleep(0.1)
-            await until(lambda: metric(console, "parkgate_edge_lists_version") > 0, within=20,
+            await until(lambda: metric(console, "parkgate_edge_lists_version") > 0, within=30,
                         what="the lists synced over TLS")  # fmt: skip
             await booth_sign_ins(console)
             await push_isapi(cameras, "粤A10001", 96)
             entry.drive_up()
-            await until(lambda: entry.model.passed == 1, within=15, what="vehicle through the entry")
-            await until(lambda: metric(console, "parkgate_edge_outbox_backlog") == 0, within=15,
-                        what="the journal at central over TLS")  # fmt: skip
+            await until(lambda: entry.model.passed == 1, within=30, what="vehicle through the entry")
+            await until(lambda: at_central(office, admin, site, "粤A10001"), within=30,
+                        what="the entry at central over TLS")  # fmt: skip
 
             secrets["rotated edge token"] = ok(office.post(f"/api/v1/edges/{site.edge}/token", headers=admin))["token"]
             await push_isapi(cameras, "粤A10002", 96)
             entry.drive_up()
-            await until(lambda: entry.model.passed == 2, within=15, what="the second vehicle through the entry")
-            await until(lambda: "HTTP 401" in log.read_text(errors="replace"), within=15, what="the token refused")
+            await until(lambda: entry.model.passed == 2, within=30, what="the second vehicle through the entry")
+            await until(lambda: "HTTP 401" in log.read_text(errors="replace"), within=30, what="the token refused")
             central.process.kill()
             central.process.wait(timeout=15)
-            await until(lambda: "ConnectError" in log.read_text(errors="replace"), within=30,
+            await until(lambda: "ConnectError" in log.read_text(errors="replace"), within=60,
                         what="central unreachable")  # fmt: skip
         finally:
             if edge.returncode is None:
