@@ -8,6 +8,7 @@ import ssl
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from central.cli import server_tls
 from parking.cli import main
@@ -40,7 +41,13 @@ def test_a_bad_file_stops_central_run_naming_the_flag_and_setting(
     ca = TestCa(tmp_path)
     server = ca.issue("central", server=True)
     other = ca.issue("other", server=True)
+    encrypted = tmp_path / "encrypted.key"
+    key = serialization.load_pem_private_key(server.key.read_bytes(), password=None)
+    encrypted.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.BestAvailableEncryption(b"passphrase")))  # fmt: skip
     cases = [
+        (["--tls-cert", str(server.cert), "--tls-key", str(encrypted)],
+         f"--tls-key / PARKGATE_TLS_KEY_FILE: '{encrypted}' is encrypted with a passphrase"),
         (["--tls-cert", str(tmp_path / "nope.crt"), "--tls-key", str(server.key)],
          "--tls-cert / PARKGATE_TLS_CERT_FILE: file"),
         (["--tls-cert", str(server.cert), "--tls-key", str(server.cert)],
