@@ -1,6 +1,6 @@
-"""The site file's ``[central]`` TLS files: each problem names its key (a missing file, a file that is not PEM, a
-key that is not the certificate's, a certificate without its key, TLS files with an ``http://`` url), and a sound
-set loads and reaches the edge's client."""
+"""The site file's ``[central]`` TLS files, and an MQTT camera's checked the same way: each problem names its key (a
+missing file, a file that is not PEM, a key that is not the certificate's, a certificate without its key, TLS files
+with an ``http://`` url), and a sound set loads and reaches the edge's client."""
 
 from __future__ import annotations
 
@@ -79,3 +79,20 @@ def test_each_problem_names_its_key(
 def test_tls_files_need_an_https_url(tmp_path: Path, pki: TestCa) -> None:
     found = problems(site_with(tmp_path, "http://central.example", ca_file="tls/site-ca.crt"))
     assert found == [("central.ca_file", "TLS files need an https:// url")]
+
+
+def test_an_mqtt_cameras_tls_files_are_checked_the_same_way(tmp_path: Path, pki: TestCa) -> None:
+    camera = (
+        '[devices.cam]\nkind = "plate_camera"\ndriver = "json_mqtt"\nfield_map = "milesight"\n'
+        'connection = { type = "mqtt", broker = "mqtts://broker.lan:8883", topics = ["lpr/cam/events"], '
+        'username = "edge", password_env = "MQTT_PASSWORD", ca_file = "tls/notes.txt", cert_file = "tls/edge.crt", '
+        'key_file = "tls/stranger.key" }\n\n'
+    )
+    text = site_text().replace("[[lanes]]", camera + "[[lanes]]", 1)
+    found = problems(write_site(tmp_path, text))
+    assert found == [("devices.cam.connection.ca_file", f"'{tmp_path}/tls/notes.txt' is not a PEM CA certificate")]
+    text = text.replace("tls/notes.txt", "tls/site-ca.crt")
+    found = problems(write_site(tmp_path, text))
+    assert [path for path, _ in found] == ["devices.cam.connection.key_file"]
+    assert "is not the key of the certificate in devices.cam.connection.cert_file" in found[0][1]
+    load_site(write_site(tmp_path, text.replace("tls/stranger.key", "tls/edge.key")))
