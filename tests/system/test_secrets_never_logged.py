@@ -38,7 +38,7 @@ from tests.edge.test_daemon import SimLane, daemon_for, free_port, online, push_
 from tests.pki import Issued, TestCa
 from tests.services import port_open
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 __all__ = ["sims"]  # fixture: the lanes' I/O modules over Modbus TCP
 
 REPO = Path(__file__).resolve().parents[2]
