@@ -48,6 +48,7 @@ from simulators.demo_site import (
     create_office_users,
     free_port,
     set_up_central,
+    SITE_ZONE,
     write_site,
 )
 from simulators.io_module import IoModuleSimulator, ModbusServing
@@ -291,7 +292,7 @@ class Demo:
         for lane in LANES:
             protocol = "isapi" if lane.camera == "hikvision_isapi" else "json"
             url = f"http://127.0.0.1:{self.camera_port}{lane.camera_path}"
-            camera = CameraSim(f"{lane.id}-cam", seed=self.seed + len(lanes))
+            camera = CameraSim(f"{lane.id}-cam", seed=self.seed + len(lanes), timezone=SITE_ZONE)
             lanes[lane.id] = SimulatedLane(lane.id, lane.direction, self.sims.modules[lane.id].lane, camera, url,
                                            protocol)  # fmt: skip
         return lanes

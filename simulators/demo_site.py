@@ -8,11 +8,13 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 CAR_PARK = "demo"
+SITE_ZONE = ZoneInfo("Asia/Shanghai")  # the car park's zone, and the one its cameras' clocks are set to
 EDGE_ID = "demo-edge"
 TOKEN_ENV = "PARKGATE_EDGE_TOKEN"
 PASS_PLATES = ("粤B3R7K2", "粤B8D2Z5", "粤AD10086", "粤S5B8Q1", "粤B6L2M0", "粤E2Z81C", "粤BF36901", "粤S0Q8B6")
@@ -68,7 +70,7 @@ def write_site(folder: Path, *, ports: dict[str, str], camera_port: int, console
 [car_park]
 id = "{CAR_PARK}"
 name = "ParkGate 演示停车场"
-timezone = "Asia/Shanghai"
+timezone = "{SITE_ZONE.key}"
 currency = "CNY"
 capacity = {{ small = 200, large = 10, new_energy = 40 }}
 
