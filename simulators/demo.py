@@ -42,13 +42,13 @@ from simulators.demo_site import (
     FREE_VEHICLES,
     LANES,
     PASS_PLATES,
+    SITE_ZONE,
     TOKEN_ENV,
     CentralSetupError,
     admin_client,
     create_office_users,
     free_port,
     set_up_central,
-    SITE_ZONE,
     write_site,
 )
 from simulators.io_module import IoModuleSimulator, ModbusServing

@@ -27,8 +27,8 @@ START = datetime(2026, 3, 2, 6, 0, tzinfo=ZONE)  # months before the real clock:
 
 def device(driver: str, port: int, path: str) -> Device:
     extra = {"field_map": "milesight"} if driver == "json_http" else {}
-    return Device.model_validate({"kind": "plate_camera", "driver": driver, **extra,
-                                  "connection": {"type": "http_listen", "listen": f"127.0.0.1:{port}", "path": path}})  # fmt: skip
+    connection = {"type": "http_listen", "listen": f"127.0.0.1:{port}", "path": path}
+    return Device.model_validate({"kind": "plate_camera", "driver": driver, **extra, "connection": connection})
 
 
 async def test_reads_are_stamped_on_the_injected_simulated_clock(caplog: pytest.LogCaptureFixture) -> None:
@@ -59,7 +59,9 @@ async def test_reads_are_stamped_on_the_injected_simulated_clock(caplog: pytest.
         await cameras.stop()
     reads = {e.plate: e for e in seen if isinstance(e, PlateSeen)}
     isapi_at, milesight_at, bare_at = (reads[p].taken_at for p in ("粤B3R7K2", "粤AD10086", "粤S5B8Q1"))
-    assert isapi_at is not None and milesight_at is not None and bare_at is not None
+    assert isapi_at is not None
+    assert milesight_at is not None
+    assert bare_at is not None
     assert abs(isapi_at - first.at) < timedelta(seconds=1)  # ISAPI carries its offset
     assert abs(milesight_at - second.at) < timedelta(seconds=1)  # local time, read in the site's zone
     assert before <= bare_at <= after  # the simulated arrival, not the real one
@@ -84,5 +86,6 @@ async def test_a_listener_without_an_injected_clock_keeps_the_real_one() -> None
     finally:
         await cameras.stop()
     read = seen[0]
-    assert isinstance(read, PlateSeen) and read.taken_at is not None
+    assert isinstance(read, PlateSeen)
+    assert read.taken_at is not None
     assert before <= read.taken_at <= datetime.now(UTC)
