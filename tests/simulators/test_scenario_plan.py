@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from simulators.scenario import conservation_problems
 from simulators.scenario_plan import Lanes, ScenarioError, load_scenario, parse_scenario, plan_day, plate_pool
+from simulators.scenario_report import conservation_problems
 from simulators.traffic import ReadFault, VehicleKind
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "scenarios"
