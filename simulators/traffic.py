@@ -65,7 +65,7 @@ class Visit:
     entry_fault: ReadFault = ReadFault.NONE
     exit_fault: ReadFault = ReadFault.NONE
     colour: str = "blue"
-    card: str = ""  # the access card the driver presents at the entry's reader (a pass holder), if any
+    card: str = ""  # the access card the driver (a pass holder) presents at the lanes' readers, if any
     lost_card: bool = False  # a visitor who lost the temporary card: the collector charges the lost-card fee
 
 
