@@ -142,6 +142,7 @@ class LoopModel:
     end: float
     fault: str | None = None  # "open-circuit", "short-circuit"
     presence_limit_s: float | None = None
+    stuck: bool = False  # the detector holds presence with no vehicle on the loop (drift, metal in the slot)
     occupied: bool = False
     occupied_since: float = 0.0
     count: int = 0
@@ -157,8 +158,9 @@ class LoopModel:
         return self.occupied and limit is not None and now - self.occupied_since > limit
 
     def output(self, now: float) -> bool:
-        """The detect output: presence, or a fault (fail-safe), but not a presence past its time limit."""
-        if self.fault is not None:
+        """The detect output: presence, or a fault (fail-safe), but not a presence past its time limit; a stuck
+        detector reports presence whatever is on the loop."""
+        if self.fault is not None or self.stuck:
             return True
         return self.occupied and not self.presence_limited(now)
 

@@ -19,7 +19,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import aiohttp
@@ -113,14 +113,16 @@ class CameraSim:
     def __init__(
         self, name: str = "sim-camera", *, seed: int | None = None,
         clock: Callable[[], datetime] = clock_now, username: str | None = None,
-        password: str | None = None, auth: str = "digest",
+        password: str | None = None, auth: str = "digest", timezone: tzinfo = UTC,
     ) -> None:  # fmt: skip
         """``username``/``password``: the credentials it pushes with, HTTP ``digest`` or ``basic`` (as a camera's
-        HTTP host notification is set up)."""
+        HTTP host notification is set up). ``timezone``: the zone its clock is set to; a JSON (Milesight) push
+        writes the local time without an offset, as the cameras do, and the edge reads it in the site's zone."""
         self.name = name
         self.username, self.password, self.auth = username, password, auth
         self.rng = random.Random(seed)
         self.clock = clock
+        self.timezone = timezone
         self.sent = 0
 
     def read(
@@ -151,7 +153,8 @@ class CameraSim:
     def json_body(self, read: SimRead, *, images: bool = True) -> bytes:
         return encode_milesight(
             plate=read.plate, confidence=read.confidence,
-            direction="Approach" if read.direction == "forward" else "Away", at=read.at, device=self.name,
+            direction="Approach" if read.direction == "forward" else "Away", at=read.at.astimezone(self.timezone),
+            device=self.name,
             plate_color=read.colour.capitalize(),
             plate_image=render_plate(read.true_plate, read.colour) if images else None,
             full_image=render_vehicle(read.true_plate, read.colour) if images else None,

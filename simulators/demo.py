@@ -33,6 +33,7 @@ import httpx
 from parking.money import format_amount
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
 from simulators.camera import CameraSim
+from simulators.card_reader import WiegandConverterSim
 from simulators.demo_booth import OPERATOR, OPERATOR_PIN, BoothError, ConsoleOperator
 from simulators.demo_processes import Child, json_line, parkgate, run_once
 from simulators.demo_scan import ProviderServer, ScanToPay
@@ -42,6 +43,7 @@ from simulators.demo_site import (
     FREE_VEHICLES,
     LANES,
     PASS_PLATES,
+    SITE_ZONE,
     TOKEN_ENV,
     CentralSetupError,
     admin_client,
@@ -115,8 +117,17 @@ class Simulated:
     links: list[PtyLink] = field(default_factory=list)
     servings: list[ModbusServing] = field(default_factory=list)
     modules: dict[str, IoModuleSimulator] = field(default_factory=dict)
+    readers: dict[str, WiegandConverterSim] = field(default_factory=dict)
+    reader_ports: dict[str, str] = field(default_factory=dict)  # lane -> the host side of its reader's line
 
-    async def start(self, folder: Path) -> dict[str, str]:
+    async def start(self, folder: Path, card_readers: tuple[str, ...] = ()) -> dict[str, str]:
+        """The lanes' I/O modules (and the card readers of ``card_readers``) on pseudo-terminals; answers each
+        lane's I/O module port."""
+        for lane_id in card_readers:
+            link = PtyLink(f"{lane_id}-reader", folder).open()
+            self.links.append(link)
+            self.readers[lane_id] = WiegandConverterSim(link.device_port)
+            self.reader_ports[lane_id] = link.host_port
         ports = {}
         for lane in LANES:
             link = PtyLink(lane.id, folder).open()
@@ -134,6 +145,8 @@ class Simulated:
         return all(module.reads > 0 for module in self.modules.values())
 
     async def stop(self) -> None:
+        for reader in self.readers.values():
+            reader.close()
         for serving in self.servings:
             with contextlib.suppress(Exception):
                 await serving.stop()
@@ -165,6 +178,7 @@ class Demo:
         self.site_file = self.workdir / "site.toml"
         self.journal_records: int | None = None
         self.closed_shift: str | None = None
+        self.card_reader_lanes: tuple[str, ...] = ()  # lanes with a card reader (Wiegand converter); the demo: none
 
     # ---------------------------------------------------------------------------------------- start-up
 
@@ -248,11 +262,11 @@ class Demo:
             say(f"             {role:<11} {username} / {password}")
 
     async def start_edge(self, token: str) -> None:
-        ports = await self.sims.start(self.workdir / "pty")
+        ports = await self.sims.start(self.workdir / "pty", self.card_reader_lanes)
         say(f"  devices    4 Modbus I/O modules (barrier 1 s travel, arming and safety loops) on pseudo-terminals "
             f"in {self.workdir / 'pty'}; 4 plate cameras (ISAPI and JSON over HTTP)")  # fmt: skip
         write_site(self.workdir, ports=ports, camera_port=self.camera_port, console_port=self.console_port,
-                   central_url=self.central_url)  # fmt: skip
+                   central_url=self.central_url, card_readers=self.sims.reader_ports)  # fmt: skip
         code, out = await run_once(parkgate("config", "check", str(self.site_file)), self.env)
         if code != 0:
             raise DemoError(f"the demo's site file does not validate:\n{out}")
@@ -291,9 +305,9 @@ class Demo:
         for lane in LANES:
             protocol = "isapi" if lane.camera == "hikvision_isapi" else "json"
             url = f"http://127.0.0.1:{self.camera_port}{lane.camera_path}"
-            camera = CameraSim(f"{lane.id}-cam", seed=self.seed + len(lanes))
+            camera = CameraSim(f"{lane.id}-cam", seed=self.seed + len(lanes), timezone=SITE_ZONE)
             lanes[lane.id] = SimulatedLane(lane.id, lane.direction, self.sims.modules[lane.id].lane, camera, url,
-                                           protocol)  # fmt: skip
+                                           protocol, reader=self.sims.readers.get(lane.id))  # fmt: skip
         return lanes
 
     # ---------------------------------------------------------------------------------------- the run

@@ -29,6 +29,7 @@ class ConsoleOperator:
         self.http = httpx.AsyncClient(base_url=base_url + "/console/api", timeout=10)
         self.operator, self.pin = operator, pin
         self.payments = 0
+        self.lost_cards_charged: set[int] = set()  # visits whose driver lost the temporary card (charged honestly)
 
     async def sign_in_and_open_shift(self, *, acknowledge_handover: bool = False) -> None:
         signed = await self.http.post("/sign-in", json={"operator": self.operator, "pin": self.pin})
@@ -42,6 +43,8 @@ class ConsoleOperator:
     async def attend(self, visit: Visit, decision: Decision) -> Attended | None:
         lane = decision.lane
         try:
+            if visit.lost_card and decision.reason.endswith(" due") and visit.number not in self.lost_cards_charged:
+                return await self._lost_card(visit, lane)
             if decision.reason.endswith(" due"):
                 return await self._pay(lane, decision.reason)
             if decision.reason.startswith("no plate read") and lane.startswith("out"):
@@ -69,11 +72,51 @@ class ConsoleOperator:
                 f"change {format_amount(paid['change'], 'CNY')}, receipt {paid['receipt_no']}")  # fmt: skip
         return Attended(note, int(paid["amount"]))
 
+    async def _lost_card(self, visit: Visit, lane: str) -> Attended | None:
+        """The driver lost the temporary card: the collector has the lane quote the tariff's lost-card fee (it is
+        journaled as the collector's lost-card action), which the driver then pays like any fee."""
+        answer = await self.http.post(f"/lanes/{lane}/lost-card", json={})
+        if answer.status_code != 200:
+            _LOGGER.warning("console: the lost-card fee for %s was refused: %s", visit.plate, answer.text[:200])
+            return None
+        self.lost_cards_charged.add(visit.number)
+        return Attended("driver lost the temporary card: the lost-card fee quoted")
+
+    async def drop_cash(self, bag: str, keep: int = 50000) -> int:
+        """Seal the drawer's cash above ``keep`` (the float) into the numbered ``bag`` and drop it into the safe (投包),
+        counted in the largest notes first; answers the amount dropped (0: nothing to drop)."""
+        state = await self.http.get("/state")
+        shift = state.json().get("shift") if state.status_code == 200 else None
+        if not shift or shift.get("totals") is None:
+            return 0
+        amount = int(shift["totals"]["expected_cash"]["minor"]) - keep
+        counts, left = {}, amount
+        for minor in sorted((int(d["minor"]) for d in shift["denominations"]), reverse=True):
+            if minor >= 1000 and left >= minor:  # notes of 10.00 and up go in the bag; coins stay for change
+                counts[str(minor)], left = divmod(left, minor)
+        if not counts:
+            return 0
+        dropped = await self.http.post("/shift/drop", json={"bag": bag, "counts": counts})
+        if dropped.status_code != 200:
+            raise BoothError(
+                f"the console refused the cash drop into {bag}: {dropped.status_code} {dropped.text[:200]}"
+            )
+        return amount - left
+
+    async def report_fault(self, lane: str, device: str, note: str) -> str | None:
+        """Report a device fault at the lane (the collector's duty: 'report its faults at once'); answers the record."""
+        answer = await self.http.post(f"/lanes/{lane}/report-fault", json={"device": device, "note": note})
+        if answer.status_code != 200:
+            _LOGGER.warning("console: the fault report at %s was refused: %s", lane, answer.text[:200])
+            return None
+        return str(answer.json().get("record", ""))
+
     async def _find_entry(self, lane: str, plate: str) -> Attended | None:
         found = await self.http.get("/search", params={"plate": plate[1:]})
         sessions = [s for s in found.json().get("sessions", []) if s.get("plate") == plate] if found.is_success else []
-        if not sessions:
-            return None
+        if not sessions:  # no entry on record (it came in by hand while a camera was down): the tariff's rule
+            answer = await self.http.post(f"/lanes/{lane}/lost-card", json={})
+            return Attended(f"no entry on record for {plate}: the lost-card fee quoted") if answer.is_success else None
         attached = await self.http.post(f"/lanes/{lane}/attach", json={"session": sessions[0]["session"]})
         if attached.status_code != 200:
             return None

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import secrets
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 CAR_PARK = "demo"
+SITE_ZONE = ZoneInfo("Asia/Shanghai")  # the car park's zone, and the one its cameras' clocks are set to
 EDGE_ID = "demo-edge"
 TOKEN_ENV = "PARKGATE_EDGE_TOKEN"
 PASS_PLATES = ("粤B3R7K2", "粤B8D2Z5", "粤AD10086", "粤S5B8Q1", "粤B6L2M0", "粤E2Z81C", "粤BF36901", "粤S0Q8B6")
@@ -57,8 +60,11 @@ def demo_tariff() -> str:
     return header + text.replace("free_minutes = 30", "free_minutes = 0", 1)
 
 
-def write_site(folder: Path, *, ports: dict[str, str], camera_port: int, console_port: int, central_url: str) -> Path:
-    """The site file; ``ports`` maps each lane to the host side of its I/O module's pseudo-terminal."""
+def write_site(folder: Path, *, ports: dict[str, str], camera_port: int, console_port: int, central_url: str,
+               card_readers: Mapping[str, str] | None = None) -> Path:  # fmt: skip
+    """The site file; ``ports`` maps each lane to the host side of its I/O module's pseudo-terminal, and
+    ``card_readers`` a lane with a card reader (a Wiegand-to-RS485 converter) to the host side of its line."""
+    readers = card_readers or {}
     (folder / "tariffs").mkdir(parents=True, exist_ok=True)
     (folder / "tariffs" / "residential.toml").write_text(demo_tariff(), encoding="utf-8")
     io_map = "\n".join(f"{name} = {{ address = {address} }}" for name, address in IO_POINTS.items())
@@ -68,7 +74,7 @@ def write_site(folder: Path, *, ports: dict[str, str], camera_port: int, console
 [car_park]
 id = "{CAR_PARK}"
 name = "ParkGate 演示停车场"
-timezone = "Asia/Shanghai"
+timezone = "{SITE_ZONE.key}"
 currency = "CNY"
 capacity = {{ small = 200, large = 10, new_energy = 40 }}
 
@@ -100,12 +106,18 @@ file = "tariffs/residential.toml"
             f'{field_map}\nconnection = {{ type = "http_listen", listen = "127.0.0.1:{camera_port}", '
             f'path = "{lane.camera_path}" }}\n'
         )
+        if lane.id in readers:
+            parts.append(
+                f'[devices.{lane.id}-reader]\nkind = "card_reader"\ndriver = "wiegand_rs485"\n'
+                f'connection = {{ type = "serial", port = "{readers[lane.id]}", baudrate = 9600 }}\n'
+            )
     for lane in LANES:
         tariff = 'tariff = "residential"\n' if lane.direction == "exit" else ""
+        reader = f', card_reader = "{lane.id}-reader"' if lane.id in readers else ""
         parts.append(
             f'[[lanes]]\nid = "{lane.id}"\nname = "{lane.name}"\ndirection = "{lane.direction}"\n'
             f'mode = "{"attended" if lane.attended else "unattended"}"\n{tariff}read_window_ms = 1500\n'
-            f'devices = {{ barrier = "{lane.id}-io", loops = "{lane.id}-io", camera = "{lane.id}-cam" }}\n'
+            f'devices = {{ barrier = "{lane.id}-io", loops = "{lane.id}-io", camera = "{lane.id}-cam"{reader} }}\n'
         )
     path = folder / "site.toml"
     path.write_text("\n".join(parts), encoding="utf-8")

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,11 @@ from simulators.demo_booth import BoothError, ConsoleOperator
 from simulators.demo_processes import Child
 from simulators.demo_site import CAR_PARK, EDGE_ID, FREE_VEHICLES, PASS_PLATES, CentralSetupError, admin_client
 from simulators.scenario_plan import Fault, Lanes, Scenario, ScenarioError, Shift, load_scenario, plan_day, plate_pool
-from simulators.traffic import Attended, Decision, DecisionFeed, TrafficRunner, Visit
+from simulators.scenario_report import booth_problems, conservation_problems, edge_figures, named_collectors
+from simulators.traffic import Attended, Decision, DecisionFeed, TrafficRunner, VehicleKind, Visit
 
 _LOGGER = logging.getLogger(__name__)
+SPECIAL_CATEGORIES = ("hearse", "vip", "contractor")  # 特殊车辆 as the front desk registers them
 LANES = Lanes(entries=("in-1", "in-2"), attended_exits=("out-1",), unattended_exits=("out-2",))
 
 
@@ -63,8 +65,8 @@ class DishonestCollector(ConsoleOperator):
         self.lost_cards: set[int] = set()
 
     async def attend(self, visit: Visit, decision: Decision) -> Attended | None:
-        if not decision.reason.endswith(" due") or visit.number in self.lost_cards:
-            return await super().attend(visit, decision)
+        if not decision.reason.endswith(" due") or visit.number in self.lost_cards or visit.lost_card:
+            return await super().attend(visit, decision)  # a card truly lost: charged like his peers charge it
         self.visitors += 1
         lane = decision.lane
         if self.visitors % 3 == 1:
@@ -99,6 +101,25 @@ class Booth:
     on_duty: ConsoleOperator | None = None
     closed: list[ShiftTotals] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    drops: list[dict[str, Any]] = field(default_factory=list)  # the sealed bags dropped (投包)
+    fault_reports: list[dict[str, str]] = field(default_factory=list)  # the collectors' fault reports
+    lost_cards: int = 0  # lost-card fees charged for a card truly lost (the closed shifts' collectors)
+
+    async def drop_cash(self, bag: str) -> int:
+        """The collector on duty drops the drawer's takings into ``bag``; answers the amount (0: nothing dropped)."""
+        async with self.lock:
+            operator = self.on_duty
+            if operator is None:
+                return 0
+            amount = await operator.drop_cash(bag)
+            if amount:
+                self.drops.append({"bag": bag, "collector": operator.operator, "amount": amount})
+            return amount
+
+    async def report_fault(self, lane: str, device: str, note: str) -> None:
+        async with self.lock:
+            if self.on_duty is not None and await self.on_duty.report_fault(lane, device, note):
+                self.fault_reports.append({"lane": lane, "device": device, "collector": self.on_duty.operator})
 
     async def take_over(self, shift: Shift, first: bool) -> None:
         if self.on_duty is not None:
@@ -116,6 +137,7 @@ class Booth:
         takings = int(state["totals"]["takings"]["minor"])
         shift_id, counted = await operator.close_shift(note)
         pocketed = operator.pocketed if isinstance(operator, DishonestCollector) else 0
+        self.lost_cards += len(operator.lost_cards_charged)
         self.closed.append(ShiftTotals(operator.operator, shift_id, takings, counted, pocketed))
         await operator.sign_out()
         await operator.close()
@@ -159,7 +181,13 @@ class ScenarioRun(Demo):
         self.booth = Booth(self.console_url)
         self.passes = (*PASS_PLATES, *plate_pool("P", max(0, scenario.passes - len(PASS_PLATES))))
         self.blacklist = plate_pool("X", scenario.blacklisted)
+        self.special = plate_pool("T", scenario.special)
+        # The scenario's own pass holders (not the demo's eight) carry an access card that also identifies the pass.
+        self.cards = {plate: str(70_000_000 + n) for n, plate in enumerate(self.passes[len(PASS_PLATES) :], start=1)}
+        # Readers at the entries and at the unattended exit, where pass holders leave.
+        self.card_reader_lanes = (*LANES.entries, *LANES.unattended_exits) if scenario.card_rate else ()
         self.report_json: dict[str, Any] | None = None
+        self.visits: list[Visit] = []
         self.fault_log: list[dict[str, str]] = []
 
     def start_clock(self) -> None:
@@ -188,8 +216,8 @@ class ScenarioRun(Demo):
             unit = (await client.post("/api/v1/units", json={"building": "S", "room": str(number)})).json()
             body = {"name": f"住户{number}", "phone": f"1390000{number:04d}", "unit_id": unit["id"]}
             holder = (await client.post("/api/v1/holders", json=body)).json()
-            sale = await client.post("/api/v1/passes", json={"holder_id": holder["id"], "plan_id": plan,
-                                                             "plates": [plate]})  # fmt: skip
+            body = {"holder_id": holder["id"], "plan_id": plan, "plates": [plate], "card_number": self.cards[plate]}
+            sale = await client.post("/api/v1/passes", json=body)
             if sale.status_code != 201:
                 raise CentralSetupError(f"the pass of {plate}: {sale.status_code} {sale.text[:200]}")
         for plate in self.blacklist:
@@ -198,6 +226,13 @@ class ScenarioRun(Demo):
             added = await client.post("/api/v1/vehicles", json=entry)
             if added.status_code != 201:
                 raise CentralSetupError(f"blacklisting {plate}: {added.status_code} {added.text[:200]}")
+        for number, plate in enumerate(self.special):
+            category = SPECIAL_CATEGORIES[number % len(SPECIAL_CATEGORIES)]
+            entry = {"list_kind": "special", "plate": plate, "category": category, "reason": f"scenario: {category}",
+                     "car_parks": [CAR_PARK]}  # fmt: skip
+            added = await client.post("/api/v1/vehicles", json=entry)
+            if added.status_code != 201:
+                raise CentralSetupError(f"the special vehicle {plate}: {added.status_code} {added.text[:200]}")
 
     async def add_collector(self, operator: str, name: str, pin: str) -> None:
         """The scenario's collectors instead of the demo's."""
@@ -209,7 +244,9 @@ class ScenarioRun(Demo):
         """The scenario's first shift opens when its traffic starts."""
 
     async def traffic(self) -> None:
-        visits = plan_day(self.scenario, LANES, self.passes, tuple(p for p, _ in FREE_VEHICLES), self.blacklist)
+        free = tuple(p for p, _ in FREE_VEHICLES)
+        visits = self.visits = plan_day(self.scenario, LANES, self.passes, free, self.blacklist, self.special,
+                                        self.cards)  # fmt: skip
         self.runner = TrafficRunner(self.lanes(), self.feed, self.booth, _LOGGER.info)
         say(
             f"  scenario   {self.scenario.name}: {len(visits)} vehicles over {self.scenario.hours} h from "
@@ -220,7 +257,9 @@ class ScenarioRun(Demo):
             await self.booth.take_over(self.scenario.shifts[0], first=True)
         except (BoothError, httpx.HTTPError) as err:
             raise DemoError(f"the first shift did not open: {err}") from err
-        handovers = asyncio.gather(self._handovers(), *(self._fault(f) for f in self.scenario.faults))
+        handovers = asyncio.gather(
+            self._handovers(), self._cash_drops(), *(self._fault(f) for f in self.scenario.faults)
+        )
         ends = asyncio.get_running_loop().call_later(_real_until(self.clock, self.scenario.end), self.stop.set)
         try:
             await self.runner.run(visits, self.stop)
@@ -239,23 +278,60 @@ class ScenarioRun(Demo):
             else:
                 say(f"  booth      {shift.starts:%H:%M} handover: {shift.name} ({shift.collector}) opened a shift")
 
+    async def _cash_drops(self) -> None:
+        """Every ``cash_drop_hours`` the collector on duty seals the drawer's takings into a numbered bag (投包)."""
+        every = self.scenario.cash_drop_hours
+        if not every:
+            return
+        at, number = self.scenario.start + timedelta(hours=every), 0
+        while at < self.scenario.end:
+            await asyncio.sleep(_real_until(self.clock, at))
+            number += 1
+            bag = f"{CAR_PARK}-{at:%Y%m%d}-{number:02d}"
+            try:
+                amount = await self.booth.drop_cash(bag)
+            except (BoothError, httpx.HTTPError, KeyError) as err:
+                say(f"  booth      the cash drop into {bag} failed: {err}")
+            else:
+                if amount:
+                    say(f"  booth      {at:%H:%M} cash drop: {format_amount(amount, 'CNY')} sealed into bag {bag}")
+            at += timedelta(hours=every)
+
     async def _fault(self, fault: Fault) -> None:
         await asyncio.sleep(_real_until(self.clock, fault.starts))
-        where = f" at {fault.lane}" if fault.lane else ""
+        where = f" at {fault.lane}" + (f" ({fault.loop} loop)" if fault.loop else "") if fault.lane else ""
         say(f"  fault      {fault.starts:%H:%M}-{fault.ends:%H:%M} {fault.kind}{where}")
-        self.fault_log.append({"kind": fault.kind, "lane": fault.lane, "from": fault.starts.isoformat(),
-                               "to": fault.ends.isoformat()})  # fmt: skip
+        span = {"from": fault.starts.isoformat(), "to": fault.ends.isoformat()}
+        logged = {"kind": fault.kind, "lane": fault.lane, **span}
+        self.fault_log.append(logged | ({"loop": fault.loop} if fault.loop else {}))
+        self._set_fault(fault, on=True)
         if fault.kind == "central_offline":
             assert self.central is not None
             await self.central.stop(within=20)
-        else:
-            self.sims.modules[fault.lane].lane.barrier.inject_fault(time.monotonic(), "scenario: barrier fault")
+        else:  # the collector sees it (a jammed lane, no reads) and reports it at the console
+            device = f"{fault.lane}-cam" if fault.kind == "camera_offline" else f"{fault.lane}-io"
+            with contextlib.suppress(httpx.HTTPError):
+                await self.booth.report_fault(fault.lane, device, f"scenario: {fault.kind}{where}")
         await asyncio.sleep(_real_until(self.clock, fault.ends))
         if fault.kind == "central_offline":
             await self._restart_central()
-        else:
-            self.sims.modules[fault.lane].lane.barrier.clear_fault(time.monotonic())
+        self._set_fault(fault, on=False)
         say(f"  fault      {fault.ends:%H:%M} {fault.kind}{where} over")
+
+    def _set_fault(self, fault: Fault, *, on: bool) -> None:
+        """Put the simulated device of a lane fault into (or out of) its fault."""
+        if fault.kind == "barrier_fault":
+            barrier = self.sims.modules[fault.lane].lane.barrier
+            if on:
+                barrier.inject_fault(time.monotonic(), "scenario: barrier fault")
+            else:
+                barrier.clear_fault(time.monotonic())
+        elif fault.kind == "loop_stuck":
+            model = self.sims.modules[fault.lane].lane
+            model.advance(time.monotonic())  # the physics up to now, before the detector's output changes
+            (model.arming if fault.loop == "arming" else model.safety).stuck = on
+        elif fault.kind == "camera_offline" and self.runner is not None:
+            self.runner.lanes[fault.lane].camera_offline = on
 
     async def _restart_central(self) -> None:
         old = self.central
@@ -277,7 +353,7 @@ class ScenarioRun(Demo):
 
     async def report(self, edge_status: int) -> dict[str, Any]:
         central = await self._central_figures()
-        edge = self._edge_figures()
+        edge = edge_figures(self.workdir / "edge" / "journal.sqlite3")
         stats = self.runner.stats if self.runner is not None else None
         paid = stats.takings_minor if stats is not None else 0  # through the till (a kept cash is not in it)
         edge_takings = sum(s.takings for s in self.booth.closed)
@@ -292,11 +368,13 @@ class ScenarioRun(Demo):
         problems = conservation_problems(money, (len(shifts), len(recon)), edge["records"], central["records"],
                                          central["duplicates"], central["missing_seqs"])  # fmt: skip
         dishonest = {s.collector for s in self.scenario.shifts if s.dishonest}
-        named = _named(recon, central["reconciliation"]["collectors"])
+        named = named_collectors(recon, central["reconciliation"]["collectors"])
         if dishonest - named:
             problems.append(
                 f"reconciliation does not name the dishonest collector(s) {', '.join(sorted(dishonest - named))}"
             )
+        honest = {s.collector for s in self.scenario.shifts} - dishonest
+        problems += booth_problems(self.booth.drops, edge, central["reconciliation"]["collectors"], honest)
         if edge_status != 0:
             problems.append(f"the edge exited with status {edge_status}")
         return {
@@ -304,7 +382,19 @@ class ScenarioRun(Demo):
             "speed": self.speed, "vehicles": edge["vehicles"],
             "traffic": {"entered": stats.entered if stats else 0, "left": stats.left if stats else 0,
                         "did_not_get_through": stats.stuck if stats else 0,
-                        "faults": dict(stats.faults) if stats else {}},
+                        "rerouted_to_another_entry": stats.rerouted if stats else 0,
+                        "unread_camera_offline": stats.unread if stats else 0,
+                        "faults": dict(stats.faults) if stats else {},
+                        "special": sum(1 for v in self.visits if v.kind is VehicleKind.SPECIAL),
+                        "card_reads": stats.card_reads if stats else 0, "entries_by_card": edge["entries_by_card"],
+                        "lost_cards": {"planned": sum(1 for v in self.visits if v.lost_card),
+                                       "charged_by_collectors": self.booth.lost_cards,
+                                       "lost_card_actions": edge["lost_card_actions"]}},
+            "cash_drops": {"bags": self.booth.drops, "count": len(self.booth.drops),
+                           "amount": sum(int(d["amount"]) for d in self.booth.drops),
+                           "in_shift_reports": [{"bag": b, "amount": a} for b, a in edge["cash_drops"]]},
+            "fault_reports": {"by_collectors": self.booth.fault_reports, "journaled": edge["fault_reports"]},
+            "manual_actions": edge["manual_actions"],
             "faults": self.fault_log, "abnormal_events": edge["abnormal"], "denials": dict(self.counting.denials),
             "revenue": central["totals"],
             "money": money,
@@ -318,23 +408,6 @@ class ScenarioRun(Demo):
                         "missing": central["missing_seqs"]},
             "problems": problems,
         }  # fmt: skip
-
-    def _edge_figures(self) -> dict[str, Any]:
-        journal = sqlite3.connect(self.workdir / "edge" / "journal.sqlite3")
-        try:
-            rows = journal.execute("SELECT kind, status, count(*) FROM sessions GROUP BY kind, status").fetchall()
-            records = int(journal.execute("SELECT count(*) FROM records").fetchone()[0])
-            abnormal = journal.execute("SELECT lane, json_extract(payload, '$.event') FROM records "
-                                       "WHERE kind = 'abnormal_event'").fetchall()  # fmt: skip
-        finally:
-            journal.close()
-        vehicles: dict[str, dict[str, int]] = {}
-        for kind, status, count in rows:
-            by_kind = vehicles.setdefault(str(kind), {"in": 0, "out": 0})
-            by_kind["in"] += int(count)
-            by_kind["out"] += int(count) if status == "closed" else 0
-        events = Counter(f"{lane}: {event}" for lane, event in abnormal)
-        return {"vehicles": vehicles, "records": records, "abnormal": dict(sorted(events.items()))}
 
     async def _central_figures(self) -> dict[str, Any]:
         client = await admin_client(self.central_url, self.password)
@@ -360,27 +433,6 @@ class ScenarioRun(Demo):
     async def run(self) -> int:
         self.start_clock()
         return await super().run()
-
-
-def conservation_problems(money: dict[str, int], shifts: tuple[int, int], edge_records: int, central_records: int,
-                          duplicated: int, missing: int) -> list[str]:  # fmt: skip
-    """What breaks the run's checks: the money's four figures differ, reconciliation misses a shift (``shifts``: closed
-    at the edge, reconciled), or a journal record did not reach central exactly once."""
-    problems = []
-    if len(set(money.values())) != 1:
-        problems.append(f"money is not conserved: {money}")
-    if shifts[0] != shifts[1]:
-        problems.append(f"reconciliation shows {shifts[1]} of the {shifts[0]} shifts")
-    if central_records != edge_records or duplicated or missing:
-        problems.append(f"records: edge {edge_records}, central {central_records} ({duplicated} duplicated, "
-                        f"{missing} missing)")  # fmt: skip
-    return problems
-
-
-def _named(shifts: list[dict[str, Any]], collectors: list[dict[str, Any]]) -> set[str]:
-    """The collectors reconciliation names: of a shift with an exception, or with a rate flagged among peers."""
-    named = {str(s["collector"]) for s in shifts if any(f["severity"] == "exception" for f in s["findings"])}
-    return named | {str(c["collector"]) for c in collectors if c["flagged"]}
 
 
 def _real_until(clock: AcceleratedClock, simulated: datetime) -> float:

@@ -3,7 +3,11 @@
 A scenario names its simulated start, how many simulated hours it lasts and its default speed; its traffic gives the
 arrivals of each hour, the dwell-time distribution, the mix of pass holders, temporary visitors, free vehicles and
 blacklisted ones, and the plate misread and no-read rates; its shifts say which collector takes the booth at which
-local time (the first one opens at the start; each later one is a handover). :func:`plan_day` turns it into
+local time (the first one opens at the start; each later one is a handover), and how often the collector on duty
+drops the drawer's takings into a sealed bag (投包). Besides the mix, the traffic gives the share of pass holders who
+present their access card at the entry's reader, and of visitors who lost their temporary card (临租卡) and pay the
+lost-card fee at the attended exit; the faults on its timetable are central offline, a barrier fault, a loop stuck on
+presence and a camera gone silent, each at a lane and for some minutes. :func:`plan_day` turns it into
 :class:`~simulators.traffic.Visit` s whose times are real seconds after the start at the scenario's speed, so the
 :class:`~simulators.traffic.TrafficRunner` plays them unchanged. The plan is a pure function of the file and its seed.
 """
@@ -13,7 +17,8 @@ from __future__ import annotations
 import math
 import random
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from simulators.traffic import ReadFault, VehicleKind, Visit, visitor_plate
 
-KINDS = ("pass", "temporary", "free", "blacklisted")
+KINDS = ("pass", "temporary", "free", "special", "blacklisted")
 
 
 class ScenarioError(ValueError):
@@ -37,15 +42,22 @@ class Shift:
     dishonest: bool = False  # opens the barrier by hand for visitors' cash and keeps it; charges lost-card fees
 
 
-FAULTS = ("central_offline", "barrier_fault")
+FAULTS = ("central_offline", "barrier_fault", "loop_stuck", "camera_offline")
+LANE_FAULTS = frozenset({"barrier_fault", "loop_stuck", "camera_offline"})
+LOOPS = ("arming", "safety")
 
 
 @dataclass(frozen=True, slots=True)
 class Fault:
-    kind: str  # central_offline: central stops; barrier_fault: the lane's barrier reports a fault
+    """central_offline: central stops; barrier_fault: the lane's barrier reports a fault; loop_stuck: a loop of the
+    lane reports presence with no vehicle on it (its detector's output held); camera_offline: the lane's camera
+    pushes nothing."""
+
+    kind: str
     starts: datetime
     ends: datetime
     lane: str = ""
+    loop: str = ""  # loop_stuck: arming / safety
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +71,17 @@ class Scenario:
     dwell_median_min: float
     dwell_sigma: float  # of the log-normal distribution of stays
     dwell_max_min: float
-    mix: dict[str, float]  # pass / temporary / free / blacklisted, summing to 1
+    mix: dict[str, float]  # pass / temporary / free / special / blacklisted, summing to 1
     misread_rate: float
     no_read_rate: float
     passes: int  # monthly pass holders set up at central
     blacklisted: int  # blacklisted plates set up at central
     shifts: tuple[Shift, ...]
     faults: tuple[Fault, ...] = ()
+    special: int = 0  # special vehicles (特殊车辆: hearse, VIP, contractor) registered at central
+    card_rate: float = 0.0  # of pass holders' visits: the holder presents the access card at the entry's reader
+    lost_card_rate: float = 0.0  # of temporary visitors: lost the temporary card, pays the lost-card fee
+    cash_drop_hours: float = 0.0  # the collector on duty drops the drawer's takings every so many hours (0: never)
 
     @property
     def end(self) -> datetime:
@@ -125,7 +141,7 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     speed = float(_get(head, "speed", (int, float), where))
     if speed <= 0:
         raise ScenarioError(f"{where}: 'speed' = {speed} must be above 0")
-    return Scenario(
+    scenario = Scenario(
         name=_get(head, "name", str, where), start=start, hours=hours, speed=speed,
         seed=_get(head, "seed", int, where, 1), arrivals=arrivals,
         dwell_median_min=float(_get(dwell, "median_minutes", (int, float), f"{twhere}.dwell")),
@@ -136,7 +152,33 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
         passes=_get(traffic, "passes", int, twhere, 8), blacklisted=_get(traffic, "blacklisted", int, twhere, 2),
         shifts=_shifts(data, source, start, start + timedelta(hours=hours)),
         faults=_faults(data, source, start, start + timedelta(hours=hours)),
+        special=_count(traffic, "special", twhere, 2 if mix["special"] else 0),
+        card_rate=_rate(traffic, "card_rate", twhere), lost_card_rate=_rate(traffic, "lost_card_rate", twhere),
+        cash_drop_hours=_cash_drop_hours(data, source, hours),
     )  # fmt: skip
+    if scenario.mix["special"] and not scenario.special:
+        raise ScenarioError(f"{twhere}: 'special' = 0 registers no special vehicle, but the mix has special "
+                            f"{scenario.mix['special']}")  # fmt: skip
+    return scenario
+
+
+def _count(table: dict[str, Any], key: str, where: str, default: int) -> int:
+    value = _get(table, key, int, where, default)
+    if value < 0:
+        raise ScenarioError(f"{where}: '{key}' = {value} is not a count from 0")
+    return int(value)
+
+
+def _cash_drop_hours(data: dict[str, Any], source: str, hours: int) -> float:
+    booth = _get(data, "booth", dict, source, {})
+    where = f"{source} [booth]"
+    unknown = set(booth) - {"cash_drop_hours"}
+    if unknown:
+        raise ScenarioError(f"{where}: unknown {', '.join(sorted(unknown))} (known: cash_drop_hours)")
+    every = float(_get(booth, "cash_drop_hours", (int, float), where, 0))
+    if every < 0 or (every and every < 0.25):
+        raise ScenarioError(f"{where}: 'cash_drop_hours' = {every} must be 0 (no drops) or at least 0.25")
+    return every
 
 
 def _local(table: dict[str, Any], where: str, start: datetime, end: datetime) -> datetime:
@@ -152,7 +194,11 @@ def _local(table: dict[str, Any], where: str, start: datetime, end: datetime) ->
     return at
 
 
-def _faults(data: dict[str, Any], source: str, start: datetime, end: datetime) -> tuple[Fault, ...]:
+SITE_LANES = ("in-1", "in-2", "out-1", "out-2")  # the simulated car park's lanes (simulators.demo_site)
+
+
+def _faults(data: dict[str, Any], source: str, start: datetime, end: datetime,
+            lanes: tuple[str, ...] = SITE_LANES) -> tuple[Fault, ...]:  # fmt: skip
     faults = []
     for number, table in enumerate(_get(data, "faults", list, source, []), start=1):
         where = f"{source} [[faults]] #{number}"
@@ -160,9 +206,16 @@ def _faults(data: dict[str, Any], source: str, start: datetime, end: datetime) -
         if kind not in FAULTS:
             raise ScenarioError(f"{where}: 'kind' = {kind!r} is not one of {', '.join(FAULTS)}")
         at = _local(table, where, start, end)
-        lasts = timedelta(minutes=_get(table, "minutes", (int, float), where))
-        lane = _get(table, "lane", str, where) if kind == "barrier_fault" else ""
-        faults.append(Fault(kind, at, min(at + lasts, end), lane))
+        minutes = _get(table, "minutes", (int, float), where)
+        if minutes <= 0:
+            raise ScenarioError(f"{where}: 'minutes' = {minutes} must be above 0")
+        lane = _get(table, "lane", str, where) if kind in LANE_FAULTS else ""
+        if lane and lane not in lanes:
+            raise ScenarioError(f"{where}: 'lane' = {lane!r} is not a lane of the car park ({', '.join(lanes)})")
+        loop = _get(table, "loop", str, where, "arming") if kind == "loop_stuck" else ""
+        if kind == "loop_stuck" and loop not in LOOPS:
+            raise ScenarioError(f"{where}: 'loop' = {loop!r} is not one of {', '.join(LOOPS)}")
+        faults.append(Fault(kind, at, min(at + timedelta(minutes=minutes), end), lane, loop))
     return tuple(faults)
 
 
@@ -202,13 +255,17 @@ def plate_pool(prefix: str, count: int) -> tuple[str, ...]:
 
 
 def plan_day(scenario: Scenario, lanes: Lanes, passes: tuple[str, ...], free: tuple[str, ...],
-             blacklist: tuple[str, ...]) -> list[Visit]:  # fmt: skip
-    """The scenario's visits, ``arrive_s`` and ``stay_s`` in real seconds at its speed. A pass or free vehicle
-    comes back only after its planned exit; blacklisted vehicles are turned away at the entry."""
+             blacklist: tuple[str, ...], special: tuple[str, ...] = (),
+             cards: Mapping[str, str] | None = None) -> list[Visit]:  # fmt: skip
+    """The scenario's visits, ``arrive_s`` and ``stay_s`` in real seconds at its speed. A pass, free or special
+    vehicle comes back only after its planned exit; blacklisted vehicles are turned away at the entry. ``cards``
+    maps a pass's plate to its access card: at ``card_rate`` its holder presents the card at the entry. At
+    ``lost_card_rate`` a temporary visitor has lost the temporary card by the time it leaves."""
     rng = random.Random(scenario.seed)
+    extra = random.Random(scenario.seed * 7919 + 17)  # cards and lost cards: the rest of the plan as before
     visits: list[Visit] = []
     back_at: dict[str, float] = {}
-    pools = {"pass": passes, "free": free, "blacklisted": blacklist}
+    pools = {"pass": passes, "free": free, "special": special, "blacklisted": blacklist}
     kinds, weights = list(scenario.mix), list(scenario.mix.values())
     for hour, count in enumerate(scenario.arrivals):
         for at in sorted(rng.uniform(hour, hour + 1) * 3600 for _ in range(count)):
@@ -222,7 +279,11 @@ def plan_day(scenario: Scenario, lanes: Lanes, passes: tuple[str, ...], free: tu
             stay = min(rng.lognormvariate(math.log(scenario.dwell_median_min), scenario.dwell_sigma),
                        scenario.dwell_max_min) * 60  # fmt: skip
             back_at[plate] = at + stay + 1800.0
-            visits.append(_visit(scenario, lanes, rng, len(visits) + 1, plate, kind, at, stay))
+            visit = _visit(scenario, lanes, rng, len(visits) + 1, plate, kind, at, stay)
+            card_roll, lost_roll = extra.random(), extra.random()
+            card = (cards or {}).get(plate, "") if kind == "pass" and card_roll < scenario.card_rate else ""
+            lost = kind == "temporary" and lost_roll < scenario.lost_card_rate
+            visits.append(replace(visit, card=card, lost_card=lost) if card or lost else visit)
     return visits
 
 
@@ -230,7 +291,9 @@ def _visit(scenario: Scenario, lanes: Lanes, rng: random.Random, number: int, pl
            stay: float) -> Visit:  # fmt: skip
     roll = rng.random()
     entry_fault = ReadFault.MISREAD if roll < scenario.misread_rate else ReadFault.NONE
-    vehicle_kind = {"pass": VehicleKind.PASS, "free": VehicleKind.FREE}.get(kind, VehicleKind.VISITOR)
+    vehicle_kind = {"pass": VehicleKind.PASS, "free": VehicleKind.FREE, "special": VehicleKind.SPECIAL}.get(
+        kind, VehicleKind.VISITOR
+    )
     visitor = vehicle_kind is VehicleKind.VISITOR  # temporary, or blacklisted (turned away at the entry)
     no_read = visitor and scenario.misread_rate <= roll < scenario.misread_rate + scenario.no_read_rate
     exits = lanes.attended_exits if visitor or not lanes.unattended_exits else lanes.unattended_exits

@@ -22,12 +22,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 
 from simulators.barrier import SAFETY_LOOP, LaneModel
 from simulators.camera import CameraSim
+
+if TYPE_CHECKING:  # the reader's module loads libosdp: only a run with card readers needs it
+    from simulators.card_reader import WiegandConverterSim
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,6 +41,7 @@ DIGITS = "0123456789"
 class VehicleKind(StrEnum):
     PASS = "pass"  # 月租车
     FREE = "free"  # 免费车辆 (police, ambulance)
+    SPECIAL = "special"  # 特殊车辆 (a hearse, a VIP, a contractor): let through by rule, logged
     VISITOR = "visitor"  # 临时车
 
 
@@ -61,6 +65,8 @@ class Visit:
     entry_fault: ReadFault = ReadFault.NONE
     exit_fault: ReadFault = ReadFault.NONE
     colour: str = "blue"
+    card: str = ""  # the access card the driver (a pass holder) presents at the lanes' readers, if any
+    lost_card: bool = False  # a visitor who lost the temporary card: the collector charges the lost-card fee
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +223,15 @@ class SimulatedLane:
     protocol: str  # isapi / json
     images: bool = True
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    reader: WiegandConverterSim | None = None  # the lane's card reader (a Wiegand converter on a serial line)
+    camera_offline: bool = False  # the camera pushes nothing (a fault on the scenario's timetable)
+
+    async def present_card(self, card: str) -> bool:
+        """The driver holds the access card to the reader; False when the lane has none."""
+        if self.reader is None:
+            return False
+        await asyncio.to_thread(self.reader.send, int(card))
+        return True
 
     async def push(self, plate: str, colour: str, fault: ReadFault) -> str:
         """The camera reads the vehicle and pushes the read; returns what it read."""
@@ -246,6 +261,9 @@ class TrafficStats:
     takings_minor: int = 0
     decisions: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    card_reads: int = 0  # access cards presented at a reader
+    unread: int = 0  # vehicles in a lane whose camera was offline
+    rerouted: int = 0  # vehicles that got no decision at one entry and drove to another
 
 
 Log = Callable[[str], None]
@@ -257,8 +275,9 @@ class TrafficRunner:
     def __init__(
         self, lanes: dict[str, SimulatedLane], feed: DecisionFeed, operator: Operator, log: Log, *,
         speed_mps: float = 8.0, decision_timeout_s: float = 8.0, pass_timeout_s: float = 15.0,
-        finish_timeout_s: float = 15.0,
+        finish_timeout_s: float = 15.0, card_lead_s: float = 0.3,
     ) -> None:  # fmt: skip
+        self.card_lead_s = card_lead_s  # the card is at the reader this long before the camera's read
         self.finish_timeout_s = finish_timeout_s
         self.lanes = lanes
         self.feed = feed
@@ -300,7 +319,7 @@ class TrafficRunner:
     async def play(self, visit: Visit, stop: asyncio.Event) -> None:
         if visit.plate in self.inside and not await self._until(lambda: visit.plate not in self.inside, 60.0):
             return  # still inside from an earlier visit (the exit queued longer than planned): it does not come
-        if not await self.cross(visit, self.lanes[visit.entry_lane], visit.entry_fault):
+        if not await self.enter(visit):
             return
         self.stats.entered += 1
         self.inside.add(visit.plate)
@@ -312,18 +331,42 @@ class TrafficRunner:
             self.stats.left += 1
             self.inside.discard(visit.plate)
 
-    async def cross(self, visit: Visit, lane: SimulatedLane, fault: ReadFault) -> bool:
-        """Drive up, get read, wait for the decision (and the collector), cross. False if the vehicle got stuck."""
+    async def enter(self, visit: Visit) -> bool:
+        """Cross the visit's entry lane; a driver who gets no decision there at all (the lane is jammed: a loop stuck
+        on presence) backs away and tries each other entry once, as drivers go round to the other gate."""
+        others = [lane for lane in self.lanes.values() if lane.direction == "entry" and lane.id != visit.entry_lane]
+        for number, lane in enumerate([self.lanes[visit.entry_lane], *others]):
+            if number:
+                self.stats.rerouted += 1
+            undecided: list[bool] = []
+            if await self.cross(visit, lane, visit.entry_fault, undecided):
+                return True
+            if not undecided or self.stopping.is_set():
+                return False
+        return False
+
+    async def cross(self, visit: Visit, lane: SimulatedLane, fault: ReadFault, undecided: list[bool] | None = None
+                    ) -> bool:  # fmt: skip
+        """Drive up, get read, wait for the decision (and the collector), cross. False if the vehicle got stuck
+        (``undecided`` gets True when the lane decided nothing at all)."""
         async with lane.lock:
             if self.stopping.is_set() and lane.direction == "entry":
                 return False  # closing time: no new vehicle comes in
             self.feed.clear(lane.id)
             vehicle = lane.model.add_vehicle(time.monotonic(), speed=self.speed_mps)
             await self._until(lambda: lane.model.arming.occupied, 5.0)
-            seen = await lane.push(visit.plate, visit.colour, fault)
-            if fault is not ReadFault.NONE:
-                self.stats.faults[fault.value] += 1
+            if visit.card and await lane.present_card(visit.card):
+                self.stats.card_reads += 1
+                await asyncio.sleep(self.card_lead_s)
+            if lane.camera_offline:
+                seen, self.stats.unread = "(camera offline)", self.stats.unread + 1
+            else:
+                seen = await lane.push(visit.plate, visit.colour, fault)
+                if fault is not ReadFault.NONE:
+                    self.stats.faults[fault.value] += 1
             decision = await self.feed.next(lane.id, self.decision_timeout_s)
+            if decision is None and undecided is not None:
+                undecided.append(True)
             paid = 0
             notes: list[str] = []
             while decision is not None and decision.outcome != "open":

@@ -16,7 +16,8 @@ import logging
 import ssl
 import time
 import uuid
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
 import aiomqtt
@@ -27,6 +28,7 @@ from drivers.lpr.events import PlateRead
 from drivers.lpr.fields import MAX_NAME, LprFieldError, check_text
 from drivers.lpr.jsonmap import MILESIGHT, FieldMap, decode_json
 from drivers.lpr.metrics import ERRORS, FRAMES, LATENCY, RECONNECTS, REJECTED
+from drivers.lpr.timestamps import real_now
 from drivers.tasks import DriverTask
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class MqttCameraConfig:
     max_backoff: float = 5.0
     tz: tzinfo = UTC
     tls: MqttTls | None = None
+    clock: Callable[[], datetime] = field(default=real_now)  # when a message arrived (see http.py)
 
 
 class MqttPlateSubscriber:
@@ -156,7 +159,7 @@ class MqttPlateSubscriber:
                 if cfg.camera_topic_level < len(levels):
                     camera = check_text(levels[cfg.camera_topic_level], device=cfg.name, field="topic", limit=MAX_NAME)
             read = decode_json(bytes(payload), cfg.field_map, camera=camera, default_tz=cfg.tz,
-                               received_at=datetime.now(UTC))  # fmt: skip
+                               received_at=cfg.clock())  # fmt: skip
         except LprError as err:
             ERRORS.labels(cfg.name, "protocol").inc()
             if isinstance(err, LprFieldError):

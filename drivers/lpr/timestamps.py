@@ -12,6 +12,11 @@ from datetime import UTC, datetime, tzinfo
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{0,6})$")
 
 
+def real_now() -> datetime:
+    """The real UTC clock: a driver's default for when a read arrived (the application hands in its own clock)."""
+    return datetime.now(UTC)
+
+
 def parse_camera_time(text: str | int | float | None, default_tz: tzinfo = UTC) -> datetime | None:
     """Parse a camera's time; ``None`` when absent or unreadable (the caller then uses the time of arrival)."""
     if text is None or isinstance(text, bool):

@@ -23,7 +23,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -162,14 +162,14 @@ class SiteCameras:
 
     async def start(self, on_health: list[Callable[[HealthChange], None]]) -> None:
         for (host, port), cameras in self.http.items():
-            listener = PlateHttpListener(PlateListenerConfig(tuple(cameras), host=host, port=port))
+            listener = PlateHttpListener(PlateListenerConfig(tuple(cameras), host=host, port=port, clock=self.clock))
             for camera in cameras:
                 self.trackers[camera.name] = listener.health(camera.name)
                 self.trackers[camera.name].listeners.extend(on_health)
             await listener.start()
             self._start_pump(listener)
         for config in self.mqtt.values():
-            subscriber = MqttPlateSubscriber(config)
+            subscriber = MqttPlateSubscriber(replace(config, clock=self.clock))
             self.trackers[config.name] = subscriber.health
             subscriber.health.listeners.extend(on_health)
             await subscriber.start()

@@ -390,7 +390,9 @@ class Lane:
         )  # fmt: skip
         self.evidence = next((r.image for r in reversed(reads) if r.image), None)  # this vehicle's only
         self.snapshot = None
-        self.binder.consume(now)
+        record = self.identity.pass_record
+        # Decided on a pass's card before the camera read the car: the read that follows is this car's, not the next.
+        self.binder.consume(now, tuple(record.plates) if record is not None and card is not None and not reads else ())
         return self._decide(self.identity, now)
 
     def _reset(self) -> None:

@@ -12,7 +12,8 @@ on the safety loop. A read must identify the vehicle it was taken of and never t
   similarity 0.85 or more — not a plate one character apart, which a convoy of fleet cars may well have), while
   that vehicle is in the lane and for ``repeat_window`` after it left (a vehicle that backed out is not
   suppressed: it may come straight back);
-* a card presented while a decided vehicle is in the lane (it is that driver's).
+* a card presented while a decided vehicle is in the lane (it is that driver's); and, for a vehicle decided on a
+  pass's card before any read of its plate, a read of the pass's plates (the camera reading the card holder's car).
 
 A read of another plate taken while the decided vehicle is still in the lane is the next car's: it is kept, and
 counts for the next vehicle from the moment the lane is free. A kept read is usable for ``read_window`` (a read
@@ -119,9 +120,11 @@ class ReadBinder:
             return self.card[1]
         return None
 
-    def consume(self, now: datetime) -> None:
-        """The vehicle was decided on the kept reads: they are its own and are not kept for anyone else."""
+    def consume(self, now: datetime, plates: tuple[str, ...] = ()) -> None:
+        """The vehicle was decided on the kept reads: they are its own and are not kept for anyone else. ``plates``:
+        the plates it is known by besides (a pass decided on its card alone), whose reads are its own too."""
         self._decided.update(read.plate for _, read in self.reads)
+        self._decided.update(plates)
         self.decided_at = now
         self.reads.clear()
         self.card = None

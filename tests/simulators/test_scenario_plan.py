@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from simulators.scenario import conservation_problems
 from simulators.scenario_plan import Lanes, ScenarioError, load_scenario, parse_scenario, plan_day, plate_pool
+from simulators.scenario_report import booth_problems, conservation_problems
 from simulators.traffic import ReadFault, VehicleKind
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "config" / "scenarios"
@@ -39,7 +39,17 @@ def test_every_shipped_scenario_loads_and_runs_a_day_within_ten_minutes(path: Pa
             "whole numbers from 0; it has 2",
         ),
         (lambda d: d["traffic"]["mix"].update(passes=0.1), "unknown passes"),
-        (lambda d: d["traffic"]["mix"].update(free=0.5), "add up to 1.400, not 1"),
+        (lambda d: d["traffic"]["mix"].update(free=0.5), "add up to 1.450, not 1"),
+        (lambda d: d["traffic"].update(special=0), "'special' = 0 registers no special vehicle"),
+        (lambda d: d["traffic"].update(card_rate=-0.1), "[traffic]: 'card_rate' = -0.1 is not a share"),
+        (lambda d: d["traffic"].update(lost_card_rate="often"), "'lost_card_rate' = 'often' is not"),
+        (lambda d: d["booth"].update(cash_drop_hours=0.1), "[booth]: 'cash_drop_hours' = 0.1 must be 0"),
+        (lambda d: d["booth"].update(drops=2), "[booth]: unknown drops (known: cash_drop_hours)"),
+        (lambda d: d["faults"][0].update(loop="exit"), "[[faults]] #1: 'loop' = 'exit' is not one of arming, safety"),
+        (lambda d: d["faults"][1].update(lane="out-9"), "[[faults]] #2: 'lane' = 'out-9' is not a lane"),
+        (lambda d: d["faults"][1].pop("lane"), "[[faults]] #2: 'lane' is missing"),
+        (lambda d: d["faults"][0].update(minutes=0), "[[faults]] #1: 'minutes' = 0 must be above 0"),
+        (lambda d: d["faults"][0].update(kind="power_cut"), "'kind' = 'power_cut' is not one of central_offline"),
         (lambda d: d["scenario"].update(start="2026-03-02T07:00:00"), "has no UTC offset"),
         (lambda d: d["shifts"][1].update(at="06:30"), "#2: 06:30 is not within the scenario (07:00"),
         (lambda d: d["shifts"].append(d["shifts"][1] | {"at": "07:20"}), "#3: the handover at 07:20 is not after"),
@@ -77,6 +87,33 @@ def test_the_plan_follows_the_file_and_its_seed() -> None:
     assert stays[-1] == pytest.approx(35, abs=0.01)  # the longest stays are cut at max_minutes
 
 
+def test_cards_lost_cards_and_special_vehicles_follow_the_file() -> None:
+    data = shipped("residential-hour.toml")
+    data["traffic"].update(arrivals_per_hour=[400], card_rate=0.5, lost_card_rate=0.25)
+    scenario = parse_scenario(data, "x.toml")
+    assert (scenario.special, scenario.cash_drop_hours) == (1, 0.4)
+    assert [(f.kind, f.lane, f.loop) for f in scenario.faults] == [("loop_stuck", "in-2", "arming"),
+                                                                   ("camera_offline", "out-1", "")]  # fmt: skip
+    passes = plate_pool("P", 300)
+    cards = {plate: str(70_000_000 + n) for n, plate in enumerate(passes[:150])}  # half the passes carry a card
+    visits = plan_day(scenario, LANES, passes, ("粤B1234警",), plate_pool("X", 3), ("粤BT0001",), cards)
+    with_card = [v for v in visits if v.kind is VehicleKind.PASS and v.plate in cards]
+    assert 0.35 < sum(bool(v.card) for v in with_card) / len(with_card) < 0.65
+    assert all(v.card == cards[v.plate] for v in visits if v.card)
+    assert not any(v.card for v in visits if v.kind is not VehicleKind.PASS or v.plate not in cards)
+    temporary = [v for v in visits if v.kind is VehicleKind.VISITOR and not v.plate.startswith("粤BX")]
+    assert 0.15 < sum(v.lost_card for v in temporary) / len(temporary) < 0.35
+    assert not any(v.lost_card for v in visits if v.kind is not VehicleKind.VISITOR)
+    special = [v for v in visits if v.kind is VehicleKind.SPECIAL]
+    assert special
+    assert {v.plate for v in special} == {"粤BT0001"}
+    assert all(v.exit_lane == "out-2" for v in special)  # let through by rule: the unattended exit
+    # The rates draw from their own generator: without them the rest of the day is planned as before.
+    plain = parse_scenario(data | {"traffic": data["traffic"] | {"card_rate": 0, "lost_card_rate": 0}}, "x.toml")
+    before = plan_day(plain, LANES, passes, ("粤B1234警",), plate_pool("X", 3), ("粤BT0001",), cards)
+    assert [(v.plate, v.arrive_s) for v in before] == [(v.plate, v.arrive_s) for v in visits]
+
+
 def test_the_run_fails_when_money_or_records_do_not_add_up() -> None:
     fine = {"paid": 2500, "edge_shifts": 2500, "central_shift_reports": 2500, "reconciled": 2500}
     assert conservation_problems(fine, (2, 2), 79, 79, 0, 0) == []
@@ -88,6 +125,19 @@ def test_the_run_fails_when_money_or_records_do_not_add_up() -> None:
     ]
     assert conservation_problems(fine, (2, 2), 79, 80, 1, 0) == [
         "records: edge 79, central 80 (1 duplicated, 0 missing)"
+    ]
+
+
+def test_the_run_fails_when_a_bag_goes_missing_or_an_honest_collector_is_flagged_for_lost_cards() -> None:
+    drops = [{"bag": "demo-20260302-01", "collector": "c01", "amount": 12000}]
+    edge = {"cash_drops": [("demo-20260302-01", 12000)]}
+    rates = [{"collector": "c01", "flagged": {}}, {"collector": "c02", "flagged": {"lost_card": 3.0}}]
+    assert booth_problems(drops, edge, rates, {"c01"}) == []  # c02 is the dishonest one
+    assert booth_problems(drops, edge, rates, {"c01", "c02"}) == [
+        "reconciliation flags honest collector(s) c02 for lost cards"
+    ]
+    assert booth_problems(drops, {"cash_drops": []}, rates[:1], {"c01"}) == [
+        "cash drops: the booth sealed [('demo-20260302-01', 12000)], the shift reports list []"
     ]
 
 

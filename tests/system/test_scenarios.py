@@ -1,7 +1,9 @@
 """``parkgate sim scenario`` as a user runs it: central and the edge as processes on an accelerated clock, the
 simulated lanes, a scenario file's traffic and shifts. The hour runs in ``make test``; the shipped days in
 ``make soak``. Each run must conserve money (paid = the edge's shift takings = central's shift reports = what
-reconciliation computes) and deliver every journal record to central once."""
+reconciliation computes) and deliver every journal record to central once. The hour also plays the newer kinds
+of traffic (special vehicles, access cards, a lost temporary card, cash drops) and two faults (a loop stuck on
+presence, a camera gone silent)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,24 @@ def test_an_hour_of_the_residential_morning(tmp_path: Path) -> None:
     assert vehicles["temporary"]["out"] >= 1
     assert report["traffic"]["entered"] == sum(v["in"] for v in vehicles.values())
     assert any("blacklist" in reason for reason in report["denials"])
+    # The new kinds of traffic: a special vehicle by rule, pass holders at the readers, a lost temporary card,
+    # cash drops in sealed bags (the same bags in the shift reports, checked by the run: problems would say).
+    traffic = report["traffic"]
+    assert vehicles["special"]["in"] >= 1
+    assert traffic["card_reads"] >= 1
+    assert traffic["entries_by_card"] >= 1
+    lost = traffic["lost_cards"]
+    assert lost["charged_by_collectors"] == lost["lost_card_actions"] >= 1
+    assert report["cash_drops"]["count"] >= 1
+    assert report["cash_drops"]["amount"] == sum(b["amount"] for b in report["cash_drops"]["in_shift_reports"])
+    # The faults on the timetable: listed, reported by the collector on duty, journaled; money and records held.
+    assert [(f["kind"], f["lane"]) for f in report["faults"]] == [("loop_stuck", "in-2"), ("camera_offline", "out-1")]
+    assert [(r["lane"], r["device"]) for r in report["fault_reports"]["by_collectors"]] == [
+        ("in-2", "in-2-io"),
+        ("out-1", "out-1-cam"),
+    ]
+    assert report["fault_reports"]["journaled"] == 2
+    assert report["manual_actions"]["fault_report"] == 2
     print(f"one simulated hour in {time.monotonic() - started:.0f} s of wall time")
 
 

@@ -71,6 +71,20 @@ def test_card_identifies_a_pass_when_the_plate_is_unreadable() -> None:
     assert drafts(actions, RecordKind.SESSION)[0].payload["pass_id"] == "pass-粤B3R7K2"
 
 
+def test_a_plate_read_after_a_card_decided_the_pass_is_that_car_not_the_next() -> None:
+    ctx = context(passes=[a_pass(card="70000006")])
+    lane, clock = entry_lane(ctx), Clock()
+    actions = feed(lane, clock, LoopChanged(Loop.ARMING, True), CardPresented("70000006"))
+    (session,) = drafts(actions, RecordKind.SESSION)
+    assert (session.payload["card"], session.payload["plate"]) == ("70000006", None)
+    later = feed(lane, clock, PlateSeen("粤B3R7K2", 0.95), PlateSeen("粤B3R7K2", 0.95), *cross())
+    assert drafts(later, RecordKind.SESSION) == []  # no second decision for the same car
+    assert lane.binder.dropped == 2
+    assert lane.phase is Phase.IDLE
+    again = feed(lane, clock, *arrive("粤AD10086"))  # the next car is decided on its own read
+    assert drafts(again, RecordKind.SESSION)[0].payload["plate"] == "粤AD10086"
+
+
 def test_renewal_reminder_within_seven_days() -> None:
     ctx = context(passes=[a_pass(days_left=5)])
     actions = feed(entry_lane(ctx), Clock(), *arrive("粤B3R7K2"))
