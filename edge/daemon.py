@@ -241,6 +241,8 @@ class EdgeDaemon:
         self._booth_webs: dict[str, web.AppRunner] = {}
         self.outbox: Outbox | None = None
         self._woken_at_seq = 0
+        self.reserve_bytes = int(site.journal.reserve_mb * 1024 * 1024)
+        self._storage_checked = 0.0
         self._central_alerted = False
         self.sync: ListSync | None = None
         self.exit_payments: ExitPayments | None = None
@@ -364,12 +366,35 @@ class EdgeDaemon:
             for runner in self.runners.values():
                 if runner.lane.deadline is not None:  # only a lane waiting out its read window needs the time
                     runner.submit(Tick(), 0.0)
+            self._watch_storage()
             self.metrics.park(self.park)
             self.metrics.lanes_out_of_service.set(sum(r.out_of_service is not None for r in self.runners.values()))
             if self.outbox is not None and self.journal.last_seq != self._woken_at_seq:
                 self._woken_at_seq = self.journal.last_seq  # only new records wake the outbox
                 self.outbox.wake()
             self._watch_central()
+
+    def _watch_storage(self, every_s: float = 0.5) -> None:
+        """Refuse temporary vehicles while the journal's disk has less than the reserve free; take them again once
+        space returns. The change is logged both ways (the lanes alert the booth at each vehicle they refuse)."""
+        if time.monotonic() - self._storage_checked < every_s:
+            return
+        self._storage_checked = time.monotonic()
+        try:
+            free = self.journal.free_bytes()
+        except OSError as err:
+            low: str | None = f"cannot read the free space: {err}"
+        else:
+            mb = 1024 * 1024
+            low = None
+            if free < self.reserve_bytes:
+                low = f"{free / mb:.1f} MB free for the journal, reserve {self.reserve_bytes / mb:.1f} MB"
+        if (low is None) != (self.context.storage_low is None):
+            if low is not None:
+                _LOGGER.error("journal storage low (%s): temporary vehicles are refused", low)
+            else:
+                _LOGGER.warning("journal storage back above the reserve: temporary vehicles are taken again")
+        self.context.storage_low = low
 
     def _watch_central(self) -> None:
         """Alert the booth once an outage of central lasts the site's ``unreachable_alert_minutes``."""

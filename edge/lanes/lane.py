@@ -18,13 +18,24 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from edge.lanes.actions import Alert, CloseBarrier, Commit, Draft, LaneAction, OpenBarrier, Passed, TakeSnapshot
+from edge.lanes.actions import (
+    Alert,
+    CloseBarrier,
+    Commit,
+    Display,
+    Draft,
+    LaneAction,
+    OpenBarrier,
+    Passed,
+    TakeSnapshot,
+)
 from edge.lanes.directory import Directory
 from edge.lanes.events import (
     BarrierCommandFailed,
     BarrierPosition,
     BarrierReport,
     CardPresented,
+    JournalFailed,
     LaneEvent,
     Loop,
     LoopChanged,
@@ -107,6 +118,9 @@ class LaneContext:
     park: ParkState
     lists: DirectoryHolder
     extra: dict[str, Any] = field(default_factory=dict)
+    # Why the journal's disk is short of space (None: it is not): temporary vehicles are refused while passes,
+    # free vehicles and exits still use the reserve (the daemon watches the free space).
+    storage_low: str | None = None
 
 
 class Lane:
@@ -172,6 +186,8 @@ class Lane:
             return self._on_barrier(event, now)
         if isinstance(event, BarrierCommandFailed):
             return self._on_barrier_failed(event, now)
+        if isinstance(event, JournalFailed):
+            return self._on_journal_failed(event, now)
         if isinstance(event, Tick):
             return self._on_tick(now)
         if isinstance(event, ManualOpen):
@@ -316,6 +332,28 @@ class Lane:
         if self.phase is Phase.IDLE:
             self.binder.vehicle_left(now)
         return [*actions, alert]
+
+    def _on_journal_failed(self, event: JournalFailed, now: datetime) -> list[LaneAction]:
+        """The last urgent commit was not stored. If it was an opening's, the barrier was never commanded: the
+        session opened (or closed) for it is taken back in memory only (there is nothing on disk to void), and the
+        vehicle is held, with a message on the display and an alert at the booth. The next vehicle tries again."""
+        passage = self.passage
+        if self.phase is Phase.PASSING and passage is not None and not passage.safety_entries:
+            self.barrier.expect_open = False
+            self._undo_opening(passage, now)  # its records would fail as well, and there is nothing to undo on disk
+            self.passage = None
+            self._after_refused_commit(now)
+        return [
+            Display(("系统存储故障", "暂停通行 请联系岗亭")),
+            Alert("journal", f"{self.id}: the journal cannot store records, vehicle held: {event.detail}"),
+        ]
+
+    def _after_refused_commit(self, now: datetime) -> None:
+        """The phase of a lane whose opening could not be stored (an exit lane waits on with the fee due)."""
+        self._reset()
+        self.phase = Phase.DENIED if self.arming else Phase.IDLE
+        if self.phase is Phase.IDLE:
+            self.binder.vehicle_left(now)
 
     def _check_barrier_at_start(self, now: datetime) -> list[LaneAction]:
         """The barrier was found open at start: journal it and close it (at once if the safety loop is clear)."""

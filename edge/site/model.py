@@ -166,6 +166,9 @@ class TariffRef(Strict):
 
 class Journal(Strict):
     path: str = Field(min_length=1)
+    # Below this much free space on the journal's disk, temporary vehicles are refused (with a message on the
+    # display) so that the space left keeps recording passes, free vehicles, exits and payments.
+    reserve_mb: float = Field(default=64.0, ge=0, le=1_000_000)
 
 
 class Central(Strict):

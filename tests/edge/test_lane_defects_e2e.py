@@ -23,6 +23,7 @@ from tests.edge.kit import a_pass
 from tests.edge.test_abnormal_e2e import SerialLane, payloads
 from tests.edge.test_daemon import SimLane, free_port, online, until
 from tests.edge.test_decisions_e2e import lanes, site_for
+from tests.soak_summary import Row, record
 
 __all__ = ["lanes"]  # the fixture
 
@@ -158,7 +159,7 @@ async def test_shutdown_does_not_wait_the_whole_drain_for_a_lane_whose_devices_a
     entry, _ = lanes
     cameras = free_port()
     daemon = site_for(tmp_path, lanes, cameras)
-    daemon.drain_timeout_s = 120.0
+    daemon.drain_timeout_s = 60.0
     await daemon.start()
     stopped = False
     try:
@@ -168,9 +169,13 @@ async def test_shutdown_does_not_wait_the_whole_drain_for_a_lane_whose_devices_a
         entry.link.unplug()  # the lane's I/O module is gone
         await until(lambda: daemon.lanes["in-1"].safety_faulted, within=10, what="the lane sees its loops unknown")
         began = time.monotonic()
-        await asyncio.wait_for(daemon.stop(), timeout=60)
+        await asyncio.wait_for(daemon.stop(), timeout=50)
         stopped = True
-        assert time.monotonic() - began < 30  # far below the 120 s drain: it did not wait for the lost lane
+        took = time.monotonic() - began
+        # Far below the 60 s drain (a loaded machine gets a wide margin): it did not wait for the lost lane.
+        assert took < 20
     finally:
         if not stopped:
             await daemon.stop()
+    record(Row(target="shutdown with a lane whose devices are gone", faults=1, transactions=1,
+               detail=f"stopped in {took:.1f} s against a 60 s drain timeout"))  # fmt: skip
