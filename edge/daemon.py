@@ -49,7 +49,9 @@ from edge.store.tariff_versions import tariff_version_drafts
 from edge.unattended.exit_payments import ExitPayments
 from edge.unattended.kiosk import PayStations
 from edge.unattended.remote_vend import RemoteVends
-from parking.clock import physical
+from parking.clock import SteadyClock, configured, physical
+from parking.ids import new_id
+from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -186,7 +188,7 @@ class EdgeDaemon:
         *,
         port_factory: PortFactory | None = None,
         fees: FeeQuoter | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] | None = None,
         metrics_listen: str | None = None,
         tick_s: float = 0.1,
         drain_timeout_s: float = 120.0,
@@ -196,7 +198,9 @@ class EdgeDaemon:
     ) -> None:
         self.site = site
         self.site_file = site_file
-        self.clock = clock
+        # Real time without the wall clock's jumps (parking.clock.SteadyClock); a simulated run's clock as it is.
+        self.clock: Callable[[], datetime] = clock or (SteadyClock() if configured() is None else utc_now)
+        clock = self.clock
         self.tick_s = tick_s
         self.drain_timeout_s = drain_timeout_s
         self.metrics_listen = metrics_listen
@@ -367,6 +371,7 @@ class EdgeDaemon:
                 if runner.lane.deadline is not None:  # only a lane waiting out its read window needs the time
                     runner.submit(Tick(), 0.0)
             self._watch_storage()
+            self._watch_clock()
             self.metrics.park(self.park)
             self.metrics.lanes_out_of_service.set(sum(r.out_of_service is not None for r in self.runners.values()))
             if self.outbox is not None and self.journal.last_seq != self._woken_at_seq:
@@ -395,6 +400,21 @@ class EdgeDaemon:
             else:
                 _LOGGER.warning("journal storage back above the reserve: temporary vehicles are taken again")
         self.context.storage_low = low
+
+    def _watch_clock(self) -> None:
+        """A step of the wall clock (the steady clock does not follow it): logged, journaled, told to the booth."""
+        if not isinstance(self.clock, SteadyClock):
+            return
+        self.clock()  # the steady clock notices a step when it is read
+        for step in self.clock.take_steps():
+            _LOGGER.error("the wall clock stepped %+.0f s (it reads %s); the edge keeps its own time, durations stay "
+                          "real; a restart adopts the new time", step.offset_s, step.wall.isoformat())  # fmt: skip
+            payload = {"event": "clock_step", "offset_s": round(step.offset_s, 3), "wall": step.wall.isoformat(),
+                       "edge_time": step.at.isoformat(), "evidence": None}  # fmt: skip
+            draft = Draft(new_id(int(step.at.timestamp() * 1000)), RecordKind.ABNORMAL_EVENT, None, step.at, payload)
+            self.writer.defer([draft])
+            for desk in self.desks.values():
+                desk.clock_stepped(step.offset_s, step.wall)
 
     def _watch_central(self) -> None:
         """Alert the booth once an outage of central lasts the site's ``unreachable_alert_minutes``."""
