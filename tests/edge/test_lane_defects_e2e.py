@@ -75,8 +75,13 @@ async def test_a_repeated_push_of_a_pass_holders_read_does_not_admit_the_visitor
         await until(lambda: entry.model.passed == 2, within=10, what="the visitor through the entry")
         rows = daemon.journal.rows("SELECT kind, plate, pass_id FROM sessions ORDER BY entry_at")
         assert rows == [("pass", "粤B3R7K2", "pass-1"), ("temporary", "沪A22222", None)]
+        dropped = daemon.lanes["in-1"].binder.dropped
     finally:
         await daemon.stop()
+    plates = [plate for _, plate, _ in rows]
+    record(Row(target="HTTP camera pushing duplicate and late reads", faults=3, transactions=2,
+               duplicated=len(plates) - len(set(plates)), lost=2 - len(rows),
+               detail=f"{dropped} repeated or late reads dropped, no double entry"))  # fmt: skip
 
 
 async def test_a_barrier_left_open_by_a_crash_is_closed_at_start_and_journaled(
