@@ -66,6 +66,7 @@ def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
         read_window=physical(timedelta(milliseconds=lane.read_window_ms)), min_confidence=lane.plate_confidence_min,
         repeat_window=physical(timedelta(milliseconds=lane.repeat_window_ms)),
         back_out_settle=physical(timedelta(milliseconds=lane.back_out_settle_ms)),
+        loop_stuck=physical(timedelta(seconds=lane.loop_stuck_s)),
         barrier_check=physical(timedelta(seconds=1)),
         free_vehicles=lane.free_vehicles, anti_passback=lane.anti_passback, ticketless=lane.ticketless,
         has_dispenser="dispenser" in lane_devices(site, index), tariff=lane.tariff,

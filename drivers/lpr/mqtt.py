@@ -140,7 +140,7 @@ class MqttPlateSubscriber:
         cfg = self.config
         # one id for every connection of this subscriber: the broker resumes its session on each reconnection
         identifier = cfg.client_id or f"parkgate-{cfg.name}-{uuid.uuid4().hex[:8]}"
-        session = Properties(PacketTypes.CONNECT)
+        session = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         session.SessionExpiryInterval = cfg.session_expiry_s
         while True:
             inboxes: list[asyncio.Queue[aiomqtt.Message]] = []
