@@ -15,6 +15,7 @@ import pytest
 
 from edge.lanes.actions import Alert, Commit, Draft, LaneAction
 from edge.lanes.events import Loop, LoopChanged, PlateSeen, TakePayment
+from edge.lanes.exit import ExitLane
 from edge.lanes.park import ParkState
 from edge.runner import LaneRunner
 from edge.store.journal import Journal, JournalError
@@ -223,6 +224,44 @@ async def test_runner_opens_only_after_the_commit_holds_the_vehicle_when_the_jou
         assert failing(runner) is None
         assert journal.count("sessions") == 2
         assert journal.verify_chain().ok
+    finally:
+        await asyncio.to_thread(writer.stop)
+
+
+async def test_an_exit_whose_payment_cannot_be_stored_keeps_the_vehicle_waiting_with_its_fee(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, "lakeview", busy_timeout_s=0.2)
+    writer = JournalWriter(journal)
+    port, observer = RecordingPort(), Observer()
+    ctx, clock = context(), Clock()
+    entry = LaneRunner(entry_lane(ctx), writer, port, observer, clock=lambda: clock.now)
+    out = LaneRunner(exit_lane(ctx), writer, port, observer, clock=lambda: clock.now)
+    try:
+        for event in (*arrive("粤B12345"), *cross()):
+            await entry.feed(event)
+        clock.advance(2 * 3600)
+        for event in arrive("粤B12345"):
+            await out.feed(event)
+        lane = out.lane
+        assert isinstance(lane, ExitLane)
+        assert lane.due is not None
+        due = lane.due.quote.total
+        port.calls.clear()
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        actions = await out.feed(TakePayment(operator="c-7", reason="cash", amount=due))
+        blocker.execute("ROLLBACK")
+        assert "open" not in port.calls
+        assert not any(isinstance(a, Commit) for a in actions)  # the booth withdraws the payment it took
+        assert lane.phase.value == "waiting"
+        assert lane.due is not None
+        assert lane.due.quote.total == due
+        assert len(ctx.park.sessions) == 1  # still inside, as the journal says
+        assert journal.count("sessions", "status = 'open'") == 1
+        await out.feed(TakePayment(operator="c-7", reason="cash", amount=due))  # stored this time
+        assert "open" in port.calls
+        assert journal.count("sessions", "status = 'closed'") == 1
+        assert journal.count("transactions") == 1
     finally:
         await asyncio.to_thread(writer.stop)
 
