@@ -168,3 +168,25 @@ async def test_mosquitto_restarted_every_second_loses_and_duplicates_no_read(bro
 @pytest.mark.soak
 async def test_soak_mosquitto_restarted_every_few_seconds_for_a_thousand_reads(broker: PrivateBroker) -> None:
     await run_restarts(broker, count=1000, restart_every_s=2.5, publish_every_s=0.05)
+
+
+async def test_a_read_delivered_twice_reaches_the_lane_once(broker: PrivateBroker) -> None:
+    config = MqttCameraConfig("mqtt-dups", "cams/+/lpr", "127.0.0.1", broker.port, camera_topic_level=1)
+    taken = datetime.now(UTC)
+    first = encode_milesight(plate="粤B12345", confidence=0.95, direction="Approach", at=taken, device="cam-1")
+    later = encode_milesight(plate="粤B12345", confidence=0.95, direction="Approach", at=taken + timedelta(seconds=30),
+                             device="cam-1")  # fmt: skip
+    async with MqttPlateSubscriber(config) as subscriber:
+        deadline = time.monotonic() + 10
+        while subscriber.health.health is not Health.ONLINE:
+            assert time.monotonic() < deadline, "subscriber not online"
+            await asyncio.sleep(0.02)
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            for body in (first, first, later):  # the camera resends the first read (no acknowledgement came)
+                await client.publish("cams/in-1/lpr", body, qos=1)
+        reads = [await asyncio.wait_for(subscriber.events.get(), 5) for _ in range(2)]
+        await asyncio.sleep(0.3)
+        assert subscriber.events.empty()
+    second = taken.replace(microsecond=0)  # the camera's time, to the second (its milliseconds are kept apart)
+    assert [r.at for r in reads] == [second, second + timedelta(seconds=30)]
+    assert subscriber.duplicates == 1
