@@ -447,7 +447,10 @@ class EdgeDaemon:
 
         async def health(request: web.Request) -> web.Response:
             out = {lane: r.out_of_service for lane, r in self.runners.items() if r.out_of_service}
-            return web.json_response({"ok": not out, "lanes_out_of_service": out}, status=503 if out else 200)
+            failing = {lane: r.journal_failing for lane, r in self.runners.items() if r.journal_failing}
+            bad = bool(out or failing)
+            return web.json_response({"ok": not bad, "lanes_out_of_service": out, "journal_failing": failing,
+                                      "storage_low": self.context.storage_low}, status=503 if bad else 200)  # fmt: skip
 
         app = web.Application()
         app.router.add_get("/metrics", metrics)

@@ -220,7 +220,8 @@ class Lane:
         return self.phase in (Phase.IDLE, Phase.COLLECTING)
 
     def _presence(self, event: LoopChanged, now: datetime) -> None:
-        if event.occupied or event.faulted:
+        """When each loop began to show presence (a loop fault is told apart, as ``loop_fault``)."""
+        if event.occupied and not event.faulted:
             self.presence_since.setdefault(event.loop, now)
         else:
             self.presence_since.pop(event.loop, None)

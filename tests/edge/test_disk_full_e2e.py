@@ -20,6 +20,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from edge.daemon import EdgeDaemon
@@ -153,6 +154,10 @@ async def test_a_full_disk_under_the_journal_refuses_with_a_message_keeps_every_
         assert daemon.desk is not None
         assert any(a["kind"] == "journal" for a in daemon.desk.lane_alerts)
         assert daemon.park.by_pass("pass-2") is None  # taken back: it is not inside
+        async with httpx.AsyncClient() as client:
+            health = await client.get(f"http://127.0.0.1:{daemon.metrics_port}/healthz")
+        assert health.status_code == 503
+        assert set(health.json()["journal_failing"]) == {"in-1"}
         await leave_unserved(daemon, entry)
 
         # 3. Space returns: visitors and the held pass holder are taken again, without a restart.

@@ -49,6 +49,7 @@ async def replug_cycles(
     cameras = free_port()
     site_file = serial_site(tmp_path, entry, out.port, cameras)
     text = site_file.read_text().replace('camera = "in-cam" }', 'camera = "in-cam", display = "in-led" }', 1)
+    text = text.replace("capacity = { small = 10 }", "capacity = { small = 100 }")  # room for the soak's vehicles
     text += (f'\n[devices.in-led]\nkind = "display"\ndriver = "serial_text"\n'
              f'connection = {{ type = "serial", port = "{led.host_port}" }}\n')  # fmt: skip
     site_file.write_text(text)
@@ -84,7 +85,8 @@ async def replug_cycles(
     finally:
         await daemon.stop()
     assert sessions == plates
-    assert {(device, cleared) for device, cleared in faults} == {("in-io", True), ("in-led", True)}
+    ours = {(device, bool(cleared)) for device, cleared in faults if device in ("in-io", "in-led")}
+    assert ours == {("in-io", True), ("in-led", True)}  # (a camera left silent this long has a fault of its own)
     assert len([f for f in faults if f[0] == "in-io"]) == cycles
     record(Row(target="serial I/O module and display unplugged and replugged", faults=2 * cycles,
                transactions=cycles, lost=len(plates) - len(sessions),
