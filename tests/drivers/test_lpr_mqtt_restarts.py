@@ -166,6 +166,7 @@ async def test_mosquitto_restarted_every_second_loses_and_duplicates_no_read(bro
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)
 async def test_soak_mosquitto_restarted_every_few_seconds_for_a_thousand_reads(broker: PrivateBroker) -> None:
     await run_restarts(broker, count=1000, restart_every_s=2.5, publish_every_s=0.05)
 

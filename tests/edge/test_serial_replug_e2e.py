@@ -101,6 +101,7 @@ async def test_unplugged_serial_devices_go_offline_and_come_back_without_a_resta
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)
 async def test_soak_serial_devices_unplugged_and_replugged_twenty_times(
     tmp_path: Path, lanes: tuple[SerialLane, SimLane], display_link: tuple[DisplaySimulator, PtyLink]
 ) -> None:
