@@ -7,6 +7,7 @@ import getpass
 import os
 import sys
 from datetime import date
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -18,6 +19,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--port", type=int, default=8400)
     run.add_argument("--workers", type=int, default=1, help="worker processes (each reads PARKGATE_* itself)")
     run.add_argument("--no-migrate", action="store_true", help="serve without migrating first")
+    run.add_argument("--tls-cert", default=None, help="serve HTTPS with this PEM certificate (PARKGATE_TLS_CERT_FILE)")
+    run.add_argument("--tls-key", default=None, help="the certificate's PEM private key (PARKGATE_TLS_KEY_FILE)")
+    run.add_argument("--tls-client-ca", default=None,
+                     help="require client certificates signed by this CA (PARKGATE_TLS_CLIENT_CA_FILE)")  # fmt: skip
     run.set_defaults(handler=run_server)
 
     migrate = actions.add_parser("migrate", help="bring the database to the latest schema")
@@ -38,6 +43,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     purge = actions.add_parser("purge-tombstones", help="forget list deletions older than PARKGATE_TOMBSTONE_DAYS")
     purge.set_defaults(handler=run_purge)
+
+    retention = actions.add_parser(
+        "purge", help="purge plates, cards and pictures older than PARKGATE_RETENTION_* (audited; run daily)"
+    )
+    retention.add_argument("--by", default=None, help="who runs it, for the audit log (default: the login name)")
+    retention.set_defaults(handler=run_retention_purge)
+
+    chain = actions.add_parser("verify-chain", help="walk an edge's stored hash chain (purged records by their link)")
+    chain.add_argument("edge_id")
+    chain.set_defaults(handler=run_verify_chain)
 
     expire = actions.add_parser("expire-passes", help="mark passes past their validity as expired (run daily)")
     expire.set_defaults(handler=run_expire)
@@ -84,19 +99,92 @@ def run_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
+def server_tls(args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's TLS options from the flags or the settings, every file checked; ``{}`` for plain HTTP. Raises
+    :class:`parking.tls.TlsSettingError` naming the flag and the setting of a file that is missing or not PEM."""
+    from pathlib import Path
+
+    from central.core.config import Settings
+    from parking.tls import ServerTls, TlsSettingError
+
+    settings = Settings()
+    cert = args.tls_cert or settings.tls_cert_file
+    key = args.tls_key or settings.tls_key_file
+    client_ca = args.tls_client_ca or settings.tls_client_ca_file
+    names = ("--tls-cert / PARKGATE_TLS_CERT_FILE", "--tls-key / PARKGATE_TLS_KEY_FILE",
+             "--tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE")  # fmt: skip
+    if cert is None and key is None:
+        if client_ca is not None:
+            raise TlsSettingError(names[2], "client certificates need TLS: give the server's certificate and key too")
+        return {}
+    if cert is None or key is None:
+        raise TlsSettingError(names[0] if cert is None else names[1], "TLS needs both the certificate and its key")
+    tls = ServerTls(Path(cert), Path(key), Path(client_ca) if client_ca else None, names)
+    return tls.uvicorn_options()
+
+
 def run_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from central.main import create_app
+    from parking.tls import TlsSettingError
 
+    try:
+        tls = server_tls(args)
+    except TlsSettingError as err:
+        print(f"parkgate: error: {err}", file=sys.stderr)
+        return 2
     if not args.no_migrate:
         run_migrate(args)
     if args.workers > 1:
         uvicorn.run("central.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
-                    log_config=None)  # fmt: skip
+                    log_config=None, **tls)  # fmt: skip
     else:
-        uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None)
+        uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, **tls)
     return 0
+
+
+def run_retention_purge(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.privacy import purge
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    by = args.by or getpass.getuser()
+    with make_session_factory(engine)() as session:
+        report = purge(session, settings.retention, now=datetime.now(UTC), user=None,
+                       images_dir=Path(settings.edge_images_dir), by=by)  # fmt: skip
+    engine.dispose()
+    print(
+        f"purge (audit {report.audit_id}) by {by}: {report.records} records lost {report.fields} personal fields, "
+        f"{report.quotes} quotes and orders their plate, {report.files} pictures deleted ({report.bytes} bytes)"
+    )
+    return 0
+
+
+def run_verify_chain(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from central.core.config import Settings
+    from central.core.db import make_engine, make_session_factory
+    from central.privacy import verify_stored_chain
+
+    settings = Settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    with make_session_factory(engine)() as session:
+        chain = verify_stored_chain(session, args.edge_id, retention=settings.retention, now=datetime.now(UTC))
+    engine.dispose()
+    if chain.ok:
+        print(f"edge {args.edge_id}: chain OK, {chain.checked} records ({chain.purged} purged: linked, not recomputed)")
+        return 0
+    for seq, problem in chain.problems[:50]:
+        print(f"edge {args.edge_id}: seq {seq}: {problem}")
+    print(f"edge {args.edge_id}: chain BROKEN in {len(chain.problems)} places ({chain.checked} records checked)")
+    return 1
 
 
 def run_create_user(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from central.api.routes import (
     passes,
     payments,
     plans,
+    plates,
     reconciliation,
     registry,
     reminders,
@@ -81,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.payment_providers = configured_providers(settings)
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
-                   journal, audit, reconciliation, bags, edge_images,
+                   journal, audit, reconciliation, bags, edge_images, plates,
                    billing, billing_drawer, billing_debit, billing_reports, payments, remote_vends):  # fmt: skip
         _document_roles(module.router)
         app.include_router(module.router)

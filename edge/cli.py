@@ -27,6 +27,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.add_argument("--config", required=True, type=Path, metavar="SITE.toml")
     verify.set_defaults(handler=verify_journal)
 
+    purge = actions.add_parser("purge", help="purge personal data older than the site's [retention] (journaled)")
+    purge.add_argument("--config", required=True, type=Path, metavar="SITE.toml")
+    purge.add_argument("--by", default=None, help="who runs it, for the journal (default: the login name)")
+    purge.add_argument("--json", action="store_true", help="the report as JSON for scripts")
+    purge.set_defaults(handler=purge_journal)
+
+    export = actions.add_parser("export-plate", help="one plate's records for a data-subject request (journaled)")
+    export.add_argument("plate")
+    export.add_argument("--config", required=True, type=Path, metavar="SITE.toml")
+    export.add_argument("--reason", required=True, help="why: the request it answers (kept in the journal)")
+    export.add_argument("--by", default=None, help="who asked for it (default: the login name)")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--output", type=Path, default=None, help="write here instead of standard output")
+    export.set_defaults(handler=export_plate_records)
+
     status = actions.add_parser("status", help="open sessions, occupancy, outbox backlog, lists version")
     status.add_argument("--config", required=True, type=Path, metavar="SITE.toml")
     status.set_defaults(handler=show_status)
@@ -99,12 +114,87 @@ def verify_journal(args: argparse.Namespace) -> int:
     site = _load(args.config)
     assert isinstance(site, SiteConfig)
     journal = Journal(_journal_path(args.config, site.journal.path), site.car_park.id)
-    check = journal.verify_chain()
+    from datetime import UTC, datetime
+
+    check = journal.verify_chain(site.retention.rule(), datetime.now(UTC))
     if check.ok:
-        print(f"journal OK: {check.checked} records chained")
+        purged = f" ({check.purged} purged by the retention: linked, content not recomputed)" if check.purged else ""
+        print(f"journal OK: {check.checked} records chained{purged}")
         return 0
     print(f"journal BROKEN at seq {check.first_bad_seq}: {check.detail} ({check.checked} records good before it)")
     return 1
+
+
+def _who(given: str | None) -> str:
+    import getpass
+
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def purge_journal(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from edge.site import SiteConfig
+    from edge.store.journal import Journal
+    from edge.store.retention import purge
+
+    site = _load(args.config)
+    assert isinstance(site, SiteConfig)
+    path = _journal_path(args.config, site.journal.path)
+    journal = Journal(path, site.car_park.id)
+    try:
+        report = purge(journal, site.retention.rule(), by=_who(args.by), now=datetime.now(UTC),
+                       require_sent=site.central is not None, image_dir=path.parent / "images",
+                       zone=ZoneInfo(site.car_park.timezone))  # fmt: skip
+    finally:
+        journal.close()
+    if args.json:
+        print(json.dumps(report.summary(), ensure_ascii=False))
+        return 0
+    print(
+        f"purge {report.purge_id} by {report.by}: {report.records} records lost {report.fields} personal fields "
+        f"(pictures before {report.images_before:%Y-%m-%d %H:%M}Z, plates and cards before "
+        f"{report.events_before:%Y-%m-%d %H:%M}Z); {report.files} pictures deleted ({report.bytes} bytes)"
+    )
+    if report.kept_unsent or report.kept_open:
+        print(
+            f"kept whole: {report.kept_unsent} records central has not acknowledged, {report.kept_open} of "
+            "sessions still open"
+        )
+    return 0
+
+
+def export_plate_records(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from edge.site import SiteConfig
+    from edge.store.journal import Journal
+    from edge.store.retention import export_plate
+    from parking.cli import UsageError
+
+    site = _load(args.config)
+    assert isinstance(site, SiteConfig)
+    journal = Journal(_journal_path(args.config, site.journal.path), site.car_park.id)
+    try:
+        export = export_plate(journal, args.plate, by=_who(args.by), reason=args.reason, now=datetime.now(UTC))
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    finally:
+        journal.close()
+    text = export.as_json() if args.format == "json" else export.as_csv()
+    if args.output is not None:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"{len(export.records)} records of {export.plate} written to {args.output}")
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
 
 
 def show_status(args: argparse.Namespace) -> int:

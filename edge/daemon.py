@@ -40,10 +40,11 @@ from edge.lanes.lane import DirectoryHolder, Lane, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
 from edge.lanes.payments import PaymentRefusedError, Prepayment, prepay, quote_session
 from edge.runner import LanePort, LaneRunner, utc_now
-from edge.site import Central, Direction, LaneMode, SiteConfig, lane_devices, tariff_path
+from edge.site import Central, Direction, LaneMode, SiteConfig, central_tls, lane_devices, tariff_path
 from edge.store.evidence_upload import EvidenceUploader
 from edge.store.journal import Journal
 from edge.store.lists import ListStore, lists_path
+from edge.store.retention import purge
 from edge.store.sync import CentralLink, ListSync, Outbox
 from edge.store.tariff_versions import tariff_version_drafts
 from edge.unattended.exit_payments import ExitPayments
@@ -323,6 +324,8 @@ class EdgeDaemon:
             await site_devices.start()
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
         self._tasks.append(asyncio.create_task(self._checkpoints(), name="journal-checkpoints"))
+        if self.site.retention.enabled:
+            self._tasks.append(asyncio.create_task(self._retention(), name="retention-purge"))
         if self.site.central is not None:
             self._talk_to_central(self.site.central)
             if any(lane.direction is not Direction.ENTRY and lane.mode is not LaneMode.ATTENDED
@@ -339,7 +342,8 @@ class EdgeDaemon:
 
     def _talk_to_central(self, central: Central) -> None:
         """The outbox and the list sync, each in its own task over one client."""
-        link = CentralLink(central.url, central.edge_id, central.resolve_token())
+        link = CentralLink(central.url, central.edge_id, central.resolve_token(),
+                           tls=central_tls(central, self.site_file.parent))  # fmt: skip
         client = self._client = link.client()
         images = EvidenceUploader(self.journal, client, self.journal.path.parent / "images")
         self.outbox = Outbox(self.journal, client, link.edge_id, on_backlog=self.metrics.outbox_backlog.set,
@@ -438,6 +442,21 @@ class EdgeDaemon:
                 await asyncio.to_thread(self.journal.checkpoint)
             except Exception:
                 _LOGGER.warning("journal checkpoint failed", exc_info=True)
+
+    async def _retention(self, first_after_s: float = 60.0) -> None:
+        """The retention purge: a minute after start (not in the rush of a restart), then every ``every_hours``."""
+        config = self.site.retention
+        await asyncio.sleep(first_after_s)
+        while True:
+            try:
+                await asyncio.to_thread(
+                    purge, self.journal, config.rule(), by="edge daemon (retention)", now=self.clock(),
+                    require_sent=self.site.central is not None, image_dir=self.journal.path.parent / "images",
+                    zone=ZoneInfo(self.site.car_park.timezone),
+                )  # fmt: skip
+            except Exception:
+                _LOGGER.warning("retention purge failed; retried in %s hours", config.every_hours, exc_info=True)
+            await asyncio.sleep(config.every_hours * 3600)
 
     async def _serve_metrics(self, listen: str) -> None:
         host, _, port = listen.rpartition(":")

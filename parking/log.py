@@ -4,10 +4,38 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# httpcore's DEBUG trace prints the raw headers of every request and response: credentials must not reach a log.
+HTTP_TRACE_LOGGERS = ("httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy", "httpcore.socks")
+_SECRET_HEADER = re.compile(
+    r"(\(b'(?:authorization|proxy-authorization|cookie|set-cookie|x-api-key|x-auth-token)', b)(['\"])(?:(?!\2).)*\2",
+    re.IGNORECASE,
+)
+
+
+class SecretHeaderFilter(logging.Filter):
+    """Replaces the values of credential headers (``Authorization``, ``Cookie``, ``Set-Cookie``...) in httpcore's
+    trace lines with ``<redacted>``; the line itself stays (it is what one debugs a connection with)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _SECRET_HEADER.sub(r"\1'<redacted>'", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_http_trace() -> None:
+    """Put :class:`SecretHeaderFilter` on httpcore's loggers (once); done when this module is imported."""
+    for name in HTTP_TRACE_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, SecretHeaderFilter) for f in logger.filters):
+            logger.addFilter(SecretHeaderFilter())
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,3 +85,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = False) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    redact_http_trace()
+
+
+redact_http_trace()

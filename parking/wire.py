@@ -263,6 +263,7 @@ class RecordKind(StrEnum):
     TARIFF_VERSION = "tariff_version"  # the text of a tariff version, sent once before the first fee it computes
     SECURITY_ALERT = "security_alert"  # e.g. a source spraying PINs at a booth console: for the office to see
     DEVICE_FAULT = "device_fault"  # a device went offline or faulted ("started"), and was back ("cleared")
+    PRIVACY = "privacy"  # a retention purge ("purge", "purged") or a data-subject export ("exported"): the audit
 
 
 class JournalRecord(WireModel):

@@ -67,10 +67,14 @@ def free_tcp_port() -> int:
 
 
 @contextmanager
-def serving(app: Any, port: int | None = None) -> Iterator[str]:
-    """``app`` served by uvicorn in a thread on 127.0.0.1 (``port``, or a free one) until the block ends: its URL."""
+def serving(app: Any, port: int | None = None, **options: Any) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread on 127.0.0.1 (``port``, or a free one) until the block ends: its URL.
+
+    ``options`` go to ``uvicorn.Config`` as they are: the TLS options ``parkgate central run`` gives it
+    (``ssl_certfile``... make the URL ``https://``), or ``log_config=None`` to log as ``central run`` does."""
     port = free_tcp_port() if port is None else port
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    options.setdefault("log_level", "warning")
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **options))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -78,7 +82,7 @@ def serving(app: Any, port: int | None = None) -> Iterator[str]:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"{'https' if options.get('ssl_certfile') else 'http'}://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -12,6 +12,8 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from parking.privacy import Retention
+
 DEFAULT_DATABASE_URL = "sqlite:///parkgate-central.db"
 
 
@@ -79,10 +81,29 @@ class Settings(BaseSettings):
     edge_images_dir: str = Field(
         default="parkgate-edge-images", description="where the edges' evidence images are kept (one folder per edge)"
     )
-    edge_image_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000, description="largest image taken")
-    bootstrap_admin_password: str | None = Field(
-        default=None, description="creates user 'admin' with this password at start-up when no user exists"
+    retention_images_days: int = Field(
+        default=30, ge=1, le=3650, description="evidence pictures and picture references kept this many days"
     )
+    retention_events_days: int = Field(
+        default=365, ge=1, le=3650, description="plates and card numbers in the edges' records kept this many days"
+    )
+    edge_image_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000, description="largest image taken")
+    # TLS for `parkgate central run` (the flags --tls-cert, --tls-key, --tls-client-ca override these).
+    tls_cert_file: str | None = Field(default=None, description="PEM certificate (chain) central serves HTTPS with")
+    tls_key_file: str | None = Field(default=None, description="PEM private key of that certificate (unencrypted)")
+    tls_client_ca_file: str | None = Field(
+        default=None, description="PEM CA: when set, every client (edge) must present a certificate it signed"
+    )
+    bootstrap_admin_password: str | None = Field(
+        default=None, repr=False, description="creates user 'admin' with this password at start-up when no user exists"
+    )
+
+    @model_validator(mode="after")
+    def pictures_go_first(self) -> Self:
+        if self.retention_images_days > self.retention_events_days:
+            raise ValueError("PARKGATE_RETENTION_IMAGES_DAYS must not exceed PARKGATE_RETENTION_EVENTS_DAYS: a picture "
+                             "shows the plate the records no longer hold")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def refuse_unsafe_defaults(self) -> Self:
@@ -96,6 +117,11 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def retention(self) -> Retention:
+        """How long personal data stays in the edges' records and pictures (``parkgate central purge``)."""
+        return Retention(images_days=self.retention_images_days, events_days=self.retention_events_days)
 
     @property
     def sqlalchemy_url(self) -> str:

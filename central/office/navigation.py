@@ -41,9 +41,16 @@ _SHIFTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
 _BOOKS = frozenset({Role.ADMIN, Role.OFFICE, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})  # billing's BookReaders
 _REFUNDS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
 _APPROVERS = frozenset({Role.ADMIN, Role.SUPERVISOR})
+_SIGNERS = frozenset({Role.SUPERVISOR})  # a shift's sign-off: separation of duties keeps the admin out
 _BAGS = frozenset({Role.ADMIN, Role.CASHIER, Role.SUPERVISOR, Role.AUDITOR})
 _REPORTS = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AUDITOR, Role.OFFICE})
 _REVENUE = _REPORTS | {Role.CASHIER}
+
+
+def _action(key: str, path: str, label: str, roles: frozenset[Role], section: str) -> OfficePage:
+    """An action's page: its route checks these roles, and it has no link of its own (its form sits on a page)."""
+    return OfficePage(key, path, label, roles, section, in_navigation=False)
+
 
 FRONT_DESK, CASHIER, SUPERVISION, FINANCE, ADMINISTRATION, REPORTS = (
     N_("Front desk"), N_("Cashier"), N_("Supervision"), N_("Finance office"), N_("Administration"), N_("Reports"),
@@ -54,7 +61,7 @@ PAGES: dict[str, OfficePage] = {
     for page in (
         OfficePage("desk", "/office/desk", N_("Find a holder"), _FRONT, FRONT_DESK),
         OfficePage("holder_new", "/office/holders/new", N_("Register a holder"), _FRONT, FRONT_DESK),
-        OfficePage("holder", "/office/holders", N_("Holder"), _FRONT, FRONT_DESK, in_navigation=False),
+        _action("holder", "/office/holders", N_("Holder"), _FRONT, FRONT_DESK),
         OfficePage("units", "/office/units", N_("Units"), _FRONT, FRONT_DESK),
         OfficePage("renewals_today", "/office/renewals/today", N_("Renewals due today"), _FRONT, FRONT_DESK),
         OfficePage("reminders", "/office/reminders", N_("Renewal reminders"), _REMINDERS, FRONT_DESK),
@@ -63,66 +70,26 @@ PAGES: dict[str, OfficePage] = {
         OfficePage("drawer", "/office/drawer", N_("My drawer"), _CASHIER, CASHIER),
         OfficePage("bags", "/office/bags", N_("Cash bags"), _BAGS, CASHIER),
         # The cashier records each custody step; the others read the bags and their history.
-        OfficePage(
-            "bag_custody",
-            "/office/bags/custody",
-            N_("Cash bag custody"),
-            frozenset({Role.CASHIER}),
-            CASHIER,
-            in_navigation=False,
-        ),
-        # Slots for the billing issue (12): invoices, payments and receipts, refunds, debit runs, arrears.
+        _action("bag_custody", "/office/bags/custody", N_("Cash bag custody"), frozenset({Role.CASHIER}), CASHIER),
         OfficePage("invoices", "/office/invoices", N_("Invoices and payments"), _BOOKS, CASHIER),
         # Taking payments, voiding and asking for refunds: the cashier (billing's Cashiers); deciding: a supervisor.
-        OfficePage(
-            "invoice_actions", "/office/invoices/actions", N_("Take a payment"), _CASHIER, CASHIER, in_navigation=False
-        ),
+        _action("invoice_actions", "/office/invoices/actions", N_("Take a payment"), _CASHIER, CASHIER),
         OfficePage("refunds", "/office/refunds", N_("Refunds"), _REFUNDS, CASHIER),
-        OfficePage(
-            "refund_decision",
-            "/office/refunds/decide",
-            N_("Decide a refund"),
-            _APPROVERS,
-            CASHIER,
-            in_navigation=False,
-        ),
+        _action("refund_decision", "/office/refunds/decide", N_("Decide a refund"), _APPROVERS, CASHIER),
         # Direct debit: the cashier records mandates, runs batches and imports results; supervisors, auditors read.
         OfficePage("mandates", "/office/mandates", N_("Debit mandates"), _REFUNDS, CASHIER),
         OfficePage("debit_runs", "/office/debit-runs", N_("Direct debit"), _REFUNDS, CASHIER),
-        OfficePage(
-            "debit_actions",
-            "/office/debit-runs/actions",
-            N_("Run direct debit"),
-            _CASHIER,
-            CASHIER,
-            in_navigation=False,
-        ),
+        _action("debit_actions", "/office/debit-runs/actions", N_("Run direct debit"), _CASHIER, CASHIER),
         OfficePage("arrears", "/office/arrears", N_("Arrears ledger"), _BOOKS, CASHIER),
         OfficePage("statistics", "/office/statistics", N_("Collection statistics"), _BOOKS, CASHIER),
         OfficePage("supervisor", "/office/supervisor", N_("Shift reports"), _SHIFTS, SUPERVISION),
         OfficePage("reconciliation", "/office/reconciliation", N_("Reconciliation queue"), _SUPERVISION, SUPERVISION),
         # Signing off or flagging a shift: supervisors only (admins and auditors read).
-        OfficePage(
-            "shift_review",
-            "/office/reconciliation/review",
-            N_("Review a shift"),
-            frozenset({Role.SUPERVISOR}),
-            SUPERVISION,
-            in_navigation=False,
-        ),
+        _action("shift_review", "/office/reconciliation/review", N_("Review a shift"), _SIGNERS, SUPERVISION),
         # The edges' evidence images, shown on the reconciliation pages.
-        OfficePage(
-            "evidence", "/office/evidence", N_("Evidence image"), _SUPERVISION, SUPERVISION, in_navigation=False
-        ),
+        _action("evidence", "/office/evidence", N_("Evidence image"), _SUPERVISION, SUPERVISION),
         OfficePage("remote_vends", "/office/remote-vends", N_("Remote vend"), _SUPERVISION, SUPERVISION),
-        OfficePage(
-            "remote_vend_open",
-            "/office/remote-vends/open",
-            N_("Open a lane remotely"),
-            _APPROVERS,
-            SUPERVISION,
-            in_navigation=False,
-        ),
+        _action("remote_vend_open", "/office/remote-vends/open", N_("Open a lane remotely"), _APPROVERS, SUPERVISION),
         OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
         OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),
         OfficePage("reports_revenue", "/office/reports/revenue", N_("Revenue"), _REVENUE, REPORTS),

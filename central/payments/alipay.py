@@ -13,7 +13,6 @@ import logging
 import urllib.request
 import zipfile
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
@@ -31,6 +30,8 @@ from central.payments.providers import (
     Refund,
     Statement,
     StatementEntry,
+    read_key_file,
+    require_settings,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,34 +40,28 @@ CHINA = ZoneInfo("Asia/Shanghai")
 _TIME = "%Y-%m-%d %H:%M:%S"
 
 
-def _read(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except OSError as err:
-        raise ValueError(f"Alipay: cannot read the {what} file {path!r}: {err}") from err
-
-
 class AlipayProvider:
     """The adapter for Alipay's open API (RSA2, public-key mode)."""
 
     name = "alipay"
 
     def __init__(self, settings: Settings, max_age: timedelta) -> None:
-        required = {
-            "PARKGATE_ALIPAY_APPID": settings.alipay_appid,
-            "PARKGATE_ALIPAY_APP_KEY_FILE": settings.alipay_app_key_file,
-            "PARKGATE_ALIPAY_PUBLIC_KEY_FILE": settings.alipay_public_key_file,
-        }
-        missing = [name for name, value in required.items() if not value]
-        if missing:
-            raise ValueError(f"Alipay is not configured: set {', '.join(missing)}")
+        require_settings(
+            "Alipay",
+            {
+                "PARKGATE_ALIPAY_APPID": settings.alipay_appid,
+                "PARKGATE_ALIPAY_APP_KEY_FILE": settings.alipay_app_key_file,
+                "PARKGATE_ALIPAY_PUBLIC_KEY_FILE": settings.alipay_public_key_file,
+            },
+        )
         self.max_age = max_age
         self.appid = str(settings.alipay_appid)
         self.gateway = settings.alipay_gateway
         try:
             self.client = AliPay(
-                appid=self.appid, app_private_key_string=_read(str(settings.alipay_app_key_file), "app key"),
-                alipay_public_key_string=_read(str(settings.alipay_public_key_file), "Alipay public key"),
+                appid=self.appid,
+                app_private_key_string=read_key_file("Alipay", settings.alipay_app_key_file, "app key"),
+                alipay_public_key_string=read_key_file("Alipay", settings.alipay_public_key_file, "Alipay public key"),
                 sign_type="RSA2",
             )  # fmt: skip
         except (ValueError, IndexError, TypeError) as err:

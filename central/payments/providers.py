@@ -9,7 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Protocol
+
+
+def require_settings(provider: str, required: dict[str, object]) -> None:
+    """Refuse an adapter whose settings are not all given, naming every missing environment variable."""
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        raise ValueError(f"{provider} is not configured: set {', '.join(missing)}")
+
+
+def read_key_file(provider: str, path: object, what: str) -> str:
+    """A key file's text (surrounding whitespace dropped), or an error naming the provider, the key and the file."""
+    try:
+        return Path(str(path)).read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ValueError(f"{provider}: cannot read the {what} file {str(path)!r}: {err}") from err
 
 
 class ProviderError(Exception):

@@ -14,7 +14,6 @@ import io
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +30,8 @@ from central.payments.providers import (
     Refund,
     Statement,
     StatementEntry,
+    read_key_file,
+    require_settings,
 )
 
 _LOGGER = logging.getLogger(__name__)
@@ -39,43 +40,36 @@ CHINA = ZoneInfo("Asia/Shanghai")
 _CHANNELS = {"native": WeChatPayType.NATIVE, "jsapi": WeChatPayType.JSAPI, "h5": WeChatPayType.H5}
 
 
-def _read(path: str, what: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8").strip()
-    except OSError as err:
-        raise ValueError(f"WeChat Pay: cannot read the {what} file {path!r}: {err}") from err
-
-
 class WeChatPayProvider:
     """The adapter for WeChat Pay API v3 (direct merchant)."""
 
     name = "wechat"
 
     def __init__(self, settings: Settings, max_age: timedelta) -> None:
-        required = {
-            "PARKGATE_WECHAT_MCHID": settings.wechat_mchid,
-            "PARKGATE_WECHAT_APPID": settings.wechat_appid,
-            "PARKGATE_WECHAT_MERCHANT_SERIAL": settings.wechat_merchant_serial,
-            "PARKGATE_WECHAT_MERCHANT_KEY_FILE": settings.wechat_merchant_key_file,
-            "PARKGATE_WECHAT_APIV3_KEY_FILE": settings.wechat_apiv3_key_file,
-            "PARKGATE_WECHAT_PLATFORM_PUBLIC_KEY_FILE": settings.wechat_platform_public_key_file,
-            "PARKGATE_WECHAT_PLATFORM_PUBLIC_KEY_ID": settings.wechat_platform_public_key_id,
-        }
-        missing = [name for name, value in required.items() if not value]
-        if missing:
-            raise ValueError(f"WeChat Pay is not configured: set {', '.join(missing)}")
+        require_settings(
+            "WeChat Pay",
+            {
+                "PARKGATE_WECHAT_MCHID": settings.wechat_mchid,
+                "PARKGATE_WECHAT_APPID": settings.wechat_appid,
+                "PARKGATE_WECHAT_MERCHANT_SERIAL": settings.wechat_merchant_serial,
+                "PARKGATE_WECHAT_MERCHANT_KEY_FILE": settings.wechat_merchant_key_file,
+                "PARKGATE_WECHAT_APIV3_KEY_FILE": settings.wechat_apiv3_key_file,
+                "PARKGATE_WECHAT_PLATFORM_PUBLIC_KEY_FILE": settings.wechat_platform_public_key_file,
+                "PARKGATE_WECHAT_PLATFORM_PUBLIC_KEY_ID": settings.wechat_platform_public_key_id,
+            },
+        )
         self.max_age = max_age
         self.mchid = str(settings.wechat_mchid)
-        apiv3_key = _read(str(settings.wechat_apiv3_key_file), "APIv3 key")
+        apiv3_key = read_key_file("WeChat Pay", settings.wechat_apiv3_key_file, "APIv3 key")
         if len(apiv3_key.encode()) != 32:
             raise ValueError("WeChat Pay: the APIv3 key must be 32 bytes")
         try:
             self.client = WeChatPay(
                 wechatpay_type=WeChatPayType.NATIVE, mchid=self.mchid,
-                private_key=_read(str(settings.wechat_merchant_key_file), "merchant key"),
+                private_key=read_key_file("WeChat Pay", settings.wechat_merchant_key_file, "merchant key"),
                 cert_serial_no=str(settings.wechat_merchant_serial), appid=str(settings.wechat_appid),
                 apiv3_key=apiv3_key, timeout=(5, 10),
-                public_key=_read(str(settings.wechat_platform_public_key_file), "platform public key"),
+                public_key=read_key_file("WeChat Pay", settings.wechat_platform_public_key_file, "platform public key"),
                 public_key_id=str(settings.wechat_platform_public_key_id),
             )  # fmt: skip
         except Exception as err:  # the SDK raises bare Exceptions for bad keys

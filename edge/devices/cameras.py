@@ -9,9 +9,8 @@ event, a manual action). They are stored under ``<journal dir>/images/<yyyy-mm-d
 day in the car park's zone) and the lane gets the relative name: the name is made before the event is submitted,
 and the file is written in a worker thread after, so the lane's decision never waits for the disk.
 
-Retention: nothing is deleted yet. The day folders are there so a bounded retention (keep N days, configured per
-site, e.g. 90: the longest a session, a dispute or a shift reconciliation needs its pictures) can drop whole days
-older than the newest open session's entry; until then the folder grows by roughly reads x picture size a day.
+Retention: the site's ``[retention] images_days`` (:mod:`edge.store.retention`) drops the day folders older than it,
+keeping the pictures of vehicles still inside.
 """
 
 from __future__ import annotations

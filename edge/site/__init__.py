@@ -5,7 +5,16 @@ one), :mod:`edge.site.network` the connections of devices that talk over IP, :mo
 the checks that cross sections, every problem at its key path (``lanes[2].devices.camera``) and all at once.
 """
 
-from edge.site.loader import Problem, SiteError, check_site, lane_devices, load_site, summary, tariff_path
+from edge.site.loader import (
+    Problem,
+    SiteError,
+    central_tls,
+    check_site,
+    lane_devices,
+    load_site,
+    summary,
+    tariff_path,
+)
 from edge.site.model import (
     Central,
     Device,
@@ -30,6 +39,7 @@ __all__ = [
     "SiteConfig",
     "SiteError",
     "TcpConnection",
+    "central_tls",
     "check_site",
     "lane_devices",
     "load_site",

@@ -16,6 +16,7 @@ from edge.site.booths import booth_problems
 from edge.site.model import (
     DRIVERS_BY_KIND,
     SLOT_KINDS,
+    Central,
     Device,
     DeviceKind,
     Direction,
@@ -25,6 +26,7 @@ from edge.site.model import (
 )
 from edge.site.network import HttpListenConnection, MqttConnection, connection_problems
 from parking.money import is_currency
+from parking.tls import ClientTls
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,27 @@ def check_site(site: SiteConfig, base_dir: Path) -> list[Problem]:
             problems += _slot_problems(lane.id, slot, f"lanes[{index}].devices.{slot}", used, users)
     problems += _serial_port_problems(all_devices)
     problems += [Problem(path, message) for path, message in booth_problems(site)]
+    if site.central is not None:
+        problems += _central_problems(site.central, base_dir)
     return problems
+
+
+def central_tls(central: Central, base_dir: Path) -> ClientTls | None:
+    """The TLS files of ``[central]`` relative to the site file's folder; ``None`` for plain HTTP."""
+    if not central.tls:
+        return None
+    ca, cert, key = (base_dir / f if f else None for f in (central.ca_file, central.cert_file, central.key_file))
+    return ClientTls(ca, cert, key)
+
+
+def _central_problems(central: Central, base_dir: Path) -> list[Problem]:
+    """The TLS files exist, are PEM of the right kind, and go together (a certificate with its key)."""
+    given = [key for key in ("ca_file", "cert_file", "key_file") if getattr(central, key) is not None]
+    if not central.tls:
+        return [Problem(f"central.{key}", "TLS files need an https:// url") for key in given]
+    tls = central_tls(central, base_dir)
+    assert tls is not None
+    return [Problem(err.setting, err.message) for err in tls.problems()]
 
 
 def _car_park_problems(site: SiteConfig) -> list[Problem]:
@@ -365,7 +387,13 @@ def summary(site: SiteConfig) -> str:
     capacity = ", ".join(f"{n} {cls}" for cls, n in site.car_park.capacity.items())
     inline = sum(isinstance(getattr(lane.devices, s), Device) for lane in lanes for s in SLOT_KINDS)
     kinds = sorted({d.kind.value for d in site.devices.values()})
-    central = f"reports to {site.central.url} as {site.central.edge_id}" if site.central else "runs without central"
+    central = "runs without central"
+    if site.central is not None:
+        tls = ""
+        if site.central.tls:
+            trust = f"trusting {site.central.ca_file}" if site.central.ca_file else "trusting the system's CAs"
+            tls = f" over TLS ({trust}{', with a client certificate' if site.central.cert_file else ''})"
+        central = f"reports to {site.central.url} as {site.central.edge_id}{tls}"
     booths = ", ".join(f"{b} ({', '.join(lanes)})" for b, lanes in site.booth_lanes().items()) if site.booths else ""
     return (
         f"Car park {site.car_park.id} ({site.car_park.name}), time zone {site.car_park.timezone}, "

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from drivers.modbus.config import IoMap
 from edge.site.network import HttpListenConnection, MqttConnection
+from parking.privacy import Retention
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
@@ -173,13 +174,44 @@ class Journal(Strict):
     reserve_mb: float = Field(default=64.0, ge=0, le=1_000_000)
 
 
+class RetentionConfig(Strict):
+    """How long personal data stays at the edge (``[retention]``): pictures, then plates and card numbers in the
+    journal's records. The purge runs every ``every_hours`` in the daemon and by ``parkgate edge purge``."""
+
+    images_days: int = Field(default=30, ge=1, le=3650)
+    events_days: int = Field(default=365, ge=1, le=3650)
+    every_hours: float = Field(default=24.0, gt=0, le=24 * 31)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _pictures_go_first(self) -> RetentionConfig:
+        if self.images_days > self.events_days:
+            raise ValueError(f"images_days ({self.images_days}) must not exceed events_days ({self.events_days}): "
+                             "a picture shows the plate the records no longer hold")  # fmt: skip
+        return self
+
+    def rule(self) -> Retention:
+        return Retention(images_days=self.images_days, events_days=self.events_days)
+
+
 class Central(Strict):
+    """Where the edge reports. With an ``https://`` url, ``ca_file`` is the CA that signed central's certificate
+    (default: the system's CAs) and ``cert_file``/``key_file`` the edge's client certificate where central requires
+    one. Files are relative to the site file."""
+
     url: str = Field(pattern=r"^https?://")
     edge_id: Identifier
-    token: str | None = None
+    token: str | None = Field(default=None, repr=False)  # never in a log line, not even in a repr
     token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     # the booth is alerted when the outbox has not reached central for this long (the lanes go on alone)
     unreachable_alert_minutes: float = Field(default=5.0, gt=0, le=1440)
+    ca_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    cert_file: str | None = Field(default=None, min_length=1, max_length=4096)
+    key_file: str | None = Field(default=None, min_length=1, max_length=4096)
+
+    @property
+    def tls(self) -> bool:
+        return self.url.startswith("https://")
 
     def resolve_token(self) -> str | None:
         """The edge's credential: given inline or, preferably, named by an environment variable."""
@@ -192,7 +224,7 @@ class PayStation(Strict):
     """A kiosk in the car park that quotes and takes fees through the edge's kiosk API (its own card terminal)."""
 
     name: str = ""
-    token: str | None = Field(default=None, min_length=16)
+    token: str | None = Field(default=None, min_length=16, repr=False)
     token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
 
     @model_validator(mode="after")
@@ -231,6 +263,7 @@ class SiteConfig(Strict):
     car_park: CarPark
     journal: Journal
     central: Central | None = None
+    retention: RetentionConfig = RetentionConfig()
     console: Console = Console()
     booths: dict[Annotated[str, Field(pattern=BOOTH_ID)], BoothConfig] = {}
     pay_stations: dict[Identifier, PayStation] = {}

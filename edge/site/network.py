@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from parking.tls import ClientTls
+
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -105,15 +107,10 @@ def connection_problems(
                 )
             )
         return problems
-    for key in ("ca_file", "cert_file", "key_file"):
-        file = getattr(conn, key)
-        if file is None:
-            continue
-        if not conn.tls:
-            problems.append((f"{at}.{key}", "TLS files need an mqtts:// broker"))
-        elif not (base_dir / file).is_file():
-            problems.append((f"{at}.{key}", f"file {file!r} not found (looked at {(base_dir / file).resolve()})"))
-    if (conn.cert_file is None) != (conn.key_file is None):
-        missing = "key_file" if conn.key_file is None else "cert_file"
-        problems.append((f"{at}.{missing}", "a client certificate needs both cert_file and key_file"))
+    if not conn.tls:
+        given = [key for key in ("ca_file", "cert_file", "key_file") if getattr(conn, key) is not None]
+        return problems + [(f"{at}.{key}", "TLS files need an mqtts:// broker") for key in given]
+    # Each file there and PEM of its kind, a certificate with its own key (the same checks as [central]'s).
+    ca, cert, key = (base_dir / f if f else None for f in (conn.ca_file, conn.cert_file, conn.key_file))
+    problems += [(err.setting, err.message) for err in ClientTls(ca, cert, key, prefix=f"{at}.").problems()]
     return problems

@@ -14,7 +14,8 @@ import logging
 import shutil
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any, Literal
 
 from edge.lanes.actions import Draft
 from edge.lanes.park import Session
+from parking.privacy import PurgeCutoffs, Retention, purge_marker, purged_problem
 from parking.wire import GENESIS_HASH, JournalRecord, RecordKind, Rejection, seal, verify_record
 
 BOOTH_KINDS = ("shift", "shift_report", "transaction", "manual_action")  # the kinds a booth's records have
@@ -77,6 +79,23 @@ class ChainCheck:
     checked: int
     first_bad_seq: int | None = None
     detail: str = ""
+    purged: int = 0  # records whose personal fields a retention purge removed: linked, not recomputed
+
+
+class JournalTransaction:
+    """An open write transaction of a :class:`Journal` (see :meth:`Journal.transaction`)."""
+
+    def __init__(self, journal: Journal, seq: int, head: str) -> None:
+        self._journal = journal
+        self.seq, self.head = seq, head
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._journal._db
+
+    def append(self, drafts: Sequence[Draft]) -> list[JournalRecord]:
+        """Seal the drafts onto the chain in this transaction."""
+        return self._journal._append(self, drafts)
 
 
 def _utc_text(at: datetime) -> str:
@@ -152,27 +171,18 @@ class Journal:
 
     def commit(self, drafts: Sequence[Draft]) -> list[JournalRecord]:
         """Store the drafts, chained, in one transaction; return the sealed records. Raises :class:`JournalError`."""
+        with self.transaction(f"commit {len(drafts)} records") as tx:
+            return tx.append(drafts)
+
+    @contextmanager
+    def transaction(self, what: str) -> Iterator[JournalTransaction]:
+        """One write transaction under the journal's lock: rows it changes and records it appends commit together
+        (or not at all). Raises :class:`JournalError` naming ``what`` when SQLite refuses."""
         with self._lock:
-            seq, head = self._seq, self._head
-            sealed: list[JournalRecord] = []
+            tx = JournalTransaction(self, self._seq, self._head)
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                for draft in drafts:
-                    seq += 1
-                    payload = json.loads(_dumps(draft.payload))  # exactly what is stored is what is hashed
-                    record = seal(
-                        id=draft.id, seq=seq, kind=draft.kind, car_park=self.car_park, lane=draft.lane,
-                        at=draft.at, payload=payload, prev_hash=head,
-                    )  # fmt: skip
-                    self._db.execute(
-                        "INSERT INTO records (seq, id, kind, car_park, lane, at, payload, prev_hash, hash)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (seq, record.id, record.kind.value, record.car_park, record.lane, _utc_text(record.at),
-                         _dumps(payload), record.prev_hash, record.hash),
-                    )  # fmt: skip
-                    self._write_domain_row(draft, payload)
-                    head = record.hash
-                    sealed.append(record)
+                yield tx
                 self._db.execute("COMMIT")
             except sqlite3.Error as err:
                 try:
@@ -180,9 +190,32 @@ class Journal:
                         self._db.execute("ROLLBACK")
                 except sqlite3.Error:
                     _LOGGER.exception("journal %s: rollback failed", self.path)
-                raise JournalError(f"journal {self.path}: cannot commit {len(drafts)} records: {err}") from err
-            self._seq, self._head = seq, head
-            return sealed
+                raise JournalError(f"journal {self.path}: cannot {what}: {err}") from err
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._seq, self._head = tx.seq, tx.head
+
+    def _append(self, tx: JournalTransaction, drafts: Sequence[Draft]) -> list[JournalRecord]:
+        sealed: list[JournalRecord] = []
+        for draft in drafts:
+            seq = tx.seq + 1
+            payload = json.loads(_dumps(draft.payload))  # exactly what is stored is what is hashed
+            record = seal(
+                id=draft.id, seq=seq, kind=draft.kind, car_park=self.car_park, lane=draft.lane,
+                at=draft.at, payload=payload, prev_hash=tx.head,
+            )  # fmt: skip
+            self._db.execute(
+                "INSERT INTO records (seq, id, kind, car_park, lane, at, payload, prev_hash, hash)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (seq, record.id, record.kind.value, record.car_park, record.lane, _utc_text(record.at),
+                 _dumps(payload), record.prev_hash, record.hash),
+            )  # fmt: skip
+            self._write_domain_row(draft, payload)
+            tx.seq, tx.head = seq, record.hash
+            sealed.append(record)
+        return sealed
 
     def _write_domain_row(self, draft: Draft, p: dict[str, Any]) -> None:
         at, lane, db = _utc_text(draft.at), draft.lane, self._db
@@ -331,18 +364,50 @@ class Journal:
             ).fetchall()
         return [self._record(r) for r in rows]
 
-    def verify_chain(self) -> ChainCheck:
-        """Walk the whole chain: every hash matches its record, every record links to the one before."""
+    def verify_chain(self, retention: Retention | None = None, now: datetime | None = None) -> ChainCheck:
+        """Walk the whole chain: every record links to the one before; an unpurged record's hash matches its content;
+        a purged one (see :mod:`parking.privacy`) is covered by a purge journaled after it and, given ``retention``,
+        is older than today's retention for the fields it lost."""
         prev, expected_seq, checked = GENESIS_HASH, 1, 0
         after = 0
+        purges: dict[str, tuple[int, PurgeCutoffs]] = {}
+        listed: set[tuple[str, int]] = set()  # (purge id, seq) of every record a purge says it rewrote
+        purged: list[JournalRecord] = []
         while True:
             batch = self.records(after, 2000)
             if not batch:
-                return ChainCheck(True, checked)
+                break
             for record in batch:
                 if record.seq != expected_seq:
                     return ChainCheck(False, checked, record.seq, f"seq {expected_seq} missing")
-                if record.prev_hash != prev or not verify_record(record):
+                if record.prev_hash != prev:
+                    return ChainCheck(False, checked, record.seq, "hash mismatch: prev_hash is not the hash before")
+                if purge_marker(record.payload) is not None:
+                    purged.append(record)
+                elif not verify_record(record):
                     return ChainCheck(False, checked, record.seq, "hash mismatch")
+                if record.kind is RecordKind.PRIVACY:
+                    self._note_purge(record, purges, listed)
                 prev, expected_seq, checked = record.hash, expected_seq + 1, checked + 1
             after = batch[-1].seq
+        for record in purged:
+            by = purge_marker(record.payload) or {}
+            journaled = purges.get(str(by.get("by")))
+            if journaled is not None and journaled[0] <= record.seq:
+                return ChainCheck(False, checked, record.seq, "purged by a purge journaled before the record")
+            covering = {str(by.get("by")): journaled[1]} if journaled else {}
+            if problem := purged_problem(record.payload, record.at, covering, retention=retention, now=now):
+                return ChainCheck(False, checked, record.seq, f"purge marker: {problem}", len(purged))
+            if (str(by.get("by")), record.seq) not in listed:
+                return ChainCheck(False, checked, record.seq, "purge marker: the purge it names did not list it")
+        return ChainCheck(True, checked, purged=len(purged))
+
+    @staticmethod
+    def _note_purge(record: JournalRecord, purges: dict[str, tuple[int, PurgeCutoffs]],
+                    listed: set[tuple[str, int]]) -> None:  # fmt: skip
+        """What a purge's own records say: its cutoffs (``purge``) and the seqs it rewrote (``purged_records``)."""
+        event = record.payload.get("event")
+        if event == "purge" and (cutoffs := PurgeCutoffs.from_payload(record.payload)):
+            purges[record.id] = (record.seq, cutoffs)
+        elif event == "purged_records" and isinstance(seqs := record.payload.get("seqs"), list):
+            listed.update((str(record.payload.get("purge")), seq) for seq in seqs if isinstance(seq, int))

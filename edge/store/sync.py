@@ -14,9 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from pydantic import ValidationError
@@ -26,6 +27,8 @@ from edge.lanes.directory import Directory
 from edge.store.evidence_upload import EvidenceUploader, ImageUploadError
 from edge.store.journal import Journal
 from edge.store.lists import ListStore
+from parking.log import redact_http_trace
+from parking.tls import ClientTls
 from parking.wire import INGEST_PATH, SYNC_PATH, IngestAck, IngestBatch, SyncPage
 
 _LOGGER = logging.getLogger(__name__)
@@ -37,14 +40,22 @@ class CentralError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class CentralLink:
+    """How the edge reaches central: its address, the edge's token and, for ``https://``, the TLS files (central's
+    CA, the edge's client certificate); without ``tls`` an ``https://`` address is checked with the system's CAs."""
+
     url: str
     edge_id: str
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line, not even in a repr
     timeout_s: float = 10.0
+    tls: ClientTls | None = None
 
     def client(self) -> httpx.AsyncClient:
+        """One client for every conversation; raises :class:`~parking.tls.TlsSettingError` for unusable TLS files."""
+        redact_http_trace()  # the token is a header: httpcore's DEBUG trace must not print it
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        return httpx.AsyncClient(base_url=self.url.rstrip("/"), headers=headers, timeout=self.timeout_s)
+        verify: ssl.SSLContext | bool = self.tls.context() if self.tls is not None else True
+        return httpx.AsyncClient(base_url=self.url.rstrip("/"), headers=headers, timeout=self.timeout_s,
+                                 verify=verify)  # fmt: skip
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

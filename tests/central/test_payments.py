@@ -15,9 +15,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from central.core.config import Settings
 from central.core.security import Role
 from central.core.windows import RequestRate
 from central.models import PaymentNotification, PaymentSettlement
+from central.payments.alipay import AlipayProvider
+from central.payments.wechat import WeChatPayProvider
 from tests.central.payment_rig import PaymentRig, payment_rig
 
 pytestmark = pytest.mark.postgres
@@ -204,3 +207,12 @@ def test_the_driver_facing_endpoints_are_rate_limited_per_source_address(
     metrics = rig.call("GET", "/metrics").text
     assert 'parkgate_central_rate_limited_total{endpoint="pay_page"} 2.0' in metrics
     assert 'parkgate_central_rate_limited_total{endpoint="notify"} 1.0' in metrics
+
+
+def test_an_adapter_names_its_missing_settings_and_its_unreadable_key_file(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="WeChat Pay is not configured: set PARKGATE_WECHAT_MCHID, "):
+        WeChatPayProvider(Settings(), timedelta(minutes=5))
+    missing = tmp_path / "app.pem"
+    settings = Settings(alipay_appid="2021", alipay_app_key_file=str(missing), alipay_public_key_file=str(missing))
+    with pytest.raises(ValueError, match=r"Alipay: cannot read the app key file '.*app\.pem'"):
+        AlipayProvider(settings, timedelta(minutes=5))

@@ -110,6 +110,12 @@ ENDPOINTS = [
     ("get", "/api/v1/audit", "/api/v1/audit", LIST_KEEPERS),
     (
         "get",
+        "/api/v1/plates/{plate}/records",
+        "/api/v1/plates/粤B3R7K2/records?reason=data-subject%20request",
+        LIST_KEEPERS,
+    ),
+    (
+        "get",
         "/api/v1/reconciliation/days/{car_park}/{day}",
         "/api/v1/reconciliation/days/nope/2026-11-27",
         RECON_READERS,

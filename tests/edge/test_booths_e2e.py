@@ -131,6 +131,10 @@ def cameras_port(daemon: EdgeDaemon) -> int:
     return int(str(daemon.site.devices["in-cam"].connection.listen).rpartition(":")[2])  # type: ignore[union-attr]
 
 
+def device_alerts(daemon: EdgeDaemon, booth: str) -> list[dict[str, Any]]:
+    return [a for a in daemon.desks[booth].lane_alerts if str(a.get("key", "")).startswith("device:")]
+
+
 async def close(client: httpx.AsyncClient, daemon: EdgeDaemon, booth: str) -> Shift:
     shift = daemon.desks[booth].booth.current
     assert shift is not None
@@ -184,12 +188,20 @@ async def test_two_booths_keep_their_own_shifts_and_reports(tmp_path: Path, lane
         east_shift, west_shift = await close(east, daemon, "B1"), await close(west, daemon, "B2")
         records = daemon.journal.rows("SELECT payload FROM records WHERE kind = 'shift'")
         openings = [o for o in (json.loads(p) for (p,) in records) if o["event"] == "opened"]
+
+        # the west exit's I/O module goes away: the west booth is alerted, the east booth is not
+        await lanes["out-2"].serving.stop()
+        await until(lambda: bool(device_alerts(daemon, "B2")), what="the west booth alerted of out-2's I/O module")
+        west_alerts = device_alerts(daemon, "B2")
+        east_alerts = device_alerts(daemon, "B1")
     finally:
         for client in (east, west):
             if client is not None:
                 await client.aclose()
         await daemon.stop()
     assert east_shift.id != west_shift.id
+    assert [(a["lane"], a["details"]["device"]) for a in west_alerts] == [("out-2", "out-2-io")]
+    assert east_alerts == []
     east_report, west_report = east_shift.report, west_shift.report
     assert east_report is not None
     assert west_report is not None

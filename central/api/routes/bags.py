@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -51,7 +52,13 @@ def list_bags(
     return custody.bag_lines(session, car_park)
 
 
-def _done(session: SessionDep, bag: CashBag) -> dict[str, Any]:
+def _custody_step(session: SessionDep, step: Callable[[], CashBag]) -> dict[str, Any]:
+    """One custody step: committed, answering the bag as it now is; or rolled back with the step's refusal."""
+    try:
+        bag = step()
+    except ReconciliationError as err:
+        session.rollback()
+        raise api_error(err) from err
     session.commit()
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in snapshot(bag).items()}
 
@@ -60,33 +67,22 @@ def _done(session: SessionDep, bag: CashBag) -> dict[str, Any]:
 def pick_up(
     car_park: CarParkKey, bag: BagKey, body: PickUpIn, session: SessionDep, user: User = Cashiers
 ) -> dict[str, Any]:
-    try:
-        done = custody.pick_up(session, user, car_park, bag, body.witnessed_by, body.at, utcnow())
-    except ReconciliationError as err:
-        session.rollback()
-        raise api_error(err) from err
-    return _done(session, done)
+    return _custody_step(
+        session, lambda: custody.pick_up(session, user, car_park, bag, body.witnessed_by, body.at, utcnow())
+    )
 
 
 @router.post("/{car_park}/{bag}/count", summary="Record a bag's count at the office")
 def count(
     car_park: CarParkKey, bag: BagKey, body: CountIn, session: SessionDep, user: User = Cashiers
 ) -> dict[str, Any]:
-    try:
-        done = custody.count(session, user, car_park, bag, body.counted, body.at, utcnow())
-    except ReconciliationError as err:
-        session.rollback()
-        raise api_error(err) from err
-    return _done(session, done)
+    return _custody_step(session, lambda: custody.count(session, user, car_park, bag, body.counted, body.at, utcnow()))
 
 
 @router.post("/{car_park}/{bag}/deposit", summary="Record a bag's bank deposit with the deposit slip's reference")
 def deposit(
     car_park: CarParkKey, bag: BagKey, body: DepositIn, session: SessionDep, user: User = Cashiers
 ) -> dict[str, Any]:
-    try:
-        done = custody.deposit(session, user, car_park, bag, body.slip_reference, body.at, utcnow())
-    except ReconciliationError as err:
-        session.rollback()
-        raise api_error(err) from err
-    return _done(session, done)
+    return _custody_step(
+        session, lambda: custody.deposit(session, user, car_park, bag, body.slip_reference, body.at, utcnow())
+    )

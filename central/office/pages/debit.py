@@ -26,7 +26,7 @@ from central.office.billing_labels import LINE_STATES
 from central.office.deps import PagesDep, PostedForm, PostedUpload, page
 from central.office.forms import Form
 from central.office.navigation import N_
-from central.office.pages.invoices import new_submission, refuse_billing
+from central.office.pages.invoices import billing_step, new_submission, refuse_billing
 from central.office.paging import Paging
 from central.office.rendering import redirect
 from central.office.sessions import Operator
@@ -77,17 +77,12 @@ def start_run(request: Request, form: PostedForm, session: SessionDep, settings:
     month = form.month("month", required=True)
     collection = form.date("collection_date", required=True)
     submission = form.text("submission", max_length=64)
-    if form.ok and collection is not None:
-        try:
-            profile = load_profile(name, profile_folder(settings.debit_profile_dir))
-            batch = run_debit(session, operator.user, profile, month=month, collection_date=collection.date(),
-                              request_id=f"office:{submission}" if submission else None)  # fmt: skip
-        except BillingError as err:
-            session.rollback()
-            refuse_billing(form, err, "profile")
-        else:
-            session.commit()
-            return redirect(f"/office/debit-runs/{batch.id}", done="run")
+    day = collection.date() if collection is not None else None  # None: the form is refused already
+    batch = day and billing_step(session, form, "profile", lambda: run_debit(
+        session, operator.user, load_profile(name, profile_folder(settings.debit_profile_dir)), month=month,
+        collection_date=day, request_id=f"office:{submission}" if submission else None))  # fmt: skip
+    if batch:
+        return redirect(f"/office/debit-runs/{batch.id}", done="run")
     return pages.render(request, "debit_runs.html", runs_context(session, settings, operator, running=form), 422)
 
 

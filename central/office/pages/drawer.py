@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from central.api.deps import SessionDep
 from central.billing.drawer import close_drawer, expected_cash, open_drawer
-from central.billing.errors import BillingError
 from central.models import Drawer, DrawerBag
 from central.office.deps import PagesDep, PostedForm, page
 from central.office.forms import Form
 from central.office.navigation import N_
 from central.office.pages.bags import DENOMINATIONS
+from central.office.pages.invoices import billing_step
 from central.office.rendering import redirect
 from central.office.sessions import Operator
 from parking.shift_report import CashCount, CountLine
@@ -59,15 +59,8 @@ def drawer(request: Request, session: SessionDep, pages: PagesDep, done: str = "
 def open_(request: Request, form: PostedForm, session: SessionDep, pages: PagesDep,
           operator: Operator = DrawerPage) -> Response:  # fmt: skip
     count = _count(form)
-    if form.ok:
-        try:
-            open_drawer(session, operator.user, count)
-        except BillingError as err:
-            session.rollback()
-            form.refuse("d10000", N_("Refused: %(detail)s"), detail=err.message)
-        else:
-            session.commit()
-            return redirect("/office/drawer", done="opened")
+    if billing_step(session, form, "d10000", lambda: open_drawer(session, operator.user, count)):
+        return redirect("/office/drawer", done="opened")
     return pages.render(request, "drawer.html", drawer_context(session, operator, opening=form), 422)
 
 
@@ -76,13 +69,6 @@ def close(request: Request, form: PostedForm, session: SessionDep, pages: PagesD
           operator: Operator = DrawerPage) -> Response:  # fmt: skip
     count = _count(form)
     keep = form.amount("keep_float", "CNY")
-    if form.ok:
-        try:
-            close_drawer(session, operator.user, count, keep)
-        except BillingError as err:
-            session.rollback()
-            form.refuse("keep_float", N_("Refused: %(detail)s"), detail=err.message)
-        else:
-            session.commit()
-            return redirect("/office/drawer", done="closed")
+    if billing_step(session, form, "keep_float", lambda: close_drawer(session, operator.user, count, keep)):
+        return redirect("/office/drawer", done="closed")
     return pages.render(request, "drawer.html", drawer_context(session, operator, closing=form), 422)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -42,17 +42,23 @@ NOTICES = {"paid": N_("The payment is recorded: print its receipt."), "voided": 
            "refund_paid": N_("The refund is paid out.")}  # fmt: skip
 
 
-def billing_step(session: Session, form: Form, fallback: str, step: Callable[[], object]) -> bool:
-    """Run one billing step for a posted form: committed (True), or rolled back with billing's refusal beside the
-    field it concerns (False)."""
+_T = TypeVar("_T")
+
+
+def billing_step(session: Session, form: Form, fallback: str, step: Callable[[], _T]) -> _T | None:
+    """Run one billing step for a posted form: committed, with what the step returned (billing's steps return the
+    row they made or changed), or rolled back with billing's refusal beside the field it concerns (None). Nothing
+    runs when the form itself was refused."""
+    if not form.ok:
+        return None
     try:
-        step()
+        done = step()
     except BillingError as err:
         session.rollback()
         refuse_billing(form, err, fallback)
-        return False
+        return None
     session.commit()
-    return True
+    return done
 
 
 def refuse_billing(form: Form, err: BillingError, fallback: str) -> None:
@@ -156,17 +162,11 @@ def pay(invoice_id: int, request: Request, form: PostedForm, session: SessionDep
     reference = form.text("reference", max_length=128)
     note = form.text("note", max_length=500)
     submission = form.text("submission", max_length=64)
-    if form.ok:
-        try:
-            payment = take_payment(session, operator.user, invoice_id=invoice.id, method=PaymentMethod(method),
-                                   amount_minor=amount, reference=reference, note=note,
-                                   request_id=f"office:{submission}" if submission else None)  # fmt: skip
-        except BillingError as err:
-            session.rollback()
-            refuse_billing(form, err, "amount")
-        else:
-            session.commit()
-            return redirect(f"/office/payments/{payment.id}/receipt", done="paid")
+    payment = billing_step(session, form, "amount", lambda: take_payment(
+        session, operator.user, invoice_id=invoice_id, method=PaymentMethod(method), amount_minor=amount,
+        reference=reference, note=note, request_id=f"office:{submission}" if submission else None))  # fmt: skip
+    if payment:
+        return redirect(f"/office/payments/{payment.id}/receipt", done="paid")
     invoice = load_invoice(session, invoice_id)
     assert invoice is not None
     return pages.render(request, "invoice.html", invoice_context(session, invoice, operator, payment=form), 422)
@@ -179,7 +179,7 @@ def void(invoice_id: int, request: Request, form: PostedForm, session: SessionDe
     if invoice is None:
         return pages.render(request, "not_found.html", {}, 404)
     reason = form.reason("void_reason")
-    voided = form.ok and billing_step(
+    voided = billing_step(
         session, form, "void_reason", lambda: void_invoice(session, operator.user, invoice_id, reason)
     )
     if voided:

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.api.deps import SessionDep
-from central.billing.errors import BillingError
 from central.billing.mandates import create_mandate, revoke_mandate
 from central.models import DebitMandate, Holder, Unit
 from central.office.billing_labels import SCHEMES
@@ -20,7 +19,7 @@ from central.office.deps import PagesDep, PostedForm, page
 from central.office.forms import Form
 from central.office.navigation import N_
 from central.office.pages.desk import HolderRow, find_holders
-from central.office.pages.invoices import refuse_billing
+from central.office.pages.invoices import billing_step
 from central.office.paging import Paging
 from central.office.rendering import redirect
 from central.office.sessions import Operator
@@ -90,15 +89,9 @@ def create(holder_id: int, request: Request, form: PostedForm, session: SessionD
         "reference": form.text("reference", max_length=35, required=True),
     }  # fmt: skip
     signed_on = form.date("signed_on")
-    if form.ok:
-        try:
-            create_mandate(session, operator.user, holder_id=holder.id, signed_on=signed_on, **values)
-        except BillingError as err:
-            session.rollback()
-            refuse_billing(form, err, "account_number")
-        else:
-            session.commit()
-            return redirect(f"/office/mandates/holders/{holder.id}", done="created")
+    if billing_step(session, form, "account_number", lambda: create_mandate(
+            session, operator.user, holder_id=holder_id, signed_on=signed_on, **values)):  # fmt: skip
+        return redirect(f"/office/mandates/holders/{holder.id}", done="created")
     holder = session.get_one(Holder, holder_id)
     return pages.render(request, "mandate_holder.html", holder_context(session, holder, operator, creating=form), 422)
 

@@ -51,7 +51,7 @@ def ask(invoice_id: int, request: Request, form: PostedForm, session: SessionDep
         return pages.render(request, "not_found.html", {}, 404)
     amount = form.amount("refund_amount", invoice.currency, required=True)
     reason = form.reason("refund_reason")
-    if form.ok and billing_step(session, form, "refund_amount", lambda: request_refund(
+    if billing_step(session, form, "refund_amount", lambda: request_refund(
         session, operator.user, invoice_id=invoice_id, amount_minor=amount, reason=reason
     )):  # fmt: skip
         return redirect(f"/office/invoices/{invoice.id}", done="refund_requested")
@@ -76,7 +76,7 @@ def decide(refund_id: int, request: Request, form: PostedForm, session: SessionD
     if decision == "reject" and not note and form.ok:
         form.reason("note")
     invoice_id = refund.invoice_id
-    if form.ok and billing_step(session, form, "note", lambda: decide_refund(
+    if billing_step(session, form, "note", lambda: decide_refund(
         session, operator.user, refund.id, approve=decision == "approve", note=note
     )):  # fmt: skip
         return redirect(
@@ -97,7 +97,7 @@ def pay_out(refund_id: int, request: Request, form: PostedForm, session: Session
     method = form.choice("payout_method", DESK_METHODS)
     reference = form.text("payout_reference", max_length=128)
     invoice_id = refund.invoice_id
-    if form.ok and billing_step(session, form, "payout_method", lambda: pay_refund(
+    if billing_step(session, form, "payout_method", lambda: pay_refund(
         session, operator.user, refund.id, method=PaymentMethod(method), reference=reference
     )):  # fmt: skip
         return redirect(f"/office/invoices/{invoice_id}", done="refund_paid")
