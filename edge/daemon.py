@@ -50,7 +50,9 @@ from edge.store.tariff_versions import tariff_version_drafts
 from edge.unattended.exit_payments import ExitPayments
 from edge.unattended.kiosk import PayStations
 from edge.unattended.remote_vend import RemoteVends
-from parking.clock import physical
+from parking.clock import SteadyClock, configured, physical
+from parking.ids import new_id
+from parking.wire import RecordKind
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -65,6 +67,7 @@ def lane_settings(site: SiteConfig, index: int) -> LaneSettings:
         read_window=physical(timedelta(milliseconds=lane.read_window_ms)), min_confidence=lane.plate_confidence_min,
         repeat_window=physical(timedelta(milliseconds=lane.repeat_window_ms)),
         back_out_settle=physical(timedelta(milliseconds=lane.back_out_settle_ms)),
+        loop_stuck=physical(timedelta(seconds=lane.loop_stuck_s)),
         barrier_check=physical(timedelta(seconds=1)),
         free_vehicles=lane.free_vehicles, anti_passback=lane.anti_passback, ticketless=lane.ticketless,
         has_dispenser="dispenser" in lane_devices(site, index), tariff=lane.tariff,
@@ -187,7 +190,7 @@ class EdgeDaemon:
         *,
         port_factory: PortFactory | None = None,
         fees: FeeQuoter | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], datetime] | None = None,
         metrics_listen: str | None = None,
         tick_s: float = 0.1,
         drain_timeout_s: float = 120.0,
@@ -197,7 +200,9 @@ class EdgeDaemon:
     ) -> None:
         self.site = site
         self.site_file = site_file
-        self.clock = clock
+        # Real time without the wall clock's jumps (parking.clock.SteadyClock); a simulated run's clock as it is.
+        self.clock: Callable[[], datetime] = clock or (SteadyClock() if configured() is None else utc_now)
+        clock = self.clock
         self.tick_s = tick_s
         self.drain_timeout_s = drain_timeout_s
         self.metrics_listen = metrics_listen
@@ -242,6 +247,8 @@ class EdgeDaemon:
         self._booth_webs: dict[str, web.AppRunner] = {}
         self.outbox: Outbox | None = None
         self._woken_at_seq = 0
+        self.reserve_bytes = int(site.journal.reserve_mb * 1024 * 1024)
+        self._storage_checked = 0.0
         self._central_alerted = False
         self.sync: ListSync | None = None
         self.exit_payments: ExitPayments | None = None
@@ -368,12 +375,51 @@ class EdgeDaemon:
             for runner in self.runners.values():
                 if runner.lane.deadline is not None:  # only a lane waiting out its read window needs the time
                     runner.submit(Tick(), 0.0)
+            self._watch_storage()
+            self._watch_clock()
             self.metrics.park(self.park)
             self.metrics.lanes_out_of_service.set(sum(r.out_of_service is not None for r in self.runners.values()))
             if self.outbox is not None and self.journal.last_seq != self._woken_at_seq:
                 self._woken_at_seq = self.journal.last_seq  # only new records wake the outbox
                 self.outbox.wake()
             self._watch_central()
+
+    def _watch_storage(self, every_s: float = 0.5) -> None:
+        """Refuse temporary vehicles while the journal's disk has less than the reserve free; take them again once
+        space returns. The change is logged both ways (the lanes alert the booth at each vehicle they refuse)."""
+        if time.monotonic() - self._storage_checked < every_s:
+            return
+        self._storage_checked = time.monotonic()
+        try:
+            free = self.journal.free_bytes()
+        except OSError as err:
+            low: str | None = f"cannot read the free space: {err}"
+        else:
+            mb = 1024 * 1024
+            low = None
+            if free < self.reserve_bytes:
+                low = f"{free / mb:.1f} MB free for the journal, reserve {self.reserve_bytes / mb:.1f} MB"
+        if (low is None) != (self.context.storage_low is None):
+            if low is not None:
+                _LOGGER.error("journal storage low (%s): temporary vehicles are refused", low)
+            else:
+                _LOGGER.warning("journal storage back above the reserve: temporary vehicles are taken again")
+        self.context.storage_low = low
+
+    def _watch_clock(self) -> None:
+        """A step of the wall clock (the steady clock does not follow it): logged, journaled, told to the booth."""
+        if not isinstance(self.clock, SteadyClock):
+            return
+        self.clock()  # the steady clock notices a step when it is read
+        for step in self.clock.take_steps():
+            _LOGGER.error("the wall clock stepped %+.0f s (it reads %s); the edge keeps its own time, durations stay "
+                          "real; a restart adopts the new time", step.offset_s, step.wall.isoformat())  # fmt: skip
+            payload = {"event": "clock_step", "offset_s": round(step.offset_s, 3), "wall": step.wall.isoformat(),
+                       "edge_time": step.at.isoformat(), "evidence": None}  # fmt: skip
+            draft = Draft(new_id(int(step.at.timestamp() * 1000)), RecordKind.ABNORMAL_EVENT, None, step.at, payload)
+            self.writer.defer([draft])
+            for desk in self.desks.values():
+                desk.clock_stepped(step.offset_s, step.wall)
 
     def _watch_central(self) -> None:
         """Alert the booth once an outage of central lasts the site's ``unreachable_alert_minutes``."""
@@ -420,7 +466,10 @@ class EdgeDaemon:
 
         async def health(request: web.Request) -> web.Response:
             out = {lane: r.out_of_service for lane, r in self.runners.items() if r.out_of_service}
-            return web.json_response({"ok": not out, "lanes_out_of_service": out}, status=503 if out else 200)
+            failing = {lane: r.journal_failing for lane, r in self.runners.items() if r.journal_failing}
+            bad = bool(out or failing)
+            return web.json_response({"ok": not bad, "lanes_out_of_service": out, "journal_failing": failing,
+                                      "storage_low": self.context.storage_low}, status=503 if bad else 200)  # fmt: skip
 
         app = web.Application()
         app.router.add_get("/metrics", metrics)

@@ -2,7 +2,9 @@
 
 The runner is where "durability before motion" becomes real: a :class:`Commit` is awaited until the journal
 returned, and if it fails nothing after it in the list is carried out (no opening without its record); the lane
-is then out of service until restart, with an alert. Events for one lane are handled one at a time.
+hears of it (:class:`~edge.lanes.events.JournalFailed`), takes back what it did in memory, refuses the vehicle with
+a message on the display and alerts the booth. The next vehicle tries again, so the lane recovers by itself once the
+journal can store again (space freed on a full disk). Events for one lane are handled one at a time.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from edge.lanes.actions import (
     TakeSnapshot,
     Voice,
 )
-from edge.lanes.events import BarrierCommandFailed, LaneEvent
+from edge.lanes.events import BarrierCommandFailed, JournalFailed, LaneEvent
 from edge.lanes.lane import Lane
 from edge.store.journal import JournalError
 from edge.store.writer import JournalWriter
@@ -102,6 +104,7 @@ class LaneRunner:
         self.observer = observer
         self.clock = clock
         self.out_of_service: str | None = None
+        self.journal_failing: str | None = None  # the last urgent commit's error, until one is stored again
         self._lock = asyncio.Lock()
         self._side_tasks: set[asyncio.Task[None]] = set()
         self.inbox: asyncio.Queue[tuple[LaneEvent, float]] = asyncio.Queue()
@@ -129,12 +132,13 @@ class LaneRunner:
             if self.out_of_service is not None:
                 return []
             actions = self.lane.handle(event, self.clock())
-            await self._execute(actions, received)
-            return actions
+            return await self._execute(actions, received)
 
-    async def _execute(self, actions: list[LaneAction], received: float) -> None:
+    async def _execute(self, actions: list[LaneAction], received: float) -> list[LaneAction]:
+        """Carry out ``actions`` in order; returns them, or, when a commit failed, those before it and the lane's
+        answer to the failure (so a caller never takes a record for stored that is not)."""
         lane = self.lane
-        for action in actions:
+        for index, action in enumerate(actions):
             if isinstance(action, Commit):
                 if not action.urgent:
                     self.writer.defer(action.drafts)
@@ -142,16 +146,16 @@ class LaneRunner:
                 try:
                     await self.writer.commit(action.drafts)
                 except JournalError as err:
-                    self.out_of_service = str(err)
-                    _LOGGER.error("lane %s out of service: %s", lane.id, err)
-                    self.observer.alert(lane.id, Alert("journal", f"{lane.id}: journal failure, lane stopped: {err}"))
-                    return
+                    return actions[:index] + await self._journal_failed(err, received)
+                if self.journal_failing is not None:
+                    _LOGGER.warning("lane %s: the journal stores records again", lane.id)
+                    self.journal_failing = None
             elif isinstance(action, OpenBarrier):
                 try:
                     await self.port.open_barrier()
                 except DriverError as err:  # the lane hears it (and undoes the opening); nothing after it is done
                     await self._barrier_failed("open", err, received)
-                    return
+                    return actions
                 self.observer.barrier_command(lane.id, "open", time.perf_counter() - received)
             elif isinstance(action, CloseBarrier):
                 try:
@@ -176,6 +180,16 @@ class LaneRunner:
                     "lane %s: %s (%s): %s", lane.id, action.outcome, action.identity, action.reason,
                     extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
                 )  # fmt: skip
+        return actions
+
+    async def _journal_failed(self, err: JournalError, received: float) -> list[LaneAction]:
+        if self.journal_failing is None:
+            _LOGGER.error("lane %s: the journal cannot store records; vehicles are held: %s", self.lane.id, err)
+        self.journal_failing = str(err)
+        answer = self.lane.handle(JournalFailed(str(err)), self.clock())
+        assert not any(isinstance(a, Commit) for a in answer)  # nothing to store: it could not be
+        await self._execute(answer, received)
+        return answer
 
     def _tell(self, happening: Released | Passed | Alert) -> None:
         """The lane's listeners, by their typed callback for what happened in the lane (an alert to metrics too)."""

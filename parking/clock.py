@@ -9,6 +9,9 @@ simulators) reads the same simulated time. They are handed them in the environme
 handed a file instead of the real start (``START@/path/to/go*SPEED``, :class:`StartingClock`): the clock shows the
 start, frozen, until the run writes the real start into the file.
 
+:class:`SteadyClock` is the edge's clock of real time: the wall clock without its jumps (a step of the wall clock is
+detected and reported, durations stay those of the monotonic clock).
+
 Only the time of day is accelerated: tariffs, shifts, pass expiry and reports see simulated time, through
 :func:`now` (edge's and central's default clocks call it). Monotonic timers (barrier travel, loop debounce, read
 windows, poll intervals) are not touched and stay physical.
@@ -17,7 +20,9 @@ windows, poll intervals) are not touched and stay physical.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -154,3 +159,62 @@ def physical(span: timedelta) -> timedelta:
     device's timing (a read window, loop settling, barrier travel) stays physical under an accelerated clock."""
     clock = configured()
     return span if clock is None else span * clock.speed
+
+
+SLEW_PPM = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ClockStep:
+    """The wall clock jumped by ``offset_s`` seconds (positive: forward) at ``at`` (on the steady clock)."""
+
+    at: datetime
+    offset_s: float
+    wall: datetime  # what the wall clock read then
+
+
+class SteadyClock:
+    """The time of day that durations can trust: it follows the wall clock's slow corrections (NTP slewing) but not
+    its jumps. Between two readings it expects the wall clock to have moved as far as the monotonic clock did; a
+    difference over ``tolerance_s`` is a step (the clock set by hand, a bad NTP server, an hour of a wrong summer
+    time), which is not followed: it is kept in :attr:`steps` for the edge to log and journal, and the time goes on
+    from the monotonic clock. So a stay, a read window, a barrier timeout or a shift that spans the step lasts what it
+    really lasted, and every record keeps one consistent time line. A restart adopts the wall clock as it then is.
+
+    ``wall`` and ``monotonic`` are the sources (the real ones by default; a test hands in a wall clock it can step).
+    """
+
+    def __init__(
+        self, wall: Callable[[], datetime] | None = None, monotonic: Callable[[], float] = time.monotonic, *,
+        tolerance_s: float = 2.0,
+    ) -> None:  # fmt: skip
+        self._wall = wall or (lambda: datetime.now(UTC))
+        self._monotonic = monotonic
+        self.tolerance = timedelta(seconds=tolerance_s)
+        self.stepped = timedelta(0)  # the sum of the steps not followed: wall time minus this time
+        self.steps: list[ClockStep] = []  # not yet taken by :meth:`take_steps`
+        self._lock = threading.Lock()
+        self._last = self._wall().astimezone(UTC)
+        self._last_mono = self._monotonic()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            wall = self._wall().astimezone(UTC)
+            mono = self._monotonic()
+            elapsed = timedelta(seconds=mono - self._last_mono)
+            expected = self._last + elapsed
+            observed = wall - self.stepped
+            # a slew of up to 1000 ppm (NTP's is at most 500) is a correction, not a step
+            if abs(observed - expected) > self.tolerance + abs(elapsed) * SLEW_PPM / 1_000_000:
+                jump = observed - expected
+                self.stepped += jump
+                self.steps.append(ClockStep(expected, jump.total_seconds(), wall))
+                observed = expected
+            self._last, self._last_mono = max(self._last, observed), mono
+            return self._last
+
+    def take_steps(self) -> list[ClockStep]:
+        """The steps detected since the last call (the edge journals each once)."""
+        with self._lock:
+            steps, self.steps = self.steps, []
+            return steps

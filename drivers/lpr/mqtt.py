@@ -4,6 +4,13 @@ Each camera (or the edge, for a group of cameras) has its own broker account (``
 ``tls``, the connection is TLS: the broker's certificate checked against ``ca_file`` (or the system's CAs) and, with
 ``cert_file``/``key_file``, a client certificate presented. See config/mosquitto/ for the broker's side.
 
+Reads are not lost across a broker restart or a dropped connection: the subscriber connects with MQTT 5 and a
+persistent session (``clean_start`` off, the session kept ``session_expiry_s`` after a disconnection) and subscribes at
+QoS 1, so the broker keeps the reads published meanwhile and delivers them on the reconnection (across a restart of
+the broker itself when it has ``persistence true``, see config/mosquitto/). QoS 1 is at least once: a read the broker
+delivers again (its acknowledgement was lost with the connection), or a camera resending one it was not sure of, is
+dropped here by the camera's event id, or else by topic, plate and capture time, so each read reaches the lane once.
+
 Health is the broker connection: ``online`` while subscribed, ``offline`` at once when the connection drops, and
 again ``online`` after the automatic reconnection. With ``silence_timeout`` set, a camera that sends nothing for that
 long also makes the subscriber ``degraded`` (the broker is fine, the camera is not talking).
@@ -16,11 +23,14 @@ import logging
 import ssl
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from drivers.health import Backoff, Health, HealthTracker
 from drivers.lpr.errors import LprError, LprTransportError
@@ -35,6 +45,7 @@ _LOGGER = logging.getLogger(__name__)
 
 
 MAX_MESSAGE = 4 << 20  # bytes of one plate event (two base64 pictures fit well)
+SEEN_READS = 1024  # the last reads remembered to drop a redelivery (QoS 1 redelivers within seconds, not hours)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +93,20 @@ class MqttCameraConfig:
     tz: tzinfo = UTC
     tls: MqttTls | None = None
     clock: Callable[[], datetime] = field(default=real_now)  # when a message arrived (see http.py)
+    session_expiry_s: int = 3600  # how long the broker keeps our session (and queues reads) while we are away
+    client_id: str | None = None  # a fixed id also keeps the session across restarts of the edge
+
+
+def _kept_in(inboxes: list[asyncio.Queue[aiomqtt.Message]]) -> type[asyncio.Queue[aiomqtt.Message]]:
+    """A queue class for aiomqtt's incoming messages whose instance lands in ``inboxes``, so the messages it still
+    holds when the connection drops can be taken (aiomqtt stops its iteration at once, with messages left)."""
+
+    class KeptInbox(asyncio.Queue[aiomqtt.Message]):
+        def __init__(self, maxsize: int = 0) -> None:
+            super().__init__(maxsize)
+            inboxes.append(self)
+
+    return KeptInbox
 
 
 class MqttPlateSubscriber:
@@ -96,6 +121,8 @@ class MqttPlateSubscriber:
         self._last_message = time.monotonic()
         self._last_refusal_log = -1e9
         self.connections = 0
+        self.duplicates = 0  # reads dropped as delivered before
+        self._seen: OrderedDict[tuple[object, ...], None] = OrderedDict()
         self.topics: tuple[str, ...] = (config.topic,) if isinstance(config.topic, str) else tuple(config.topic)
 
     async def start(self) -> None:
@@ -114,13 +141,19 @@ class MqttPlateSubscriber:
 
     async def _run(self) -> None:
         cfg = self.config
-        identifier = f"parkgate-{cfg.name}-{uuid.uuid4().hex[:8]}"
+        # one id for every connection of this subscriber: the broker resumes its session on each reconnection
+        identifier = cfg.client_id or f"parkgate-{cfg.name}-{uuid.uuid4().hex[:8]}"
+        session = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        session.SessionExpiryInterval = cfg.session_expiry_s
         while True:
+            inboxes: list[asyncio.Queue[aiomqtt.Message]] = []
             try:
                 tls_context = cfg.tls.context() if cfg.tls is not None else None
                 async with aiomqtt.Client(
                     cfg.host, cfg.port, identifier=identifier, username=cfg.username, password=cfg.password,
                     keepalive=cfg.keepalive, timeout=2.0, tls_context=tls_context,
+                    protocol=aiomqtt.ProtocolVersion.V5, clean_start=False, properties=session,
+                    queue_type=_kept_in(inboxes),
                 ) as client:  # fmt: skip
                     for topic in self.topics:
                         await client.subscribe(topic, qos=cfg.qos)
@@ -140,6 +173,12 @@ class MqttPlateSubscriber:
             except (aiomqtt.MqttError, LprTransportError) as err:
                 ERRORS.labels(cfg.name, "transport").inc()
                 self.health.set(Health.OFFLINE, f"broker {cfg.host}:{cfg.port}: {err}")
+            # Reads received (and so acknowledged to the broker) but not taken yet when the connection dropped: the
+            # client forgets them, the broker will not send them again, so they are taken now.
+            for inbox in inboxes:
+                while not inbox.empty():
+                    message = inbox.get_nowait()
+                    self._on_message(str(message.topic), message.payload)
             await asyncio.sleep(self._backoff.next_delay())
 
     def _on_message(self, topic: str, payload: object) -> None:
@@ -169,11 +208,29 @@ class MqttPlateSubscriber:
         if camera is None and read.camera == "unknown":
             read = replace(read, camera=cfg.name)
         read.extra["topic"] = topic[:256]
+        if self._delivered_before(topic, read):
+            self.duplicates += 1
+            FRAMES.labels(cfg.name, "duplicate").inc()
+            return
         FRAMES.labels(cfg.name, "plate").inc()
         self.events.put_nowait(read)
         LATENCY.labels(cfg.name).observe(time.perf_counter() - started)
         if self.health.health is Health.DEGRADED:
             self.health.set(Health.ONLINE, f"subscribed to {', '.join(self.topics)}")
+
+    def _delivered_before(self, topic: str, read: PlateRead) -> bool:
+        """Whether this read was delivered already (remembered among the last :data:`SEEN_READS`)."""
+        if read.event_id is not None:
+            key: tuple[object, ...] = ("id", read.camera, read.event_id)
+        else:
+            key = ("read", topic, read.camera, read.plate, read.at, read.direction)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return True
+        self._seen[key] = None
+        if len(self._seen) > SEEN_READS:
+            self._seen.popitem(last=False)
+        return False
 
     def _log_refusal(self, topic: str, why: str) -> None:
         """One line a minute at most: a camera gone mad on the broker must not fill the disk with logs."""

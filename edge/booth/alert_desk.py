@@ -5,6 +5,7 @@ the booth (:mod:`edge.booth.alerts`), a collector acknowledges one (journaled), 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,12 @@ class AlertDesk:
         message = f"central unreachable for {minutes:.0f} min: {error or 'no answer'}"
         raise_alert(self.lane_alerts, "central_unreachable", None, message, self.clock(),
                     {"minutes": round(minutes), "error": (error or "")[:200]}, key="central")  # fmt: skip
+        self.changed()
+
+    def clock_stepped(self, offset_s: float, wall: datetime) -> None:
+        """The edge's wall clock jumped (the edge keeps its own time): the collector should have it checked."""
+        message = f"the system clock jumped {offset_s:+.0f} s (it reads {wall.isoformat()}); the edge keeps its time"
+        raise_alert(self.lane_alerts, "clock_step", None, message, self.clock(), {"offset_s": round(offset_s)})
         self.changed()
 
     def lane_of(self, device: str) -> str | None:

@@ -114,6 +114,13 @@ class EntryLane(Lane):
         notice = identity.pass_notice
         if notice:
             flags.append("expired_pass")
+        if self.context.storage_low is not None:
+            reason = f"journal storage low: {self.context.storage_low}"
+            return [
+                *self._deny(now, reason, "storage_low"),
+                Alert("storage_low", f"{self.id}: temporary vehicle {plate} refused: {self.context.storage_low}"),
+                Display((plate, "存储空间不足", "临时车暂停入场 请联系岗亭")),
+            ]
         if not self.park.has_room(identity.vehicle_class):
             bucket = self.park.capacity_class(identity.vehicle_class)
             reason = f"car park full for {bucket} vehicles"

@@ -77,6 +77,14 @@ class DispenserFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalFailed:
+    """The journal could not store the lane's last urgent commit (disk full, file gone): nothing of it is stored and
+    nothing after it was carried out, so the lane takes back what it did in memory and refuses the vehicle."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed: lets a lane expire its read window and timers."""
 
@@ -153,6 +161,7 @@ LaneEvent = (
     | CardPresented
     | BarrierReport
     | BarrierCommandFailed
+    | JournalFailed
     | CardDispensed
     | DispenserFailed
     | Tick

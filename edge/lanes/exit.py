@@ -85,6 +85,13 @@ class ExitLane(Lane):
         self.session = None
         self.coupons = []
 
+    def _after_refused_commit(self, now: datetime) -> None:
+        """The release could not be stored: the vehicle still owes what it owed, and waits for the booth."""
+        if self.arming:
+            self.phase = Phase.WAITING
+        else:
+            super()._after_refused_commit(now)
+
     def _find_session(self, identity: Identity) -> Session | None:
         found = self._session_by_credential(identity)
         if found is not None:

@@ -18,13 +18,24 @@ from enum import StrEnum
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from edge.lanes.actions import Alert, CloseBarrier, Commit, Draft, LaneAction, OpenBarrier, Passed, TakeSnapshot
+from edge.lanes.actions import (
+    Alert,
+    CloseBarrier,
+    Commit,
+    Display,
+    Draft,
+    LaneAction,
+    OpenBarrier,
+    Passed,
+    TakeSnapshot,
+)
 from edge.lanes.directory import Directory
 from edge.lanes.events import (
     BarrierCommandFailed,
     BarrierPosition,
     BarrierReport,
     CardPresented,
+    JournalFailed,
     LaneEvent,
     Loop,
     LoopChanged,
@@ -61,6 +72,7 @@ class LaneSettings:
     read_window: timedelta = timedelta(seconds=3)
     repeat_window: timedelta = timedelta(seconds=10)  # a decided plate read again this soon after is a repeat
     back_out_settle: timedelta = timedelta(milliseconds=500)  # arming clear this long, safety never reached
+    loop_stuck: timedelta = timedelta(minutes=5)  # a loop showing presence this long is reported
     barrier_check: timedelta = timedelta(seconds=1)  # after start, how long the devices get to report
     min_confidence: float = 0.7
     free_vehicles: Literal["automatic", "operator"] = "automatic"
@@ -80,6 +92,9 @@ class Passage:
     record_id: str
     session_id: str | None
     safety_entries: int = 0
+    # the safety loop already showed presence at the opening (a stuck detector): the crossing cannot be seen, so an
+    # arming loop that clears is taken as the vehicle moving on, never as a back-out that would void its record
+    blind: bool = False
     crossed: bool = False  # a vehicle went over the safety loop; the barrier is (being) closed behind it
     tailgating_reported: bool = False
 
@@ -107,6 +122,9 @@ class LaneContext:
     park: ParkState
     lists: DirectoryHolder
     extra: dict[str, Any] = field(default_factory=dict)
+    # Why the journal's disk is short of space (None: it is not): temporary vehicles are refused while passes,
+    # free vehicles and exits still use the reserve (the daemon watches the free space).
+    storage_low: str | None = None
 
 
 class Lane:
@@ -133,6 +151,8 @@ class Lane:
         self.evidence: str | None = None  # image reference of the last decision's reads
         self.snapshot: str | None = None  # the snapshot reserved as this vehicle's evidence (taken once)
         self._snapshots: list[str] = []  # snapshots named in records and not asked of the camera yet
+        self.presence_since: dict[Loop, datetime] = {}  # each loop showing presence: since when
+        self.stuck_reported: set[Loop] = set()
 
     # ------------------------------------------------------------------------------------------------ queries
 
@@ -140,6 +160,8 @@ class Lane:
     def deadline(self) -> datetime | None:
         """The next time this lane needs a :class:`Tick` (None: it waits only for events)."""
         times = [t for t in (self.read_deadline, self.back_out_at, self.barrier_check_at) if t is not None]
+        times += [since + self.settings.loop_stuck for loop, since in self.presence_since.items()
+                  if loop not in self.stuck_reported]  # fmt: skip
         return min(times) if times else None
 
     @property
@@ -159,6 +181,7 @@ class Lane:
 
     def _handle(self, event: LaneEvent, now: datetime) -> list[LaneAction]:
         if isinstance(event, LoopChanged):
+            self._presence(event, now)
             if event.loop is Loop.SAFETY:
                 return self._on_safety(event, now)
             return self._on_arming(event, now)
@@ -172,6 +195,8 @@ class Lane:
             return self._on_barrier(event, now)
         if isinstance(event, BarrierCommandFailed):
             return self._on_barrier_failed(event, now)
+        if isinstance(event, JournalFailed):
+            return self._on_journal_failed(event, now)
         if isinstance(event, Tick):
             return self._on_tick(now)
         if isinstance(event, ManualOpen):
@@ -194,8 +219,31 @@ class Lane:
         """Cards are kept only while the lane waits for a vehicle (see :mod:`edge.lanes.reads`)."""
         return self.phase in (Phase.IDLE, Phase.COLLECTING)
 
-    def _on_tick(self, now: datetime) -> list[LaneAction]:
+    def _presence(self, event: LoopChanged, now: datetime) -> None:
+        """When each loop began to show presence (a loop fault is told apart, as ``loop_fault``)."""
+        if event.occupied and not event.faulted:
+            self.presence_since.setdefault(event.loop, now)
+        else:
+            self.presence_since.pop(event.loop, None)
+            self.stuck_reported.discard(event.loop)
+
+    def _stuck_loops(self, now: datetime) -> list[LaneAction]:
+        """A loop showing presence for ``loop_stuck``: journaled and told to the booth, once per presence."""
         actions: list[LaneAction] = []
+        for loop, since in self.presence_since.items():
+            if loop in self.stuck_reported or now < since + self.settings.loop_stuck:
+                continue
+            self.stuck_reported.add(loop)
+            seconds = round((now - since).total_seconds())
+            actions += self._abnormal(now, "loop_stuck", {"loop": loop.value, "since": since.isoformat(),
+                                                          "seconds": seconds})  # fmt: skip
+            held = ", barrier held open" if loop is Loop.SAFETY and self.close_pending else ""
+            message = f"{self.id}: {loop.value} loop shows presence for {seconds} s (stuck detector or a vehicle that"
+            actions.append(Alert("loop_stuck", f"{message} does not move){held}", {"loop": loop.value}))
+        return actions
+
+    def _on_tick(self, now: datetime) -> list[LaneAction]:
+        actions: list[LaneAction] = self._stuck_loops(now)
         if self.barrier_check_at is not None and now >= self.barrier_check_at:
             self.barrier_check_at = None
             actions += self._check_barrier_at_start(now)
@@ -203,8 +251,11 @@ class Lane:
             self.back_out_at = None
             passage = self.passage
             if self.phase is Phase.PASSING and passage is not None and not passage.safety_entries and not self.arming:
-                actions += self._back_out(now)
-                self.binder.vehicle_left(now, suppress_repeats=False)  # it may come straight back
+                if passage.blind:  # the safety loop could not see it cross: it moved on, its record stands
+                    actions += self._passed(now)
+                else:
+                    actions += self._back_out(now)
+                    self.binder.vehicle_left(now, suppress_repeats=False)  # it may come straight back
         if self.phase is Phase.COLLECTING and self.read_deadline is not None and now >= self.read_deadline:
             self.read_deadline = None
             actions += self._on_window_expired(now)
@@ -317,6 +368,28 @@ class Lane:
             self.binder.vehicle_left(now)
         return [*actions, alert]
 
+    def _on_journal_failed(self, event: JournalFailed, now: datetime) -> list[LaneAction]:
+        """The last urgent commit was not stored. If it was an opening's, the barrier was never commanded: the
+        session opened (or closed) for it is taken back in memory only (there is nothing on disk to void), and the
+        vehicle is held, with a message on the display and an alert at the booth. The next vehicle tries again."""
+        passage = self.passage
+        if self.phase is Phase.PASSING and passage is not None and not passage.safety_entries:
+            self.barrier.expect_open = False
+            self._undo_opening(passage, now)  # its records would fail as well, and there is nothing to undo on disk
+            self.passage = None
+            self._after_refused_commit(now)
+        return [
+            Display(("系统存储故障", "暂停通行 请联系岗亭")),
+            Alert("journal", f"{self.id}: the journal cannot store records, vehicle held: {event.detail}"),
+        ]
+
+    def _after_refused_commit(self, now: datetime) -> None:
+        """The phase of a lane whose opening could not be stored (an exit lane waits on with the fee due)."""
+        self._reset()
+        self.phase = Phase.DENIED if self.arming else Phase.IDLE
+        if self.phase is Phase.IDLE:
+            self.binder.vehicle_left(now)
+
     def _check_barrier_at_start(self, now: datetime) -> list[LaneAction]:
         """The barrier was found open at start: journal it and close it (at once if the safety loop is clear)."""
         if self.barrier.position is not BarrierPosition.OPEN or self.passage is not None or self.barrier.expect_open:
@@ -336,7 +409,7 @@ class Lane:
         command = self._draft(RecordKind.BARRIER_COMMAND, now, payload)
         self.barrier.expect_open = True
         self.close_pending = False
-        self.passage = Passage(command.id, session)
+        self.passage = Passage(command.id, session, blind=self.safety)
         self.phase = Phase.PASSING
         self.read_deadline = None
         return [Commit((*drafts, command)), OpenBarrier(command.id, reason)]

@@ -148,6 +148,8 @@ class Lane(Strict):
     read_window_ms: int = Field(default=3000, ge=100, le=60_000)
     repeat_window_ms: int = Field(default=10_000, ge=0, le=600_000)  # a decided plate read again: a repeat
     back_out_settle_ms: int = Field(default=500, ge=0, le=5_000)  # arming clear without safety: backed out
+    # a loop that shows presence this long is reported (a stuck detector, or a vehicle that does not move)
+    loop_stuck_s: float = Field(default=300.0, ge=1, le=86_400)
     free_vehicles: Literal["automatic", "operator"] = "automatic"
     anti_passback: Literal["hard", "soft", "off"] = "soft"
     ticketless: bool = True
@@ -167,6 +169,9 @@ class TariffRef(Strict):
 
 class Journal(Strict):
     path: str = Field(min_length=1)
+    # Below this much free space on the journal's disk, temporary vehicles are refused (with a message on the
+    # display) so that the space left keeps recording passes, free vehicles, exits and payments.
+    reserve_mb: float = Field(default=64.0, ge=0, le=1_000_000)
 
 
 class RetentionConfig(Strict):

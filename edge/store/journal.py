@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -139,6 +140,10 @@ class Journal:
     @property
     def last_seq(self) -> int:
         return self._seq
+
+    def free_bytes(self) -> int:
+        """The space left on the journal's file system (for new records, its WAL and checkpoints)."""
+        return shutil.disk_usage(self.path.parent).free
 
     def close(self) -> None:
         with self._lock:

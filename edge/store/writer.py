@@ -38,6 +38,7 @@ class JournalWriter:
         self._on_commit = on_commit
         self._deferred: list[Draft] = []
         self._deferred_lock = threading.Lock()
+        self._deferred_failing = False  # told once, not at every retry
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
         self._thread.start()
 
@@ -102,15 +103,38 @@ class JournalWriter:
         drafts = [*deferred, *(d for request in group for d in request[0])]
         try:
             records = self.journal.commit(drafts)
-        except Exception as err:  # every waiting lane learns of the failure; none opens
+        except Exception as err:
             if deferred:
-                _LOGGER.error("journal: %d deferred records lost with a failed commit: %r", len(deferred), deferred)
+                # Not lost: they go again with the next commit (a full disk refuses them now, not for ever). The
+                # lanes' own records are tried alone, so deferred records can never keep an opening from its record.
+                with self._deferred_lock:
+                    self._deferred[:0] = deferred
+                if not self._deferred_failing:
+                    _LOGGER.warning("journal: %d deferred records kept for the next commit: %s", len(deferred), err)
+                self._deferred_failing = True
+                if group:
+                    self._write_alone(group, started)
+                return
+            for _, loop, future in group:  # every waiting lane learns of the failure; none opens
+                loop.call_soon_threadsafe(_set_exception, future, err)
+            return
+        self._deferred_failing = False
+        self._settle(group, records, len(deferred), started, len(drafts))
+
+    def _write_alone(self, group: list[_Request], started: float) -> None:
+        drafts = [d for request in group for d in request[0]]
+        try:
+            records = self.journal.commit(drafts)
+        except Exception as err:
             for _, loop, future in group:
                 loop.call_soon_threadsafe(_set_exception, future, err)
             return
+        self._settle(group, records, 0, started, len(drafts))
+
+    def _settle(self, group: list[_Request], records: list[JournalRecord], offset: int, started: float,
+                count: int) -> None:  # fmt: skip
         if self._on_commit is not None:
-            self._on_commit(time.perf_counter() - started, len(drafts))
-        offset = len(deferred)
+            self._on_commit(time.perf_counter() - started, count)
         for request_drafts, loop, future in group:
             mine = records[offset : offset + len(request_drafts)]
             offset += len(request_drafts)

@@ -87,7 +87,8 @@ def run_broker(folder: Path, *, require_certificate: bool = False) -> Iterator[B
     shutil.copy(SHIPPED / "parkgate.acl", folder / "parkgate.acl")
     plain, tls = free_tcp_port(), free_tcp_port()
     conf = (SHIPPED / "parkgate.conf").read_text()
-    changes = [("/etc/mosquitto/", f"{folder}/"), ("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1"),
+    changes = [("/etc/mosquitto/", f"{folder}/"), ("/var/lib/mosquitto/", f"{folder}/"),
+               ("listener 1883 127.0.0.1", f"listener {plain} 127.0.0.1"),
                ("listener 8883\n", f"listener {tls} 127.0.0.1\n")]  # fmt: skip
     if require_certificate:
         changes.append(("require_certificate false", "require_certificate true"))

@@ -23,6 +23,7 @@ from tests.edge.kit import a_pass
 from tests.edge.test_abnormal_e2e import SerialLane, payloads
 from tests.edge.test_daemon import SimLane, free_port, online, until
 from tests.edge.test_decisions_e2e import lanes, site_for
+from tests.soak_summary import Row, record
 
 __all__ = ["lanes"]  # the fixture
 
@@ -74,8 +75,13 @@ async def test_a_repeated_push_of_a_pass_holders_read_does_not_admit_the_visitor
         await until(lambda: entry.model.passed == 2, within=10, what="the visitor through the entry")
         rows = daemon.journal.rows("SELECT kind, plate, pass_id FROM sessions ORDER BY entry_at")
         assert rows == [("pass", "粤B3R7K2", "pass-1"), ("temporary", "沪A22222", None)]
+        dropped = daemon.lanes["in-1"].binder.dropped
     finally:
         await daemon.stop()
+    plates = [plate for _, plate, _ in rows]
+    record(Row(target="HTTP camera pushing duplicate and late reads", faults=3, transactions=2,
+               duplicated=len(plates) - len(set(plates)), lost=2 - len(rows),
+               detail=f"{dropped} repeated or late reads dropped, no double entry"))  # fmt: skip
 
 
 async def test_a_barrier_left_open_by_a_crash_is_closed_at_start_and_journaled(
@@ -158,7 +164,7 @@ async def test_shutdown_does_not_wait_the_whole_drain_for_a_lane_whose_devices_a
     entry, _ = lanes
     cameras = free_port()
     daemon = site_for(tmp_path, lanes, cameras)
-    daemon.drain_timeout_s = 120.0
+    daemon.drain_timeout_s = 60.0
     await daemon.start()
     stopped = False
     try:
@@ -168,9 +174,13 @@ async def test_shutdown_does_not_wait_the_whole_drain_for_a_lane_whose_devices_a
         entry.link.unplug()  # the lane's I/O module is gone
         await until(lambda: daemon.lanes["in-1"].safety_faulted, within=10, what="the lane sees its loops unknown")
         began = time.monotonic()
-        await asyncio.wait_for(daemon.stop(), timeout=60)
+        await asyncio.wait_for(daemon.stop(), timeout=50)
         stopped = True
-        assert time.monotonic() - began < 30  # far below the 120 s drain: it did not wait for the lost lane
+        took = time.monotonic() - began
+        # Far below the 60 s drain (a loaded machine gets a wide margin): it did not wait for the lost lane.
+        assert took < 20
     finally:
         if not stopped:
             await daemon.stop()
+    record(Row(target="shutdown with a lane whose devices are gone", faults=1, transactions=1,
+               detail=f"stopped in {took:.1f} s against a 60 s drain timeout"))  # fmt: skip

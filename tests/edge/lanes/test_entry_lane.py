@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from edge.lanes.actions import Alert, CloseBarrier, Decided, DispenseCard, Display
 from edge.lanes.events import (
     BarrierPosition,
@@ -258,6 +260,27 @@ def test_never_closes_on_an_occupied_or_faulted_safety_loop() -> None:
     assert of_type(actions, CloseBarrier) == []
     assert [a.kind for a in of_type(actions, Alert)] == ["loop_fault"]
     assert of_type(feed(lane, clock, LoopChanged(Loop.SAFETY, False)), CloseBarrier)
+
+
+def test_a_stuck_safety_loop_is_reported_once_and_a_vehicle_it_cannot_see_cross_keeps_its_entry() -> None:
+    lane, clock = entry_lane(context(), loop_stuck=timedelta(seconds=60)), Clock()
+    feed(lane, clock, LoopChanged(Loop.SAFETY, True))  # stuck: presence with nobody there
+    assert lane.deadline == clock.now + timedelta(seconds=60)
+    assert feed(lane, clock, Tick()) == []
+    clock.advance(60)
+    actions = feed(lane, clock, Tick(), Tick())
+    assert [a.kind for a in of_type(actions, Alert)] == ["loop_stuck"]
+    assert [(d.payload["event"], d.payload["loop"]) for d in drafts(actions)] == [("loop_stuck", "safety")]
+    # A vehicle comes, is let in, and drives on: the arming loop clears, the safety loop shows no change.
+    actions = feed(lane, clock, *arrive("粤B12345"), LoopChanged(Loop.ARMING, False))
+    assert opens(actions)
+    clock.advance(1)
+    actions = feed(lane, clock, Tick())
+    assert drafts(actions) == []  # not voided as a back-out
+    assert of_type(actions, CloseBarrier) == []  # and never down on the presence
+    assert len(lane.park.sessions) == 1
+    assert lane.phase is Phase.IDLE
+    assert of_type(feed(lane, clock, LoopChanged(Loop.SAFETY, False)), CloseBarrier)  # repaired: it closes
 
 
 def test_barrier_opened_without_command_and_fault_are_abnormal() -> None:

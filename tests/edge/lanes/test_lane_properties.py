@@ -127,7 +127,7 @@ def run_lanes(steps: int, seed: int, journal_path: Path) -> dict[str, int]:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_random_traffic_keeps_the_invariants(tmp_path: Path, seed: int) -> None:
-    counts = run_lanes(2_500, seed, tmp_path / "j.sqlite3")
+    counts = run_lanes(3_000, seed, tmp_path / "j.sqlite3")
     assert counts["opens"] > 50  # the sequences reach the interesting states
     assert counts["closes"] > 50
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from edge.lanes.actions import Alert, Commit, Draft, LaneAction
-from edge.lanes.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen, TakePayment
+from edge.lanes.events import Loop, LoopChanged, PlateSeen, TakePayment
+from edge.lanes.exit import ExitLane
 from edge.lanes.park import ParkState
 from edge.runner import LaneRunner
 from edge.store.journal import Journal, JournalError
@@ -172,12 +173,20 @@ class Observer:
         self.alerts.append(alert)
 
 
-async def test_runner_opens_only_after_the_commit_and_stops_when_the_journal_fails(tmp_path: Path) -> None:
+def failing(runner: LaneRunner) -> str | None:
+    """The runner's journal failure (a function: the value changes under the test's awaits)."""
+    return runner.journal_failing
+
+
+async def test_runner_opens_only_after_the_commit_holds_the_vehicle_when_the_journal_fails_and_recovers(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "j.sqlite3"
     journal = Journal(path, "lakeview", busy_timeout_s=0.2)
     writer = JournalWriter(journal)
     port, observer = RecordingPort(), Observer()
-    runner = LaneRunner(entry_lane(context()), writer, port, observer, clock=lambda: T0)
+    ctx, clock = context(), Clock()
+    runner = LaneRunner(entry_lane(ctx), writer, port, observer, clock=lambda: clock.now)
     try:
         await runner.feed(LoopChanged(Loop.ARMING, True))
         await runner.feed(PlateSeen("粤B12345", 0.95))
@@ -193,12 +202,86 @@ async def test_runner_opens_only_after_the_commit_and_stops_when_the_journal_fai
         blocker.execute("BEGIN EXCLUSIVE")
         port.calls.clear()
         await runner.feed(LoopChanged(Loop.ARMING, True))
-        await runner.feed(PlateSeen("粤B22222", 0.95))
+        actions = await runner.feed(PlateSeen("粤B22222", 0.95))
         blocker.execute("ROLLBACK")
         assert "open" not in port.calls
-        assert runner.out_of_service is not None
+        assert "show" in port.calls  # the driver is told on the display
+        assert not any(isinstance(a, Commit) for a in actions)  # nothing is reported as stored that is not
+        assert failing(runner) is not None
+        assert runner.out_of_service is None
         assert [a.kind for a in observer.alerts] == ["journal"]
-        assert await runner.feed(BarrierReport(BarrierPosition.OPEN)) == []
+        assert runner.lane.phase.value == "denied"
+        assert runner.lane.passage is None
+        assert [s.plate for s in ctx.park.sessions.values()] == ["粤B12345"]  # the refused one was taken back
+        assert journal.count("sessions") == 1
+
+        # The journal works again: the held vehicle leaves, comes back, and is let in with its records.
+        await runner.feed(LoopChanged(Loop.ARMING, False))
+        clock.advance(60)  # past the repeat window: its new read counts
+        await runner.feed(LoopChanged(Loop.ARMING, True))
+        await runner.feed(PlateSeen("粤B22222", 0.95))
+        assert "open" in port.calls
+        assert failing(runner) is None
+        assert journal.count("sessions") == 2
+        assert journal.verify_chain().ok
+    finally:
+        await asyncio.to_thread(writer.stop)
+
+
+async def test_an_exit_whose_payment_cannot_be_stored_keeps_the_vehicle_waiting_with_its_fee(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, "lakeview", busy_timeout_s=0.2)
+    writer = JournalWriter(journal)
+    port, observer = RecordingPort(), Observer()
+    ctx, clock = context(), Clock()
+    entry = LaneRunner(entry_lane(ctx), writer, port, observer, clock=lambda: clock.now)
+    out = LaneRunner(exit_lane(ctx), writer, port, observer, clock=lambda: clock.now)
+    try:
+        for event in (*arrive("粤B12345"), *cross()):
+            await entry.feed(event)
+        clock.advance(2 * 3600)
+        for event in arrive("粤B12345"):
+            await out.feed(event)
+        lane = out.lane
+        assert isinstance(lane, ExitLane)
+        assert lane.due is not None
+        due = lane.due.quote.total
+        port.calls.clear()
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        actions = await out.feed(TakePayment(operator="c-7", reason="cash", amount=due))
+        blocker.execute("ROLLBACK")
+        assert "open" not in port.calls
+        assert not any(isinstance(a, Commit) for a in actions)  # the booth withdraws the payment it took
+        assert lane.phase.value == "waiting"
+        assert lane.due is not None
+        assert lane.due.quote.total == due
+        assert len(ctx.park.sessions) == 1  # still inside, as the journal says
+        assert journal.count("sessions", "status = 'open'") == 1
+        await out.feed(TakePayment(operator="c-7", reason="cash", amount=due))  # stored this time
+        assert "open" in port.calls
+        assert journal.count("sessions", "status = 'closed'") == 1
+        assert journal.count("transactions") == 1
+    finally:
+        await asyncio.to_thread(writer.stop)
+
+
+async def test_deferred_records_survive_a_failed_commit_and_go_with_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    journal = Journal(path, "lakeview", busy_timeout_s=0.1)
+    writer = JournalWriter(journal)
+    try:
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        writer.defer([Draft("close-1", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "close"})])
+        with pytest.raises(JournalError):
+            await writer.commit([Draft("open-1", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "open"})])
+        await asyncio.sleep(0.5)  # the writer retried the deferred record on its own, and failed again
+        blocker.execute("ROLLBACK")
+        (record,) = await writer.commit([Draft("open-2", RecordKind.BARRIER_COMMAND, "in-1", T0, {"command": "open"})])
+        assert record.id == "open-2"
+        assert [r.id for r in journal.records()] == ["close-1", "open-2"]  # kept, not lost with the failure
+        assert journal.verify_chain().ok
     finally:
         await asyncio.to_thread(writer.stop)
 
