@@ -35,7 +35,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 from bench_edge_start import IO_MAP, camera_device, free_port, io_device
@@ -200,6 +200,10 @@ class Rig:
         polls = self.io.reads - reads
         return (self.io_link.bytes_to_device - to_device) / polls, (self.io_link.bytes_to_host - to_host) / polls
 
+    def armed(self) -> float | None:
+        """When the module answered the first poll showing the arming loop occupied (set from its thread)."""
+        return self.marks.armed_read
+
     def lane_idle(self) -> bool:
         assert self.daemon is not None
         return self.daemon.lanes["lane-0"].phase is Phase.IDLE and self.io.lane.barrier.closed_limit
@@ -215,7 +219,7 @@ class Rig:
         model.add_vehicle(time.monotonic(), front=-2.0, speed=4.0)
         started = 0.0
         if card is not None:
-            await until(lambda: self.marks.armed_read is not None, 5, "vehicle on the arming loop")
+            await until(lambda: self.armed() is not None, 5, "vehicle on the arming loop")
             await asyncio.sleep(0.2)
             assert self.reader_sim is not None
             started = time.monotonic()
@@ -223,8 +227,9 @@ class Rig:
         await until(lambda: len(self.marks.opens) > opens, 10, "barrier opened")
         opened = self.marks.opens[opens]
         if card is None:
-            assert self.marks.armed_read is not None
-            started = self.marks.armed_read
+            armed = self.armed()
+            assert armed is not None
+            started = armed
         await until(lambda: model.passed > passed, 15, "vehicle through")
         await until(self.lane_idle, 10, "lane idle, barrier closed")
         return opened - started
@@ -246,8 +251,9 @@ class Rig:
             self.marks.armed_read = None
             model.add_vehicle(time.monotonic(), front=-3.0, speed=4.0)
             await until(lambda n=n: len(self.marks.opens) > n, 30, f"opening {n}")  # type: ignore[misc]
-            if self.marks.armed_read is not None:
-                software.append(self.marks.opens[n] - self.marks.armed_read)
+            armed = self.armed()
+            if armed is not None:
+                software.append(self.marks.opens[n] - armed)
         await until(lambda: model.passed >= passed + count, 30, "every vehicle through")
         await until(self.lane_idle, 10, "lane idle")
         opens = self.marks.opens[:count]
@@ -291,9 +297,11 @@ async def main_async(args: argparse.Namespace, recorder: Recorder) -> None:
                 await rig.vehicle(client, "粤A00000")  # warm
                 times = [await rig.vehicle(client, f"粤A{n + 1:05d}") for n in range(args.samples)]
                 p50, p99 = ms(times)
-                print(f"{baud:6d} baud: armed poll -> open command p50 {p50:.2f} ms p99 {p99:.2f} ms "
-                      f"max {max(times) * 1000:.2f} ms; wire floor {floor:.2f} ms (poll answer {response:.0f} B + "
-                      f"write {WRITE_BYTES} B; poll request {request:.0f} B, every {POLL_MS} ms) n={len(times)}")
+                print(
+                    f"{baud:6d} baud: armed poll -> open command p50 {p50:.2f} ms p99 {p99:.2f} ms "
+                    f"max {max(times) * 1000:.2f} ms; wire floor {floor:.2f} ms (poll answer {response:.0f} B + "
+                    f"write {WRITE_BYTES} B; poll request {request:.0f} B, every {POLL_MS} ms) n={len(times)}"
+                )
                 note = f"n={len(times)}, poll {POLL_MS} ms (the wait for it is before), journal FULL"
                 for label, value in (("p50", p50), ("p99", p99)):
                     recorder.add(f"vehicle -> barrier command {label}, Modbus RTU {baud} baud", value, "ms",
@@ -305,8 +313,8 @@ async def main_async(args: argparse.Namespace, recorder: Recorder) -> None:
                     limit = 3600 / soft_p50 if software else float("nan")
                     print(f"lane throughput ({baud} baud, barrier 1 s each way, {args.throughput_vehicles} vehicles "
                           f"nose to tail at 4 m/s): {per_hour:,.0f} vehicles/h (a vehicle every {cycle:.2f} s); "
-                          f"software per vehicle (armed poll -> open) p50 {soft_p50 * 1000:.1f} ms (alone it would limit "
-                          f"the lane to {limit:,.0f}/h)")  # fmt: skip
+                          f"software per vehicle (armed poll -> open) p50 {soft_p50 * 1000:.1f} ms (alone it would "
+                          f"limit the lane to {limit:,.0f}/h)")  # fmt: skip
                     physics = cycle - soft_p50
                     recorder.add(f"lane throughput, 1 s barrier, {baud} baud", per_hour, "vehicles/h",
                                  goal=">= 1,000/h", met=per_hour >= 1000,
@@ -320,8 +328,10 @@ async def main_async(args: argparse.Namespace, recorder: Recorder) -> None:
                     card_p50, card_p99 = ms(cards)
                     alone = await reader_alone(min(args.samples, 30))
                     alone_p50, alone_p99 = ms(alone)
-                    print(f"OSDP card -> open command p50 {card_p50:.1f} ms p99 {card_p99:.1f} ms; the reader "
-                          f"driver alone (card -> CardRead) p50 {alone_p50:.1f} ms p99 {alone_p99:.1f} ms")
+                    print(
+                        f"OSDP card -> open command p50 {card_p50:.1f} ms p99 {card_p99:.1f} ms; the reader "
+                        f"driver alone (card -> CardRead) p50 {alone_p50:.1f} ms p99 {alone_p99:.1f} ms"
+                    )
                     note = f"n={len(cards)}, secure channel, 115200 baud; I/O at {baud} baud"
                     recorder.add("OSDP card -> barrier command p50", card_p50, "ms",
                                  peer="reader driver alone p50", peer_value=alone_p50, note=note)  # fmt: skip

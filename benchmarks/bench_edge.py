@@ -34,7 +34,7 @@ from edge.daemon import EdgeDaemon, Submit
 from edge.lanes.actions import Commit, Draft
 from edge.lanes.directory import Directory
 from edge.lanes.entry import EntryLane
-from edge.lanes.events import BarrierPosition, BarrierReport, Loop, LoopChanged, PlateSeen
+from edge.lanes.events import BarrierPosition, BarrierReport, LaneEvent, Loop, LoopChanged, PlateSeen
 from edge.lanes.lane import DirectoryHolder, LaneContext, LaneSettings
 from edge.lanes.park import ParkState
 from edge.runner import LanePort
@@ -183,7 +183,7 @@ def entry_drafts(count: int) -> list[tuple[Draft, ...]]:
     now = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
     out: list[tuple[Draft, ...]] = []
     for n in range(count):
-        events = [LoopChanged(Loop.ARMING, True), PlateSeen(f"粤B{n % 100000:05d}", 0.95),
+        events: list[LaneEvent] = [LoopChanged(Loop.ARMING, True), PlateSeen(f"粤B{n % 100000:05d}", 0.95),
                   BarrierReport(BarrierPosition.OPEN), LoopChanged(Loop.SAFETY, True), LoopChanged(Loop.ARMING, False),
                   LoopChanged(Loop.SAFETY, False), BarrierReport(BarrierPosition.CLOSED)]  # fmt: skip
         for event in events:

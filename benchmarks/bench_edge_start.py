@@ -55,8 +55,10 @@ def io_device(name: str, connection: str, poll_ms: int = 20) -> str:
 
 
 def camera_device(name: str, port: int) -> str:
-    return (f'[devices.{name}]\nkind = "plate_camera"\ndriver = "hikvision_isapi"\ncamera_id = "{name}"\n'
-            f'connection = {{ type = "http_listen", listen = "127.0.0.1:{port}", path = "/isapi/{name}" }}\n\n')
+    return (
+        f'[devices.{name}]\nkind = "plate_camera"\ndriver = "hikvision_isapi"\ncamera_id = "{name}"\n'
+        f'connection = {{ type = "http_listen", listen = "127.0.0.1:{port}", path = "/isapi/{name}" }}\n\n'
+    )
 
 
 def write_site(folder: Path, connections: list[str], camera_port: int, listen: str, *, poll_ms: int = 20) -> Path:
@@ -69,9 +71,10 @@ def write_site(folder: Path, connections: list[str], camera_port: int, listen: s
     lanes = ""
     for i in range(len(connections)):
         exit_lane = i % 2 == 1
+        tariff = 'tariff = "residential"\n' if exit_lane else ""
+        wired = f'{{ barrier = "io-{i}", loops = "io-{i}", camera = "cam-{i}" }}'
         lanes += (f'\n[[lanes]]\nid = "lane-{i}"\ndirection = "{"exit" if exit_lane else "entry"}"\n'
-                  f'mode = "unattended"\n{"tariff = " + chr(34) + "residential" + chr(34) + chr(10) if exit_lane else ""}'
-                  f'devices = {{ barrier = "io-{i}", loops = "io-{i}", camera = "cam-{i}" }}\n')  # fmt: skip
+                  f'mode = "unattended"\n{tariff}devices = {wired}\n')  # fmt: skip
     text = f"""
 [car_park]
 id = "bench"
@@ -153,7 +156,8 @@ def start_once(lanes: int, settle_s: float) -> dict[str, float | list[str]]:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
             started = time.perf_counter()
             process = subprocess.Popen(
-                [sys.executable, "-m", "parking", "--log-level", "ERROR", "edge", "run", "--config", str(site)],
+                [sys.executable, "-m", "parking", "--log-level", "ERROR", "edge", "run", "--config", str(site),
+                 "--drain-timeout", "5"],
                 env=env, cwd=folder,
             )  # fmt: skip
             try:
@@ -182,10 +186,16 @@ def start_once(lanes: int, settle_s: float) -> dict[str, float | list[str]]:
                 rss_settled = rss_mb(process.pid)
                 heavy = loaded_heavy(process.pid)
             finally:
+                stopping = time.perf_counter()
                 process.terminate()
-                process.wait(30)
+                try:
+                    process.wait(120)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(10)
+                stop = time.perf_counter() - stopping
         return {"ready": ready, "online": online, "rss_online": rss_online, "rss": max(rss_online, rss_settled),
-                "heavy": heavy}  # fmt: skip
+                "heavy": heavy, "stop": stop}  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -203,16 +213,22 @@ def main() -> int:
         ready = statistics.median(float(r["ready"]) for r in runs)  # type: ignore[arg-type]
         online = statistics.median(float(r["online"]) for r in runs)  # type: ignore[arg-type]
         rss = statistics.median(float(r["rss"]) for r in runs)  # type: ignore[arg-type]
+        stop = statistics.median(float(r["stop"]) for r in runs)  # type: ignore[arg-type]
         heavy = sorted({h for r in runs for h in r["heavy"]})  # type: ignore[union-attr]
-        print(f"{lanes:2d} lanes: start to /healthz {ready:.2f} s, every I/O module polled at {online:.2f} s, "
-              f"RSS {rss:.0f} MB; heavy libraries loaded: {', '.join(heavy) or 'none'} (median of {len(runs)})")
+        print(
+            f"{lanes:2d} lanes: start to /healthz {ready:.2f} s, every I/O module polled at {online:.2f} s, "
+            f"RSS {rss:.0f} MB; heavy libraries loaded: {', '.join(heavy) or 'none'}; SIGTERM to exit {stop:.1f} s "
+            f"(median of {len(runs)})"
+        )
         goal = lanes == 8
         note = f"median of {len(runs)}, Modbus TCP I/O + camera per lane"
         recorder.add(f"edge start to /healthz, {lanes} lanes", ready, "s", goal="< 2 s" if goal else "",
                      met=ready < 2.0 if goal else None, note=note)  # fmt: skip
         recorder.add(f"edge start to every I/O module polled, {lanes} lanes", online, "s", note=note)
         recorder.add(f"edge RSS, {lanes} lanes", rss, "MB", goal="< 120 MB" if goal else "",
-                     met=rss < 120 if goal else None, note=note + "; loaded: " + (", ".join(heavy) or "no cv2/numpy/PIL"))
+                     met=rss < 120 if goal else None,
+                     note=note + "; loaded: " + (", ".join(heavy) or "no cv2/numpy/PIL"))  # fmt: skip
+        recorder.add(f"edge stop (SIGTERM to exit, idle lanes), {lanes} lanes", stop, "s", note=note)
         recorder.add(f"edge heavy libraries loaded, {lanes} lanes", len(heavy), "libs", goal="0 (cv2, numpy, PIL)",
                      met=not heavy, note=", ".join(heavy) or "none")  # fmt: skip
     recorder.save(args.json)

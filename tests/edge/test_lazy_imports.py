@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -73,16 +72,15 @@ async def test_a_started_edge_without_a_snapshot_camera_has_not_loaded_opencv_or
     log = tmp_path / "importtime.txt"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with log.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-X", "importtime", "-m", "parking", "--log-level", "ERROR", "edge", "run",
-             "--config", str(site_file)],
-            env=env, cwd=tmp_path, stderr=stderr,
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-X", "importtime", "-m", "parking", "--log-level", "ERROR", "edge", "run",
+            "--config", str(site_file), env=env, cwd=tmp_path, stderr=stderr,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 30
         async with httpx.AsyncClient(timeout=2) as client:
             while True:
-                assert process.poll() is None, log.read_text()[-2000:]
+                assert process.returncode is None, log.read_text()[-2000:]
                 assert time.monotonic() < deadline, "the edge did not answer /healthz"
                 try:
                     health = await client.get(f"http://127.0.0.1:{listen}/healthz")
@@ -99,5 +97,5 @@ async def test_a_started_edge_without_a_snapshot_camera_has_not_loaded_opencv_or
         assert modules.isdisjoint(HEAVY), sorted(modules & set(HEAVY))
     finally:
         process.terminate()
-        process.wait(30)
+        await asyncio.wait_for(process.wait(), 60)
         await serving.stop()
