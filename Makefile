@@ -36,7 +36,7 @@ test: lint typecheck pytest
 # Every benchmark, each in its own process, then one table of figures beside their floors or peers (measured in the
 # same run), also written to benchmarks/results.json with the date, the machine and the command; each bench's own
 # printout goes to benchmarks/results.log. Not part of `make test` (which checks `run.py --quick`'s table and JSON).
-# BENCH_ARGS, e.g. "--full-reconcile" (200 car parks) or "--only edge,fee".
+# BENCH_ARGS, e.g. "--only edge,fee" or "--quick".
 bench: $(STAMP)
 	PYTHONPATH=$(CURDIR) $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 

@@ -15,7 +15,7 @@ channel, pty at 115200). The simulators run on an event loop of their own in ano
   (no plate read) to the I/O module receiving the open command, beside the reader driver alone (card presented ->
   ``CardRead``, the same simulator and line, measured in the same run).
 
-Run: ``.venv/bin/python benchmarks/bench_e2e.py [--samples 50] [--throughput-vehicles 20] [--json FILE]``.
+Run: ``.venv/bin/python benchmarks/bench_e2e.py [--samples 30] [--throughput-vehicles 20] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -324,9 +324,9 @@ async def main_async(args: argparse.Namespace, recorder: Recorder) -> None:
                                  goal=">= 1,000/h", met=limit >= 1000,
                                  note=f"3600 s / {soft_p50 * 1000:.1f} ms (armed poll -> open in the queue, wire "
                                       f"included), p50 of {len(software)}")  # fmt: skip
-                    cards = [await rig.vehicle(client, None, card=n) for n in range(min(args.samples, 30))]
+                    cards = [await rig.vehicle(client, None, card=n) for n in range(min(args.samples, 20))]
                     card_p50, card_p99 = ms(cards)
-                    alone = await reader_alone(min(args.samples, 30))
+                    alone = await reader_alone(min(args.samples, 20))
                     alone_p50, alone_p99 = ms(alone)
                     print(
                         f"OSDP card -> open command p50 {card_p50:.1f} ms p99 {card_p99:.1f} ms; the reader "
@@ -344,7 +344,7 @@ async def main_async(args: argparse.Namespace, recorder: Recorder) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--samples", type=int, default=50, help="vehicles per baud rate")
+    parser.add_argument("--samples", type=int, default=30, help="vehicles per baud rate (cards: up to 20)")
     parser.add_argument("--bauds", default="9600,115200")
     parser.add_argument("--throughput-vehicles", type=int, default=20)
     add_json_argument(parser)
