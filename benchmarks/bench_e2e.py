@@ -7,7 +7,9 @@ channel, pty at 115200). The simulators run on an event loop of their own in ano
   the I/O module's answer to the first poll that shows the loop occupied (the moment the simulated module reads its
   inputs to answer) to the module receiving the open command. The path needs that poll's response and the coil
   write's request on the wire: the floor is their bytes × 10 bits / baud (the frames' sizes are counted on the
-  pty). The wait for the poll (up to one poll interval) comes before and is not in the figure. Goal: <= 1.5 × floor.
+  pty). The wait for the poll (up to one poll interval) comes before and is not in the figure; nor is RTU's silent
+  interval between frames (3.5 characters: 3.6 ms at 9600 baud, 1.75 ms above 19200) in the floor, though a
+  driver must keep it. Goal: <= 1.5 × floor.
 * **Lane throughput**: vehicles queued nose to tail drive through the entry, barrier travel 1 s each way; from the
   first opening to the last, in vehicles/h; beside it what the software spends per vehicle in the queue (from the
   poll showing the safety loop clear behind a vehicle to the next opening) and the limit that alone would set.

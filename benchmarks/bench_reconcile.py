@@ -231,10 +231,11 @@ def main() -> int:
               f"{r['cpu'] + r['server_cpu']:.1f} s; load average {load_before:.1f} before, {load_after:.1f} after, "
               f"on {os.cpu_count()} cores")  # fmt: skip
         size = f"{args.car_parks} car parks x {args.transactions:,} transactions, {args.workers} processes"
+        full = args.car_parks >= 200  # the goal is for 200 car parks
         recorder.add(f"reconciliation of a day at {args.car_parks} car parks", r["wall"], "s",
-                     goal="< 30 s" if args.car_parks >= 200 else "< 30 s at 200 (not this size)",
-                     met=r["wall"] < 30 if args.car_parks >= 200 else None,
-                     note=f"{size}; CPU {r['cpu']:.1f} s + PostgreSQL {r['server_cpu']:.1f} s")  # fmt: skip
+                     goal="< 30 s" if full else "", met=r["wall"] < 30 if full else None,
+                     note=f"{size}; CPU {r['cpu']:.1f} s + PostgreSQL {r['server_cpu']:.1f} s"
+                          + ("" if full else "; the goal, < 30 s, is for 200"))  # fmt: skip
         recorder.add("reconciliation fee re-check", r["quotes"] / r["wall"], "quotes/s", note=size)
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
