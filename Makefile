@@ -33,9 +33,12 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# Benchmarks print their figures; they are not part of `make test`.
+# Every benchmark, each in its own process, then one table of figures beside their floors or peers (measured in the
+# same run), also written to benchmarks/results.json with the date, the machine and the command; each bench's own
+# printout goes to benchmarks/results.log. Not part of `make test` (which checks `run.py --quick`'s table and JSON).
+# BENCH_ARGS, e.g. "--only edge,fee" or "--quick".
 bench: $(STAMP)
-	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	PYTHONPATH=$(CURDIR) $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest -m fuzz -p no:cacheprovider

@@ -1,9 +1,12 @@
 """Central on PostgreSQL behind a real uvicorn: ingest throughput from 20 concurrent edges (batches of 500), the
-full sync of 100,000 passes, and a delta sync of 100 changes.
+full sync of 100,000 passes, and a delta sync of 100 changes. Beside the ingest rate, its peer: a raw PostgreSQL
+``COPY`` of the same ``edge_records`` rows (read back after the ingest) into a table like it (same indexes and
+constraints), from this client, in the same run. Goal: ingest >= 0.5 x COPY.
 
 Creates its own database ``parkgate_bench_<random>`` on the server of ``PARKGATE_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``) and drops it afterwards. Run: ``.venv/bin/python
-benchmarks/bench_central.py [--edges 20] [--batches 10] [--batch-size 500] [--passes 100000] [--workers 1]``.
+benchmarks/bench_central.py [--edges 20] [--batches 10] [--batch-size 500] [--passes 100000] [--workers 1]
+[--json FILE]``.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
+from figures import Recorder, add_json_argument
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -127,6 +131,24 @@ def full_sync(client: httpx.Client, token: str, limit: int) -> tuple[float, int,
             return time.perf_counter() - started, held, since, parsing
 
 
+def copy_peer(db_url: str) -> tuple[int, float]:
+    """The rows ingest stored in ``edge_records``, COPYed again into a table like it; (rows, seconds of the COPY)."""
+    with psycopg.connect(db_url) as conn, conn.cursor() as cursor:
+        data = bytearray()
+        with cursor.copy("COPY edge_records TO STDOUT") as out:
+            for chunk in out:
+                data += chunk
+        rows = data.count(b"\n")
+        cursor.execute("CREATE TABLE edge_records_peer (LIKE edge_records INCLUDING ALL)")
+        conn.commit()
+        started = time.perf_counter()
+        with cursor.copy("COPY edge_records_peer FROM STDIN") as copy:
+            for offset in range(0, len(data), 1 << 20):
+                copy.write(bytes(data[offset : offset + (1 << 20)]))
+        conn.commit()
+        return rows, time.perf_counter() - started
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", type=int, default=20)
@@ -135,7 +157,9 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--page", type=int, default=20_000, help="sync page size (limit)")
+    add_json_argument(parser)
     args = parser.parse_args()
+    recorder = Recorder("central")
 
     name = f"parkgate_bench_{uuid.uuid4().hex[:8]}"
     parts = urlsplit(ADMIN_URL)
@@ -169,6 +193,8 @@ def main() -> int:
             runs_text = ", ".join(f"{r[0]:.2f}" for r in runs)
             print(f"full sync of {held} passes: {seconds:.2f} s (best of 3, of which parsing at the client "
                   f"{parsing:.2f} s; runs {runs_text}; pages of {args.page})")  # fmt: skip
+            recorder.add(f"full sync of {held:,} passes", seconds, "s",
+                         note=f"best of 3, pages of {args.page:,}, parsing {parsing:.2f} s")  # fmt: skip
 
             login = client.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}).json()
             admin_headers = {"Authorization": f"Bearer {login['token']}"}
@@ -187,6 +213,8 @@ def main() -> int:
                 timings.append(time.perf_counter() - started)
             assert len(delta.passes) == 100, len(delta.passes)
             print(f"delta sync of 100 changes: {statistics.median(timings) * 1000:.1f} ms (median of 10)")
+            recorder.add("delta sync of 100 changes", statistics.median(timings) * 1000, "ms",
+                         note=f"median of 10, {held:,} passes held")  # fmt: skip
 
         started = time.perf_counter()
         work = {edge: (token, build_batches(edge, args.batches, args.batch_size)) for edge, token in tokens.items()}
@@ -198,12 +226,21 @@ def main() -> int:
         rate = stored / elapsed
         print(f"ingest: {stored} records from {args.edges} concurrent edges in {elapsed:.2f} s = {rate:,.0f} "
               f"records/s (batches of {args.batch_size}, {args.workers} worker(s))")  # fmt: skip
+        rows, copy_s = copy_peer(db_url)
+        assert rows == stored, (rows, stored)
+        copy_rate = rows / copy_s
+        print(f"raw COPY of the same {rows} edge_records rows into a table like it: {copy_s:.2f} s = "
+              f"{copy_rate:,.0f} rows/s; ingest / COPY = {rate / copy_rate:.2f} (goal >= 0.5)")  # fmt: skip
+        recorder.add(f"central ingest from {args.edges} edges", rate, "records/s", peer="raw COPY of the rows",
+                     peer_value=copy_rate, goal=">= 0.5 x COPY", met=rate >= 0.5 * copy_rate,
+                     note=f"{stored:,} records, batches of {args.batch_size}, {args.workers} worker(s)")  # fmt: skip
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    recorder.save(args.json)
     return 0
 
 

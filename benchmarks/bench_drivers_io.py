@@ -7,7 +7,7 @@ over TCP (RTU over TCP):
   time stays under 2 ms.
 * command -> simulator sees it: from calling ``hold_open()`` to the simulated module receiving the coil write.
 
-Run: ``.venv/bin/python benchmarks/bench_drivers_io.py [--samples 200]``
+Run: ``.venv/bin/python benchmarks/bench_drivers_io.py [--samples 200] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import asyncio
 import random
 import statistics
 import time
+
+from figures import Recorder, add_json_argument
 
 from drivers.modbus import BarrierChanged, ModbusIoConfig, ModbusIoModule, ModbusLink
 from drivers.modbus.events import ModbusEvent
@@ -40,7 +42,7 @@ def ms(value: float) -> str:
     return f"{value * 1000:6.2f} ms"
 
 
-async def measure(kind: str, samples: int) -> None:
+async def measure(kind: str, samples: int, recorder: Recorder) -> None:
     lane = LaneModel(BarrierModel(now=time.monotonic()))
     sim = IoModuleSimulator(lane)
     serving = sim.serving()
@@ -111,14 +113,28 @@ async def measure(kind: str, samples: int) -> None:
     beyond_cmd = [c - wire_write for c in commands]
     print(f"  beyond wire              p50 {ms(pct(beyond_cmd, 0.5))}   p99 {ms(pct(beyond_cmd, 0.99))}")
     print(f"  mean {ms(statistics.fmean(commands))} (a command may wait for a poll already on the wire)")
+    where = f"Modbus {medium}"
+    note = f"n={samples}, poll {POLL_MS} ms"
+    recorder.add(f"input change -> driver event p50, {where}", pct(total, 0.5) * 1000, "ms",
+                 note=note + " (poll wait in)")  # fmt: skip
+    recorder.add(f"device read -> driver event p99 beyond wire, {where}", pct(beyond, 0.99) * 1000, "ms",
+                 goal="< 2 ms", met=pct(beyond, 0.99) < 0.002, note=note)  # fmt: skip
+    serial = kind == "pty"
+    recorder.add(f"command -> device sees it p50, {where}", pct(commands, 0.5) * 1000, "ms",
+                 peer="write wire time" if serial else "", peer_value=wire_write * 1000 if serial else None,
+                 note=note)  # fmt: skip
 
 
-async def main(samples: int) -> None:
+async def main(samples: int, recorder: Recorder) -> None:
     for kind in ("pty", "tcp"):
-        await measure(kind, samples)
+        await measure(kind, samples, recorder)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--samples", type=int, default=200)
-    asyncio.run(main(parser.parse_args().samples))
+    add_json_argument(parser)
+    args = parser.parse_args()
+    recorder = Recorder("drivers io")
+    asyncio.run(main(args.samples, recorder))
+    recorder.save(args.json)

@@ -8,7 +8,7 @@
   115200 baud (includes libosdp's 20 ms refresh and poll cadence: the figure is dominated by the poll interval).
 * Wiegand converter: a line written on the pty at 9600 baud -> CardRead (includes ~12 ms wire time for 12 bytes).
 
-Run: ``.venv/bin/python benchmarks/bench_drivers_lpr.py [--n 200]``.
+Run: ``.venv/bin/python benchmarks/bench_drivers_lpr.py [--n 200] [--json FILE]``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import statistics
 import time
 
 import aiohttp
+from figures import Recorder, add_json_argument
 
 from drivers.lpr.http import HttpCameraConfig, PlateHttpListener, PlateListenerConfig
 from drivers.lpr.isapi import decode_isapi
@@ -28,12 +29,16 @@ from simulators.camera import CameraSim
 from simulators.card_reader import OsdpCardReaderSim, WiegandConverterSim
 from simulators.pty import PtyLink
 
+RECORDER = Recorder("drivers lpr and cards")
+
 
 def report(name: str, samples: list[float]) -> None:
     ordered = sorted(samples)
     p50 = statistics.median(ordered) * 1000
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
     print(f"{name:<44} n={len(samples):<5} p50 {p50:8.3f} ms   p99 {p99:8.3f} ms")
+    RECORDER.add(f"{name} p50", p50, "ms", note=f"n={len(samples)}")
+    RECORDER.add(f"{name} p99", p99, "ms", note=f"n={len(samples)}")
 
 
 def bench_codec(n: int) -> None:
@@ -140,4 +145,7 @@ async def main(n: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
-    asyncio.run(main(parser.parse_args().n))
+    add_json_argument(parser)
+    args = parser.parse_args()
+    asyncio.run(main(args.n))
+    RECORDER.save(args.json)

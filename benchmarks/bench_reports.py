@@ -5,7 +5,8 @@ batches of the two in turn over repeated runs; median and spread printed, with t
 
 Creates its own database ``parkgate_bench_<random>`` on the server of ``PARKGATE_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``) and drops it afterwards. Run: ``.venv/bin/python
-benchmarks/bench_reports.py [--transactions 10000000] [--ingest 20000] [--rounds 9]``. The copied records are not
+benchmarks/bench_reports.py [--transactions 10000000] [--ingest 20000] [--rounds 9]
+[--json FILE]``. The copied records are not
 chained (the chain is ingest's business, measured in bench_central); the ingested ones are sealed and chained like
 an edge's.
 """
@@ -26,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg
+from figures import Recorder, add_json_argument
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -227,11 +229,14 @@ def spread(values: list[float], scale: float = 1.0, unit: str = "") -> str:
             f"IQR {q1:.2f}–{q3:.2f}, n={len(scaled)})")  # fmt: skip
 
 
-def ingest_overhead(sessions: Callable[[], Session], edges: list[str], warm_up: str, size: int, rounds: int) -> None:
+def ingest_overhead(
+    sessions: Callable[[], Session], edges: list[str], warm_up: str, size: int, rounds: int
+) -> tuple[float, float]:
     """``rounds`` runs, each ingesting ``size`` records of two fresh edges, one counted into the rollups and one
     not, batch by batch in turn (with, without; then without, with; ...), so both meet the same load of the shared
     machine within a fraction of a second. Prints the median and spread over the runs of each one's time, of their
-    ratio, and of the rollup statement's own time against the rest of its run (timed around the statement)."""
+    ratio, and of the rollup statement's own time against the rest of its run (timed around the statement); answers
+    the medians of the last two (fractions)."""
     plain = rollups.add_incoming
     spent = [0.0]
 
@@ -270,6 +275,7 @@ def ingest_overhead(sessions: Callable[[], Session], edges: list[str], warm_up: 
     print(f"  without the rollups: {spread(without, unit=' s')}; {size / statistics.median(without):,.0f}/s")
     print(f"  end to end, each run's with / without - 1: {spread(ratios, 100, ' %')} (goal < 20 %)")
     print(f"  the rollup statement's own time / the rest of its run: {spread(inside, 100, ' %')} (goal < 20 %)")
+    return statistics.median(ratios), statistics.median(inside)
 
 
 def machine_load() -> str:
@@ -286,7 +292,9 @@ def main() -> int:
                         help="transaction records copied into edge_records and counted by a rebuild")  # fmt: skip
     parser.add_argument("--ingest", type=int, default=20_000, help="records per ingest run, with or without rollups")
     parser.add_argument("--rounds", type=int, default=9, help="pairs of ingest runs, with and without (interleaved)")
+    add_json_argument(parser)
     args = parser.parse_args()
+    recorder = Recorder("reports")
     print(f"machine at the start: {machine_load()} ({os.cpu_count()} CPUs)")
 
     name = f"parkgate_bench_{uuid.uuid4().hex[:8]}"
@@ -323,16 +331,27 @@ def main() -> int:
               f"{copied:.1f} s)")  # fmt: skip
         timings = time_reports(sessions)
         taken = timings.pop("_taken")
+        size = f"{args.transactions:,} transactions (rollups COPYed), {args.car_parks} car parks, best of 3"
         for report, elapsed in timings.items():
             print(f"{report}: {elapsed * 1000:.0f} ms (best of 3)")
+            month = "month" in report
+            recorder.add(f"report: {report}", elapsed, "s", goal="< 5 s" if month else "",
+                         met=elapsed < 5 if month else None, note=size)  # fmt: skip
         print(f"  (the month's takings: {taken / 100:,.2f} CNY over {args.transactions:,} transactions; goal < 5 s)")
+        recorder.add("rollups rebuilt from edge_records", counted / seconds, "records/s", note=f"{counted:,} records")
 
-        ingest_overhead(sessions, edges, warm_up, args.ingest, args.rounds)
+        end_to_end, inside = ingest_overhead(sessions, edges, warm_up, args.ingest, args.rounds)
+        note = f"{args.rounds} interleaved runs of {args.ingest:,} records, median"
+        recorder.add("ingest overhead of the rollups", end_to_end * 100, "%", goal="< 20 %", met=end_to_end < 0.2,
+                     note=note)  # fmt: skip
+        recorder.add("rollup statement / rest of its ingest", inside * 100, "%", goal="< 20 %", met=inside < 0.2,
+                     note=note)  # fmt: skip
         print(f"machine at the end: {machine_load()}")
     finally:
         engine.dispose()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    recorder.save(args.json)
     return 0
 
 

@@ -27,6 +27,11 @@ COMPONENT_CLIS: tuple[str, ...] = (
     "central.cli",  # central run
 )
 
+# The commands of a component whose registration is heavy (the simulators' modules import OpenCV, FastAPI, uvicorn
+# and libosdp to add their subcommands): skipped when the command line asks for another command, so a process such
+# as ``parkgate edge run`` does not load them (its start-up time and memory).
+HEAVY_COMPONENTS: dict[str, tuple[str, ...]] = {"simulators.cli": ("sim", "demo")}
+
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -38,7 +43,20 @@ class UsageError(Exception):
     """A user's mistake on the command line or in a file: printed as one clear message, exit status 1."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` asks for (its first word that is neither an option nor an option's value)."""
+    words = iter(argv)
+    for word in words:
+        if word in ("--log-level",):
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``argv``, components of :data:`HEAVY_COMPONENTS` that do not provide its
+    command are left out (``--help`` and a missing command still list everything)."""
     parser = argparse.ArgumentParser(
         prog="parkgate",
         description="ParkGate parking access and revenue control.",
@@ -46,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", type=str.upper, choices=LEVELS, help="logging level")
     parser.add_argument("--log-json", action="store_true", help="log one JSON object per line")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    command = None if argv is None else _command(argv)
     for name in COMPONENT_CLIS:
+        if command is not None and command not in HEAVY_COMPONENTS.get(name, (command,)):
+            continue
         if importlib.util.find_spec(name) is None:
             continue
         module = cast(ComponentCli, importlib.import_module(name))
@@ -55,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     configure_logging(args.log_level, json_lines=args.log_json)
     handler = cast(Handler, args.handler)

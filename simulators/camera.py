@@ -24,8 +24,6 @@ from typing import Any
 
 import aiohttp
 import aiomqtt
-import cv2
-import numpy as np
 
 from drivers.lpr.isapi import encode_isapi_multipart, encode_isapi_xml
 from drivers.lpr.jsonmap import encode_milesight
@@ -44,7 +42,13 @@ PLATE_COLOURS = {"blue": (160, 60, 10), "yellow": (0, 200, 240), "green": (90, 2
                  "black": (20, 20, 20)}  # fmt: skip
 
 
-UNICODE_FONT = int(cv2.__version__.split(".", 1)[0]) >= 5
+# OpenCV and NumPy are imported by the functions that draw: `parkgate` registers this simulator's subcommand in
+# every process (``parkgate edge run`` too), which must not load them.
+
+
+def _unicode_font(cv2: Any) -> bool:
+    """Whether this OpenCV build's fonts have CJK glyphs (5 and later)."""
+    return int(cv2.__version__.split(".", 1)[0]) >= 5
 
 
 def latin_text(plate: str) -> str:
@@ -54,12 +58,15 @@ def latin_text(plate: str) -> str:
 
 def render_plate(plate: str, colour: str = "blue", size: tuple[int, int] = (440, 140)) -> bytes:
     """A JPEG of the plate crop (``licensePlatePicture.jpg``)."""
+    import cv2
+    import numpy as np
+
     width, height = size
     background = PLATE_COLOURS.get(colour, PLATE_COLOURS["blue"])
     ink = (20, 20, 20) if colour in ("yellow", "green", "white") else (255, 255, 255)
     image = np.full((height, width, 3), background, dtype=np.uint8)
     cv2.rectangle(image, (6, 6), (width - 7, height - 7), ink, 3)
-    text = plate if UNICODE_FONT else latin_text(plate)
+    text = plate if _unicode_font(cv2) else latin_text(plate)
     scale = min(2.0, (width - 40) / max(1, cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.0, 3)[0][0]))
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 3)
     cv2.putText(image, text, ((width - tw) // 2, (height + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, ink, 3)
@@ -68,6 +75,9 @@ def render_plate(plate: str, colour: str = "blue", size: tuple[int, int] = (440,
 
 def render_vehicle(plate: str, colour: str = "blue", size: tuple[int, int] = (960, 540)) -> bytes:
     """A JPEG of the vehicle scene with the plate in it (``vehiclePicture.jpg``)."""
+    import cv2
+    import numpy as np
+
     width, height = size
     image = np.full((height, width, 3), (70, 70, 70), dtype=np.uint8)
     cv2.rectangle(image, (width // 4, height // 4), (3 * width // 4, height - 40), (180, 180, 180), -1)
@@ -79,6 +89,8 @@ def render_vehicle(plate: str, colour: str = "blue", size: tuple[int, int] = (96
 
 
 def _jpeg(image: Any) -> bytes:
+    import cv2
+
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     if not ok:
         raise RuntimeError("OpenCV could not encode the JPEG")

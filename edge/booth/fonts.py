@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
-
 FONT_ENV = "PARKGATE_CJK_FONT"
 FAMILY = "cjk"
 # Noto Sans CJK collections hold JP, KR, SC, TC, HK in that order
@@ -72,6 +70,8 @@ def find_cjk_font() -> CjkFont:
 
 def cjk_document(*, page: str | tuple[float, float] = "A4", font: CjkFont | None = None) -> Any:
     """A new fpdf2 document (one page added) with the CJK font registered as family ``cjk``."""
+    from fpdf import FPDF  # the PDF stack loads when a PDF is made, not with the edge (start-up time, RSS)
+
     font = font or find_cjk_font()
     pdf = FPDF(format=page)
     pdf.set_auto_page_break(auto=True, margin=8)
