@@ -13,11 +13,16 @@ failure replays from the seed and the input's index.
 
 from __future__ import annotations
 
+import copy
+import json
+import math
 import random
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from typing import Any, TypeVar
 
 from tests.soak_summary import Row, record
@@ -133,5 +138,94 @@ class Mutator:
         return bytes(data)
 
     def many(self, count: int) -> Iterable[bytes]:
+        for _ in range(count):
+            yield self.one()
+
+
+# ------------------------------------------------------------------------------------ structured TOML mutations
+
+ODD_VALUES: tuple[object, ...] = (
+    -1, 0, 1, 2**31, 2**63 - 1, -(2**63), 10**6, 1.5, -0.0, float("nan"), float("inf"), True, False, "", " ", "x",
+    "5.00", "-5.00", "0.001", "1e3", "５.00", "9" * 40, "25:00", "00:00", "23:59", "24:00", "07:30", "UTC",
+    "Mars/Olympus", "CNY", "XXX", "粤B3R7K2", "\u0000", "a\nb", "../../etc/passwd", "/dev/ttyUSB0", "0.0.0.0:0",
+    "http://", "P1", [], [1], ["a", "b"], [{}], {}, {"a": 1}, {"unknown": "key"},
+    datetime(2026, 3, 2, 8, 0, tzinfo=UTC), datetime(2026, 3, 2, 8, 0), date(2026, 3, 2), dtime(8, 0),
+)  # fmt: skip
+
+
+def toml_text(doc: dict[str, Any]) -> str:
+    """``doc`` as TOML: top-level ``key = value`` lines, every table inline (TOML allows any nesting that way)."""
+    return "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in doc.items())
+
+
+def _toml_key(key: str) -> str:
+    return json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf") if math.isinf(value) else repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, datetime | date | dtime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+class TomlMutator:
+    """Mutations of parsed TOML documents (dicts): delete a key, replace a value by an odd one (wrong type, out of
+    range, empty), perturb a number, add an unknown key, duplicate or empty a list, copy another node's value."""
+
+    def __init__(self, seed: int, docs: Sequence[dict[str, Any]], *, max_ops: int = 3) -> None:
+        self.rng = random.Random(seed)
+        self.docs = list(docs)
+        self.max_ops = max_ops
+
+    def _nodes(self, doc: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, Any]]:
+        """(container, key) pairs for every value in ``doc``."""
+        out: list[tuple[Any, Any]] = []
+        items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+        for key, value in items:
+            out.append((doc, key))
+            out.extend(self._nodes(value, (*path, key)))
+        return out
+
+    def one(self) -> dict[str, Any]:
+        rng = self.rng
+        doc: dict[str, Any] = copy.deepcopy(rng.choice(self.docs))
+        for _ in range(rng.randint(1, self.max_ops)):
+            nodes = self._nodes(doc)
+            if not nodes:
+                break
+            container, key = rng.choice(nodes)
+            value = container[key]
+            op = rng.random()
+            if op < 0.2:
+                del container[key]
+            elif op < 0.5:
+                container[key] = copy.deepcopy(rng.choice(ODD_VALUES))
+            elif op < 0.65 and isinstance(value, int | float) and not isinstance(value, bool):
+                container[key] = rng.choice([value + 1, value - 1, -value, value * 10, value * 1000, 0])
+            elif op < 0.75 and isinstance(value, dict):
+                value[rng.choice(["extra", "unit_minute", "Price", "0", ""])] = rng.choice(ODD_VALUES[:12])
+            elif op < 0.85 and isinstance(value, list):
+                if value and rng.random() < 0.6:
+                    value.insert(rng.randrange(len(value) + 1), copy.deepcopy(rng.choice(value)))
+                else:
+                    value.clear()
+            else:
+                other_container, other_key = rng.choice(nodes)
+                container[key] = copy.deepcopy(other_container[other_key])
+        return doc
+
+    def many(self, count: int) -> Iterable[dict[str, Any]]:
         for _ in range(count):
             yield self.one()

@@ -85,8 +85,8 @@ def _pydantic_problems(err: ValidationError) -> list[Problem]:
         path = key_path(loc)
         if branch == "str" and path in inline_paths and isinstance(item.get("input"), dict):
             continue
-        if branch == "Device" and isinstance(item.get("input"), str):
-            continue
+        if branch == "Device" and isinstance(item.get("input"), str) and item["loc"][-1] == "Device":
+            continue  # the slot holds a device name: the inline-device reading of it is not what was meant
         message = item["msg"]
         if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # the latter: a driver's dataclass
             message = "unknown key"
