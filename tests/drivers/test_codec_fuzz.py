@@ -103,7 +103,7 @@ def _modbus_padding_cleared(raw: bytes, frame: rtu.Frame) -> bytes:
 def modbus(count: int, seed: int) -> Campaign:
     mutator = Mutator(seed, MODBUS_SEEDS, [b"\x01\x03", b"\x83", b"\xff\x00", b"\x00\x00", b"\x10", b"\x0f"])
     streams = {d: rtu.RtuStreamDecoder(d) for d in ("request", "response")}
-    directions = ("request", "response")
+    directions: tuple[rtu.Direction, ...] = ("request", "response")
 
     def one(data: bytes) -> None:
         direction: rtu.Direction = directions[data[-1] & 1] if data else "request"
@@ -274,10 +274,9 @@ def display(count: int, seed: int) -> Campaign:
 
     def one(data: bytes) -> None:
         for item in decoder.feed(data):
-            if isinstance(item, DisplayProtocolError):
-                check(bool(str(item)), "empty error")
+            if not isinstance(item, Line):
+                check(isinstance(item, DisplayProtocolError) and bool(str(item)), f"not a line nor ours: {item!r}")
                 continue
-            check(isinstance(item, Line), f"not a line: {item!r}")
             _line_round_trip(item)
             try:
                 command = parse_command(item)
@@ -317,8 +316,8 @@ def dispenser(count: int, seed: int) -> Campaign:
 
     def one(data: bytes) -> None:
         for item in decoder.feed(data):
-            if isinstance(item, DispenserProtocolError):
-                check(bool(str(item)), "empty error")
+            if not isinstance(item, Line):
+                check(isinstance(item, DispenserProtocolError) and bool(str(item)), f"not a line nor ours: {item!r}")
                 continue
             _line_round_trip(item)
             parsed_both_ways(item)
