@@ -312,3 +312,11 @@ def test_multipart_round_trip(contents: list[bytes], boundary: str) -> None:
 def test_any_bytes_raise_only_our_error(data: bytes) -> None:
     with contextlib.suppress(LprError):
         decode_isapi(data)
+
+
+def test_a_part_length_in_other_digits_is_ignored_not_a_crash() -> None:
+    """``"²".isdigit()`` is true but ``int("²")`` raises: a part's Content-Length written so escaped as a ValueError."""
+    body = b"--b\r\nContent-Type: image/jpeg\r\nContent-Length: \xc2\xb2\r\n\r\nxx\r\n--b--\r\n"
+    assert [p.content for p in parse_multipart(body, "b")] == [b"xx"]
+    with pytest.raises(LprProtocolError, match="without an XML"):
+        decode_isapi(body, content_type="multipart/form-data; boundary=b")
