@@ -29,7 +29,7 @@ from tests.soak_summary import Row, record
 
 T = TypeVar("T")
 
-SHORT = 5_000  # inputs per target in `make test`
+SHORT = 10_000  # inputs per codec in `make test`
 LONG = 1_000_000  # inputs per target in `make soak` / `make fuzz`
 
 
