@@ -173,6 +173,9 @@ def _tariff_problems(site: SiteConfig, base_dir: Path, park_problems: list[Probl
     """Each tariff file loads, in the car park's currency and zone (compared only with valid car park values)."""
     problems: list[Problem] = []
     for name, ref in site.tariffs.items():
+        if "\x00" in ref.file:  # no file system takes it (and resolving it raises)
+            problems.append(Problem(f"tariffs.{name}.file", "a file name cannot hold a NUL character"))
+            continue
         path = (base_dir / ref.file).resolve()
         if not path.is_file():
             problems.append(Problem(f"tariffs.{name}.file", f"tariff file {ref.file!r} not found (looked at {path})"))

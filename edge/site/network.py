@@ -111,6 +111,8 @@ def connection_problems(
             continue
         if not conn.tls:
             problems.append((f"{at}.{key}", "TLS files need an mqtts:// broker"))
+        elif "\x00" in str(file):  # no file system takes it (and resolving it raises)
+            problems.append((f"{at}.{key}", "a file name cannot hold a NUL character"))
         elif not (base_dir / file).is_file():
             problems.append((f"{at}.{key}", f"file {file!r} not found (looked at {(base_dir / file).resolve()})"))
     if (conn.cert_file is None) != (conn.key_file is None):
