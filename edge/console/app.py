@@ -511,4 +511,5 @@ def attach_console(app: web.Application, desk: BoothDesk) -> None:
     app.router.add_post(f"{api}/shifts/{{shift}}/print-slip", guarded(print_slip))
     app.router.add_post(f"{api}/payments/{{payment}}/print", guarded(print_receipt))
     app.router.add_get(f"{api}/images/{{ref}}", guarded(image))
-    app.router.add_route("*", f"{api}/{{tail:.*}}", no_such_api)  # last: what no route above takes
+    app.router.add_route("*", api, no_such_api)  # last: what no route above takes
+    app.router.add_route("*", f"{api}/{{tail:.*}}", no_such_api)

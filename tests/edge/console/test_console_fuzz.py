@@ -191,7 +191,8 @@ async def test_counts_in_other_scripts_digits_are_refused_with_the_field_named(e
 async def test_an_unknown_api_path_or_method_answers_the_json_error(edge: Edge) -> None:
     """Found by the fuzzer: a path no route takes answered aiohttp's plain-text 404, not the console's error."""
     for method, path in (("GET", "/console/api/nope"), ("POST", "/console/api/lanes/in-1/pay/extra"),
-                         ("GET", "/console/api/sign-in"), ("DELETE", "/console/api/me")):  # fmt: skip
+                         ("GET", "/console/api/sign-in"), ("DELETE", "/console/api/me"), ("GET", "/console/api"),
+                         ("GET", "/console/api/")):  # fmt: skip
         response = await edge.http.request(method, path)
         assert response.status_code == 404, (method, path)
         assert response.json()["error"]["code"] == "api.not_found"
