@@ -117,8 +117,8 @@ def amount(data: dict[str, Any], name: str, currency: str) -> int | None:
         raise BadInputError("input.bad_amount", f"{name} is too long for an amount")
     try:
         minor = parse_amount(value, currency)
-    except MoneyError as err:
-        raise BadInputError("input.bad_amount", str(err)) from err
+    except MoneyError as err:  # its text says "amount": name the field the operator typed it in
+        raise BadInputError("input.bad_amount", f"{name}: {err}") from err
     if minor < 0:
         raise BadInputError("input.bad_amount", f"{name} cannot be negative")
     limit = max_typed_amount(currency)

@@ -198,3 +198,11 @@ async def test_an_unknown_api_path_or_method_answers_the_json_error(edge: Edge) 
         assert response.json()["error"]["code"] == "api.not_found"
         assert path in response.json()["error"]["message"]
     assert (await edge.http.get("/console/api/me")).status_code == 401  # the real routes still come first
+
+
+async def test_an_amount_that_is_not_a_number_is_refused_with_its_field_named(edge: Edge) -> None:
+    """Found by the fuzzer's long run: the refusal said "amount 'card' is not a decimal number", not which field."""
+    assert (await edge.sign_in()).status_code == 200
+    response = await edge.post("lanes/out-1/pay", {"method": "cash", "tendered": "card"})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("tendered: ")
