@@ -101,7 +101,7 @@ class DebitProfile(Strict):
 
     def parse_amount(self, text: str) -> int:
         if self.result.amount_format == "minor":
-            if not text.strip().isdigit():
+            if not text.strip().isascii() or not text.strip().isdigit():
                 raise ValueError(f"{text!r} is not a whole number of minor units")
             return int(text)
         return parse_amount(text, self.currency)

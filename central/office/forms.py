@@ -73,7 +73,7 @@ class Form:
             if required:
                 self.refuse(name, N_("This field is required."))
             return None
-        if not text.isdigit() or len(text) > 12:
+        if not text.isascii() or not text.isdigit() or len(text) > 12:
             self.refuse(name, N_("Enter a whole number."))
             return None
         value = int(text)
@@ -116,8 +116,8 @@ class Form:
                 self.refuse(name, N_("This field is required."))
             return ""
         year, dash, number = text[:4], text[4:5], text[5:]
-        if not (len(text) == 7 and dash == "-" and year.isdigit() and number.isdigit() and 2000 <= int(year) < 2200
-                and 1 <= int(number) <= 12):  # fmt: skip
+        if not (len(text) == 7 and text.isascii() and dash == "-" and year.isdigit() and number.isdigit()
+                and 2000 <= int(year) < 2200 and 1 <= int(number) <= 12):  # fmt: skip
             self.refuse(name, N_("Enter a month as YYYY-MM."))
             return ""
         return text

@@ -74,7 +74,7 @@ def parse_command(line: Line) -> DisplayCommand:
     if line.keyword == "SHOW":
         row_text, _, after = line.rest.partition(" ")
         colour, _, text = after.partition(" ")
-        if not row_text.isdigit() or not 1 <= int(row_text) <= MAX_ROWS:
+        if not row_text.isascii() or not row_text.isdigit() or not 1 <= int(row_text) <= MAX_ROWS:
             raise DisplayProtocolError(f"ROW {row_text or '-'} out of range")
         if colour not in COLOURS:
             raise DisplayProtocolError(f"COLOUR {colour or '-'} unknown")

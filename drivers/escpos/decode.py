@@ -92,7 +92,11 @@ def _command(data: bytes, pos: int) -> tuple[Command, int]:
         if function is None:
             raise EscPosProtocolError(f"unknown QR function {data[pos + 6]}", data=data[pos:end])
         args = data[pos + 7 : end]
-        return Command(function, args[1:] if function == "qr_store" else args), end
+        if function == "qr_store":
+            if args[:1] != b"0":
+                raise EscPosProtocolError('QR store without its "0" (m = 48) byte', data=data[pos : pos + 8])
+            args = args[1:]
+        return Command(function, args), end
     raise EscPosProtocolError("unknown command", data=data[pos : pos + 4])
 
 

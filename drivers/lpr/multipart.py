@@ -120,7 +120,7 @@ def parse_multipart(body: bytes, boundary: str) -> list[Part]:
         start = head_end + separator
         length = headers.get("content-length", "").strip()
         following = -1
-        if length.isdigit() and start + int(length) <= len(body):
+        if length.isascii() and length.isdigit() and start + int(length) <= len(body):
             following = _find_delimiter(body, delimiter, start + int(length))
             if following >= 0 and body[start + int(length) : following].strip(b"\r\n") == b"":
                 content = body[start : start + int(length)]

@@ -42,7 +42,7 @@ class ModbusLink:
         """Host and port of a ``socket://`` or ``tcp://`` URL."""
         rest = self.url.split("://", 1)[1].rstrip("/")
         host, _, port = rest.rpartition(":")
-        if not host or not port.isdigit():
+        if not host or not port.isascii() or not port.isdigit():
             raise ModbusError(f"bad network URL {self.url!r}, expected scheme://host:port")
         return host.strip("[]"), int(port)
 

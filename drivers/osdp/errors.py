@@ -13,6 +13,10 @@ class OsdpProtocolError(OsdpError, ProtocolError):
     """A packet that does not follow OSDP: bad SOM, length, CRC or checksum, a truncated security block."""
 
 
+class OsdpParityError(OsdpProtocolError):
+    """Card data whose Wiegand parity does not check: a misread, which could be another card's number."""
+
+
 class OsdpTransportError(OsdpError, TransportError):
     """The RS-485 port failed or the channel to libosdp broke."""
 

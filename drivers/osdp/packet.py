@@ -24,6 +24,7 @@ REPLY_FLAG = 0x80
 CTRL_SQN = 0x03
 CTRL_CRC = 0x04
 CTRL_SCB = 0x08
+CTRL_KNOWN = CTRL_SQN | CTRL_CRC | CTRL_SCB  # bits 4-7 are reserved (zero)
 MAX_PACKET = 1440
 HEADER = 5  # SOM, ADDR, LEN x2, CTRL
 
@@ -145,7 +146,12 @@ def decode_packet(raw: bytes) -> OsdpPacket:
     length = raw[2] | raw[3] << 8
     if length != len(raw):
         raise OsdpProtocolError(f"length field says {length} bytes, packet has {len(raw)}", data=raw)
+    if length > MAX_PACKET:
+        raise OsdpProtocolError(f"packet of {length} bytes is longer than {MAX_PACKET}", data=raw[:16])
     ctrl = raw[4]
+    if ctrl & ~CTRL_KNOWN:  # reserved bits: a packet this codec would read one way and write another
+        raise OsdpProtocolError(f"control byte 0x{ctrl:02X} has reserved bits 0x{ctrl & ~CTRL_KNOWN & 0xFF:02X} set",
+                                data=raw)  # fmt: skip
     use_crc = bool(ctrl & CTRL_CRC)
     check_len = 2 if use_crc else 1
     end = length - check_len

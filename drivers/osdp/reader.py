@@ -26,7 +26,7 @@ from prometheus_client import Counter, Histogram
 from drivers.cards import CardRead
 from drivers.health import Backoff, Health, HealthTracker
 from drivers.osdp.channel import SerialChannel
-from drivers.osdp.errors import OsdpConfigError, OsdpError, OsdpProtocolError, OsdpTimeoutError
+from drivers.osdp.errors import OsdpConfigError, OsdpError, OsdpParityError, OsdpProtocolError, OsdpTimeoutError
 from drivers.osdp.raw import card_from_bits
 from drivers.tasks import DriverTask
 from drivers.wiegand.codec import bytes_to_bits
@@ -103,6 +103,8 @@ def card_from_event(reader: str, event: dict[str, Any], at: datetime) -> CardRea
     except WiegandProtocolError as err:
         raise OsdpProtocolError(str(err), device=reader, data=data) from err
     card = card_from_bits(bits)
+    if card.parity_ok is False:  # a misread: its number could be another card's, so it never reaches a lane
+        raise OsdpParityError(f"{card.format} card data {bits} fails its parity check", device=reader, data=data)
     return CardRead(
         reader, card.card_number, at, "osdp", card.format, facility=card.facility, value=card.value, bits=card.bits,
         parity_ok=card.parity_ok, raw=bits, extra=extra,
@@ -211,12 +213,10 @@ class OsdpReader:
         try:
             read = card_from_event(self.config.name, event, self._clock())
         except OsdpProtocolError as err:
-            ERRORS.labels(self.config.name, "protocol").inc()
+            ERRORS.labels(self.config.name, "parity" if isinstance(err, OsdpParityError) else "protocol").inc()
             _LOGGER.warning("%s", err)
             return
         CARDS.labels(self.config.name).inc()
-        if read.parity_ok is False:
-            ERRORS.labels(self.config.name, "parity").inc()
         self.events.put_nowait(read)
         if signalled is not None:
             LATENCY.labels(self.config.name).observe(time.perf_counter() - signalled)

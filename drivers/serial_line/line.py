@@ -60,8 +60,8 @@ def parse_line(raw: bytes, error: type[ProtocolError] = ProtocolError) -> Line:
     """One line without its LF (a trailing CR is dropped) into a :class:`Line`; raises ``error`` if malformed."""
     if raw.endswith(b"\r"):
         raw = raw[:-1]
-    if len(raw) > MAX_LINE:
-        raise error(f"line of {len(raw)} bytes exceeds {MAX_LINE}", data=raw)
+    if len(raw) >= MAX_LINE:  # its LF makes it one byte longer: the limit the encoder keeps
+        raise error(f"line of {len(raw) + 1} bytes with its LF exceeds {MAX_LINE}", data=raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:

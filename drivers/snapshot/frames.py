@@ -33,7 +33,7 @@ def encode_jpeg(frame: Any, quality: int = 85, max_width: int | None = None) -> 
 def source_argument(source: str) -> str | int:
     """What ``cv2.VideoCapture`` takes: ``"0"`` -> camera index 0, ``v4l2:///dev/video0`` -> the device path,
     ``file:///x.mp4`` or ``file:x.mp4`` -> the path; ``rtsp://`` and ``http(s)://`` URLs as they are."""
-    if source.isdigit():
+    if source.isascii() and source.isdigit():
         return int(source)
     for scheme in ("v4l2://", "file://", "file:"):
         if source.startswith(scheme):

@@ -117,8 +117,8 @@ def amount(data: dict[str, Any], name: str, currency: str) -> int | None:
         raise BadInputError("input.bad_amount", f"{name} is too long for an amount")
     try:
         minor = parse_amount(value, currency)
-    except MoneyError as err:
-        raise BadInputError("input.bad_amount", str(err)) from err
+    except MoneyError as err:  # its text says "amount": name the field the operator typed it in
+        raise BadInputError("input.bad_amount", f"{name}: {err}") from err
     if minor < 0:
         raise BadInputError("input.bad_amount", f"{name} cannot be negative")
     limit = max_typed_amount(currency)
@@ -133,7 +133,7 @@ def count(data: dict[str, Any], name: str) -> int:
 
 
 def whole(value: Any, name: str, limit: int = MAX_COUNT) -> int:
-    if isinstance(value, str) and len(value) <= 12 and value.strip().isdigit():
+    if isinstance(value, str) and len(value) <= 12 and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise BadInputError("input.bad_count", f"{name} must be a whole number, 0 or more")
@@ -150,7 +150,7 @@ def counts(data: dict[str, Any], name: str) -> dict[int, int]:
     if len(value) > 64:
         raise BadInputError("input.bad_counts", f"{name} has more lines than any currency has denominations")
     for key, number in value.items():
-        if len(str(key)) > 12 or not str(key).isdigit():
+        if len(str(key)) > 12 or not str(key).isascii() or not str(key).isdigit():  # "²".isdigit(), int("²") fails
             raise BadInputError("input.bad_counts", f"denomination {str(key)[:16]!r} is not minor units")
         out[int(key)] = whole(number, f"{name}[{key}]", limit=MAX_NOTES)
     return out
@@ -472,6 +472,11 @@ async def to_page(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/console/")
 
 
+async def no_such_api(request: web.Request) -> web.Response:
+    """Every API answer is JSON, a mistyped path or method too."""
+    return error(404, "api.not_found", f"no console API {request.method} {request.path[:120]}")
+
+
 def attach_console(app: web.Application, desk: BoothDesk) -> None:
     """Serve the booth console under ``/console/`` on ``app`` (the daemon's metrics server)."""
     app[DESK] = desk
@@ -506,3 +511,5 @@ def attach_console(app: web.Application, desk: BoothDesk) -> None:
     app.router.add_post(f"{api}/shifts/{{shift}}/print-slip", guarded(print_slip))
     app.router.add_post(f"{api}/payments/{{payment}}/print", guarded(print_receipt))
     app.router.add_get(f"{api}/images/{{ref}}", guarded(image))
+    app.router.add_route("*", api, no_such_api)  # last: what no route above takes
+    app.router.add_route("*", f"{api}/{{tail:.*}}", no_such_api)

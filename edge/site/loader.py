@@ -87,8 +87,8 @@ def _pydantic_problems(err: ValidationError) -> list[Problem]:
         path = key_path(loc)
         if branch == "str" and path in inline_paths and isinstance(item.get("input"), dict):
             continue
-        if branch == "Device" and isinstance(item.get("input"), str):
-            continue
+        if branch == "Device" and isinstance(item.get("input"), str) and item["loc"][-1] == "Device":
+            continue  # the slot holds a device name: the inline-device reading of it is not what was meant
         message = item["msg"]
         if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):  # the latter: a driver's dataclass
             message = "unknown key"
@@ -195,6 +195,9 @@ def _tariff_problems(site: SiteConfig, base_dir: Path, park_problems: list[Probl
     """Each tariff file loads, in the car park's currency and zone (compared only with valid car park values)."""
     problems: list[Problem] = []
     for name, ref in site.tariffs.items():
+        if "\x00" in ref.file:  # no file system takes it (and resolving it raises)
+            problems.append(Problem(f"tariffs.{name}.file", "a file name cannot hold a NUL character"))
+            continue
         path = (base_dir / ref.file).resolve()
         if not path.is_file():
             problems.append(Problem(f"tariffs.{name}.file", f"tariff file {ref.file!r} not found (looked at {path})"))

@@ -107,9 +107,13 @@ def connection_problems(
                 )
             )
         return problems
+    given = [key for key in ("ca_file", "cert_file", "key_file") if getattr(conn, key) is not None]
     if not conn.tls:
-        given = [key for key in ("ca_file", "cert_file", "key_file") if getattr(conn, key) is not None]
         return problems + [(f"{at}.{key}", "TLS files need an mqtts:// broker") for key in given]
+    named = [(f"{at}.{key}", "a file name cannot hold a NUL character") for key in given
+             if "\x00" in str(getattr(conn, key))]  # fmt: skip
+    if named:  # no file system takes it (and resolving it raises)
+        return problems + named
     # Each file there and PEM of its kind, a certificate with its own key (the same checks as [central]'s).
     ca, cert, key = (base_dir / f if f else None for f in (conn.ca_file, conn.cert_file, conn.key_file))
     problems += [(err.setting, err.message) for err in ClientTls(ca, cert, key, prefix=f"{at}.").problems()]

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from central.core.security import Role
+from tests import soak_summary
 from tests.central.conftest import Operators
 from tests.central.scenario import Site, make_site, ok
 from tests.central.test_ingest_quarantine import raw_chain
@@ -52,17 +53,25 @@ def batches(draw: st.DrawFn, car_park: str) -> list[Any]:
 
 def fuzz_ingest(post: Callable[[str], tuple[int, Any]], site: Site, examples: int) -> None:
     """Post ``examples`` random batches; no answer may be a server error, and an accepted batch settles them all."""
+    seen = {"posts": 0, "server_errors": 0}
 
     @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(records=batches(site.car_park), edge=st.sampled_from([site.edge, site.edge, "x" * 65, 5]))
     def one(records: list[Any], edge: Any) -> None:
         status, ack = post(json.dumps({"wire_version": 1, "edge_id": edge, "records": records}))
+        seen["posts"] += 1
+        seen["server_errors"] += status >= 500
         assert status < 500, ack
         if status == 200:
             settled = len(ack["accepted"]) + len(ack["duplicates"]) + len(ack["rejected"])
             assert settled >= len(records) - sum(1 for q in ack["quarantined"] if q["id"] not in ack["accepted"])
 
-    one()
+    try:
+        one()
+    finally:
+        soak_summary.record(soak_summary.Row(target=f"fuzz: central ingest ({examples} batches)",
+                                             inputs=seen["posts"], crashes=seen["server_errors"],
+                                             detail="hypothesis batches of 1-6 records with odd fields"))  # fmt: skip
 
 
 def test_random_batches_never_get_a_server_error(client: TestClient, as_role: Operators) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -84,25 +83,6 @@ def _parse_all(data: bytes) -> None:
 @given(st.binary(max_size=200))
 def test_any_bytes_raise_only_family_errors(data: bytes) -> None:
     _parse_all(data)
-
-
-def _fuzz(n: int) -> None:
-    rng = random.Random(7)
-    seeds = [b"4 STATUS LOW 9 0 1", b"0 TAKEN 04A1B2C3", b"0 STOCK EMPTY 0", b"0 JAM", b"5 ERR EMPTY"]
-    for _ in range(n):
-        data = bytearray(rng.choice(seeds))
-        for _ in range(rng.randint(1, 3)):
-            data[rng.randrange(len(data))] = rng.randrange(256)
-        _parse_all(bytes(data))
-
-
-def test_fuzz_small() -> None:
-    _fuzz(2_000)
-
-
-@pytest.mark.fuzz
-def test_fuzz_100k() -> None:
-    _fuzz(100_000)
 
 
 # ------------------------------------------------------------------------------------------ against the simulator

@@ -162,3 +162,11 @@ def test_every_job_decodes(ops: list[str]) -> None:
         actions[op]()
     items = decode(job.build())
     assert sum(isinstance(i, Text) for i in items) == ops.count("text")
+
+
+def test_a_qr_store_without_its_m_byte_is_refused() -> None:
+    """Found by tests/drivers/test_codec_fuzz.py: the byte after fn 80 was dropped unread, so a job decoded and
+    re-encoded to other bytes; it must be 48 ("0")."""
+    assert decode(qr_function(80, b"0abc")) == [Command("qr_store", b"abc")]
+    with pytest.raises(EscPosProtocolError, match='QR store without its "0"'):
+        decode(qr_function(80, b"1abc"))

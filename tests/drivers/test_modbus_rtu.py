@@ -4,7 +4,6 @@ only ever raises the Modbus family's errors."""
 from __future__ import annotations
 
 import contextlib
-import random
 
 import pytest
 from hypothesis import given
@@ -126,41 +125,3 @@ def test_any_bytes_raise_only_family_errors(data: bytes, direction: rtu.Directio
     with contextlib.suppress(ModbusError):
         rtu.decode_exact(data, direction)
     rtu.RtuStreamDecoder(direction).feed(data)
-
-
-def _mutations(rng: random.Random, n: int) -> list[bytes]:
-    seeds = [bytes.fromhex(g[0]) for g in GOLDEN] + [rtu.read_registers_response(1, 3, list(range(20)))]
-    out = []
-    for _ in range(n):
-        data = bytearray(rng.choice(seeds))
-        kind = rng.random()
-        if kind < 0.3:
-            data = bytearray(rng.randbytes(rng.randint(0, 40)))
-        elif kind < 0.6:
-            for _ in range(rng.randint(1, 4)):
-                data[rng.randrange(len(data))] = rng.randrange(256)
-        elif kind < 0.8:
-            del data[rng.randrange(len(data)) :]
-        else:
-            data += rng.randbytes(rng.randint(1, 8))
-        out.append(bytes(data))
-    return out
-
-
-def _fuzz(n: int) -> None:
-    rng = random.Random(4)
-    stream = {"request": rtu.RtuStreamDecoder("request"), "response": rtu.RtuStreamDecoder("response")}
-    for data in _mutations(rng, n):
-        for direction in ("request", "response"):
-            with contextlib.suppress(ModbusError):
-                rtu.decode_exact(data, direction)
-            stream[direction].feed(data)
-
-
-def test_fuzz_small() -> None:
-    _fuzz(2_000)
-
-
-@pytest.mark.fuzz
-def test_fuzz_100k() -> None:
-    _fuzz(100_000)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import random
 
 import pytest
 from hypothesis import given
@@ -20,6 +19,7 @@ from drivers.osdp import (
     decode_packet,
     encode_packet,
 )
+from drivers.osdp.packet import MAX_PACKET
 from drivers.osdp.raw import decode_raw
 
 # From libosdp's unit tests (test-cp-phy.c / test-cp-fsm.c): POLL and ID to address 0x65, with the 0xFF mark byte.
@@ -155,35 +155,19 @@ def test_any_bytes_raise_only_our_error(data: bytes) -> None:
     PacketFramer().feed(data)
 
 
-def _fuzz(count: int, seed: int) -> None:
-    rng = random.Random(seed)
-    seeds = [LIBOSDP_POLL, LIBOSDP_ID, LIBOSDP_PDCAP, RAW_REPLY]
-    framer = PacketFramer()
-    for _ in range(count):
-        data = bytearray(rng.choice(seeds))
-        for _ in range(rng.randint(1, 3)):
-            pos = rng.randrange(len(data))
-            op = rng.random()
-            if op < 0.6:
-                data[pos] = rng.randrange(256)
-            elif op < 0.8:
-                data.insert(pos, rng.randrange(256))
-            else:
-                del data[pos]
-        sample = bytes(data) if rng.random() < 0.9 else rng.randbytes(rng.randint(0, 64))
-        try:
-            packet = decode_packet(sample)
-            if packet.code == 0x50 and packet.reply:
-                decode_raw(packet.data)
-        except OsdpError:
-            pass
-        framer.feed(sample)
+# Found by tests/drivers/test_codec_fuzz.py: reserved control bits were dropped, so a packet decoded with a good CRC
+# re-encoded to other bytes; and a packet longer than the encoder allows was decoded.
+@pytest.mark.parametrize("ctrl", [0x14, 0x24, 0x44, 0x84, 0xF4])
+def test_reserved_control_bits_are_refused(ctrl: int) -> None:
+    head = bytes([0x53, 0x65, 0x08, 0x00, ctrl, 0x60])
+    raw = head + crc16_aug_ccitt(head).to_bytes(2, "little")
+    with pytest.raises(OsdpProtocolError, match=f"control byte 0x{ctrl:02X} has reserved bits"):
+        decode_packet(raw)
+    assert PacketFramer().feed(raw) == []
 
 
-def test_fuzz_short() -> None:
-    _fuzz(2_000, seed=1)
-
-
-@pytest.mark.fuzz
-def test_fuzz_long() -> None:
-    _fuzz(100_000, seed=2)
+def test_a_packet_longer_than_the_maximum_is_refused() -> None:
+    size = MAX_PACKET + 1
+    head = bytes([0x53, 0x01, size & 0xFF, size >> 8, 0x04, 0x60]) + b"\x00" * (size - 8)
+    with pytest.raises(OsdpProtocolError, match="longer than 1440"):
+        decode_packet(head + crc16_aug_ccitt(head).to_bytes(2, "little"))

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
 from drivers.health import Health
-from drivers.osdp import OsdpConfigError, PacketFramer
-from drivers.osdp.reader import SCBK_D, OsdpReader, OsdpReaderConfig
+from drivers.osdp import OsdpConfigError, OsdpParityError, PacketFramer
+from drivers.osdp.reader import SCBK_D, OsdpReader, OsdpReaderConfig, card_from_event
+from drivers.wiegand import encode_bits
+from drivers.wiegand.codec import bits_to_bytes
 from simulators.card_reader import OsdpCardReaderSim
 from simulators.pty import PtyLink
 
@@ -126,3 +129,15 @@ async def test_reader_dies_offline_within_a_second_and_recovers(link: PtyLink) -
             again.present_card(9, 999)
             read = await asyncio.wait_for(reader.events.get(), 3)
     assert (read.facility, read.card_number) == (9, 999)
+
+
+def test_a_card_whose_parity_fails_is_never_delivered() -> None:
+    """Found by tests/drivers/test_codec_fuzz.py: a misread with bad Wiegand parity reached the lanes as a card."""
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    good = encode_bits(123, 45678)
+    flipped = good[:5] + ("1" if good[5] == "0" else "0") + good[6:]
+    data = bits_to_bytes(flipped)
+    with pytest.raises(OsdpParityError, match=r"H10301 card data .* fails its parity check"):
+        card_from_event("r", {"event": 1, "format": 1, "data": data, "length": 26}, at)
+    read = card_from_event("r", {"event": 1, "format": 1, "data": bits_to_bytes(good), "length": 26}, at)
+    assert (read.card_number, read.parity_ok) == (45678, True)

@@ -176,3 +176,8 @@ async def test_kept_open_stream_gives_fresh_frames_and_says_when_stale(video: Pa
     await asyncio.sleep(0.6)
     with pytest.raises(SnapshotTimeoutError, match="old"):
         await stream.grab()
+
+
+def test_a_source_in_other_digits_is_a_path_not_a_crash() -> None:
+    assert source_argument("0") == 0
+    assert source_argument("²") == "²"  # "²".isdigit() is true, int("²") raises

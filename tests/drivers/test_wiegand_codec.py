@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import random
 
 import pytest
 from hypothesis import given
@@ -136,38 +135,3 @@ def test_bad_converter_lines(line: bytes) -> None:
 def test_converter_round_trip(number: int) -> None:
     (line,) = ConverterFramer().feed(format_converter_line(number))
     assert parse_converter_line(line) == number
-
-
-def _fuzz(count: int, seed: int) -> None:
-    rng = random.Random(seed)
-    seeds = [H10301_123_45678.encode(), W34_1000_2000.encode(), b"0008106606\r\n"]
-    framer = ConverterFramer()
-    for _ in range(count):
-        if rng.random() < 0.5:
-            data = bytearray(rng.choice(seeds))
-            for _ in range(rng.randint(1, 4)):
-                op = rng.random()
-                pos = rng.randrange(len(data) + 1)
-                if op < 0.4 and data:
-                    data[min(pos, len(data) - 1)] = rng.randrange(256)
-                elif op < 0.7:
-                    data.insert(pos, rng.choice(b"01 \r\n\x00\xff9"))
-                elif data:
-                    del data[min(pos, len(data) - 1)]
-            sample = bytes(data)
-        else:
-            sample = rng.randbytes(rng.randint(0, 40))
-        with contextlib.suppress(WiegandError):
-            decode_bits(sample)
-        for line in framer.feed(sample):
-            with contextlib.suppress(WiegandError):
-                parse_converter_line(line)
-
-
-def test_fuzz_short() -> None:
-    _fuzz(2_000, seed=1)
-
-
-@pytest.mark.fuzz
-def test_fuzz_long() -> None:
-    _fuzz(100_000, seed=2)

@@ -25,7 +25,7 @@ ImageName = Annotated[str, Path(max_length=140, description="the name the journa
 async def _body(request: Request, limit: int) -> bytes:
     """The request's body, read no further than one byte past ``limit`` (a larger one is refused unread)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, "image.too_large", f"{declared} bytes: at most {limit} are taken")
     data = bytearray()
     async for chunk in request.stream():

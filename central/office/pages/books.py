@@ -45,7 +45,7 @@ def arrears_export(session: SessionDep, format: str = "csv", _operator: Operator
 
 def _month(filters: Form) -> str:
     text = filters.raw("month").strip()
-    ok = len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
+    ok = len(text) == 7 and text.isascii() and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
     if not ok or not (2000 <= int(text[:4]) < 2200 and 1 <= int(text[5:]) <= 12):
         filters.refuse("month", N_("Enter a month as YYYY-MM."))
         return datetime.now(OPERATOR_ZONE).strftime("%Y-%m")

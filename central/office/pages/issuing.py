@@ -103,7 +103,7 @@ def issue(holder_id: int, request: Request, form: PostedForm, session: SessionDe
     valid_to = form.date("valid_to")
     groups = []
     for value in form.values("groups")[:20]:
-        if not value.isdigit() or not 1 <= int(value) <= _ROW_ID:
+        if not value.isascii() or not value.isdigit() or not 1 <= int(value) <= _ROW_ID:
             form.refuse("groups", N_("Choose one of the offered values."))
             break
         groups.append(int(value))

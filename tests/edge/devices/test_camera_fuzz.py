@@ -32,6 +32,7 @@ import pytest
 from drivers.lpr import encode_isapi_multipart, encode_isapi_xml, encode_milesight
 from tests.drivers.loop_probe import LoopProbe
 from tests.edge.test_daemon import SimLane, daemon_for, free_port, online, start_sim, until, write_site
+from tests.soak_summary import Row, record
 
 RSS_BOUND = 150 << 20
 DECISION_BOUND = 0.2  # seconds, mean over the vehicles let in during the fuzzing
@@ -169,6 +170,9 @@ async def fuzz_camera_listeners(
         stop.set()
         await probe.stop()
         await daemon.stop()
+    record(Row(target="fuzz: camera listeners (HTTP, during traffic)", inputs=len(statuses),
+               crashes=len([s for s in statuses if s >= 500]), transactions=int(count - count_before),
+               detail=f"statuses {sorted(set(statuses))}"))  # fmt: skip
     assert not [s for s in statuses if s >= 500], sorted(set(statuses))
     assert rss() - rss_before < RSS_BOUND, f"RSS grew by {(rss() - rss_before) >> 20} MB"
     assert count > count_before, "no vehicle was let in during the fuzzing"

@@ -307,3 +307,26 @@ def test_help_lists_subcommands() -> None:
     assert result.returncode == 0
     assert "config" in result.stdout
     assert "--log-level" in result.stdout
+
+
+def test_a_bad_value_inside_an_inline_device_is_named(tmp_path: Path) -> None:
+    """Found by tests/edge/site/test_loader_fuzz.py: a string where an inline device wants a table (here
+    ``io_map.close``) was dropped with the "it was a device name" branch, leaving a SiteError with no problem."""
+    inline = ('barrier = { kind = "barrier_io", driver = "modbus_io", modbus = { unit_id = 1 }, '
+              'connection = { type = "serial", port = "/dev/ttyUSB0" }, '
+              'io_map = { open = { address = 0 }, close = "x" } }')  # fmt: skip
+    text = BASE.replace('devices = { barrier = "io", camera = "cam" }', f'devices = {{ {inline}, camera = "cam" }}')
+    with pytest.raises(SiteError) as caught:
+        load_site(write_site(tmp_path, text))
+    paths = [p.path for p in caught.value.problems]
+    assert "lanes[0].devices.barrier.io_map.close" in paths, caught.value.problems
+
+
+def test_a_file_name_with_a_nul_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    """Found by tests/edge/site/test_loader_fuzz.py: resolving a tariff file name holding "\\x00" raised ValueError."""
+    text = BASE.replace('file = "tariffs/residential.toml"', 'file = "tariffs/resi\\u0000dential.toml"')
+    with pytest.raises(SiteError) as caught:
+        load_site(write_site(tmp_path, text))
+    assert [str(p) for p in caught.value.problems if p.path == "tariffs.residential.file"] == [
+        "tariffs.residential.file: a file name cannot hold a NUL character"
+    ]
