@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -36,7 +37,7 @@ from simulators.demo_processes import Child
 from simulators.demo_site import CAR_PARK, EDGE_ID, FREE_VEHICLES, PASS_PLATES, admin_client
 from simulators.io_module import OutputChange
 from simulators.scenario import conservation_problems
-from simulators.traffic import Attended, Decision, TrafficMix, TrafficRunner, Visit, plan_traffic
+from simulators.traffic import Attended, TrafficMix, TrafficRunner, plan_traffic
 
 ZONE = ZoneInfo("Asia/Shanghai")  # the demo car park's
 
@@ -125,7 +126,7 @@ class FaultRun(Demo):
             await self.close()
             raise
         for lane, module in self.sims.modules.items():
-            module.on_output.append(lambda change, lane=lane: self._output(lane, change))
+            module.on_output.append(functools.partial(self._output, lane))
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -215,7 +216,9 @@ class FaultRun(Demo):
     async def kill_edge(self) -> Restart:
         """SIGKILL the edge, check its journal while it is down, start it again on the same files."""
         edge = self.edge
-        assert edge is not None and edge.process is not None and edge.pid is not None
+        assert edge is not None
+        assert edge.process is not None
+        assert edge.pid is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(edge.pid, signal.SIGKILL)
         await edge.process.wait()
@@ -285,8 +288,9 @@ class FaultRun(Demo):
         central = self.central_check()
         money = await self.money(shift_id, edge_takings, payments)
         recon_shifts = money.pop("_reconciled_shifts")
-        problems = conservation_problems(money, (1, recon_shifts), edge_records, central.distinct_ids,
-                                         central.records - central.distinct_seqs, central.max_seq - central.distinct_seqs)  # fmt: skip
+        duplicated, missing = central.records - central.distinct_seqs, central.max_seq - central.distinct_seqs
+        problems = conservation_problems(money, (1, recon_shifts), edge_records, central.distinct_ids, duplicated,
+                                         missing)  # fmt: skip
         if not check.ok:
             problems.append(f"the journal's chain does not verify at the end: {check.detail}")
         if central.breaks or central.hash_failures:
@@ -313,7 +317,8 @@ class FaultRun(Demo):
         """The four figures that must agree: what the collector took (confirmed payments, and the ones whose answer
         a kill cut off that the journal holds), the shift's takings at the edge, its report at central, and the cash
         reconciliation computes from the records."""
-        assert self.collector is not None and self.runner is not None
+        assert self.collector is not None
+        assert self.runner is not None
         confirmed = self.runner.stats.takings_minor
         journaled = sum(int(amount) for amount, _payload in payments)
         cut_off = journaled - confirmed
@@ -355,10 +360,8 @@ def _due(reason: str) -> int:
 def summary_detail(run: FaultRun, result: dict[str, Any]) -> str:
     central: CentralCheck = result["central"]
     money = result["money"]
-    stats = run.runner.stats if run.runner else None
-    return (f"{result['edge_records']} journal records, central {central.distinct_ids} (chain head {central.chain_seq}),"
-            f" {sum(run.opens.values())} openings all journaled first, {stats.stuck if stats else 0} vehicles stuck "
-            f"at a kill, money {money['paid']} minor units paid = edge = central = reconciled")  # fmt: skip
-
-
-__all__ = ["Collector", "FaultRun", "Restart", "Decision", "Visit", "summary_detail"]
+    stuck = run.runner.stats.stuck if run.runner else 0
+    return (f"{result['edge_records']} journal records, central {central.distinct_ids} "
+            f"(chain head {central.chain_seq}), {sum(run.opens.values())} openings all journaled first, "
+            f"{stuck} vehicles stuck at a fault, money {money['paid']} minor units paid = edge = central = "
+            "reconciled")  # fmt: skip

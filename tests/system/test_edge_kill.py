@@ -27,7 +27,7 @@ async def kill_during_traffic(workdir: Path, database_url: str, kills: int, seed
         for _ in range(kills):
             before = run.passages()
             # A random instant a little after the lanes are busy again (a vehicle has passed since the last start).
-            await run.until("traffic after the restart", lambda before=before: run.passages() > before, 60)  # type: ignore[misc]
+            await run.until("traffic after the restart", lambda before=before: run.passages() > before, 60)
             await asyncio.sleep(rng.uniform(0.0, 3.0))
             restart = await run.kill_edge()
             assert restart.chain_ok, f"after kill {len(run.restarts)}: {restart.chain_detail}"
@@ -50,6 +50,7 @@ async def kill_during_traffic(workdir: Path, database_url: str, kills: int, seed
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 async def test_kill_9_of_the_edge_during_traffic(tmp_path: Path, postgres_url: str) -> None:
     await kill_during_traffic(tmp_path / "run", postgres_url, kills=4, seed=18)
 
