@@ -124,8 +124,8 @@ class OutageDay(ScenarioRun):
         finally:
             journal.close()
         self.held = {"records": records, "unsent": unsent, "acknowledged_while_down": sent_since}
+        self.back_at = time.monotonic()  # central's start-up included
         await super()._restart_central()
-        self.back_at = time.monotonic()
 
     async def _settle(self, within: float = 10.0) -> None:
         """The outbox retries on its backoff (capped at a minute, with jitter): give it time to find central back,
