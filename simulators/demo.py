@@ -176,6 +176,7 @@ class Demo:
         self.operator: ConsoleOperator | None = None
         self.runner: TrafficRunner | None = None
         self.site_file = self.workdir / "site.toml"
+        self.central_database_url = f"sqlite:///{self.workdir / 'central.sqlite3'}"  # fault tests: PostgreSQL
         self.journal_records: int | None = None
         self.closed_shift: str | None = None
         self.card_reader_lanes: tuple[str, ...] = ()  # lanes with a card reader (Wiegand converter); the demo: none
@@ -223,7 +224,7 @@ class Demo:
 
     async def start_central(self) -> None:
         env = self.env | {
-            "PARKGATE_DATABASE_URL": f"sqlite:///{self.workdir / 'central.sqlite3'}",
+            "PARKGATE_DATABASE_URL": self.central_database_url,
             "PARKGATE_BOOTSTRAP_ADMIN_PASSWORD": self.password, "PARKGATE_ENVIRONMENT": "development",
             **self.provider.central_env(self.workdir / "pay-keys", self.central_url),
         }  # fmt: skip
@@ -235,7 +236,9 @@ class Demo:
         self.central = Child("central", argv, self.workdir / "central.log", env)
         await self.central.start()
         await self._wait("central", lambda: self._http_ok(f"{self.central_url}/healthz"), self.central, 90)
-        say(f"  central    pid {self.central.pid:<7} {self.central_url}  (SQLite {self.workdir / 'central.sqlite3'})")
+        sqlite = self.central_database_url.startswith("sqlite")
+        database = f"SQLite {self.workdir / 'central.sqlite3'}" if sqlite else "PostgreSQL"
+        say(f"  central    pid {self.central.pid:<7} {self.central_url}  ({database})")
         say(f"             office login: admin / {self.password}")
         say(f"  provider   WeChat Pay and Alipay simulator {self.provider.url} (central holds its merchant keys)")
 

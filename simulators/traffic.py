@@ -245,8 +245,12 @@ class SimulatedLane:
                 await asyncio.to_thread(self.camera.json_body, read, images=self.images),
                 "application/json",
             )
-        async with httpx.AsyncClient(timeout=5) as client:
-            status = (await client.post(self.url, content=body, headers={"Content-Type": content_type})).status_code
+        try:
+            async with httpx.AsyncClient(timeout=5) as client:
+                status = (await client.post(self.url, content=body, headers={"Content-Type": content_type})).status_code
+        except httpx.HTTPError as err:  # the edge is down (restarting): the read is lost, the vehicle gets no decision
+            _LOGGER.warning("camera of %s: the edge did not take the read: %s", self.id, err)
+            return read.plate
         self.camera.sent += 1
         if status != 200:
             _LOGGER.warning("camera of %s: the edge answered %s", self.id, status)
