@@ -36,7 +36,7 @@ from simulators.demo_booth import BoothError, ConsoleOperator
 from simulators.demo_processes import Child
 from simulators.demo_site import CAR_PARK, EDGE_ID, FREE_VEHICLES, PASS_PLATES, admin_client
 from simulators.io_module import OutputChange
-from simulators.scenario import conservation_problems
+from simulators.scenario_report import conservation_problems
 from simulators.traffic import Attended, TrafficMix, TrafficRunner, plan_traffic
 
 ZONE = ZoneInfo("Asia/Shanghai")  # the demo car park's
