@@ -169,10 +169,29 @@ def local_time(desk: BoothDesk, value: str | None, name: str) -> datetime | None
 # ------------------------------------------------------------------------------------------------ the handlers
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cross_site(request: web.Request) -> web.Response | None:
+    """A state change a browser sent from another site (CSRF): refused. The cookie is SameSite=Strict already; this
+    also refuses what a browser marks cross-site (``Sec-Fetch-Site``) or whose ``Origin`` is not the console's own
+    host. Clients that send neither (the booth's own tools, scripts) are not browsers acting for someone."""
+    if request.method in SAFE_METHODS:
+        return None
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return error(403, "csrf.cross_site", "a state change from another site is refused")
+    origin = request.headers.get("Origin")
+    if origin is not None and (origin == "null" or origin.partition("://")[2].rstrip("/") != request.host):
+        return error(403, "csrf.origin", f"a state change from origin {origin[:80]!r} is refused")
+    return None
+
+
 def guarded(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Only a signed-in collector or supervisor; every refusal of the desk becomes a clear JSON error."""
 
     async def run(request: web.Request) -> web.StreamResponse:
+        if (refused := cross_site(request)) is not None:
+            return refused
         signed = request.app[SESSIONS].get(request.cookies.get(COOKIE))
         if signed is None:
             return error(401, "auth.required", "sign in with your operator id and PIN")
@@ -216,6 +235,8 @@ def sign_in_refusal(err: SignInError, *, supervisor: bool = False) -> web.Respon
 
 async def sign_in(request: web.Request) -> web.Response:
     desk, sessions = request.app[DESK], request.app[SESSIONS]
+    if (refused := cross_site(request)) is not None:
+        return refused
     try:
         data = await body(request)
         operator, pin = text(data, "operator", limit=40), text(data, "pin", limit=16)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.booth.operators import Operator, Role
@@ -28,14 +29,15 @@ class SignedIn:
 
 @dataclass
 class ConsoleSessions:
-    idle_limit_s: float = IDLE_LIMIT_S
+    idle_limit_s: float = IDLE_LIMIT_S  # a session unused this long is ended (a booth left signed in)
     sessions: dict[str, SignedIn] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
 
     def start(self, operator: Operator) -> SignedIn:
         if operator.role not in CONSOLE_ROLES:
             raise PermissionError(f"role {operator.role} may not use the booth console")
         token = secrets.token_urlsafe(32)
-        self.sessions[token] = SignedIn(operator, token, time.monotonic())
+        self.sessions[token] = SignedIn(operator, token, self.clock())
         return self.sessions[token]
 
     def get(self, token: str | None) -> SignedIn | None:
@@ -44,7 +46,7 @@ class ConsoleSessions:
         signed = self.sessions.get(token)
         if signed is None:
             return None
-        now = time.monotonic()
+        now = self.clock()
         if now - signed.last_seen > self.idle_limit_s:
             del self.sessions[token]
             return None

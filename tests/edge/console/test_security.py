@@ -12,7 +12,8 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from edge.booth.operators import Outcome, Role
+from edge.booth.operators import Operator, Outcome, Role
+from edge.console.auth import ConsoleSessions
 from tests.edge.console.test_api import FLOAT, Edge, error_code, until
 from tests.edge.console.test_api import edge as edge  # the fixture: a real daemon with its console
 from tests.edge.console.test_browser import CHROMIUM_ARGS
@@ -151,3 +152,42 @@ async def test_the_booth_screen_shows_the_alert(edge: Edge, elsewhere: httpx.Asy
             await expect(page.locator("#security-alert")).to_contain_text(OTHER_SOURCE)
         finally:
             await browser.close()
+
+
+async def test_a_state_change_sent_from_another_site_is_refused(edge: Edge) -> None:
+    own = str(edge.http.base_url).rstrip("/")
+    evil = {"Origin": "http://evil.example"}
+    refused = await edge.http.post("/console/api/sign-in", json={"operator": "c01", "pin": "2468"}, headers=evil)
+    assert (refused.status_code, error_code(refused)) == (403, "csrf.origin")
+    assert edge.desk.operators.audit("c01") == []  # refused before the PIN was looked at
+    signed = await edge.http.post("/console/api/sign-in", json={"operator": "c01", "pin": "2468"},
+                                  headers={"Origin": own})  # fmt: skip
+    assert signed.status_code == 200, signed.text
+    body = {"float": FLOAT, "cards_stock": 10}
+    for headers, code in (
+        (evil, "csrf.origin"),
+        ({"Origin": "null"}, "csrf.origin"),  # a sandboxed frame or a file
+        ({"Sec-Fetch-Site": "cross-site"}, "csrf.cross_site"),
+        ({"Sec-Fetch-Site": "same-site", "Origin": own}, "csrf.cross_site"),  # another port or host of the site
+    ):
+        answer = await edge.http.post("/console/api/shift/open", json=body, headers=headers)
+        assert (answer.status_code, error_code(answer)) == (403, code), headers
+    assert edge.desk.booth.current is None  # nothing was opened by those
+    assert (await edge.http.get("/console/api/state", headers=evil)).status_code == 200  # reading is no change
+    opened = await edge.http.post("/console/api/shift/open", json=body,
+                                  headers={"Origin": own, "Sec-Fetch-Site": "same-origin"})  # fmt: skip
+    assert opened.status_code == 200, opened.text
+
+
+def test_a_console_session_left_unused_ends() -> None:
+    now = [1000.0]
+    sessions = ConsoleSessions(idle_limit_s=600, clock=lambda: now[0])
+    operator = Operator("c01", "李收费", Role.COLLECTOR)
+    signed = sessions.start(operator)
+    now[0] += 599
+    assert sessions.get(signed.token) is signed  # in use: the idle time starts again
+    now[0] += 599
+    assert sessions.get(signed.token) is signed
+    now[0] += 601
+    assert sessions.get(signed.token) is None
+    assert signed.token not in sessions.sessions  # ended, not only hidden
