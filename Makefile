@@ -46,7 +46,7 @@ fuzz: $(STAMP)
 # The long fault runs and the long fuzz runs (>= 1,000,000 inputs per codec), ending with one summary table
 # (tests/soak_summary.py; also written to test-output/soak/summary.json).
 soak: $(STAMP)
-	$(BIN)/python -m pytest -m "soak or fuzz" -p no:cacheprovider -n 2 --dist loadfile
+	$(BIN)/python -m pytest -m "soak or fuzz" -p no:cacheprovider -n 3 --dist load
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache test-output
