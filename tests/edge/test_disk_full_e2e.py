@@ -102,6 +102,19 @@ def failing(runner: LaneRunner) -> str | None:
 async def test_a_full_disk_under_the_journal_refuses_with_a_message_keeps_every_record_and_recovers(
     tmp_path: Path, small_disk: Path, sims: tuple[SimLane, SimLane]
 ) -> None:
+    await disk_full_run(tmp_path, small_disk, sims, cycles=1)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1200)
+async def test_soak_the_disk_filled_and_freed_twenty_times(
+    tmp_path: Path, small_disk: Path, sims: tuple[SimLane, SimLane]
+) -> None:
+    await disk_full_run(tmp_path, small_disk, sims, cycles=20)
+
+
+async def disk_full_run(tmp_path: Path, small_disk: Path, sims: tuple[SimLane, SimLane], cycles: int) -> None:
+    """Below the reserve once; then ``cycles`` times: the disk full (the vehicle held), then space back (through)."""
     entry, out = sims
     display = DisplaySimulator()
     display_port = await display.server.serve_tcp("127.0.0.1", 0)
@@ -126,7 +139,7 @@ async def test_a_full_disk_under_the_journal_refuses_with_a_message_keeps_every_
         await until(lambda: entry.model.passed == 1, what="a visitor through on a disk with room")
 
         # 1. Below the reserve: visitors are refused, on the display, at the booth and in the journal.
-        filler = fill(small_disk, leave_bytes=int(RESERVE_MB * 1024 * 1024) // 2)
+        fill(small_disk, leave_bytes=int(RESERVE_MB * 1024 * 1024) // 2)
         await until(lambda: daemon.context.storage_low is not None, what="the low space noticed")
         await arrive(entry, cameras, "粤A22222")
         await until(lambda: denials(daemon, "storage_low") != [], within=10, what="the visitor refused")
@@ -139,34 +152,8 @@ async def test_a_full_disk_under_the_journal_refuses_with_a_message_keeps_every_
         await until(lambda: daemon.lanes["in-1"].phase is Phase.IDLE, what="entry lane idle")
         await until(lambda: daemon.journal.count("barrier_commands", "command = 'close'") == 2, what="closes stored")
 
-        # 2. No space at all: the journal's own error refuses the vehicle; it does not open the barrier.
-        with sqlite3.connect(daemon.journal.path) as db:  # the WAL emptied, as a checkpoint leaves it: a commit
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # must now grow it on the full disk
-        fill(small_disk, leave_bytes=0)
-        opens_before = daemon.journal.count("barrier_commands", "command = 'open'")
-        await arrive(entry, cameras, "粤B99999")
-        await until(lambda: alerts(daemon, "in-1", "journal") >= 1, within=10, what="the journal failure alerted")
-        await until(lambda: "系统存储故障" in display.text(), what="the failure on the display")
-        assert failing(daemon.runners["in-1"]) is not None
-        assert daemon.runners["in-1"].out_of_service is None
-        assert entry.model.passed == 2
-        assert not [c for c in entry.sim.output_changes if c.point == "open" and c.active][opens_before:]
-        assert daemon.desk is not None
-        assert any(a["kind"] == "journal" for a in daemon.desk.lane_alerts)
-        assert daemon.park.by_pass("pass-2") is None  # taken back: it is not inside
-        async with httpx.AsyncClient() as client:
-            health = await client.get(f"http://127.0.0.1:{daemon.metrics_port}/healthz")
-        assert health.status_code == 503
-        assert set(health.json()["journal_failing"]) == {"in-1"}
-        await leave_unserved(daemon, entry)
-
-        # 3. Space returns: visitors and the held pass holder are taken again, without a restart.
-        filler.unlink()
-        await until(lambda: daemon.context.storage_low is None, what="the space noticed back")
-        await arrive(entry, cameras, "粤A33333")
-        await until(lambda: entry.model.passed == 3, within=10, what="a visitor through again")
-        await until(lambda: daemon.lanes["in-1"].phase is Phase.IDLE, what="entry lane idle")
-        assert failing(daemon.runners["in-1"]) is None
+        for cycle in range(cycles):
+            await full_then_freed(daemon, entry, display, small_disk, cameras, cycle)
     finally:
         await daemon.stop()
         await display.server.stop()
@@ -179,8 +166,54 @@ async def test_a_full_disk_under_the_journal_refuses_with_a_message_keeps_every_
     finally:
         journal.close()
     opened = sum(1 for c in entry.sim.output_changes if c.point == "open" and c.active)
-    assert sessions == ["粤A11111", "粤B3R7K2", "粤A33333"]
-    assert opens == opened == entry.model.passed == 3  # every opening has its record, and each vehicle one
-    record(Row(target="journal disk full (tmpfs)", faults=2, transactions=5, lost=opened - opens,
-               duplicated=len(sessions) - len(set(sessions)),
+    assert sessions == ["粤A11111", "粤B3R7K2", *(visitor(cycle) for cycle in range(cycles))]
+    assert opens == opened == entry.model.passed == 2 + cycles  # every opening has its record, and each vehicle one
+    record(Row(target="journal disk full (tmpfs)" + (f", {cycles} times" if cycles > 1 else ""), faults=1 + cycles,
+               transactions=3 + 2 * cycles, lost=opened - opens, duplicated=len(sessions) - len(set(sessions)),
                detail="below the reserve: visitors refused, passes in; full: vehicle held; recovered"))  # fmt: skip
+
+
+def free_up(disk: Path) -> None:
+    """Give the space back: the fillers :func:`fill` wrote go."""
+    (disk / "filler.bin").unlink(missing_ok=True)
+
+
+def visitor(cycle: int) -> str:
+    return f"粤A3{cycle:04d}"
+
+
+async def full_then_freed(daemon: EdgeDaemon, entry: SimLane, display: DisplaySimulator, small_disk: Path,
+                          cameras: int, cycle: int) -> None:  # fmt: skip
+    """The disk full: the journal's own error refuses the vehicle and the barrier stays shut; then space returns and
+    the next visitor is taken without a restart."""
+    # 2. No space at all: the journal's own error refuses the vehicle; it does not open the barrier.
+    passed = entry.model.passed
+    free_up(small_disk)
+    fill(small_disk, leave_bytes=int(RESERVE_MB * 1024 * 1024) // 2)
+    with sqlite3.connect(daemon.journal.path) as db:  # the WAL emptied, as a checkpoint leaves it: a commit
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # must now grow it on the full disk
+    fill(small_disk, leave_bytes=0)
+    opens_before = daemon.journal.count("barrier_commands", "command = 'open'")
+    await arrive(entry, cameras, "粤B99999")
+    await until(lambda: failing(daemon.runners["in-1"]) is not None, within=10, what="the journal failing")
+    await until(lambda: alerts(daemon, "in-1", "journal") >= 1, within=10, what="the journal failure alerted")
+    await until(lambda: "系统存储故障" in display.text(), what="the failure on the display")
+    assert daemon.runners["in-1"].out_of_service is None
+    assert entry.model.passed == passed
+    assert not [c for c in entry.sim.output_changes if c.point == "open" and c.active][opens_before:]
+    assert daemon.desk is not None
+    assert any(a["kind"] == "journal" for a in daemon.desk.lane_alerts)
+    assert daemon.park.by_pass("pass-2") is None  # taken back: it is not inside
+    async with httpx.AsyncClient() as client:
+        health = await client.get(f"http://127.0.0.1:{daemon.metrics_port}/healthz")
+    assert health.status_code == 503
+    assert set(health.json()["journal_failing"]) == {"in-1"}
+    await leave_unserved(daemon, entry)
+
+    # 3. Space returns: visitors and the held pass holder are taken again, without a restart.
+    free_up(small_disk)
+    await until(lambda: daemon.context.storage_low is None, what="the space noticed back")
+    await arrive(entry, cameras, visitor(cycle))
+    await until(lambda: entry.model.passed == passed + 1, within=10, what="a visitor through again")
+    await until(lambda: daemon.lanes["in-1"].phase is Phase.IDLE, what="entry lane idle")
+    assert failing(daemon.runners["in-1"]) is None
