@@ -14,6 +14,7 @@ from central.api.deps import SessionDep, allow
 from central.api.errors import ApiError
 from central.api.fields import ResponseModel
 from central.api.routes import API_PREFIX
+from central.api.routes.journal import TransactionOut
 from central.audit import record_change
 from central.core.security import Role
 from central.models import User
@@ -37,18 +38,6 @@ class PlateRecordOut(ResponseModel):
     payload: dict[str, Any]
 
 
-class PlateTransactionOut(ResponseModel):
-    record_id: str
-    edge_id: str
-    car_park: str
-    lane: str | None
-    at: datetime
-    transaction_kind: str
-    amount_minor: int | None
-    currency: str
-    session_id: str | None
-
-
 class PlateImageOut(ResponseModel):
     edge_id: str
     record_id: str
@@ -58,7 +47,7 @@ class PlateImageOut(ResponseModel):
 class PlateExportOut(ResponseModel):
     plate: str = Field(description="the plate as normalised (the export matches it exactly)")
     records: list[PlateRecordOut]
-    transactions: list[PlateTransactionOut]
+    transactions: list[TransactionOut]
     images: list[PlateImageOut]
 
 
@@ -92,6 +81,6 @@ def export_plate_records(
     return PlateExportOut(
         plate=found.plate,
         records=[PlateRecordOut.model_validate(r) for r in found.records],
-        transactions=[PlateTransactionOut.model_validate(t) for t in found.transactions],
+        transactions=[TransactionOut.model_validate(t) for t in found.transactions],
         images=[PlateImageOut.model_validate(i) for i in found.images],
     )
