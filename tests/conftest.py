@@ -84,7 +84,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
-    items = soak_summary.rows(os.environ.get(soak_summary.RUN_ENV, ""))
+    run = os.environ.get(soak_summary.RUN_ENV, "")
+    items = soak_summary.rows(run)
+    soak_summary.end_run(run)
     if not items:
         return
     terminalreporter.section("faults, fuzz and conservation (tests/soak_summary.py)")

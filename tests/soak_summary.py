@@ -1,8 +1,9 @@
 """The one summary table `make soak` ends with (issue 18): every fault, fuzz and whole-system run adds a row.
 
-A test calls :func:`record` with what it injected and what it found; the rows go, one JSON object a line, to
-``test-output/soak/summary.jsonl`` (so pytest-xdist workers can all write), and ``pytest_terminal_summary`` in
-``tests/conftest.py`` prints them as one table at the end of the run and writes ``test-output/soak/summary.json``.
+A test calls :func:`record` with what it injected and what it found; the rows go, one JSON object a line, to this
+run's own ``test-output/soak/rows-<run>.jsonl`` (so pytest-xdist workers can all write, and runs at the same time do
+not mix or remove each other's rows), and ``pytest_terminal_summary`` in ``tests/conftest.py`` prints them as one
+table at the end of the run and writes ``test-output/soak/summary.json``.
 The short versions in `make test` record too; the table is printed whenever rows were recorded in the run.
 """
 
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 SUMMARY_DIR = Path(__file__).resolve().parent.parent / "test-output" / "soak"
-ROWS = SUMMARY_DIR / "summary.jsonl"
 RUN_ENV = "PARKGATE_SOAK_RUN"  # set by the controlling pytest process: rows of other runs are not mixed in
 
 
@@ -32,25 +32,35 @@ class Row:
     detail: str = ""
 
 
+def rows_file(run: str) -> Path:
+    return SUMMARY_DIR / f"rows-{run or 'adhoc'}.jsonl"
+
+
 def record(row: Row) -> None:
     """Add a row to this run's summary (safe from several processes: one short append each)."""
+    run = os.environ.get(RUN_ENV, "")
     SUMMARY_DIR.mkdir(parents=True, exist_ok=True)
-    line = json.dumps({"run": os.environ.get(RUN_ENV, ""), **asdict(row)}, ensure_ascii=False) + "\n"
-    with ROWS.open("a", encoding="utf-8") as out:
+    line = json.dumps({"run": run, **asdict(row)}, ensure_ascii=False) + "\n"
+    with rows_file(run).open("a", encoding="utf-8") as out:
         out.write(line)
 
 
 def start_run(run: str) -> None:
-    """Called once by the controlling process: forget earlier runs' rows, and name this run for the workers."""
+    """Called once by the controlling process: name this run for the workers (they inherit the environment)."""
     os.environ[RUN_ENV] = run
-    ROWS.unlink(missing_ok=True)
+
+
+def end_run(run: str) -> None:
+    """The run's rows are in its summary: their file goes."""
+    rows_file(run).unlink(missing_ok=True)
 
 
 def rows(run: str) -> list[dict[str, Any]]:
-    if not ROWS.exists():
+    path = rows_file(run)
+    if not path.exists():
         return []
     found = []
-    for line in ROWS.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         try:
             item = json.loads(line)
         except json.JSONDecodeError:

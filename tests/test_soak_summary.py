@@ -28,3 +28,5 @@ def test_a_recorded_row_belongs_to_its_run(monkeypatch: pytest.MonkeyPatch) -> N
     soak_summary.record(soak_summary.Row("summary self-test", faults=1, detail="from a worker"))
     assert any(r["target"] == "summary self-test" for r in soak_summary.rows(run))
     assert not soak_summary.rows("another run")
+    soak_summary.end_run(run)
+    assert not soak_summary.rows(run)
