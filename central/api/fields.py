@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fastapi import Path, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from parking.money import is_currency
+from parking.plates import normalise_plate
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
@@ -26,6 +28,20 @@ def _no_nul(value: str) -> str:
     return value
 
 
+PLATE_MAX = 16  # the plate columns' width
+
+
+def _plate(value: str) -> str:
+    """A plate as typed: printable, and no wider than the plate columns once normalised (full-width forms and
+    compatibility characters such as "½" grow under NFKC)."""
+    _no_nul(value)
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value):
+        raise ValueError("a plate must not contain control or unassigned characters")
+    if len(normalise_plate(value)) > PLATE_MAX:
+        raise ValueError(f"the plate is longer than {PLATE_MAX} characters once normalised")
+    return value
+
+
 def _currency(value: str) -> str:
     if not is_currency(value):
         raise ValueError("not an ISO 4217 currency code (e.g. CNY)")
@@ -38,7 +54,7 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
 ShortText = Annotated[str, StringConstraints(max_length=32), AfterValidator(_no_nul)]
 PlateText = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=16), AfterValidator(_no_nul)
+    str, StringConstraints(strip_whitespace=True, to_upper=True, min_length=1, max_length=16), AfterValidator(_plate)
 ]
 CardNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(_no_nul)

@@ -74,3 +74,18 @@ def test_reminder_export_never_writes_a_spreadsheet_formula(client: TestClient, 
     text = client.get("/api/v1/passes/reminders.csv?days=40", headers=as_role.admin).content.decode("utf-8-sig")
     assert "'=HYPERLINK" in text
     assert ",=HYPERLINK" not in text
+
+
+def test_a_plate_wider_than_its_column_once_normalised_or_with_control_characters_is_refused_by_name(
+    client: TestClient, as_role: Operators
+) -> None:
+    """Found by the stateful fuzz run: "½" and "¹" grow under NFKC, so 16 typed characters became 18 and the database
+    refused the row without naming the field."""
+    keeper = as_role[Role.SUPERVISOR]
+    for plate in ("粤B½½½½½½½½½½½½½½", "粤B1\x0b2345", "粤B1\u200b2345"):
+        refused = client.post("/api/v1/vehicles", headers=keeper,
+                              json={"list_kind": "special", "plate": plate, "category": "hearse"})  # fmt: skip
+        assert refused.status_code == 422, (plate, refused.text)
+        body = refused.json()
+        assert body["code"] == "request.invalid"
+        assert "plate" in str(body["detail"]), body
