@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from datetime import time as dtime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tests.soak_summary import Row, record
 
@@ -98,6 +98,25 @@ def check(condition: bool, message: str) -> None:
     """Raise :class:`InvariantError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise InvariantError(message)
+
+
+class Problem(Protocol):
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def message(self) -> str: ...
+
+
+def check_refusal(problems: Sequence[Problem], doc: dict[str, Any], roots: set[str]) -> None:
+    """A loader's refusal names each problem, with a message, at a key path of the document (or of the model)."""
+    check(bool(problems), "a refusal without problems")
+    for problem in problems:
+        check(bool(problem.message.strip()), f"problem without a message: {problem}")
+        syntax = problem.message.startswith(("TOML syntax error", "not UTF-8"))
+        root = problem.path.split(".")[0].split("[")[0]
+        check(syntax or (bool(problem.path) and root in roots | set(doc)),
+              f"problem not at a key path of the document: {problem!r}")  # fmt: skip
 
 
 class Mutator:

@@ -216,3 +216,12 @@ def test_an_adapter_names_its_missing_settings_and_its_unreadable_key_file(tmp_p
     settings = Settings(alipay_appid="2021", alipay_app_key_file=str(missing), alipay_public_key_file=str(missing))
     with pytest.raises(ValueError, match=r"Alipay: cannot read the app key file '.*app\.pem'"):
         AlipayProvider(settings, timedelta(minutes=5))
+
+
+def test_a_day_outside_the_service_range_is_refused_not_a_server_error(rig: PaymentRig) -> None:
+    """Found by schemathesis: day 0001-01-01 overflowed when turned into the day's instants (a 500)."""
+    headers = rig.staff[Role.ADMIN]
+    for path in ("/api/v1/payments/days/lakeview/0001-01-01", "/api/v1/payments/statements/wechat/0001-01-01"):
+        answer = rig.call("GET", path, headers=headers)
+        assert answer.status_code == 422, (path, answer.text)
+        assert "day" in answer.text

@@ -17,6 +17,7 @@ from central.api.deps import CurrentEdge, MetricsDep, SessionDep, SettingsDep, a
 from central.api.errors import ApiError, not_found
 from central.api.fields import RequestModel, Text
 from central.api.routes import API_PREFIX
+from central.api.routes.reconciliation import Day
 from central.audit import record_change
 from central.core.db import utcnow
 from central.core.security import Role
@@ -227,7 +228,7 @@ def refund_order(order_id: str, body: RefundIn, request: Request, session: Sessi
 
 @router.post("/payments/statements/{provider}/{day}", summary="Fetch the provider's statement of a day and match "
              "it against the orders")  # fmt: skip
-def import_statement(provider: ProviderName, day: date, request: Request, session: SessionDep,
+def import_statement(provider: ProviderName, day: Day, request: Request, session: SessionDep,
                      user: User = Statements) -> dict[str, Any]:  # fmt: skip
     try:
         statement = provider_named(request, provider).statement(day)
@@ -241,7 +242,7 @@ def import_statement(provider: ProviderName, day: date, request: Request, sessio
 
 
 @router.get("/payments/statements/{provider}/{day}", summary="A provider's statement of a day as matched")
-def get_statement(provider: ProviderName, day: date, session: SessionDep, _user: User = Readers) -> dict[str, Any]:
+def get_statement(provider: ProviderName, day: Day, session: SessionDep, _user: User = Readers) -> dict[str, Any]:
     query = select(StatementLine).where(StatementLine.provider == provider, StatementLine.day == day)
     lines = list(session.scalars(query.order_by(StatementLine.id)))
     return _statement_json(provider, day, lines)
@@ -254,7 +255,7 @@ def _statement_json(provider: str, day: date, lines: list[StatementLine]) -> dic
 
 
 @router.get("/payments/days/{car_park}/{day}", summary="A car park's e-payments of a day by provider")
-def get_day(car_park: CarParkKey, day: date, session: SessionDep, _user: User = Readers) -> dict[str, Any]:
+def get_day(car_park: CarParkKey, day: Day, session: SessionDep, _user: User = Readers) -> dict[str, Any]:
     park = session.get(CarPark, car_park)
     if park is None:
         raise not_found("car_park", car_park)

@@ -3,7 +3,6 @@ CSV, for the supervisor or the admin, with the reason written to the audit log."
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -14,7 +13,7 @@ from central.api.deps import SessionDep, allow
 from central.api.errors import ApiError
 from central.api.fields import ResponseModel
 from central.api.routes import API_PREFIX
-from central.api.routes.journal import TransactionOut
+from central.api.routes.journal import RecordOut, TransactionOut
 from central.audit import record_change
 from central.core.security import Role
 from central.models import User
@@ -27,17 +26,6 @@ Exporters = allow(Role.ADMIN, Role.SUPERVISOR)
 PLATE_MAX = 16
 
 
-class PlateRecordOut(ResponseModel):
-    id: str
-    edge_id: str
-    seq: int
-    kind: str
-    car_park: str
-    lane: str | None
-    at: datetime
-    payload: dict[str, Any]
-
-
 class PlateImageOut(ResponseModel):
     edge_id: str
     record_id: str
@@ -46,7 +34,7 @@ class PlateImageOut(ResponseModel):
 
 class PlateExportOut(ResponseModel):
     plate: str = Field(description="the plate as normalised (the export matches it exactly)")
-    records: list[PlateRecordOut]
+    records: list[RecordOut]
     transactions: list[TransactionOut]
     images: list[PlateImageOut]
 
@@ -80,7 +68,7 @@ def export_plate_records(
                         headers={"Content-Disposition": 'attachment; filename="plate-records.csv"'})  # fmt: skip
     return PlateExportOut(
         plate=found.plate,
-        records=[PlateRecordOut.model_validate(r) for r in found.records],
+        records=[RecordOut.model_validate(r) for r in found.records],
         transactions=[TransactionOut.model_validate(t) for t in found.transactions],
         images=[PlateImageOut.model_validate(i) for i in found.images],
     )

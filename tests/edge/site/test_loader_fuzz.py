@@ -16,15 +16,11 @@ import pytest
 
 from edge.site.loader import SiteError, load_site
 from edge.site.model import SiteConfig
-from tests.fuzzing import Campaign, TomlMutator, check, toml_text
+from tests.fuzzing import Campaign, TomlMutator, check_refusal, toml_text
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 SITES = [CONFIG / "small.toml", CONFIG / "riverside.toml"]
 ROOTS = set(SiteConfig.model_fields)
-
-
-def _root(path: str) -> str:
-    return path.split(".")[0].split("[")[0]
 
 
 def site_campaign(folder: Path, count: int, seed: int) -> Campaign:
@@ -38,12 +34,7 @@ def site_campaign(folder: Path, count: int, seed: int) -> Campaign:
         try:
             load_site(site_file)
         except SiteError as err:
-            check(bool(err.problems), "a refusal without problems")
-            for problem in err.problems:
-                check(bool(problem.message.strip()), f"problem without a message: {problem}")
-                syntax = problem.message.startswith(("TOML syntax error", "not UTF-8"))
-                check(syntax or (bool(problem.path) and _root(problem.path) in ROOTS | set(doc)),
-                      f"problem not at a key path of the document: {problem!r}")  # fmt: skip
+            check_refusal(err.problems, doc, ROOTS)
             raise
 
     return Campaign("site loader (TOML mutations)", SiteError).run(mutator.many(count), one)
