@@ -261,6 +261,14 @@ class Shift:
         reason = self._typed(reason, "reason")
         if not reason:
             raise ShiftError("reversal.reason_required", "a reversal needs a reason")
+        if payment.method == "cash" and payment.amount > self.expected_cash():
+            # The refund is handed back from the drawer: after a cash drop it may not hold the payment any more, and a
+            # drawer counted below zero is a shortage nobody can explain at close.
+            raise ShiftError(
+                "reversal.drawer_short",
+                f"the drawer should hold {self.expected_cash()} minor units, less than the {payment.amount} to refund "
+                "in cash: refund it from the office",
+            )
         record = self._make(
             PaymentReversed,
             **self._base(operator, payment.lane), reverses=payment_id, method=payment.method, currency=payment.currency,

@@ -40,6 +40,7 @@ def test_cash_balances_and_the_report_adds_up(steps: list[Action]) -> None:
     shift = booth.begin_shift("c01")
     shift.open(operator="c01", float_counts=FLOAT_500, cards_stock=50)
     live: dict[str, int] = {}  # payment id -> amount, for payments not reversed
+    kind_of: dict[str, str] = {}  # payment id -> method
     cash_live = 0
     dropped = 0
     bags = 0
@@ -52,6 +53,7 @@ def test_cash_balances_and_the_report_adds_up(steps: list[Action]) -> None:
                                          reference="ref" if kind != "cash" else None)  # fmt: skip
             assert payment.tendered - payment.change == amount
             live[payment.id] = amount
+            kind_of[payment.id] = kind
             cash_live += amount if kind == "cash" else 0
         elif kind in ("reverse", "left") and live:
             target = sorted(live)[amount % len(live)]
@@ -62,6 +64,10 @@ def test_cash_balances_and_the_report_adds_up(steps: list[Action]) -> None:
             if target in exited:
                 with pytest.raises(ShiftError, match=r"reversal\.vehicle_left"):
                     shift.reverse_payment(target, operator="c01", reason="too late")
+                continue
+            if kind_of[target] == "cash" and live[target] > shift.expected_cash():
+                with pytest.raises(ShiftError, match=r"reversal\.drawer_short"):
+                    shift.reverse_payment(target, operator="c01", reason="after the drop")
                 continue
             reversal = shift.reverse_payment(target, operator="c01", reason="driver backs out")
             cash_live -= reversal.refunded_cash

@@ -267,6 +267,17 @@ def test_next_shift_sees_and_acknowledges_the_handover(booth: Booth, clock: Cloc
     assert first.report.cash.difference == -1000
 
 
+def test_a_cash_refund_the_drawer_no_longer_holds_is_refused(booth: Booth) -> None:
+    shift = open_shift(booth)
+    paid = shift.take_payment(operator="c01", lane="X1", amount=1500, method="cash", tendered=1500)
+    shift.drop_cash(operator="c01", bag="TB-0001", counts={10000: 5, 1000: 1, 500: 1})  # the whole 515.00
+    assert shift.expected_cash() == 0
+    with refused("reversal.drawer_short"):
+        shift.reverse_payment(paid.id, operator="c01", reason="driver backs out")
+    assert shift.pending_exit(paid.id)  # nothing recorded: the payment stands until the office refunds it
+    assert shift.expected_cash() == 0
+
+
 def test_reversal_only_while_the_car_is_in_the_lane(booth: Booth) -> None:
     shift = open_shift(booth)
     paid = shift.take_payment(operator="c01", lane="X1", amount=1500, method="cash", tendered=2000)
