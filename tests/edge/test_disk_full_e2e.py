@@ -121,6 +121,11 @@ async def disk_full_run(tmp_path: Path, small_disk: Path, sims: tuple[SimLane, S
     cameras = free_port()
     site_file = write_site(tmp_path, entry.port, out.port, None, cameras)
     text = site_file.read_text()
+    # Every vehicle of the run enters and none leaves: the car park must hold them all (the shared site's capacity of
+    # 10 is full after the eighth cycle, and the next visitor is then rightly refused as ``full``).
+    capacity = "capacity = { small = 10 }"
+    assert capacity in text
+    text = text.replace(capacity, f"capacity = {{ small = {2 + cycles + 1} }}")
     text = text.replace('path = "var/journal.sqlite3"', f'path = "var/journal.sqlite3"\nreserve_mb = {RESERVE_MB}')
     text = text.replace('camera = "in-cam" }', 'camera = "in-cam", display = "in-led" }', 1)
     text += (f'\n[devices.in-led]\nkind = "display"\ndriver = "serial_text"\n'
@@ -213,6 +218,7 @@ async def full_then_freed(daemon: EdgeDaemon, entry: SimLane, display: DisplaySi
     # 3. Space returns: visitors and the held pass holder are taken again, without a restart.
     free_up(small_disk)
     await until(lambda: daemon.context.storage_low is None, what="the space noticed back")
+    assert daemon.park.has_room("small")  # a refusal as ``full`` here would be the car park's, not the disk's
     await arrive(entry, cameras, visitor(cycle))
     await until(lambda: entry.model.passed == passed + 1, within=10, what="a visitor through again")
     await until(lambda: daemon.lanes["in-1"].phase is Phase.IDLE, what="entry lane idle")
