@@ -12,6 +12,7 @@ acknowledged what and when. A collector's fault report (procedure 7.2) is journa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -112,8 +113,10 @@ def save_alerts(path: Path, alerts: list[dict[str, Any]]) -> None:
     try:
         partial.write_text(json.dumps(alerts, ensure_ascii=False, default=str))
         os.replace(partial, path)
-    except OSError:
-        _LOGGER.warning("the booth's alerts could not be kept in %s", path, exc_info=True)
+    except OSError as err:  # a full disk, most likely: one line naming why, not a traceback at every alert
+        _LOGGER.warning("the booth's alerts could not be kept in %s: %s", path, err.strerror or err)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
 
 
 def load_alerts(path: Path) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ restart of the edge."""
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from drivers.health import Health, HealthChange
-from edge.booth.alerts import OPEN_KEPT, alerts_path, raise_alert
+from edge.booth.alerts import OPEN_KEPT, alerts_path, raise_alert, save_alerts
 from edge.booth.booth import Booth
 from edge.booth.desk import BoothDesk, DeskError
 from edge.booth.operators import OperatorStore, Role
@@ -130,3 +131,18 @@ def test_an_alert_flood_keeps_the_latest_unacknowledged() -> None:
         raise_alert(alerts, "tailgating", "out-1", f"#{n}", Clock().now)
     assert len(alerts) == OPEN_KEPT
     assert alerts[0]["message"] == "#5"
+
+
+def test_alerts_that_cannot_be_kept_are_logged_in_one_line_and_leave_no_partial_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "alerts-dir"
+    blocked.mkdir()
+    path = blocked / "booth-alerts-B1.json"
+    path.mkdir()  # the list's own name taken by a folder: the replace fails after the partial file is written
+    with caplog.at_level(logging.WARNING, logger="edge.booth.alerts"):
+        save_alerts(path, [{"id": "a1", "kind": "journal"}])
+    (warning,) = [r for r in caplog.records if r.name == "edge.booth.alerts"]
+    assert str(path) in warning.getMessage()
+    assert warning.exc_info is None
+    assert sorted(p.name for p in blocked.iterdir()) == ["booth-alerts-B1.json"]  # the .part file is gone
