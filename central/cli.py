@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--tls-key", default=None, help="the certificate's PEM private key (PARKGATE_TLS_KEY_FILE)")
     run.add_argument("--tls-client-ca", default=None,
                      help="require client certificates signed by this CA, each edge's issued to its id "
-                          "(PARKGATE_TLS_CLIENT_CA_FILE)")
+                          "(PARKGATE_TLS_CLIENT_CA_FILE)")  # fmt: skip
     run.add_argument("--tls-client-crl", default=None,
                      help="refuse client certificates this PEM revocation list of the client CA lists "
                           "(PARKGATE_TLS_CLIENT_CRL_FILE)")  # fmt: skip
@@ -120,11 +120,12 @@ def server_tls(args: argparse.Namespace) -> dict[str, Any]:
     client_ca = args.tls_client_ca or settings.tls_client_ca_file
     client_crl = args.tls_client_crl or settings.tls_client_crl_file
     names = ("--tls-cert / PARKGATE_TLS_CERT_FILE", "--tls-key / PARKGATE_TLS_KEY_FILE",
-             "--tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE", "--tls-client-crl / PARKGATE_TLS_CLIENT_CRL_FILE")  # fmt: skip
+             "--tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE",
+             "--tls-client-crl / PARKGATE_TLS_CLIENT_CRL_FILE")  # fmt: skip
     if cert is None and key is None:
         if client_ca is not None or client_crl is not None:
-            raise TlsSettingError(names[2] if client_ca is not None else names[3],
-                                  "client certificates need TLS: give the server's certificate and key too")  # fmt: skip
+            setting = names[2] if client_ca is not None else names[3]
+            raise TlsSettingError(setting, "client certificates need TLS: give the server's certificate and key too")
         return {}
     if cert is None or key is None:
         raise TlsSettingError(names[0] if cert is None else names[1], "TLS needs both the certificate and its key")

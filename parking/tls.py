@@ -2,8 +2,9 @@
 setting that gave the file, and the contexts built from them.
 
 Central serves with a certificate and its key and, when given a client CA, asks every client for a certificate
-signed by it, refusing in the handshake one that a given revocation list (CRL) of that CA lists. The edge checks central's certificate against a CA file (or the system's CAs) and presents its own
-certificate where central asks for one.
+signed by it, refusing in the handshake one that a given revocation list (CRL) of that CA lists. The edge checks
+central's certificate against a CA file (or the system's CAs) and presents its own certificate where central asks
+for one.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def check_pem(setting: str, path: Path, kind: Pem) -> None:
         raise TlsSettingError(setting, f"{str(path)!r} is not a PEM {kind.value}") from None
 
 
-def check_crl(setting: str, path: Path, ca: tuple[str, Path], *, now: datetime | None = None) -> x509.CertificateRevocationList:
+def check_crl(
+    setting: str, path: Path, ca: tuple[str, Path], *, now: datetime | None = None
+) -> x509.CertificateRevocationList:
     """Raise :class:`TlsSettingError` unless ``path`` holds a PEM CRL signed by a certificate of the CA file
     ``ca`` (setting, path) and not past its next update (OpenSSL would then refuse every client)."""
     data = _read(setting, path, "certificate revocation list (CRL)")

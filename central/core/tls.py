@@ -16,7 +16,7 @@ import hashlib
 import ssl
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -54,7 +54,8 @@ class TlsH11Protocol(H11Protocol):
         app = self.app
 
         async def with_tls(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
-            scope.setdefault("extensions", {})["tls"] = tls  # type: ignore[typeddict-item, union-attr]
+            extensions: dict[str, Any] = cast(dict[str, Any], scope).setdefault("extensions", {})
+            extensions["tls"] = tls
             await app(scope, receive, send)
 
         self.app = with_tls
@@ -100,5 +101,5 @@ def certificate_mismatch(edge_id: str, pinned_sha256: str | None, peer: PeerCert
     if edge_id not in peer.common_names and edge_id not in peer.dns_names:
         return f"the client certificate {peer.label} is not issued to edge {edge_id!r} (its CN or DNS name must be it)"
     if pinned_sha256 is not None and peer.sha256 != pinned_sha256:
-        return f"the client certificate {peer.label} is not the one pinned for edge {edge_id!r} (sha256 {pinned_sha256})"
+        return f"the client certificate {peer.label} is not the one pinned for edge {edge_id!r} ({pinned_sha256})"
     return None

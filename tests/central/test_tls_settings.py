@@ -46,7 +46,6 @@ def test_flags_and_settings_become_uvicorns_tls_options(tmp_path: Path, monkeypa
                                             **required, "ssl_context_factory": CrlCheck(crl)}  # fmt: skip
 
 
-
 def test_a_bad_file_stops_central_run_naming_the_flag_and_setting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -186,9 +186,11 @@ async def test_an_edges_token_is_taken_only_with_that_edges_own_certificate(
         with caplog.at_level(logging.WARNING, logger="central.api.deps"):
             why = await refused(tls_link(url, site_a, pki, cert_b), tmp_path / "a-with-b", site_a)
             body = await answer(url, site_a, pki, cert_b)
-        assert "HTTP 403" in why and "auth.certificate_mismatch" in why, why
+        assert "HTTP 403" in why, why
+        assert "auth.certificate_mismatch" in why, why
         assert body["code"] == "auth.certificate_mismatch"
-        assert f"not issued to edge {site_a.edge!r}" in body["message"] and repr(site_b.edge) in body["message"]
+        assert f"not issued to edge {site_a.edge!r}" in body["message"]
+        assert repr(site_b.edge) in body["message"]
         assert body["detail"]["edge"] == site_a.edge
         assert body["detail"]["certificate_sha256"] == sha256_of(cert_b)
         assert any(site_a.edge in r.getMessage() and "auth.certificate_mismatch" in r.getMessage()
@@ -197,8 +199,8 @@ async def test_an_edges_token_is_taken_only_with_that_edges_own_certificate(
 
         # Pinned: a second certificate for A's id (say, from a stolen CA key) is not A's.
         spare = pki.site.issue(site_a.edge, server=False, file=f"{site_a.edge}-spare")
-        pinned = ok(office.put(f"/api/v1/edges/{site_a.edge}/certificate", headers=admin,
-                               json={"sha256": ":".join(f"{b:02X}" for b in bytes.fromhex(sha256_of(cert_a)))}))  # fmt: skip
+        colons = ":".join(f"{b:02X}" for b in bytes.fromhex(sha256_of(cert_a)))  # as openssl prints it
+        pinned = ok(office.put(f"/api/v1/edges/{site_a.edge}/certificate", headers=admin, json={"sha256": colons}))
         assert pinned["cert_sha256"] == sha256_of(cert_a)
         spare_body = await answer(url, site_a, pki, spare)
         assert spare_body["code"] == "auth.certificate_mismatch", spare_body
@@ -210,7 +212,8 @@ async def test_an_edges_token_is_taken_only_with_that_edges_own_certificate(
 
         # A listener without client certificates (the office's process) does not take an edge's token at all.
         missing = office.get(SYNC_PATH, headers=site_a.edge_headers)
-        assert missing.status_code == 403 and missing.json()["code"] == "auth.certificate_missing", missing.text
+        assert missing.status_code == 403, missing.text
+        assert missing.json()["code"] == "auth.certificate_missing"
 
 
 async def test_a_certificate_the_revocation_list_names_fails_the_handshake(
@@ -231,11 +234,11 @@ async def test_a_certificate_the_revocation_list_names_fails_the_handshake(
         # same edge, is the control).
         tls12 = ClientTls(pki.site.cert, stolen.cert, stolen.key).context()
         tls12.maximum_version = ssl.TLSVersion.TLSv1_2
-        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10) as raw:
-            with pytest.raises(ssl.SSLError):
-                tls12.wrap_socket(raw, server_hostname="127.0.0.1")
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, pytest.raises(ssl.SSLError):
+            tls12.wrap_socket(raw, server_hostname="127.0.0.1")
         tls12.load_cert_chain(fresh.cert, fresh.key)
-        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10) as raw:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
             tls12.wrap_socket(raw, server_hostname="127.0.0.1").close()
 
 
