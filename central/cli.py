@@ -22,7 +22,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--tls-cert", default=None, help="serve HTTPS with this PEM certificate (PARKGATE_TLS_CERT_FILE)")
     run.add_argument("--tls-key", default=None, help="the certificate's PEM private key (PARKGATE_TLS_KEY_FILE)")
     run.add_argument("--tls-client-ca", default=None,
-                     help="require client certificates signed by this CA (PARKGATE_TLS_CLIENT_CA_FILE)")  # fmt: skip
+                     help="require client certificates signed by this CA, each edge's issued to its id "
+                          "(PARKGATE_TLS_CLIENT_CA_FILE)")  # fmt: skip
+    run.add_argument("--tls-client-crl", default=None,
+                     help="refuse client certificates this PEM revocation list of the client CA lists "
+                          "(PARKGATE_TLS_CLIENT_CRL_FILE)")  # fmt: skip
     run.set_defaults(handler=run_server)
 
     migrate = actions.add_parser("migrate", help="bring the database to the latest schema")
@@ -101,26 +105,36 @@ def run_migrate(_args: argparse.Namespace) -> int:
 
 def server_tls(args: argparse.Namespace) -> dict[str, Any]:
     """uvicorn's TLS options from the flags or the settings, every file checked; ``{}`` for plain HTTP. Raises
-    :class:`parking.tls.TlsSettingError` naming the flag and the setting of a file that is missing or not PEM."""
+    :class:`parking.tls.TlsSettingError` naming the flag and the setting of a file that is missing or not PEM.
+    With a client CA, uvicorn speaks HTTP with :class:`central.core.tls.TlsH11Protocol`, which tells the app the
+    client's certificate (so that an edge's token is taken only with that edge's certificate)."""
     from pathlib import Path
 
     from central.core.config import Settings
+    from central.core.tls import TlsH11Protocol
     from parking.tls import ServerTls, TlsSettingError
 
     settings = Settings()
     cert = args.tls_cert or settings.tls_cert_file
     key = args.tls_key or settings.tls_key_file
     client_ca = args.tls_client_ca or settings.tls_client_ca_file
+    client_crl = args.tls_client_crl or settings.tls_client_crl_file
     names = ("--tls-cert / PARKGATE_TLS_CERT_FILE", "--tls-key / PARKGATE_TLS_KEY_FILE",
-             "--tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE")  # fmt: skip
+             "--tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE",
+             "--tls-client-crl / PARKGATE_TLS_CLIENT_CRL_FILE")  # fmt: skip
     if cert is None and key is None:
-        if client_ca is not None:
-            raise TlsSettingError(names[2], "client certificates need TLS: give the server's certificate and key too")
+        if client_ca is not None or client_crl is not None:
+            setting = names[2] if client_ca is not None else names[3]
+            raise TlsSettingError(setting, "client certificates need TLS: give the server's certificate and key too")
         return {}
     if cert is None or key is None:
         raise TlsSettingError(names[0] if cert is None else names[1], "TLS needs both the certificate and its key")
-    tls = ServerTls(Path(cert), Path(key), Path(client_ca) if client_ca else None, names)
-    return tls.uvicorn_options()
+    tls = ServerTls(Path(cert), Path(key), Path(client_ca) if client_ca else None, names,
+                    Path(client_crl) if client_crl else None)  # fmt: skip
+    options = tls.uvicorn_options()
+    if client_ca is not None:
+        options["http"] = TlsH11Protocol
+    return options
 
 
 def run_server(args: argparse.Namespace) -> int:
@@ -134,6 +148,8 @@ def run_server(args: argparse.Namespace) -> int:
     except TlsSettingError as err:
         print(f"parkgate: error: {err}", file=sys.stderr)
         return 2
+    if "http" in tls:  # client certificates: the app (each worker reads its settings) binds them to the edges
+        os.environ["PARKGATE_EDGE_CLIENT_CERTIFICATES"] = "true"
     if not args.no_migrate:
         run_migrate(args)
     if args.workers > 1:

@@ -121,6 +121,11 @@ class CentralMetrics:
             "parkgate_central_logins", "login attempts by outcome: ok, failed, refused (rate limit or account delay)",
             ["outcome"], registry=self.registry,
         )  # fmt: skip
+        self.edge_auth_refused = Counter(
+            "parkgate_central_edge_auth_refused", "edge requests refused before any work: auth.missing_token, "
+            "auth.invalid_edge_token, auth.certificate_missing, auth.certificate_mismatch", ["code"],
+            registry=self.registry,
+        )  # fmt: skip
         self.sync_items = Counter(
             "parkgate_central_sync_items", "list records and deletions sent to edges", ["edge"], registry=self.registry
         )

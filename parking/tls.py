@@ -2,19 +2,23 @@
 setting that gave the file, and the contexts built from them.
 
 Central serves with a certificate and its key and, when given a client CA, asks every client for a certificate
-signed by it. The edge checks central's certificate against a CA file (or the system's CAs) and presents its own
-certificate where central asks for one.
+signed by it, refusing in the handshake one that a given revocation list (CRL) of that CA lists. The edge checks
+central's certificate against a CA file (or the system's CAs) and presents its own certificate where central asks
+for one.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 MAX_PEM = 1 << 20  # bytes: a certificate chain or a key is a few kilobytes
@@ -35,8 +39,7 @@ class TlsSettingError(ValueError):
         self.message = message
 
 
-def check_pem(setting: str, path: Path, kind: Pem) -> None:
-    """Raise :class:`TlsSettingError` unless ``path`` holds a readable, unencrypted PEM ``kind``."""
+def _read(setting: str, path: Path, what: str) -> bytes:
     try:
         if not path.is_file():
             where = "" if path.is_absolute() else f" (looked at {path.resolve()})"
@@ -45,7 +48,13 @@ def check_pem(setting: str, path: Path, kind: Pem) -> None:
     except OSError as err:
         raise TlsSettingError(setting, f"cannot read {str(path)!r}: {err.strerror or err}") from None
     if len(data) > MAX_PEM:
-        raise TlsSettingError(setting, f"{str(path)!r} is larger than {MAX_PEM} bytes: not a PEM {kind.value}")
+        raise TlsSettingError(setting, f"{str(path)!r} is larger than {MAX_PEM} bytes: not a PEM {what}")
+    return data
+
+
+def check_pem(setting: str, path: Path, kind: Pem) -> None:
+    """Raise :class:`TlsSettingError` unless ``path`` holds a readable, unencrypted PEM ``kind``."""
+    data = _read(setting, path, kind.value)
     try:
         if kind is Pem.KEY:
             load_pem_private_key(data, password=None)
@@ -56,6 +65,50 @@ def check_pem(setting: str, path: Path, kind: Pem) -> None:
                                        "readable only by the service's user") from None  # fmt: skip
     except ValueError:
         raise TlsSettingError(setting, f"{str(path)!r} is not a PEM {kind.value}") from None
+
+
+def check_crl(
+    setting: str, path: Path, ca: tuple[str, Path], *, now: datetime | None = None
+) -> x509.CertificateRevocationList:
+    """Raise :class:`TlsSettingError` unless ``path`` holds a PEM CRL signed by a certificate of the CA file
+    ``ca`` (setting, path) and not past its next update (OpenSSL would then refuse every client)."""
+    data = _read(setting, path, "certificate revocation list (CRL)")
+    try:
+        crl = x509.load_pem_x509_crl(data)
+    except ValueError:
+        raise TlsSettingError(setting, f"{str(path)!r} is not a PEM certificate revocation list (CRL)") from None
+    issuers = [cert for cert in x509.load_pem_x509_certificates(_read(ca[0], ca[1], Pem.CA.value))
+               if cert.subject == crl.issuer]  # fmt: skip
+    if not any(_signed_by(crl, cert) for cert in issuers):
+        raise TlsSettingError(setting, f"{str(path)!r} is the CRL of {crl.issuer.rfc4514_string()!r}, not signed by "
+                                       f"the CA in {ca[0]}")  # fmt: skip
+    next_update = crl.next_update_utc
+    if next_update is not None and next_update <= (now or datetime.now(UTC)):
+        raise TlsSettingError(setting, f"{str(path)!r} expired at {next_update.isoformat()} (its next update): "
+                                       "issue a fresh CRL, every client would be refused with this one")  # fmt: skip
+    return crl
+
+
+def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    key = cast(CertificateIssuerPublicKeyTypes, issuer.public_key())
+    try:
+        return crl.is_signature_valid(key)
+    except (TypeError, ValueError):  # a key type that cannot sign CRLs
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class CrlCheck:
+    """uvicorn's ``ssl_context_factory``: its own server context, with ``crl_file`` loaded and every client's
+    certificate checked against it (``VERIFY_CRL_CHECK_LEAF``): a revoked certificate fails the handshake."""
+
+    crl_file: Path
+
+    def __call__(self, _config: object, default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
+        context = default()
+        context.load_verify_locations(cafile=str(self.crl_file))
+        context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+        return context
 
 
 def _load_pair(context: ssl.SSLContext, cert: tuple[str, Path], key: tuple[str, Path]) -> None:
@@ -114,13 +167,15 @@ class ClientTls:
 
 @dataclass(frozen=True, slots=True)
 class ServerTls:
-    """Central's side: its certificate (chain) and key, and the CA whose client certificates it requires (``None``:
-    no client certificate asked). ``names`` are the settings the files came from, for errors."""
+    """Central's side: its certificate (chain) and key, the CA whose client certificates it requires (``None``: no
+    client certificate asked) and that CA's revocation list (``None``: none checked). ``names`` are the settings the
+    files came from, for errors, in that order."""
 
     cert_file: Path
     key_file: Path
     client_ca_file: Path | None = None
-    names: tuple[str, str, str] = ("cert_file", "key_file", "client_ca_file")
+    names: tuple[str, str, str, str] = ("cert_file", "key_file", "client_ca_file", "client_crl_file")
+    client_crl_file: Path | None = None
 
     def check(self) -> None:
         """Raise :class:`TlsSettingError` for the first file that is missing, not PEM, or a key not matching."""
@@ -128,6 +183,11 @@ class ServerTls:
         check_pem(self.names[1], self.key_file, Pem.KEY)
         if self.client_ca_file is not None:
             check_pem(self.names[2], self.client_ca_file, Pem.CA)
+        if self.client_crl_file is not None:
+            if self.client_ca_file is None:
+                raise TlsSettingError(self.names[3], "a revocation list needs the client CA it belongs to "
+                                                     f"({self.names[2]})")  # fmt: skip
+            check_crl(self.names[3], self.client_crl_file, (self.names[2], self.client_ca_file))
         _load_pair(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), (self.names[0], self.cert_file),
                    (self.names[1], self.key_file))  # fmt: skip
 
@@ -137,4 +197,6 @@ class ServerTls:
         options: dict[str, Any] = {"ssl_certfile": str(self.cert_file), "ssl_keyfile": str(self.key_file)}
         if self.client_ca_file is not None:
             options |= {"ssl_ca_certs": str(self.client_ca_file), "ssl_cert_reqs": int(ssl.CERT_REQUIRED)}
+        if self.client_crl_file is not None:
+            options["ssl_context_factory"] = CrlCheck(self.client_crl_file)
         return options

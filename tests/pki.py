@@ -1,5 +1,5 @@
 """A throw-away public key infrastructure for TLS tests, made with ``cryptography``: a CA, a server certificate for
-127.0.0.1 and localhost, client certificates, each written as PEM files into a folder."""
+127.0.0.1 and localhost, client certificates, revocation lists, each written as PEM files into a folder."""
 
 from __future__ import annotations
 
@@ -54,8 +54,9 @@ class TestCa:
         self.cert.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
         _write_key(self.key, folder / f"{name}-ca.key")
 
-    def issue(self, common_name: str, *, server: bool) -> Issued:
-        """A certificate for ``common_name`` signed by this CA: for a server (127.0.0.1 and localhost) or a client."""
+    def issue(self, common_name: str, *, server: bool, file: str | None = None) -> Issued:
+        """A certificate for ``common_name`` signed by this CA: for a server (127.0.0.1 and localhost) or a client;
+        written to ``<file>.crt`` and ``.key`` (default: the common name)."""
         key = ec.generate_private_key(ec.SECP256R1())
         now = datetime.now(UTC)
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
@@ -70,7 +71,27 @@ class TestCa:
             names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         certificate = builder.sign(self.key, hashes.SHA256())
-        issued = Issued(self.folder / f"{common_name}.crt", self.folder / f"{common_name}.key")
+        stem = file or common_name
+        issued = Issued(self.folder / f"{stem}.crt", self.folder / f"{stem}.key")
         issued.cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
         _write_key(key, issued.key)
         return issued
+
+    def crl(self, *revoked: Issued, next_update: timedelta = timedelta(days=1), name: str | None = None) -> Path:
+        """A PEM revocation list of this CA listing ``revoked`` (by their serial numbers), written to
+        ``<name>-ca.crl`` (or ``name``); a negative ``next_update`` makes one that has expired."""
+        now = datetime.now(UTC)
+        builder = (
+            x509.CertificateRevocationListBuilder().issuer_name(self.certificate.subject)
+            .last_update(now - timedelta(minutes=5) + min(next_update, timedelta(0)) * 2)
+            .next_update(now + next_update)
+        )  # fmt: skip
+        for issued in revoked:
+            serial = x509.load_pem_x509_certificate(issued.cert.read_bytes()).serial_number
+            builder = builder.add_revoked_certificate(
+                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now - timedelta(minutes=1))
+                .build()
+            )  # fmt: skip
+        path = self.folder / (name or f"{self.name}-ca.crl")
+        path.write_bytes(builder.sign(self.key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM))
+        return path

@@ -3,6 +3,7 @@ behind an edge token."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
@@ -16,10 +17,12 @@ from central.api.errors import ApiError
 from central.core.config import Settings
 from central.core.db import utcnow
 from central.core.security import Role, token_digest
+from central.core.tls import certificate_mismatch, request_certificate
 from central.core.windows import RequestRate
 from central.metrics import CentralMetrics
 from central.models import Edge, User, UserSession
 
+_LOGGER = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False, description="an operator's session token (from /api/v1/auth/login)")
 _edge_bearer = HTTPBearer(auto_error=False, scheme_name="EdgeToken", description="an edge's token")
 
@@ -108,13 +111,36 @@ def route_roles(call: Callable[..., Any]) -> tuple[str, ...] | None:
     return roles
 
 
-def current_edge(session: SessionDep, credentials: EdgeCredentials) -> Edge:
+def current_edge(request: Request, session: SessionDep, credentials: EdgeCredentials) -> Edge:
+    """The edge behind the token; where central requires edges' client certificates (a client CA, or
+    ``edge_client_certificates``), also the one behind the TLS client certificate, else 403."""
+    metrics: CentralMetrics = request.app.state.metrics
     if credentials is None:
+        metrics.edge_auth_refused.labels("auth.missing_token").inc()
         raise ApiError(401, "auth.missing_token", "send the edge token as 'Authorization: Bearer <token>'")
     edge = session.scalars(select(Edge).where(Edge.token_hash == token_digest(credentials.credentials))).first()
     if edge is None or edge.revoked_at is not None:
+        metrics.edge_auth_refused.labels("auth.invalid_edge_token").inc()
         raise ApiError(401, "auth.invalid_edge_token", "the token is not a valid edge token (revoked or unknown)")
+    peer = request_certificate(request.scope)
+    settings: Settings = request.app.state.settings
+    if peer is None:
+        if settings.edge_client_certificates or settings.tls_client_ca_file:
+            _refuse_certificate(request, edge, "auth.certificate_missing",
+                                f"edge {edge.id!r} must present its client certificate: this listener does not take "
+                                "one, use the edges' listener", None)  # fmt: skip
+        return edge
+    problem = certificate_mismatch(edge.id, edge.cert_sha256, peer)
+    if problem is not None:
+        _refuse_certificate(request, edge, "auth.certificate_mismatch", problem, peer.sha256)
     return edge
+
+
+def _refuse_certificate(request: Request, edge: Edge, code: str, message: str, sha256: str | None) -> None:
+    request.app.state.metrics.edge_auth_refused.labels(code).inc()
+    address = request.client.host if request.client is not None else "?"
+    _LOGGER.warning("%s: edge %s's token from %s refused: %s", code, edge.id, address, message)
+    raise ApiError(403, code, message, {"edge": edge.id, "certificate_sha256": sha256})
 
 
 CurrentEdge = Annotated[Edge, Depends(current_edge)]

@@ -88,11 +88,20 @@ class Settings(BaseSettings):
         default=365, ge=1, le=3650, description="plates and card numbers in the edges' records kept this many days"
     )
     edge_image_max_bytes: int = Field(default=2_000_000, ge=10_000, le=50_000_000, description="largest image taken")
-    # TLS for `parkgate central run` (the flags --tls-cert, --tls-key, --tls-client-ca override these).
+    # TLS for `parkgate central run` (the flags --tls-cert, --tls-key, --tls-client-ca, --tls-client-crl override
+    # these).
     tls_cert_file: str | None = Field(default=None, description="PEM certificate (chain) central serves HTTPS with")
     tls_key_file: str | None = Field(default=None, description="PEM private key of that certificate (unencrypted)")
     tls_client_ca_file: str | None = Field(
         default=None, description="PEM CA: when set, every client (edge) must present a certificate it signed"
+    )
+    tls_client_crl_file: str | None = Field(
+        default=None, description="PEM revocation list of that CA: a client certificate it lists fails the handshake"
+    )
+    edge_client_certificates: bool = Field(
+        default=False,
+        description="every edge token must come with that edge's own client certificate (implied by a client CA; set "
+        "it on a process without one too, so that it refuses edges' tokens)",
     )
     bootstrap_admin_password: str | None = Field(
         default=None, repr=False, description="creates user 'admin' with this password at start-up when no user exists"

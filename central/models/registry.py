@@ -40,6 +40,8 @@ class Edge(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     token_issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its client certificate's SHA-256 (lower-case hex), where pinned; the CN or DNS name must be the id in any case.
+    cert_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Sync: the version the edge last said it holds (the ``since`` of its latest request).
     synced_version: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -63,6 +63,7 @@ ENDPOINTS = [
     ("post", "/api/v1/edges", "/api/v1/edges", ADMIN),
     ("post", "/api/v1/edges/{edge_id}/token", "/api/v1/edges/nope/token", ADMIN),
     ("post", "/api/v1/edges/{edge_id}/revoke", "/api/v1/edges/nope/revoke", ADMIN),
+    ("put", "/api/v1/edges/{edge_id}/certificate", "/api/v1/edges/nope/certificate", ADMIN),
     ("get", "/api/v1/units", "/api/v1/units", ALL),
     ("post", "/api/v1/units", "/api/v1/units", HOLDER_WRITERS),
     ("get", "/api/v1/holders", "/api/v1/holders", ALL),

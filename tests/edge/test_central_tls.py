@@ -1,15 +1,22 @@
 """The edge and central over TLS: real central (uvicorn with the TLS options ``parkgate central run`` gives it,
 PostgreSQL) and the edge's own client (:class:`~edge.store.sync.CentralLink` with the site file's CA and client
 certificate) syncing its lists and sending its journal over ``https://``. A client that does not trust the site's CA
-is refused; with client certificates required, an edge without one (or with one from another CA) is refused."""
+is refused; with client certificates required, an edge without one (or with one from another CA, or one the CA's
+revocation list names) is refused in the handshake, and an edge's token with another edge's certificate is refused
+with ``auth.certificate_mismatch``."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import logging
+import socket
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,10 +47,10 @@ PASSWORD = "correct horse battery"
 
 class Pki:
     def __init__(self, folder: Path) -> None:
+        self.folder = folder
         self.site = TestCa(folder, "site")
         self.other = TestCa(folder, "other")
         self.server = self.site.issue("central", server=True)
-        self.edge = self.site.issue("lakeview-edge", server=False)
         self.stranger = self.other.issue("stranger-edge", server=False)
 
 
@@ -53,9 +60,12 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 
 @contextmanager
-def tls_central(database_url: str, pki: Pki, *, client_ca: bool) -> Iterator[tuple[str, TestClient, Site]]:
-    """Central served over HTTPS with the options ``central run --tls-cert --tls-key [--tls-client-ca]`` gives
-    uvicorn; a car park with its edge registered (through the office's own client)."""
+def tls_central(
+    database_url: str, pki: Pki, *, client_ca: bool, crl: Path | None = None, edge: str | None = None
+) -> Iterator[tuple[str, TestClient, Site]]:
+    """Central served over HTTPS with the options ``central run --tls-cert --tls-key [--tls-client-ca
+    [--tls-client-crl]]`` gives uvicorn, and the settings it gives the app; a car park with its edge registered
+    (through the office's own client)."""
     engine = make_engine(database_url, pool_size=2)
     upgrade(engine)
     with engine.begin() as conn:
@@ -63,13 +73,15 @@ def tls_central(database_url: str, pki: Pki, *, client_ca: bool) -> Iterator[tup
                                          password_hash=hash_password(PASSWORD), active=True)
                      .on_conflict_do_nothing(index_elements=["username"]))  # fmt: skip
     args = argparse.Namespace(tls_cert=str(pki.server.cert), tls_key=str(pki.server.key),
-                              tls_client_ca=str(pki.site.cert) if client_ca else None)  # fmt: skip
+                              tls_client_ca=str(pki.site.cert) if client_ca else None,
+                              tls_client_crl=str(crl) if crl else None)  # fmt: skip
     options = server_tls(args)
-    app = create_app(Settings(database_url=database_url, db_pool_size=4, bootstrap_admin_password=None))
+    app = create_app(Settings(database_url=database_url, db_pool_size=4, bootstrap_admin_password=None,
+                              edge_client_certificates=client_ca))  # fmt: skip
     with serving(app, **options) as url, TestClient(app) as office:
         token = ok(office.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}))["token"]
         admin = {"Authorization": f"Bearer {token}"}
-        site = make_site(office, admin, "tls-" + new_id()[-6:].lower())
+        site = make_site(office, admin, (edge or "tls-" + new_id()[-6:].lower()).removesuffix("-edge"), edge)
         holder = make_holder(office, admin)
         plan = make_plan(office, admin, [site.car_park])
         ok(office.post("/api/v1/passes", headers=admin, json={"holder_id": holder, "plan_id": plan,
@@ -130,7 +142,8 @@ async def test_central_requiring_client_certificates_refuses_an_edge_without_one
     tmp_path: Path, pki: Pki, postgres_sqlalchemy_url: str
 ) -> None:
     with tls_central(postgres_sqlalchemy_url, pki, client_ca=True) as (url, _office, site):
-        with_cert = ClientTls(ca_file=pki.site.cert, cert_file=pki.edge.cert, key_file=pki.edge.key)
+        edge = pki.site.issue(site.edge, server=False)  # issued to the edge's id, as the registry expects
+        with_cert = ClientTls(ca_file=pki.site.cert, cert_file=edge.cert, key_file=edge.key)
         link = CentralLink(url, site.edge, site.edge_token, tls=with_cert)
         assert await sync_and_send(link, tmp_path / "with-cert", site) == (1, 3)
 
@@ -146,3 +159,101 @@ async def test_central_requiring_client_certificates_refuses_an_edge_without_one
         async with httpx.AsyncClient(verify=ClientTls(ca_file=pki.site.cert).context()) as bare:
             with pytest.raises(httpx.HTTPError):
                 await bare.get(f"{url}{SYNC_PATH}", headers=site.edge_headers)
+
+
+def metric(office: TestClient, admin: dict[str, str], code: str) -> float:
+    text = office.get("/metrics", headers=admin).text
+    line = f'parkgate_central_edge_auth_refused_total{{code="{code}"}} '
+    return sum(float(row.removeprefix(line)) for row in text.splitlines() if row.startswith(line))
+
+
+async def test_an_edges_token_is_taken_only_with_that_edges_own_certificate(
+    tmp_path: Path, pki: Pki, postgres_sqlalchemy_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two edges with certificates from the same CA: each passes with its own; edge A's token with edge B's
+    certificate is refused (403 ``auth.certificate_mismatch`` naming A, logged, counted) and stores nothing; with a
+    fingerprint pinned, another certificate issued to A's id is refused too; and the token on a listener that asks
+    no certificate (here the office's test client) is refused with ``auth.certificate_missing``."""
+    with tls_central(postgres_sqlalchemy_url, pki, client_ca=True) as (url, office, site_a):
+        admin = {"Authorization": "Bearer " + ok(office.post("/api/v1/auth/login", json={
+            "username": "admin", "password": PASSWORD}))["token"]}  # fmt: skip
+        site_b = make_site(office, admin, site_a.car_park, edge=f"{site_a.edge}-b")
+        cert_a, cert_b = pki.site.issue(site_a.edge, server=False), pki.site.issue(site_b.edge, server=False)
+        assert await sync_and_send(tls_link(url, site_a, pki, cert_a), tmp_path / "a", site_a) == (1, 3)
+        assert await sync_and_send(tls_link(url, site_b, pki, cert_b), tmp_path / "b", site_b) == (1, 3)
+
+        before = metric(office, admin, "auth.certificate_mismatch")
+        with caplog.at_level(logging.WARNING, logger="central.api.deps"):
+            why = await refused(tls_link(url, site_a, pki, cert_b), tmp_path / "a-with-b", site_a)
+            body = await answer(url, site_a, pki, cert_b)
+        assert "HTTP 403" in why, why
+        assert "auth.certificate_mismatch" in why, why
+        assert body["code"] == "auth.certificate_mismatch"
+        assert f"not issued to edge {site_a.edge!r}" in body["message"]
+        assert repr(site_b.edge) in body["message"]
+        assert body["detail"]["edge"] == site_a.edge
+        assert body["detail"]["certificate_sha256"] == sha256_of(cert_b)
+        assert any(site_a.edge in r.getMessage() and "auth.certificate_mismatch" in r.getMessage()
+                   for r in caplog.records)  # fmt: skip
+        assert metric(office, admin, "auth.certificate_mismatch") == before + 2
+
+        # Pinned: a second certificate for A's id (say, from a stolen CA key) is not A's.
+        spare = pki.site.issue(site_a.edge, server=False, file=f"{site_a.edge}-spare")
+        colons = ":".join(f"{b:02X}" for b in bytes.fromhex(sha256_of(cert_a)))  # as openssl prints it
+        pinned = ok(office.put(f"/api/v1/edges/{site_a.edge}/certificate", headers=admin, json={"sha256": colons}))
+        assert pinned["cert_sha256"] == sha256_of(cert_a)
+        spare_body = await answer(url, site_a, pki, spare)
+        assert spare_body["code"] == "auth.certificate_mismatch", spare_body
+        assert "not the one pinned" in spare_body["message"]
+        assert await sync_and_send(tls_link(url, site_a, pki, cert_a), tmp_path / "a-pinned", site_a) == (1, 3)
+        audit = ok(office.get("/api/v1/audit", headers=admin, params={"entity": "edge", "entity_id": site_a.edge}))
+        assert [(row["username"], row["after"]["cert_sha256"]) for row in audit
+                if row["action"] == "edge.certificate"] == [("admin", sha256_of(cert_a))], audit  # fmt: skip
+
+        # A listener without client certificates (the office's process) does not take an edge's token at all.
+        missing = office.get(SYNC_PATH, headers=site_a.edge_headers)
+        assert missing.status_code == 403, missing.text
+        assert missing.json()["code"] == "auth.certificate_missing"
+
+
+async def test_a_certificate_the_revocation_list_names_fails_the_handshake(
+    tmp_path: Path, pki: Pki, postgres_sqlalchemy_url: str
+) -> None:
+    """Central with ``--tls-client-crl``: the edge's certificate the CA revoked (a stolen edge box) cannot connect at
+    all, a fresh certificate for the same edge syncs."""
+    edge = f"tls-{new_id()[-6:].lower()}-edge"
+    stolen = pki.site.issue(edge, server=False, file=f"{edge}-stolen")
+    fresh = pki.site.issue(edge, server=False, file=f"{edge}-fresh")
+    crl = pki.site.crl(stolen, name=f"{edge}.crl")
+    with tls_central(postgres_sqlalchemy_url, pki, client_ca=True, crl=crl, edge=edge) as (url, _office, site):
+        assert await sync_and_send(tls_link(url, site, pki, fresh), tmp_path / "fresh", site) == (1, 3)
+        why = await refused(tls_link(url, site, pki, stolen), tmp_path / "stolen", site)
+        assert "HTTP " not in why, why  # the handshake failed: no request reached the API
+        # Over TLS 1.2 the server verifies the client's certificate within the handshake, which then fails (asyncio
+        # closes without sending the alert, so the client hears no reason: the fresh certificate above, same CA and
+        # same edge, is the control).
+        tls12 = ClientTls(pki.site.cert, stolen.cert, stolen.key).context()
+        tls12.maximum_version = ssl.TLSVersion.TLSv1_2
+        port = int(url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, pytest.raises(ssl.SSLError):
+            tls12.wrap_socket(raw, server_hostname="127.0.0.1")
+        tls12.load_cert_chain(fresh.cert, fresh.key)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            tls12.wrap_socket(raw, server_hostname="127.0.0.1").close()
+
+
+def tls_link(url: str, site: Site, pki: Pki, cert: Issued) -> CentralLink:
+    return CentralLink(url, site.edge, site.edge_token, tls=ClientTls(pki.site.cert, cert.cert, cert.key))
+
+
+async def answer(url: str, site: Site, pki: Pki, cert: Issued) -> dict[str, Any]:
+    """Central's error body for a sync request with ``site``'s token and ``cert`` (the request must be refused)."""
+    async with httpx.AsyncClient(verify=ClientTls(pki.site.cert, cert.cert, cert.key).context()) as client:
+        response = await client.get(f"{url}{SYNC_PATH}", headers=site.edge_headers)
+    assert response.status_code == 403, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def sha256_of(cert: Issued) -> str:
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert.cert.read_text())).hexdigest()

@@ -76,6 +76,8 @@ class EdgeOut(ResponseModel):
     last_sync_at: datetime | None
     chain_seq: int
     last_ingest_at: datetime | None
+    cert_sha256: str | None = Field(description="the pinned SHA-256 of its client certificate (none: any the CA "
+                                                "issued to its id)")  # fmt: skip
 
     @classmethod
     def of(cls, edge: Edge) -> EdgeOut:
@@ -83,8 +85,24 @@ class EdgeOut(ResponseModel):
             id=edge.id, car_park_id=edge.car_park_id, name=edge.name,
             active=edge.token_hash is not None and edge.revoked_at is None, token_issued_at=edge.token_issued_at,
             revoked_at=edge.revoked_at, synced_version=edge.synced_version, last_sync_at=edge.last_sync_at,
-            chain_seq=edge.chain_seq, last_ingest_at=edge.last_ingest_at,
+            chain_seq=edge.chain_seq, last_ingest_at=edge.last_ingest_at, cert_sha256=edge.cert_sha256,
         )  # fmt: skip
+
+
+class CertificatePin(RequestModel):
+    sha256: str | None = Field(max_length=95, description="the SHA-256 fingerprint of the edge's client certificate "
+                               "(hex, colons allowed, as `openssl x509 -noout -fingerprint -sha256` prints it); null "
+                               "unpins")  # fmt: skip
+
+    @field_validator("sha256")
+    @classmethod
+    def _fingerprint(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digest = value.replace(":", "").strip().lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError("not a SHA-256 fingerprint: 64 hex digits (colons allowed)")
+        return digest
 
 
 class EdgeToken(ResponseModel):
@@ -172,5 +190,18 @@ def revoke_edge(edge_id: SlugKey, session: SessionDep, user: User = Admin) -> Ed
     before = snapshot(edge)
     edge.revoked_at = utcnow()
     record_change(session, user, "edge.revoke", "edge", edge.id, before, snapshot(edge))
+    session.commit()
+    return EdgeOut.of(edge)
+
+
+@router.put("/edges/{edge_id}/certificate", response_model=EdgeOut,
+            summary="Pin the SHA-256 of the edge's client certificate (null: any the CA issued to its id)")  # fmt: skip
+def pin_edge_certificate(edge_id: SlugKey, body: CertificatePin, session: SessionDep, user: User = Admin) -> EdgeOut:
+    edge = session.get(Edge, edge_id)
+    if edge is None:
+        raise not_found("edge", edge_id)
+    before = snapshot(edge)
+    edge.cert_sha256 = body.sha256
+    record_change(session, user, "edge.certificate", "edge", edge.id, before, snapshot(edge))
     session.commit()
     return EdgeOut.of(edge)
