@@ -106,7 +106,7 @@ async def test_a_repeated_push_of_a_pass_holders_read_does_not_admit_the_visitor
 async def test_soak_hundreds_of_repeated_and_late_camera_pushes_among_real_reads(
     tmp_path: Path, lanes: tuple[SerialLane, SimLane]
 ) -> None:
-    await repeated_push_cycles(tmp_path, lanes, cycles=80)
+    await repeated_push_cycles(tmp_path, lanes, cycles=60)
 
 
 async def test_a_barrier_left_open_by_a_crash_is_closed_at_start_and_journaled(

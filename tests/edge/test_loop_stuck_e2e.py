@@ -8,8 +8,8 @@ detector is repaired the barrier closes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,7 @@ async def stuck_cycles(tmp_path: Path, sims: tuple[SimLane, SimLane], cycles: in
         await until(lambda: online(daemon), what="devices online")
         for cycle in range(cycles):
             if cycle:
-                time.sleep(1.1)  # noqa: ASYNC251 -- as below: this cycle's read plainly later than the last
+                await asyncio.sleep(1.1)  # as below: this cycle's read plainly later than the last
             plate = f"粤A5{cycle:03d}1"
             plates.append(plate)
             await push_isapi(cameras, plate, 96)
@@ -61,7 +61,7 @@ async def stuck_cycles(tmp_path: Path, sims: tuple[SimLane, SimLane], cycles: in
             assert stuck[-1]["loop"] == "safety"
 
             # A visitor arrives: the lane lets it in on its read, and its entry stands though the loop saw no crossing.
-            time.sleep(1.1)  # noqa: ASYNC251 -- the camera stamps whole seconds: the next read is plainly later
+            await asyncio.sleep(1.1)  # the camera stamps whole seconds: the next read is plainly later
             visitor = f"粤A5{cycle:03d}2"
             plates.append(visitor)
             await push_isapi(cameras, visitor, 96)
