@@ -572,19 +572,28 @@ class EdgeDaemon:
                 break
             await asyncio.sleep(0.05)
 
+    STOP_STEP_S = 10.0  # each step of the shutdown after the drain (tasks cancelled, drivers stopped) waits this long
+
     async def stop(self) -> None:
         await self.drain()
         self._stop.set()
-        for runner in self.runners.values():
-            await runner.drain()
+        await asyncio.gather(*(runner.drain() for runner in self.runners.values()))
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            ended, stuck = await asyncio.wait(self._tasks, timeout=self.STOP_STEP_S)
+            for task in ended:
+                if not task.cancelled() and (err := task.exception()) is not None:
+                    _LOGGER.error("shutdown: %s had failed: %r", task.get_name(), err)
+            if stuck:  # a task that swallows its cancellation: named, and left behind rather than awaited for ever
+                _LOGGER.error("shutdown: %s did not stop within %.0f s of being cancelled",
+                              sorted(t.get_name() for t in stuck), self.STOP_STEP_S)  # fmt: skip
         self.device_faults.close()  # a driver being stopped is not a device fault
         if self.devices is not None:
-            await self.devices.stop()
+            try:
+                await asyncio.wait_for(self.devices.stop(), timeout=self.STOP_STEP_S)
+            except TimeoutError:
+                _LOGGER.error("shutdown: the device drivers did not stop within %.0f s; going on", self.STOP_STEP_S)
         if self._web is not None:
             await self._web.cleanup()
         for console in self._booth_webs.values():

@@ -221,6 +221,18 @@ class LaneRunner:
         self._side_tasks.add(task)
         task.add_done_callback(self._side_tasks.discard)
 
+    SIDE_DRAIN_S = 5.0  # what a display, voice or snapshot still under way at shutdown is given to finish
+
     async def drain(self) -> None:
-        if self._side_tasks:
-            await asyncio.gather(*list(self._side_tasks), return_exceptions=True)
+        """Let the side actions under way finish, for at most :attr:`SIDE_DRAIN_S`; the rest are cancelled (a device
+        that stopped answering must not hold the edge's shutdown)."""
+        if not self._side_tasks:
+            return
+        pending = list(self._side_tasks)
+        _, late = await asyncio.wait(pending, timeout=self.SIDE_DRAIN_S)
+        if late:
+            _LOGGER.warning("lane %s: %d device action(s) still under way after %.0f s at shutdown: cancelled",
+                            self.lane.id, len(late), self.SIDE_DRAIN_S)  # fmt: skip
+            for task in late:
+                task.cancel()
+            await asyncio.wait(late, timeout=1.0)

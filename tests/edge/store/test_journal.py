@@ -305,3 +305,35 @@ async def test_deferred_records_ride_with_the_next_commit_or_go_on_their_own(tmp
         assert journal.verify_chain().ok
     finally:
         await asyncio.to_thread(writer.stop)
+
+
+class HungDisplayPort(RecordingPort):
+    """A display that took the command and never answers (its cable pulled mid-write)."""
+
+    async def show(self, lines: tuple[str, ...]) -> None:
+        self.calls.append("show")
+        await asyncio.Event().wait()
+
+
+async def test_a_display_that_never_answers_does_not_hold_the_lanes_shutdown(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite3", "lakeview")
+    writer = JournalWriter(journal)
+    port, observer = HungDisplayPort(), Observer()
+    ctx, clock = context(), Clock()
+    runner = LaneRunner(entry_lane(ctx), writer, port, observer, clock=lambda: clock.now)
+    runner.SIDE_DRAIN_S = 0.3
+    try:
+        await runner.feed(LoopChanged(Loop.ARMING, True))
+        await runner.feed(PlateSeen("粤B12345", 0.95))
+        assert port.calls[:1] == ["open"]
+        await asyncio.sleep(0.05)  # the side action starts beside the lane
+        assert "show" in port.calls  # the welcome text went to the display, which hangs
+        started = time.monotonic()
+        await runner.drain()
+        assert time.monotonic() - started < 5  # bounded by SIDE_DRAIN_S, not by the display
+        assert "cancelled" in caplog.text
+        assert journal.count("barrier_commands", "command = 'open'") == 1
+    finally:
+        await asyncio.to_thread(writer.stop)
