@@ -93,8 +93,9 @@ PAGES: dict[str, OfficePage] = {
         OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
         OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),
         # A data-subject request: one plate's records shown and exported, as the API's exporters may.
-        OfficePage("plate_records", "/office/plate-records", N_("Plate records (data subject)"), _APPROVERS,
-                   SUPERVISION),  # fmt: skip
+        OfficePage(
+            "plate_records", "/office/plate-records", N_("Plate records (data subject)"), _APPROVERS, SUPERVISION
+        ),
         OfficePage("reports_revenue", "/office/reports/revenue", N_("Revenue"), _REVENUE, REPORTS),
         OfficePage("reports_traffic", "/office/reports/traffic", N_("Traffic and occupancy"), _REPORTS, REPORTS),
         OfficePage("reports_exceptions", "/office/reports/exceptions", N_("Exceptions"), _REPORTS, REPORTS),

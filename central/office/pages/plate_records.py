@@ -132,8 +132,9 @@ def _audit(session: SessionDep, operator: Operator, action: str, found: PlateRec
 
 
 def _page(request: Request, pages: PagesDep, form: Form | None, status: int = 200, **context: Any) -> Response:
-    base = {"form": form, "found": None, "held": [], "sessions": [], "formats": FORMATS, "retention": None,
-            "plate": "", "reason": "", "zones": {}, "default_zone": OPERATOR_ZONE}  # fmt: skip
+    base: dict[str, Any] = {"form": form, "found": None, "held": [], "sessions": [], "formats": FORMATS,
+                            "retention": None, "plate": "", "reason": "", "zones": {},
+                            "default_zone": OPERATOR_ZONE}  # fmt: skip
     return pages.render(request, "plate_records.html", base | context, status)
 
 
