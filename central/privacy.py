@@ -23,6 +23,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -241,6 +244,16 @@ def verify_stored_chain(session: Session, edge_id: str, *, retention: Retention 
 # ------------------------------------------------------------------------------------------------------ export
 
 
+PLATE_MAX = 16  # the plate columns' width
+
+
+def requested_plate(plate: str) -> str | None:
+    """The plate a data-subject request names, normalised as the records store it; ``None`` when it is not a plate
+    once normalised (nothing left, or wider than :data:`PLATE_MAX`). The API and the office check it the same way."""
+    wanted = normalise_plate(plate)
+    return wanted if wanted and len(wanted) <= PLATE_MAX else None
+
+
 @dataclass(slots=True)
 class PlateRecords:
     plate: str
@@ -285,16 +298,18 @@ def plate_records(session: Session, plate: str) -> PlateRecords:
     return PlateRecords(wanted, records, transactions, images)
 
 
-def plates_csv(found: PlateRecords) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["edge_id", "seq", "id", "kind", "at", "lane", "event", "session", "amount", "currency",
-                     "image", "payload"])  # fmt: skip
+PLATE_COLUMNS = ("edge_id", "seq", "id", "kind", "at", "lane", "event", "session", "amount", "currency", "image",
+                 "payload")  # fmt: skip
+
+
+def plate_rows(found: PlateRecords) -> list[list[Any]]:
+    """One row per record under :data:`PLATE_COLUMNS` (the CSV export's and the office's XLSX sheet's)."""
     amounts = {t.record_id: (t.amount_minor, t.currency) for t in found.transactions}
+    rows: list[list[Any]] = []
     for r in found.records:
         p = r.payload if isinstance(r.payload, dict) else {}
         amount, currency = amounts.get(r.id, (None, ""))
-        writer.writerow(
+        rows.append(
             [
                 r.edge_id,
                 r.seq,
@@ -310,4 +325,52 @@ def plates_csv(found: PlateRecords) -> str:
                 json.dumps(p, ensure_ascii=False, sort_keys=True),
             ]
         )
+    return rows
+
+
+def plates_csv(found: PlateRecords) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(PLATE_COLUMNS)
+    writer.writerows(plate_rows(found))
+    return out.getvalue()
+
+
+TRANSACTION_COLUMNS = ("record_id", "edge_id", "car_park", "lane", "at", "transaction_kind", "amount_minor",
+                       "currency", "session_id", "plate")  # fmt: skip
+IMAGE_COLUMNS = ("edge_id", "record_id", "name")
+
+
+def _xlsx_cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()  # as the CSV and the JSON give it: exact, in UTC
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)  # control characters a sheet cannot hold
+    return value
+
+
+def plates_xlsx(found: PlateRecords) -> bytes:
+    """The export as a workbook: the records (the CSV's columns and rows), the transactions, the pictures."""
+    book = Workbook()
+    sheets = (
+        ("records", PLATE_COLUMNS, plate_rows(found)),
+        (
+            "transactions",
+            TRANSACTION_COLUMNS,
+            [[getattr(t, c) for c in TRANSACTION_COLUMNS] for t in found.transactions],
+        ),
+        ("images", IMAGE_COLUMNS, [[i[c] for c in IMAGE_COLUMNS] for i in found.images]),
+    )
+    for number, (title, columns, rows) in enumerate(sheets):
+        sheet = book.active if number == 0 else book.create_sheet()
+        assert sheet is not None
+        sheet.title = title
+        sheet.append(list(columns))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([_xlsx_cell(v) for v in row])
+        sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    book.save(out)
     return out.getvalue()

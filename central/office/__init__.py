@@ -32,6 +32,7 @@ from central.office.pages import (
     issuing,
     lists,
     mandates,
+    plate_records,
     reconciliation,
     refunds,
     remote_vends,
@@ -54,7 +55,7 @@ def install_office(app: FastAPI, settings: Settings) -> None:
                                                settings.office_sign_in_window_minutes * 60)  # fmt: skip
     router = APIRouter(prefix=PREFIX, include_in_schema=False, dependencies=[Depends(request_locale)])
     for module in (signin, desk, issuing, lists, supervision, reconciliation, bags, invoices, refunds, mandates, debit,
-                   books, drawer, back_office, reports, remote_vends, assets):  # fmt: skip
+                   books, drawer, back_office, reports, remote_vends, plate_records, assets):  # fmt: skip
         router.include_router(module.router)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="office-static")

@@ -92,6 +92,10 @@ PAGES: dict[str, OfficePage] = {
         _action("remote_vend_open", "/office/remote-vends/open", N_("Open a lane remotely"), _APPROVERS, SUPERVISION),
         OfficePage("audit", "/office/audit", N_("Audit log"), _SUPERVISION, SUPERVISION),
         OfficePage("chain_breaks", "/office/chain-breaks", N_("Chain breaks"), _SUPERVISION, SUPERVISION),
+        # A data-subject request: one plate's records shown and exported, as the API's exporters may.
+        OfficePage(
+            "plate_records", "/office/plate-records", N_("Plate records (data subject)"), _APPROVERS, SUPERVISION
+        ),
         OfficePage("reports_revenue", "/office/reports/revenue", N_("Revenue"), _REVENUE, REPORTS),
         OfficePage("reports_traffic", "/office/reports/traffic", N_("Traffic and occupancy"), _REPORTS, REPORTS),
         OfficePage("reports_exceptions", "/office/reports/exceptions", N_("Exceptions"), _REPORTS, REPORTS),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -369,3 +370,36 @@ def test_the_cashier_takes_a_partial_payment_then_runs_a_debit_batch_and_sees_it
         invoices = {i.id: (i.status, i.paid_minor) for i in session.scalars(select(Invoice))}
     assert invoices == {sales[0].invoice["id"]: ("paid", 30000), sales[1].invoice["id"]: ("open", 0),
                         sales[2].invoice["id"]: ("open", 0)}  # fmt: skip
+
+
+def test_the_supervisor_answers_a_data_subject_request_and_downloads_it(
+    app: FastAPI, served: str, as_role: Operators, browser: Browser, artefacts_dir: Path, tmp_path: Path
+) -> None:
+    app.state.settings.edge_images_dir = str(tmp_path / "images")
+    picture = "2026-11-27/0193f1c3-entry-plate.jpg"
+    with TestClient(app) as api:
+        site = make_site(api, as_role.admin)
+        edge = EdgeSite(tmp_path, site)
+        edge.open_shift("c01")
+        edge.enter("粤B10001", image=picture)
+        edge.tick(3600)
+        edge.leave_paying("粤B10001", "c01", "cash", 1000)
+        edge.close("c01")
+        edge.push(api)
+        ok(api.post(f"/api/v1/edges/images/{picture}", content=render_plate("粤B10001"), headers=site.edge_headers))
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    _sign_in(page, served, "supervisor")
+    page.click('nav.side a[href="/office/plate-records"]')
+    page.fill("#plate", "粤b10001")
+    page.fill("#reason", "DSR-7: the owner asked by mail")
+    page.click("form.record button[type=submit]")
+    expect(page.locator("section.plate-found h2")).to_have_text("车牌 粤B10001")
+    expect(page.locator("table.plate-records")).to_contain_text("中心已保存")
+    page.screenshot(path=str(artefacts_dir / "office-plate-records-zh.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click('form.downloads button[value="json"]')
+    exported = json.loads(Path(download.value.path()).read_bytes())
+    assert exported["plate"] == "粤B10001"
+    assert len(exported["transactions"]) == 1
+    context.close()

@@ -17,13 +17,11 @@ from central.api.routes.journal import RecordOut, TransactionOut
 from central.audit import record_change
 from central.core.security import Role
 from central.models import User
-from central.privacy import plate_records, plates_csv
-from parking.plates import normalise_plate
+from central.privacy import PLATE_MAX, PlateRecords, plate_records, plates_csv, requested_plate
 from parking.wire import shown_text, unstorable_text
 
 router = APIRouter(prefix=API_PREFIX, tags=["privacy"])
 Exporters = allow(Role.ADMIN, Role.SUPERVISOR)
-PLATE_MAX = 16
 
 
 class PlateImageOut(ResponseModel):
@@ -54,8 +52,8 @@ def export_plate_records(
     for name, value in (("plate", plate), ("reason", reason)):
         if problem := unstorable_text(value):
             raise ApiError(422, "request.invalid", f"{name} {problem}", {"field": name})
-    wanted = normalise_plate(plate)
-    if not wanted or len(wanted) > PLATE_MAX:
+    wanted = requested_plate(plate)
+    if wanted is None:
         raise ApiError(422, "plates.bad_plate", f"plate {shown_text(plate[:16])!r} is not a plate once normalised "
                        f"(1 to {PLATE_MAX} characters)", {"field": "plate"})  # fmt: skip
     found = plate_records(session, wanted)
@@ -66,6 +64,11 @@ def export_plate_records(
     if format == "csv":
         return Response(plates_csv(found), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": 'attachment; filename="plate-records.csv"'})  # fmt: skip
+    return plate_export(found)
+
+
+def plate_export(found: PlateRecords) -> PlateExportOut:
+    """The JSON export of one plate's records (the office's download gives the same)."""
     return PlateExportOut(
         plate=found.plate,
         records=[RecordOut.model_validate(r) for r in found.records],
