@@ -324,15 +324,22 @@ def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[Cha
 
 
 def _stored_links(session: Session, edge_id: str, seqs: list[int]) -> list[Link]:
+    """The stored and quarantined links of the edge at ``seqs`` (sorted). The seqs are bounded by their range as
+    well, so the ``(edge_id, seq)`` index is scanned over the batch's range only, never over all the edge's records
+    (an array alone is a filter the planner may apply to every record of the edge)."""
+    if not seqs:
+        return []
     records = session.execute(
         select(EdgeRecord.seq, EdgeRecord.id, EdgeRecord.prev_hash, EdgeRecord.hash, EdgeRecord.hash_ok)
-        .where(EdgeRecord.edge_id == edge_id, _in(session, EdgeRecord.seq, seqs))
+        .where(EdgeRecord.edge_id == edge_id, EdgeRecord.seq.between(seqs[0], seqs[-1]),
+               _in(session, EdgeRecord.seq, seqs))
     )  # fmt: skip
     links = [Link(seq, rid, prev, digest, ok) for seq, rid, prev, digest, ok in records]
     held = session.execute(
         select(QuarantinedRecord.seq, QuarantinedRecord.record_id, QuarantinedRecord.prev_hash, QuarantinedRecord.hash,
                QuarantinedRecord.hash_ok)
-        .where(QuarantinedRecord.edge_id == edge_id, _in(session, QuarantinedRecord.seq, seqs),
+        .where(QuarantinedRecord.edge_id == edge_id, QuarantinedRecord.seq.between(seqs[0], seqs[-1]),
+               _in(session, QuarantinedRecord.seq, seqs),
                QuarantinedRecord.prev_hash.is_not(None), QuarantinedRecord.hash.is_not(None))
     )  # fmt: skip
     links += [Link(seq or 0, rid or "", prev or "", digest or "", ok) for seq, rid, prev, digest, ok in held]
