@@ -6,7 +6,7 @@ constraints), from this client, in the same run. Goal: ingest >= 0.5 x COPY. A s
 
 Creates its own database ``parkgate_bench_<random>`` on the server of ``PARKGATE_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``) and drops it afterwards. Run: ``.venv/bin/python
-benchmarks/bench_central.py [--edges 20] [--batches 10] [--batch-size 500] [--passes 100000] [--workers 1]
+benchmarks/bench_central.py [--edges 20] [--batches 10] [--batch-size 500] [--passes 100000] [--workers 2]
 [--json FILE]``.
 """
 
@@ -182,7 +182,7 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=10, help="batches per edge")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--passes", type=int, default=100_000)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--workers", type=int, default=2, help="central worker processes (the machine has 2 cores)")
     parser.add_argument("--page", type=int, default=20_000, help="sync page size (limit)")
     add_json_argument(parser)
     args = parser.parse_args()
