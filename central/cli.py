@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import socket
 import sys
 from datetime import date
 from typing import Any
@@ -152,12 +153,55 @@ def run_server(args: argparse.Namespace) -> int:
         os.environ["PARKGATE_EDGE_CLIENT_CERTIFICATES"] = "true"
     if not args.no_migrate:
         run_migrate(args)
+    if args.workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        return _serve_workers(args.host, args.port, args.workers, tls)
     if args.workers > 1:
         uvicorn.run("central.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                     log_config=None, **tls)  # fmt: skip
     else:
         uvicorn.run(create_app(), host=args.host, port=args.port, log_config=None, **tls)
     return 0
+
+
+def _serve_workers(host: str, port: int, workers: int, tls: dict[str, Any]) -> int:
+    """Serve with ``workers`` processes, each listening on its own socket bound to the same port (``SO_REUSEPORT``),
+    so the kernel spreads the connections over them. (uvicorn's own workers share one socket: the first to wake
+    accepts a whole burst of connections, and edges keep theirs open, so one worker would serve nearly all.)
+    Stops them all on SIGTERM or SIGINT; answers the first non-zero exit code of a worker, or 0."""
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_serve_worker, args=(host, port, tls), name=f"central-worker-{n}")
+                 for n in range(workers)]  # fmt: skip
+    for process in processes:
+        process.start()
+
+    def stop(signum: int, _frame: Any) -> None:
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    codes = []
+    for process in processes:
+        process.join()
+        codes.append(process.exitcode or 0)
+        stop(signal.SIGTERM, None)  # one worker gone: the service is down, stop the others too
+    return next((code for code in codes if code not in (0, -signal.SIGTERM)), 0)
+
+
+def _serve_worker(host: str, port: int, tls: dict[str, Any]) -> None:
+    import uvicorn
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    config = uvicorn.Config("central.main:create_app", factory=True, host=host, port=port, log_config=None, **tls)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def run_retention_purge(args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ from central.reconciliation.projection import project_money_records
 from central.reports import rollups
 from central.reports.device_faults import project_device_faults
 from central.shift_reports import shift_report_row
-from central.transactions import PROJECT_INCOMING, transaction_row
+from central.transactions import STORE_INCOMING, transaction_row
 from parking.wire import (
     GENESIS_HASH,
     ChainStatus,
@@ -73,41 +73,40 @@ class Link:
 _COLUMNS = ("id", "edge_id", "seq", "kind", "car_park", "lane", "at", "payload", "prev_hash", "hash", "hash_ok",
             "received_at")  # fmt: skip
 _COPY_INCOMING = f"COPY incoming_records ({', '.join(_COLUMNS)}) FROM STDIN"
-_MOVE_INCOMING = (
-    f"INSERT INTO edge_records ({', '.join(_COLUMNS)}) SELECT {', '.join(_COLUMNS)} FROM incoming_records "  # noqa: S608
-    "ON CONFLICT (id) DO NOTHING RETURNING id"
-)  # the columns are this module's constants, never input
+_STORE_INCOMING = STORE_INCOMING.format(columns=", ".join(_COLUMNS))  # this module's constants, never input
 
 
-def _store(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """Insert the rows whose id is new; answers the ids inserted.
+def _store(session: Session, rows: list[dict[str, Any]], count: bool) -> set[str]:
+    """Insert the rows whose id is new, and count them into the rollups when ``count``; answers the ids inserted.
 
     On PostgreSQL the rows are copied into a temporary table and moved with one ``INSERT ... SELECT ... ON CONFLICT
-    DO NOTHING``: a 500-row multi-value ``INSERT`` spends more time being parsed than being stored.
+    DO NOTHING`` that projects them too (:data:`central.transactions.STORE_INCOMING`): a 500-row multi-value
+    ``INSERT`` spends more time being parsed than being stored. The temporary table is emptied at each commit
+    (``ON COMMIT DELETE ROWS``) and before each use, for when the records are stored one by one.
     """
     if session.get_bind().dialect.name != "postgresql":
         statement = sqlite_insert(EdgeRecord).on_conflict_do_nothing(index_elements=["id"]).returning(EdgeRecord.id)
         stored = set(session.scalars(statement, rows))
         if projected := [transaction_row(r) for r in rows if r["id"] in stored and r["kind"] == "transaction"]:
             session.execute(insert(EdgeTransaction), projected)
-        rollups.add_records(session, [r for r in rows if r["id"] in stored])
+        if count:
+            rollups.add_records(session, [r for r in rows if r["id"] in stored])
         return stored
     cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(
         "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_records (LIKE edge_records INCLUDING DEFAULTS) "
         "ON COMMIT DELETE ROWS"
     )
+    cursor.execute("DELETE FROM incoming_records")
     with cursor.copy(_COPY_INCOMING) as copy:
         for row in rows:
             copy.write_row(
                 [json.dumps(row["payload"], ensure_ascii=False) if c == "payload" else row[c] for c in _COLUMNS]
             )
-    cursor.execute(_MOVE_INCOMING)
+    cursor.execute(_STORE_INCOMING)
     inserted = {str(row[0]) for row in cursor.fetchall()}
-    if inserted:
-        cursor.execute(PROJECT_INCOMING, (list(inserted),))
+    if inserted and count:
         rollups.add_incoming(cursor, inserted)
-    cursor.execute("TRUNCATE incoming_records")
     return inserted
 
 
@@ -120,13 +119,14 @@ def _in(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[b
 
 
 def _store_safely(
-    session: Session, rows: list[dict[str, Any]], raws: dict[str, dict[str, Any]]
+    session: Session, rows: list[dict[str, Any]], raws: dict[str, dict[str, Any]], count: bool
 ) -> tuple[set[str], list[dict[str, Any]], list[Quarantined]]:
-    """Store and project the rows in one go; when the database refuses the batch, row by row, and each row it
-    refuses is quarantined. Answers the ids inserted, their shift report rows and the quarantined."""
+    """Store and project the rows in one go (counting them into the rollups when ``count``); when the database
+    refuses the batch, row by row, and each row it refuses is quarantined. Answers the ids inserted, their shift
+    report rows and the quarantined."""
     try:
         with session.begin_nested():
-            inserted = _store(session, rows)
+            inserted = _store(session, rows, count)
             reports = _project_reports(session, rows, inserted)
         return inserted, reports, []
     except _STORE_ERRORS as err:
@@ -135,7 +135,7 @@ def _store_safely(
     for row in rows:
         try:
             with session.begin_nested():
-                one = _store(session, [row])
+                one = _store(session, [row], count)
                 reports += _project_reports(session, [row], one)
             inserted |= one
         except _STORE_ERRORS as err:
@@ -180,8 +180,40 @@ def _hold(session: Session, edge_id: str, held: list[Quarantined]) -> tuple[list
 
 def ingest_batch(session: Session, edge_id: str, batch: IngestEnvelope) -> IngestOutcome:
     """Store the batch's new records, quarantine the ones outside the bounds, and check the chain; the caller
-    commits. Never raises for anything a record holds."""
+    commits. Never raises for anything a record holds.
+
+    The records are counted into the rollups last, just before the caller commits: every edge of a car park adds
+    to the same rollup rows, which stay locked until the commit, so counting first would make the edges' batches
+    wait for each other through all the rest. Should the database refuse the batch's counts (a sum beyond a
+    bigint), the batch is taken again from the start, counted as it is stored, record by record where refused.
+    """
     edge = session.execute(select(Edge).where(Edge.id == edge_id).with_for_update()).scalar_one()
+    try:
+        with session.begin_nested():
+            outcome, stored = _ingest(session, edge, batch, count=False)
+            session.flush()
+            _count(session, stored)
+        return outcome
+    except _STORE_ERRORS as err:
+        _LOGGER.warning("ingest: the database refused the counts of a batch (%s); counting as it stores", err)
+    return _ingest(session, edge, batch, count=True)[0]
+
+
+def _count(session: Session, stored: list[dict[str, Any]]) -> None:
+    """Count the stored rows into the rollups."""
+    if not stored:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        rollups.add_records(session, stored)
+        return
+    cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+    rollups.add_stored(cursor, [r["id"] for r in stored])
+
+
+def _ingest(
+    session: Session, edge: Edge, batch: IngestEnvelope, count: bool
+) -> tuple[IngestOutcome, list[dict[str, Any]]]:
+    """:func:`ingest_batch` but the rollups, unless ``count``; answers the outcome and the rows stored."""
     rejected: list[Rejection] = []
     duplicates: list[str] = []
     breaks: list[ChainBreak] = []
@@ -219,7 +251,7 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestEnvelope) -> Inges
          "received_at": now}
         for r in candidates
     ]  # fmt: skip
-    inserted, reports, refused = _store_safely(session, rows, raws) if rows else (set(), [], [])
+    inserted, reports, refused = _store_safely(session, rows, raws, count) if rows else (set(), [], [])
     refused_ids = {q.record_id for q in refused}
     held.extend(refused)
     new = [r for r in candidates if r.id in inserted]
@@ -263,8 +295,9 @@ def ingest_batch(session: Session, edge_id: str, batch: IngestEnvelope) -> Inges
     alerts = [r for r in new if r.kind is RecordKind.SECURITY_ALERT]
     for alert in alerts[:20]:
         _LOGGER.warning("edge %s reports a security alert: %s", edge.id, alert.payload)
-    return IngestOutcome(ack=ack, breaks=breaks, invalid_reports=[r["record_id"] for r in reports if not r["valid"]],
-                         quarantined=new_held, security_alerts=len(alerts))  # fmt: skip
+    outcome = IngestOutcome(ack=ack, breaks=breaks, invalid_reports=[r["record_id"] for r in reports if not r["valid"]],
+                            quarantined=new_held, security_alerts=len(alerts))  # fmt: skip
+    return outcome, [r for r in rows if r["id"] in inserted]
 
 
 def _link(q: Quarantined) -> Link | None:
@@ -324,15 +357,22 @@ def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[Cha
 
 
 def _stored_links(session: Session, edge_id: str, seqs: list[int]) -> list[Link]:
+    """The stored and quarantined links of the edge at ``seqs`` (sorted). The seqs are bounded by their range as
+    well, so the ``(edge_id, seq)`` index is scanned over the batch's range only, never over all the edge's records
+    (an array alone is a filter the planner may apply to every record of the edge)."""
+    if not seqs:
+        return []
     records = session.execute(
         select(EdgeRecord.seq, EdgeRecord.id, EdgeRecord.prev_hash, EdgeRecord.hash, EdgeRecord.hash_ok)
-        .where(EdgeRecord.edge_id == edge_id, _in(session, EdgeRecord.seq, seqs))
+        .where(EdgeRecord.edge_id == edge_id, EdgeRecord.seq.between(seqs[0], seqs[-1]),
+               _in(session, EdgeRecord.seq, seqs))
     )  # fmt: skip
     links = [Link(seq, rid, prev, digest, ok) for seq, rid, prev, digest, ok in records]
     held = session.execute(
         select(QuarantinedRecord.seq, QuarantinedRecord.record_id, QuarantinedRecord.prev_hash, QuarantinedRecord.hash,
                QuarantinedRecord.hash_ok)
-        .where(QuarantinedRecord.edge_id == edge_id, _in(session, QuarantinedRecord.seq, seqs),
+        .where(QuarantinedRecord.edge_id == edge_id, QuarantinedRecord.seq.between(seqs[0], seqs[-1]),
+               _in(session, QuarantinedRecord.seq, seqs),
                QuarantinedRecord.prev_hash.is_not(None), QuarantinedRecord.hash.is_not(None))
     )  # fmt: skip
     links += [Link(seq or 0, rid or "", prev or "", digest or "", ok) for seq, rid, prev, digest, ok in held]

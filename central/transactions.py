@@ -6,21 +6,29 @@ from __future__ import annotations
 
 from typing import Any
 
-# Runs inside the ingest transaction, on the rows just copied into ``incoming_records`` and stored.
-PROJECT_INCOMING = """
-INSERT INTO edge_transactions
-    (record_id, edge_id, car_park, lane, at, transaction_kind, amount_minor, currency, session_id, plate)
-SELECT id, edge_id, car_park, lane, at,
-    CASE WHEN jsonb_typeof(payload->'transaction_kind') = 'string' THEN left(payload->>'transaction_kind', 32) ELSE ''
-    END,
-    CASE WHEN jsonb_typeof(payload->'amount') = 'number' AND payload->>'amount' ~ '^-?[0-9]{1,18}$'
-        THEN (payload->>'amount')::bigint END,
-    CASE WHEN jsonb_typeof(payload->'currency') = 'string' THEN left(payload->>'currency', 3) ELSE '' END,
-    CASE WHEN jsonb_typeof(payload->'session') = 'string' THEN left(payload->>'session', 64) END,
-    CASE WHEN jsonb_typeof(payload->'plate') = 'string' THEN left(payload->>'plate', 16) END
-FROM incoming_records
-WHERE kind = 'transaction' AND id = ANY(%s)
-ON CONFLICT (record_id) DO NOTHING
+# Runs inside the ingest transaction: the rows just copied into ``incoming_records`` are stored in ``edge_records``
+# (those whose id is new) and projected in the same statement, from what the first step answers; the statement
+# answers the ids stored.
+STORE_INCOMING = """
+WITH moved AS (
+    INSERT INTO edge_records ({columns}) SELECT {columns} FROM incoming_records
+    ON CONFLICT (id) DO NOTHING RETURNING id, edge_id, kind, car_park, lane, at, payload
+), projected AS (
+    INSERT INTO edge_transactions
+        (record_id, edge_id, car_park, lane, at, transaction_kind, amount_minor, currency, session_id, plate)
+    SELECT id, edge_id, car_park, lane, at,
+        CASE WHEN jsonb_typeof(payload->'transaction_kind') = 'string' THEN left(payload->>'transaction_kind', 32)
+            ELSE '' END,
+        CASE WHEN jsonb_typeof(payload->'amount') = 'number' AND payload->>'amount' ~ '^-?[0-9]{{1,18}}$'
+            THEN (payload->>'amount')::bigint END,
+        CASE WHEN jsonb_typeof(payload->'currency') = 'string' THEN left(payload->>'currency', 3) ELSE '' END,
+        CASE WHEN jsonb_typeof(payload->'session') = 'string' THEN left(payload->>'session', 64) END,
+        CASE WHEN jsonb_typeof(payload->'plate') = 'string' THEN left(payload->>'plate', 16) END
+    FROM moved
+    WHERE kind = 'transaction'
+    ON CONFLICT (record_id) DO NOTHING
+)
+SELECT id FROM moved
 """
 
 

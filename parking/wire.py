@@ -47,15 +47,16 @@ PAYLOAD_TEXT_MAX = 65_536  # characters of one string or key inside ``payload``
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def unstorable_text(value: str) -> str | None:
     """Why ``value`` cannot be stored as text (PostgreSQL text and JSONB refuse U+0000 and lone surrogates)."""
+    if _UNSTORABLE.search(value) is None:  # the common case, in one scan
+        return None
     if "\x00" in value:
         return "holds U+0000 (NUL)"
-    if _SURROGATE.search(value):
-        return "holds a lone UTF-16 surrogate"
-    return None
+    return "holds a lone UTF-16 surrogate"
 
 
 def shown_text(value: str) -> str:
@@ -79,7 +80,8 @@ def payload_problem(payload: Any) -> tuple[str, str, str] | None:
     Walks iteratively (a hostile payload cannot exhaust the stack): depth, number of values, text length,
     storable text (keys too) and finite numbers.
     """
-    pending: list[tuple[Any, str, int]] = [(payload, "payload", 0)]
+    # A value's path is (its parent's path, its key or index), spelt out only for the message: most payloads have none.
+    pending: list[tuple[Any, Any, int]] = [(payload, None, 0)]
     nodes = 0
     while pending:
         value, path, depth = pending.pop()
@@ -87,26 +89,35 @@ def payload_problem(payload: Any) -> tuple[str, str, str] | None:
         if nodes > PAYLOAD_NODES_MAX:
             return "too_large", "payload", f"more than {PAYLOAD_NODES_MAX} values"
         if isinstance(value, dict | list) and depth >= PAYLOAD_DEPTH_MAX:
-            return "too_deep", path, f"nested deeper than {PAYLOAD_DEPTH_MAX} levels"
+            return "too_deep", _path_text(path), f"nested deeper than {PAYLOAD_DEPTH_MAX} levels"
         if isinstance(value, dict):
             for key, item in value.items():
                 key_text = str(key)
-                where = f"{path}.{shown_text(key_text[:40])}"
                 if problem := unstorable_text(key_text):
-                    return "text_not_storable", where, f"key {problem}"
+                    return "text_not_storable", _path_text((path, key_text)), f"key {problem}"
                 if len(key_text) > PAYLOAD_TEXT_MAX:
-                    return "too_long", where, f"key longer than {PAYLOAD_TEXT_MAX} characters"
-                pending.append((item, where, depth + 1))
+                    return "too_long", _path_text((path, key_text)), f"key longer than {PAYLOAD_TEXT_MAX} characters"
+                pending.append((item, (path, key_text), depth + 1))
         elif isinstance(value, list):
-            pending.extend((item, f"{path}[{n}]", depth + 1) for n, item in enumerate(value))
+            pending.extend((item, (path, n), depth + 1) for n, item in enumerate(value))
         elif isinstance(value, str):
             if problem := unstorable_text(value):
-                return "text_not_storable", path, f"text {problem}"
+                return "text_not_storable", _path_text(path), f"text {problem}"
             if len(value) > PAYLOAD_TEXT_MAX:
-                return "too_long", path, f"text longer than {PAYLOAD_TEXT_MAX} characters"
+                return "too_long", _path_text(path), f"text longer than {PAYLOAD_TEXT_MAX} characters"
         elif isinstance(value, float) and not math.isfinite(value):
-            return "not_finite", path, "a number that is not finite (NaN or infinity)"
+            return "not_finite", _path_text(path), "a number that is not finite (NaN or infinity)"
     return None
+
+
+def _path_text(path: Any) -> str:
+    """``payload.a.b[2]`` of a path as :func:`payload_problem` builds it: ``None`` or ``(parent, key or index)``,
+    a key shown up to 40 characters."""
+    parts: list[str] = []
+    while path is not None:
+        path, step = path
+        parts.append(f"[{step}]" if isinstance(step, int) else f".{shown_text(step[:40])}")
+    return "payload" + "".join(reversed(parts))
 
 
 def _bounded_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -345,9 +356,13 @@ class ErrorBody(WireModel):
 # ------------------------------------------------------------------------------------------------- hash chain
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> bytes:
-    """The one serialisation both sides hash: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    """The one serialisation both sides hash: sorted keys, no spaces, UTF-8 (``json.dumps`` with these options,
+    its encoder made once)."""
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def record_hash(

@@ -109,6 +109,9 @@ FROM facts WHERE kind IN ('entry', 'exit', 'transaction') GROUP BY 1, 2, 3, 4, 5
 ADD_INCOMING = _ADD_FACTS.replace("{source}", "incoming_records").replace(
     "{fresh}", " JOIN unnest(%(ids)s::text[]) AS fresh(id) ON fresh.id = r.id"
 )
+ADD_STORED = _ADD_FACTS.replace("{source}", "edge_records").replace(
+    "{fresh}", " JOIN unnest(%(ids)s::text[]) AS fresh(id) ON fresh.id = r.id"
+)
 ADD_ALL = _ADD_FACTS.replace("{source}", "edge_records").replace("{fresh}", "")
 
 
@@ -138,6 +141,11 @@ def _zone_params(cursor: Any) -> dict[str, Any]:
 def add_incoming(cursor: Any, ids: Iterable[str]) -> None:
     """PostgreSQL, inside the ingest transaction: count the records just moved from ``incoming_records``."""
     cursor.execute(ADD_INCOMING, {**_zone_params(cursor), "ids": list(ids)})
+
+
+def add_stored(cursor: Any, ids: Iterable[str]) -> None:
+    """PostgreSQL, inside the ingest transaction: count records stored in ``edge_records`` by this transaction."""
+    cursor.execute(ADD_STORED, {**_zone_params(cursor), "ids": list(ids)})
 
 
 # --------------------------------------------------------------------------------------------------- Python

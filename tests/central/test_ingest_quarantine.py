@@ -252,3 +252,24 @@ def test_a_record_the_database_refuses_is_quarantined_and_the_rest_stored(
     assert [q.code for q in ack.quarantined] == ["ingest.quarantined.not_storable"]
     assert (ack.chain, ack.last_seq, len(ack.accepted)) == ("ok", 5, 5)
     assert counts(central_engine) == (4, 4, 1)
+
+
+def test_counts_the_database_refuses_take_the_batch_again_record_by_record(
+    client: TestClient, as_role: Operators, central_engine: Engine
+) -> None:
+    """Ingest counts a batch into the rollups last; when the database refuses the counts (here the day's takings
+    beyond a bigint) the batch is taken again, counted as each record is stored: the records the rollups can hold
+    are stored and counted, the ones they cannot are quarantined, and the chain still holds."""
+    site = make_site(client, as_role.admin)
+    huge = 10**18 - 1  # the largest amount the rollups read; ten of them are beyond a bigint
+
+    def costly(raw: Raw) -> None:
+        raw["payload"] = {**raw["payload"], "amount": huge, "transaction_kind": "payment"}
+
+    ack = post(client, site, raw_chain(site.car_park, 12, bad={seq: costly for seq in range(1, 13)}))
+    assert [q.code for q in ack.quarantined] == ["ingest.quarantined.not_storable"] * 3
+    assert (ack.chain, ack.last_seq, len(ack.accepted)) == ("ok", 12, 12)
+    assert counts(central_engine) == (9, 9, 3)
+    with central_engine.connect() as conn:
+        counted = conn.execute(text("SELECT sum(count), sum(amount_minor) FROM report_daily")).one()
+    assert tuple(counted) == (9, 9 * huge)

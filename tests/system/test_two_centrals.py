@@ -10,6 +10,7 @@ import asyncio
 import os
 import random
 import secrets
+import signal
 import time
 from collections import Counter
 from datetime import timedelta
@@ -67,7 +68,8 @@ def a_journal(path: Path, vehicles: int, seed: int) -> list[JournalRecord]:
 
 
 class Centrals:
-    """Two ``parkgate central run`` processes on one database (the first migrates it, the second only serves)."""
+    """Two ``parkgate central run`` on one database (the first migrates it, the second only serves, with two worker
+    processes on one port: three processes in all)."""
 
     def __init__(self, workdir: Path, database_url: str) -> None:
         self.password = secrets.token_urlsafe(12)
@@ -78,7 +80,7 @@ class Centrals:
         self.ports = (free_port(), free_port())
         self.children = [
             Child(f"central-{i}", parkgate("central", "run", "--host", "127.0.0.1", "--port", str(port),
-                                           *(["--no-migrate"] if i else [])),
+                                           *(["--no-migrate", "--workers", "2"] if i else [])),
                   workdir / f"central-{i}.log", self.env)
             for i, port in enumerate(self.ports)
         ]  # fmt: skip
@@ -93,7 +95,8 @@ class Centrals:
 
     async def stop(self) -> None:
         for child in self.children:
-            await child.stop(within=20)
+            code = await child.stop(within=20)  # uvicorn raises the SIGTERM again once it has shut down
+            assert code in (0, -signal.SIGTERM), f"{child.name} did not stop cleanly ({code}):\n{child.tail()}"
 
 
 async def until_up(child: Child, url: str, within: float = 90) -> None:
