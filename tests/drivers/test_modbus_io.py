@@ -322,7 +322,8 @@ async def test_a_command_after_a_change_goes_before_the_next_poll() -> None:
     sim = IoModuleSimulator(fast_lane(), io_map=BITS_MAP, unit_id=3, addressing="bits")
     serving = sim.serving()
     reads: list[float] = []
-    sim.on_read.append(reads.append)
+    read_seen = asyncio.Event()
+    sim.on_read.extend([reads.append, lambda now: read_seen.set()])
     # 2400 baud: a poll takes ~60 ms of a 150 ms interval, so the bus is free ~90 ms after each poll's answer
     with PtyLink("rs485", baudrate=2400) as link:
         await serving.serve_serial(link.device_port, baudrate=2400)
@@ -352,7 +353,8 @@ async def test_a_command_after_a_change_goes_before_the_next_poll() -> None:
             await commanded[0]
             opened = next(c.at for c in sim.output_changes if c.point == "open" and c.active)
             while not (after_change := [r for r in reads if r > change_read]):
-                await asyncio.sleep(0.01)  # polling goes on once the command is written
+                read_seen.clear()  # polling goes on once the command is written
+                await asyncio.wait_for(read_seen.wait(), 2)
             assert opened < after_change[0]
         finally:
             await driver.stop()
