@@ -181,7 +181,7 @@ class Journal:
         every decision would pay the second fsync before its barrier opens. One page written here (the header's
         user_version, rewritten unchanged) moves that restart off the lanes' path."""
         with self._lock:
-            if self._db_closed or self._db.in_transaction:
+            if self._db_closed:  # every write holds the lock: no transaction is open here
                 return
             try:
                 self._db.execute("BEGIN IMMEDIATE")
