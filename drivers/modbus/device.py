@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -53,6 +54,10 @@ class PolledDevice:
         self._task = DriverTask(f"modbus-{self.name}")
         self._failures = 0
         self._link_fresh = True  # the next good poll follows a (re)connect: resync outputs, report all states
+        # After a poll that reported a change, the next poll waits (up to one interval) for the command the change
+        # may bring: on a half-duplex bus a poll started first would hold that command for a whole transaction.
+        self._react_until: float | None = None
+        self._commanded = asyncio.Event()
 
     # ------------------------------------------------------------------ events
 
@@ -106,9 +111,28 @@ class PolledDevice:
     def _healthy_state(self) -> tuple[Health, str]:
         return Health.ONLINE, "polling"
 
+    def _changed(self) -> None:
+        """A poll reported a change: hold the next poll until a command is written or one interval passes."""
+        self._react_until = self.clock() + self.poll_interval
+        self._commanded.clear()
+
+    def _command_written(self) -> None:
+        """A command reached the device (or failed): the poll held for it may go."""
+        self._commanded.set()
+
+    async def _await_reaction(self) -> None:
+        until, self._react_until = self._react_until, None
+        if until is None or self._commanded.is_set():
+            return
+        remaining = until - self.clock()
+        if remaining > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._commanded.wait(), remaining)
+
     async def _run(self) -> None:
         next_poll = self.clock()
         while True:
+            await self._await_reaction()
             await self.poll_once()
             next_poll += self.poll_interval
             now = self.clock()

@@ -110,6 +110,8 @@ class ModbusIoModule(PolledDevice):
         roles = [role for role in LoopRole if role.value in states and changed(role.value)]
         for role in sorted(roles, key=lambda r: not states[r.value]):
             self.emit(LoopChanged(self.name, role, states[role.value], None, at, mono))
+        if previous is not None and (roles or any(changed(p) for p in _BARRIER_POINTS if p in states)):
+            self._changed()
 
     # ------------------------------------------------------------------ outputs
 
@@ -167,6 +169,12 @@ class ModbusIoModule(PolledDevice):
                 _LOGGER.warning("%s: could not release %s: %s", self.name, point_name, err)
 
     async def _pulse(self, point_name: str) -> None:
+        try:
+            await self._pulse_now(point_name)
+        finally:
+            self._command_written()
+
+    async def _pulse_now(self, point_name: str) -> None:
         async with self._command_lock:
             for other, task in list(self._pulses.items()):  # a new command ends the pulse before it
                 task.cancel()
@@ -199,7 +207,10 @@ class ModbusIoModule(PolledDevice):
             self._hold_wanted = on
             if self.hold_open_active is on:
                 return
-            await self._write("hold_open", on)
+            try:
+                await self._write("hold_open", on)
+            finally:
+                self._command_written()
             self.hold_open_active = on
 
     async def execute(self, command: BarrierCommand) -> None:

@@ -314,3 +314,48 @@ async def test_loop_detector_shares_the_rs485_bus_with_the_io_module() -> None:
             await io.stop()
             bus.close()
             await serving.stop()
+
+
+async def test_a_command_after_a_change_goes_before_the_next_poll() -> None:
+    """On a slow half-duplex bus a poll started while the edge decides would hold the barrier command for a whole
+    transaction: after a poll that reported a change, the next poll waits (up to one interval) for the command."""
+    sim = IoModuleSimulator(fast_lane(), io_map=BITS_MAP, unit_id=3, addressing="bits")
+    serving = sim.serving()
+    reads: list[float] = []
+    read_seen = asyncio.Event()
+    sim.on_read.extend([reads.append, lambda now: read_seen.set()])
+    # 2400 baud: a poll takes ~60 ms of a 150 ms interval, so the bus is free ~90 ms after each poll's answer
+    with PtyLink("rs485", baudrate=2400) as link:
+        await serving.serve_serial(link.device_port, baudrate=2400)
+        config = ModbusIoConfig("lane-1-io", ModbusLink(link.host_port, baudrate=2400, timeout_ms=500),
+                                io_map=BITS_MAP, unit_id=3, poll_interval_ms=150)  # fmt: skip
+        driver = ModbusIoModule(config)
+        events = Events()
+        driver.add_listener(events)
+        commanded: list[asyncio.Task[None]] = []
+
+        def decide(event: ModbusEvent) -> None:
+            if loop_is(LoopRole.ARMING, True)(event):
+
+                async def open_later() -> None:  # a slow decision: after the next poll would have started
+                    await asyncio.sleep(0.12)
+                    await driver.open()
+
+                commanded.append(asyncio.ensure_future(open_later()))
+
+        driver.add_listener(decide)
+        await driver.start()
+        try:
+            await events.wait(health_is(Health.ONLINE), within=5)
+            sim.lane.add_vehicle(time.monotonic(), front=-0.5, speed=4.0)
+            await events.wait(loop_is(LoopRole.ARMING, True), within=5)
+            change_read = reads[-1]
+            await commanded[0]
+            opened = next(c.at for c in sim.output_changes if c.point == "open" and c.active)
+            while not (after_change := [r for r in reads if r > change_read]):
+                read_seen.clear()  # polling goes on once the command is written
+                await asyncio.wait_for(read_seen.wait(), 2)
+            assert opened < after_change[0]
+        finally:
+            await driver.stop()
+            await serving.stop()

@@ -52,6 +52,34 @@ def test_lane_records_are_chained_with_their_domain_rows(tmp_path: Path) -> None
     assert journal.backlog() == 7
 
 
+def wal_salts(journal: Journal) -> bytes:
+    """The WAL header's salts: a new pair each time the WAL starts over from its beginning."""
+    with open(f"{journal.path}-wal", "rb") as wal:
+        return wal.read(24)[16:24]
+
+
+def test_the_checkpoint_starts_the_wal_over_so_the_next_commit_only_appends(tmp_path: Path) -> None:
+    # Starting the WAL over syncs its header before the pages: done in a lane's commit, that is a second fsync
+    # before the barrier opens, so the background checkpoint does it once it has copied everything.
+    journal = Journal(tmp_path / "j.sqlite3", "lakeview", background_checkpoint=True)
+    for n in range(3):
+        journal.commit([Draft(f"a{n}", RecordKind.ABNORMAL_EVENT, "in-1", T0, {"event": "back_out"})])
+    before = wal_salts(journal)
+    wal_pages, copied = journal.checkpoint()
+    assert wal_pages == copied > 0
+    restarted = wal_salts(journal)
+    assert restarted != before  # started over in the checkpoint, not left to the next commit
+    journal.commit([Draft("b", RecordKind.ABNORMAL_EVENT, "in-1", T0, {"event": "back_out"})])
+    assert wal_salts(journal) == restarted  # the lane's commit appended to it
+    assert journal.verify_chain().ok
+    assert journal.count("abnormal_events") == 4
+    journal.close()
+    assert journal.checkpoint() == (0, 0)
+    reopened = Journal(tmp_path / "j.sqlite3", "lakeview")
+    assert reopened.last_seq == 4
+    assert reopened.verify_chain().ok
+
+
 def test_a_failed_commit_leaves_nothing_and_the_chain_continues(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "j.sqlite3", "lakeview")
     ok = Draft("a", RecordKind.ABNORMAL_EVENT, "in-1", T0, {"event": "back_out"})
