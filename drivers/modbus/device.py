@@ -54,7 +54,7 @@ class PolledDevice:
         self._task = DriverTask(f"modbus-{self.name}")
         self._failures = 0
         self._link_fresh = True  # the next good poll follows a (re)connect: resync outputs, report all states
-        # After a poll that reported a change, the next poll waits (up to one interval) for the command the change
+        # After a poll that reported a change, the next poll waits (briefly) for the command the change
         # may bring: on a half-duplex bus a poll started first would hold that command for a whole transaction.
         self._react_until: float | None = None
         self._commanded = asyncio.Event()
@@ -111,9 +111,14 @@ class PolledDevice:
     def _healthy_state(self) -> tuple[Health, str]:
         return Health.ONLINE, "polling"
 
+    # How long the poll after a change waits for the command it may bring: an edge's decision takes 2-4 ms; longer
+    # would delay the next input read (the safety loop's included) for a command that is not coming.
+    REACTION_WAIT_S = 0.008
+
     def _changed(self) -> None:
-        """A poll reported a change: hold the next poll until a command is written or one interval passes."""
-        self._react_until = self.clock() + self.poll_interval
+        """A poll reported a change: hold the next poll until a command is written or :attr:`REACTION_WAIT_S` (at
+        most one interval) passes."""
+        self._react_until = self.clock() + min(self.poll_interval, self.REACTION_WAIT_S)
         self._commanded.clear()
 
     def _command_written(self) -> None:
