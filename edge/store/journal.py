@@ -73,6 +73,10 @@ class JournalError(Exception):
     """The journal could not store a record (disk full, file gone, corrupt): the lane must not open."""
 
 
+class JournalClosedError(JournalError):
+    """The journal was closed (the edge is stopping): nothing more can be stored in it."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChainCheck:
     ok: bool
@@ -205,6 +209,8 @@ class Journal:
         """One write transaction under the journal's lock: rows it changes and records it appends commit together
         (or not at all). Raises :class:`JournalError` naming ``what`` when SQLite refuses."""
         with self._lock:
+            if self._db_closed:
+                raise JournalClosedError(f"journal {self.path}: cannot {what}: the journal is closed")
             tx = JournalTransaction(self, self._seq, self._head)
             try:
                 self._db.execute("BEGIN IMMEDIATE")

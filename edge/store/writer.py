@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from edge.lanes.actions import Draft
-from edge.store.journal import Journal
+from edge.store.journal import Journal, JournalClosedError
 from parking.wire import JournalRecord
 
 _LOGGER = logging.getLogger(__name__)
@@ -103,6 +103,15 @@ class JournalWriter:
         drafts = [*deferred, *(d for request in group for d in request[0])]
         try:
             records = self.journal.commit(drafts)
+        except JournalClosedError as err:
+            # Closed under a running writer (the owner closed the journal before stopping it): nothing can be
+            # stored any more. Waiting lanes learn it; deferred records are named as unwritten, once, and dropped.
+            if deferred:
+                _LOGGER.error("journal closed before its writer stopped: %d deferred records not written (%s)",
+                              len(deferred), ", ".join(sorted({d.kind.value for d in deferred})))  # fmt: skip
+            for _, loop, future in group:
+                loop.call_soon_threadsafe(_set_exception, future, err)
+            return
         except Exception as err:
             if deferred:
                 # Not lost: they go again with the next commit (a full disk refuses them now, not for ever). The

@@ -18,7 +18,7 @@ from edge.lanes.events import Loop, LoopChanged, PlateSeen, TakePayment
 from edge.lanes.exit import ExitLane
 from edge.lanes.park import ParkState
 from edge.runner import LaneRunner
-from edge.store.journal import Journal, JournalError
+from edge.store.journal import Journal, JournalClosedError, JournalError
 from edge.store.writer import JournalWriter
 from parking.wire import GENESIS_HASH, RecordKind
 from tests.edge.kit import T0, Clock, arrive, context, cross, entry_lane, exit_lane, feed
@@ -365,3 +365,18 @@ async def test_a_display_that_never_answers_does_not_hold_the_lanes_shutdown(
         assert journal.count("barrier_commands", "command = 'open'") == 1
     finally:
         await asyncio.to_thread(writer.stop)
+
+
+async def test_a_writer_whose_journal_was_closed_under_it_refuses_plainly_and_names_what_it_could_not_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = Journal(tmp_path / "journal.db", "lakeview")
+    writer = JournalWriter(journal)
+    writer.defer([Draft("closing", RecordKind.ABNORMAL_EVENT, "in-1", T0, {"event": "back_out"})])
+    journal.close()
+    with pytest.raises(JournalClosedError, match="the journal is closed"):
+        await writer.commit([Draft("late", RecordKind.ABNORMAL_EVENT, "in-1", T0, {"event": "back_out"})])
+    writer.stop()
+    assert "deferred records not written" in caplog.text
+    assert "rollback failed" not in caplog.text
+    assert "Traceback" not in caplog.text

@@ -117,6 +117,7 @@ async def lane_exit(rig: PaymentRig, tmp_path: Path) -> Any:
     built = Exit(rig, tmp_path)
     yield built
     await built.client.aclose()
+    built.writer.stop()
     built.journal.close()
 
 
@@ -291,6 +292,7 @@ async def test_paying_inside_by_plate_search_then_leaving_by_itself(rig: Payment
         assert lane_exit.port.calls.count("open") == 1
     finally:
         await lane_exit.client.aclose()
+        lane_exit.writer.stop()
         lane_exit.journal.close()
 
 
