@@ -18,6 +18,7 @@ import termios
 import threading
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -56,6 +57,8 @@ class PtyLink:
         self._stop_r, self._stop_w = os.pipe()
         self.bytes_to_device = 0
         self.bytes_to_host = 0
+        self._garble: tuple[int, Callable[[bytes], bool]] | None = None
+        self.garbled = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -112,6 +115,11 @@ class PtyLink:
     ) -> None:
         self.close()
 
+    def garble_to_device(self, count: int, when: Callable[[bytes], bool] = lambda data: True) -> None:
+        """Noise on the line: the next ``count`` chunks of bytes to the device for which ``when`` holds arrive with
+        their last byte flipped (for a framed protocol, a bad check: the device must ignore them)."""
+        self._garble = (count, when) if count > 0 else None
+
     @property
     def plugged(self) -> bool:
         return self._fds is not None
@@ -142,9 +150,19 @@ class PtyLink:
                     continue
                 if src == host_master:
                     self.bytes_to_device += len(data)
+                    data = self._maybe_garble(data)
                 else:
                     self.bytes_to_host += len(data)
                 self._deliver(routes[src], data)
+
+    def _maybe_garble(self, data: bytes) -> bytes:
+        garble = self._garble
+        if garble is None or not garble[1](data):
+            return data
+        left = garble[0] - 1
+        self._garble = (left, garble[1]) if left > 0 else None
+        self.garbled += 1
+        return data[:-1] + bytes([data[-1] ^ 0xFF])
 
     def _deliver(self, dst: int, data: bytes) -> None:
         if self.byte_time:

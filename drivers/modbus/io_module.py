@@ -17,7 +17,13 @@ from drivers.health import Health
 from drivers.modbus.bus import ModbusBus
 from drivers.modbus.config import ModbusIoConfig
 from drivers.modbus.device import PolledDevice
-from drivers.modbus.errors import ModbusError, SafetyInterlockError
+from drivers.modbus.errors import (
+    ModbusError,
+    ModbusExceptionResponseError,
+    ModbusProtocolError,
+    ModbusTimeoutError,
+    SafetyInterlockError,
+)
 from drivers.modbus.events import (
     BarrierChanged,
     BarrierCommand,
@@ -36,6 +42,8 @@ _BARRIER_POINTS = ("open_limit", "closed_limit", "fault", "obstacle")
 
 class ModbusIoModule(PolledDevice):
     """A barrier and its loops behind a Modbus digital I/O module."""
+
+    COMMAND_ATTEMPTS = 3  # an open or close written up to three times when the line loses it
 
     def __init__(self, config: ModbusIoConfig, *, bus: ModbusBus | None = None, **kwargs: Any) -> None:
         super().__init__(
@@ -159,6 +167,23 @@ class ModbusIoModule(PolledDevice):
         await self.bus.write_register(self.name, self.config.unit_id, point.address, word)
         self._shadow[point.address] = word
 
+    async def _write_command(self, point_name: str) -> None:
+        """Set a command output, writing it again when the request or its answer was lost on the line (no answer in
+        time, or an answer with a bad CRC): a contact set twice is set once, and one burst of noise on an RS-485
+        bus must not leave a paid driver behind a closed barrier. A device that refuses (a Modbus exception) or a
+        link that is gone is not retried."""
+        for attempt in range(1, self.COMMAND_ATTEMPTS + 1):
+            try:
+                await self._write(point_name, True)
+                return
+            except ModbusExceptionResponseError:
+                raise
+            except (ModbusTimeoutError, ModbusProtocolError) as err:
+                if attempt == self.COMMAND_ATTEMPTS:
+                    raise
+                _LOGGER.warning("%s: %s command lost on the line (%s); writing it again (attempt %d of %d)",
+                                self.name, point_name, err, attempt + 1, self.COMMAND_ATTEMPTS)  # fmt: skip
+
     async def _release(self, point_name: str, delay: float) -> None:
         await asyncio.sleep(delay)
         async with self._command_lock:
@@ -182,7 +207,7 @@ class ModbusIoModule(PolledDevice):
                     await task
                 del self._pulses[other]
                 await self._write(other, False)
-            await self._write(point_name, True)
+            await self._write_command(point_name)
             delay = self.config.io_map.pulse_ms / 1000
             self._pulses[point_name] = asyncio.create_task(self._release(point_name, delay))
 

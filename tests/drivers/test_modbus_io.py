@@ -25,6 +25,7 @@ from drivers.modbus import (
     ModbusIoModule,
     ModbusLink,
     ModbusLoopDetector,
+    ModbusTimeoutError,
     SafetyInterlockError,
     VehicleCounted,
 )
@@ -360,3 +361,37 @@ async def test_a_command_after_a_change_goes_before_the_next_poll() -> None:
         finally:
             await driver.stop()
             await serving.stop()
+
+
+def write_coil_request(data: bytes) -> bool:
+    """A Write Single Coil request to the rig's unit (3): noise is put on these only, not on the polls."""
+    return len(data) >= 2 and data[0] == 3 and data[1] == 0x05
+
+
+async def test_an_open_command_lost_twice_on_the_line_is_written_again_and_the_barrier_opens(
+    pty_rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    rig, link = pty_rig, pty_rig.link
+    assert link is not None
+    await rig.events.wait(barrier_at(BarrierPosition.CLOSED))
+    link.garble_to_device(2, write_coil_request)  # the first two copies of the open arrive with a bad CRC
+    mark = rig.events.mark()
+    await rig.driver.open()
+    await rig.events.wait(barrier_at(BarrierPosition.OPEN), mark)
+    assert link.garbled == 2
+    assert [(c.point, c.active) for c in rig.sim.output_changes][:1] == [("open", True)]
+    assert caplog.text.count("open command lost on the line") == 2
+
+
+async def test_an_open_command_lost_every_time_fails_after_three_writes_and_the_barrier_stays_shut(
+    pty_rig: Rig,
+) -> None:
+    rig, link = pty_rig, pty_rig.link
+    assert link is not None
+    await rig.events.wait(barrier_at(BarrierPosition.CLOSED))
+    link.garble_to_device(3, write_coil_request)
+    with pytest.raises(ModbusTimeoutError):
+        await rig.driver.open()
+    assert link.garbled == 3
+    assert rig.sim.output_changes == []
+    assert not rig.sim.lane.barrier.open_limit
