@@ -59,11 +59,39 @@ def chromium_available() -> bool:
     return os.path.exists(CHROMIUM) or shutil.which("chromium") is not None
 
 
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            return int(ranges.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+_PORT_BLOCK = 1000
+_port_turn = os.getpid() % _PORT_BLOCK
+
+
 def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A free port on 127.0.0.1 that a test's server then binds.
+
+    Not one the kernel hands out (``bind(0)`` picks from the ephemeral range, where any outgoing connection of a
+    parallel test can take it between this pick and the server's bind: "address already in use" once in a while
+    on a busy run), but one below that range, in a block of its own per pytest-xdist worker."""
+    global _port_turn
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+    base = 10_000 + (int(worker) if worker.isdigit() else 0) % 16 * _PORT_BLOCK
+    if base + _PORT_BLOCK > _ephemeral_low():
+        base = 10_000
+    for _ in range(_PORT_BLOCK):
+        _port_turn = (_port_turn + 1) % _PORT_BLOCK
+        port = base + _port_turn
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in 127.0.0.1:{base}-{base + _PORT_BLOCK - 1}")
 
 
 @contextmanager

@@ -3,7 +3,6 @@ keys it holds: what the payment tests of central and of the edge share."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,14 +20,9 @@ from central.main import create_app
 from simulators.payment_provider import PaymentProviderSimulator
 from simulators.payment_provider import create_app as create_provider_app
 from tests.central.conftest import Operators, empty_tables
-from tests.services import serving
+from tests.services import free_tcp_port, serving
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+free_port = free_tcp_port  # the edge's payment tests import it from here
 
 
 @dataclass

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from parking.wire import SyncPage
 from tests.central.billing_scenario import Sale, sell_pass
 from tests.central.conftest import Operators
 from tests.central.scenario import ok
+from tests.services import free_tcp_port as free_port
 
 pytestmark = pytest.mark.postgres
 
@@ -217,12 +217,6 @@ class Mailbox:
     async def handle_DATA(self, _server: object, _session: object, envelope: Any) -> str:
         self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
         return "250 OK"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

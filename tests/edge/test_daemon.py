@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -41,19 +40,16 @@ from simulators.pty import PtyLink
 from tests.edge.central_double import TOKEN, CentralDouble
 from tests.edge.journal_invariants import check_journal
 from tests.edge.kit import a_pass
+from tests.services import free_tcp_port
 from tests.soak_summary import Row, record
+
+free_port = free_tcp_port  # the tests that build sites import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 IO_MAP = IoMap(
     open=IoPoint(0), close=IoPoint(1), pulse_ms=100, open_limit=IoPoint(0), closed_limit=IoPoint(1),
     arming_loop=IoPoint(2), safety_loop=IoPoint(3), fault=IoPoint(4),
 )  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def push_isapi(port: int, plate: str, confidence: int) -> None:
