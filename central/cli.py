@@ -139,6 +139,8 @@ def server_tls(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_server(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     import uvicorn
 
     from central.main import create_app
@@ -151,6 +153,9 @@ def run_server(args: argparse.Namespace) -> int:
         return 2
     if "http" in tls:  # client certificates: the app (each worker reads its settings) binds them to the edges
         os.environ["PARKGATE_EDGE_CLIENT_CERTIFICATES"] = "true"
+        os.environ["PARKGATE_TLS_CLIENT_CA_FILE"] = str(Path(tls["ssl_ca_certs"]).resolve())
+    if "ssl_context_factory" in tls:  # and checks them against the CRL file as it is at each request
+        os.environ["PARKGATE_TLS_CLIENT_CRL_FILE"] = str(tls["ssl_context_factory"].crl_file.resolve())
     if not args.no_migrate:
         run_migrate(args)
     if args.workers > 1 and hasattr(socket, "SO_REUSEPORT"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -42,6 +43,7 @@ from central.api.routes import (
 )
 from central.core.config import Settings
 from central.core.db import make_engine, make_session_factory
+from central.core.revocation import CrlRefusedError, RevocationList
 from central.core.security import Role, hash_password
 from central.metrics import CentralMetrics, RequestTimer
 from central.models import User
@@ -57,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     engine = make_engine(settings.sqlalchemy_url, pool_size=settings.db_pool_size)
     sessions = make_session_factory(engine)
-    central_metrics = CentralMetrics(sessions)
+    revocations = client_revocation_list(settings)
+    central_metrics = CentralMetrics(sessions, revocations)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessions = sessions
     app.state.metrics = central_metrics
+    app.state.revocations = revocations
     app.state.payment_providers = configured_providers(settings)
     install_error_handlers(app)
     for module in (auth, users, registry, holders, plans, reminders, passes, cards, vehicles, tariffs, sync,
@@ -92,6 +96,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(JsonBodyLimit)
     app.add_middleware(RequestTimer, metrics=central_metrics)
     return app
+
+
+def client_revocation_list(settings: Settings) -> RevocationList | None:
+    """The client CA's revocation list the edges' certificates are checked against on every request, ``None``
+    without one; raises ``ValueError`` naming the setting when it cannot be used."""
+    if settings.tls_client_crl_file is None:
+        return None
+    if settings.tls_client_ca_file is None:
+        raise ValueError("PARKGATE_TLS_CLIENT_CRL_FILE: a revocation list needs the client CA it belongs to "
+                         "(PARKGATE_TLS_CLIENT_CA_FILE)")  # fmt: skip
+    try:
+        return RevocationList(Path(settings.tls_client_crl_file), Path(settings.tls_client_ca_file))
+    except CrlRefusedError as err:
+        raise ValueError(f"PARKGATE_TLS_CLIENT_CRL_FILE: {settings.tls_client_crl_file!r}: {err}") from None
 
 
 def _document_roles(router: APIRouter) -> None:

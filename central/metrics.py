@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from central.core.revocation import RevocationList
 from central.models import Edge, EdgeShiftReport, ShiftReview, SyncClock
 
 _LOGGER = logging.getLogger(__name__)
@@ -84,8 +85,44 @@ class UnreconciledShiftsCollector(Collector):
         yield gauge
 
 
+class RevocationListCollector(Collector):
+    """The client CA's revocation list in force, looked at again at scrape time (so that a refused reload shows
+    without an edge's request): when it was loaded, its next update, what it revokes, reloads refused by reason."""
+
+    def __init__(self, revocations: RevocationList) -> None:
+        self._revocations = revocations
+
+    def collect(self) -> Iterator[Metric]:
+        crl = self._revocations.refresh()
+        yield GaugeMetricFamily(
+            "parkgate_central_tls_crl_loaded_timestamp_seconds",
+            "when the client CRL in force was read (Unix time)",
+            value=crl.loaded_at.timestamp(),
+        )
+        if crl.next_update is not None:
+            yield GaugeMetricFamily(
+                "parkgate_central_tls_crl_next_update_timestamp_seconds",
+                "the next update of the client CRL in force (Unix time): past it, publish a fresh one",
+                value=crl.next_update.timestamp(),
+            )
+        yield GaugeMetricFamily(
+            "parkgate_central_tls_crl_revoked_certificates",
+            "client certificates the CRL in force revokes",
+            value=len(crl.revoked),
+        )
+        refused = CounterMetricFamily(
+            "parkgate_central_tls_crl_reloads_refused",
+            "changed client CRL files not used (the list in force stays), by reason: "
+            "unreadable, not_a_crl, not_signed_by_ca, older, ca_unreadable",
+            labels=["reason"],
+        )
+        for reason, count in sorted(self._revocations.refusals().items()):
+            refused.add_metric([reason], count)
+        yield refused
+
+
 class CentralMetrics:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], revocations: RevocationList | None = None) -> None:
         self.registry = CollectorRegistry()
         self.request_seconds = Histogram(
             "parkgate_central_request_seconds", "HTTP request latency by route", ["method", "route", "status"],
@@ -123,7 +160,8 @@ class CentralMetrics:
         )  # fmt: skip
         self.edge_auth_refused = Counter(
             "parkgate_central_edge_auth_refused", "edge requests refused before any work: auth.missing_token, "
-            "auth.invalid_edge_token, auth.certificate_missing, auth.certificate_mismatch", ["code"],
+            "auth.invalid_edge_token, auth.certificate_missing, auth.certificate_mismatch, auth.certificate_revoked",
+            ["code"],
             registry=self.registry,
         )  # fmt: skip
         self.sync_items = Counter(
@@ -144,6 +182,8 @@ class CentralMetrics:
         )  # fmt: skip
         self.registry.register(SyncLagCollector(sessions))
         self.registry.register(UnreconciledShiftsCollector(sessions))
+        if revocations is not None:
+            self.registry.register(RevocationListCollector(revocations))
 
 
 class RequestTimer:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from central.api.errors import ApiError
 from central.core.config import Settings
 from central.core.db import utcnow
+from central.core.revocation import RevocationList
 from central.core.security import Role, token_digest
 from central.core.tls import certificate_mismatch, request_certificate
 from central.core.windows import RequestRate
@@ -113,7 +114,8 @@ def route_roles(call: Callable[..., Any]) -> tuple[str, ...] | None:
 
 def current_edge(request: Request, session: SessionDep, credentials: EdgeCredentials) -> Edge:
     """The edge behind the token; where central requires edges' client certificates (a client CA, or
-    ``edge_client_certificates``), also the one behind the TLS client certificate, else 403."""
+    ``edge_client_certificates``), also the one behind the TLS client certificate, and that certificate not in the
+    client CA's revocation list as the file holds it now, else 403."""
     metrics: CentralMetrics = request.app.state.metrics
     if credentials is None:
         metrics.edge_auth_refused.labels("auth.missing_token").inc()
@@ -130,17 +132,25 @@ def current_edge(request: Request, session: SessionDep, credentials: EdgeCredent
                                 f"edge {edge.id!r} must present its client certificate: this listener does not take "
                                 "one, use the edges' listener", None)  # fmt: skip
         return edge
+    revocations: RevocationList | None = request.app.state.revocations
+    if revocations is not None and (revoked := revocations.revocation(peer)) is not None:
+        _refuse_certificate(request, edge, "auth.certificate_revoked",
+                            f"the client certificate {peer.label} (serial {revoked.serial_hex}) was revoked at "
+                            f"{revoked.revoked_at.isoformat()} by the client CA's revocation list", peer.sha256,
+                            {"serial": revoked.serial_hex, "revoked_at": revoked.revoked_at.isoformat()})  # fmt: skip
     problem = certificate_mismatch(edge.id, edge.cert_sha256, peer)
     if problem is not None:
         _refuse_certificate(request, edge, "auth.certificate_mismatch", problem, peer.sha256)
     return edge
 
 
-def _refuse_certificate(request: Request, edge: Edge, code: str, message: str, sha256: str | None) -> None:
+def _refuse_certificate(
+    request: Request, edge: Edge, code: str, message: str, sha256: str | None, more: dict[str, str] | None = None
+) -> None:
     request.app.state.metrics.edge_auth_refused.labels(code).inc()
     address = request.client.host if request.client is not None else "?"
     _LOGGER.warning("%s: edge %s's token from %s refused: %s", code, edge.id, address, message)
-    raise ApiError(403, code, message, {"edge": edge.id, "certificate_sha256": sha256})
+    raise ApiError(403, code, message, {"edge": edge.id, "certificate_sha256": sha256, **(more or {})})
 
 
 CurrentEdge = Annotated[Edge, Depends(current_edge)]

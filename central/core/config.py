@@ -96,7 +96,9 @@ class Settings(BaseSettings):
         default=None, description="PEM CA: when set, every client (edge) must present a certificate it signed"
     )
     tls_client_crl_file: str | None = Field(
-        default=None, description="PEM revocation list of that CA: a client certificate it lists fails the handshake"
+        default=None,
+        description="PEM revocation list of that CA: a client certificate it lists at start fails the "
+        "handshake; one it lists as the file is now (read again when it changes) gets 403 auth.certificate_revoked",
     )
     edge_client_certificates: bool = Field(
         default=False,

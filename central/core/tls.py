@@ -6,7 +6,8 @@ specs/tls.html): the peer's certificate as PEM in ``client_cert_chain``, read on
 handshake. ``parkgate central run`` gives it to uvicorn (``http=``) whenever it requires client certificates.
 
 An edge's certificate is its own when its subject common name or a DNS name of its subjectAltName is the edge's id
-and, where the registry pins one, its SHA-256 fingerprint is the pinned one.
+and, where the registry pins one, its SHA-256 fingerprint is the pinned one; and it is still good when the client
+CA's current revocation list (:mod:`central.core.revocation`) does not name it.
 """
 
 from __future__ import annotations
@@ -63,11 +64,14 @@ class TlsH11Protocol(H11Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PeerCertificate:
-    """What central compares of a client certificate: the names it may carry an edge's id in, and its digest."""
+    """What central compares of a client certificate: the names it may carry an edge's id in, and its digest; and
+    what a revocation list names it by: its issuer and serial number."""
 
     common_names: tuple[str, ...]
     dns_names: tuple[str, ...]
     sha256: str  # lower-case hex of the DER encoding
+    issuer: x509.Name
+    serial: int
 
     @property
     def label(self) -> str:
@@ -86,7 +90,8 @@ def peer_certificate(pem: str) -> PeerCertificate:
                     .get_values_for_type(x509.DNSName))  # fmt: skip
     except x509.ExtensionNotFound:
         dns = ()
-    return PeerCertificate(common, dns, hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest())
+    digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+    return PeerCertificate(common, dns, digest, cert.issuer, cert.serial_number)
 
 
 def request_certificate(scope: Any) -> PeerCertificate | None:

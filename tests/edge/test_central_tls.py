@@ -2,16 +2,19 @@
 PostgreSQL) and the edge's own client (:class:`~edge.store.sync.CentralLink` with the site file's CA and client
 certificate) syncing its lists and sending its journal over ``https://``. A client that does not trust the site's CA
 is refused; with client certificates required, an edge without one (or with one from another CA, or one the CA's
-revocation list names) is refused in the handshake, and an edge's token with another edge's certificate is refused
-with ``auth.certificate_mismatch``."""
+revocation list names) is refused in the handshake, an edge's token with another edge's certificate is refused
+with ``auth.certificate_mismatch``, and a certificate revoked while central runs with ``auth.certificate_revoked``."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import hashlib
 import logging
+import os
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 from fastapi.testclient import TestClient
 from sqlalchemy.dialects.postgresql import insert
 
@@ -64,8 +68,8 @@ def tls_central(
     database_url: str, pki: Pki, *, client_ca: bool, crl: Path | None = None, edge: str | None = None
 ) -> Iterator[tuple[str, TestClient, Site]]:
     """Central served over HTTPS with the options ``central run --tls-cert --tls-key [--tls-client-ca
-    [--tls-client-crl]]`` gives uvicorn, and the settings it gives the app; a car park with its edge registered
-    (through the office's own client)."""
+    [--tls-client-crl]]`` gives uvicorn, and the settings it gives the app (the client CA and CRL files among
+    them); a car park with its edge registered (through the office's own client)."""
     engine = make_engine(database_url, pool_size=2)
     upgrade(engine)
     with engine.begin() as conn:
@@ -77,7 +81,8 @@ def tls_central(
                               tls_client_crl=str(crl) if crl else None)  # fmt: skip
     options = server_tls(args)
     app = create_app(Settings(database_url=database_url, db_pool_size=4, bootstrap_admin_password=None,
-                              edge_client_certificates=client_ca))  # fmt: skip
+                              edge_client_certificates=client_ca, tls_client_ca_file=args.tls_client_ca,
+                              tls_client_crl_file=args.tls_client_crl))  # fmt: skip
     with serving(app, **options) as url, TestClient(app) as office:
         token = ok(office.post("/api/v1/auth/login", json={"username": "admin", "password": PASSWORD}))["token"]
         admin = {"Authorization": f"Bearer {token}"}
@@ -257,3 +262,106 @@ async def answer(url: str, site: Site, pki: Pki, cert: Issued) -> dict[str, Any]
 
 def sha256_of(cert: Issued) -> str:
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(cert.cert.read_text())).hexdigest()
+
+
+def publish_crl(ca: TestCa, path: Path, *revoked: Issued) -> None:
+    """``ca``'s CRL revoking ``revoked`` written to ``path`` as an operator should: a new file renamed over it."""
+    os.replace(ca.crl(*revoked, name=f"{path.name}.new"), path)
+
+
+def crl_metric(office: TestClient, admin: dict[str, str], name: str) -> float:
+    rows = [row for row in office.get("/metrics", headers=admin).text.splitlines() if row.startswith(name)]
+    return sum(float(row.rsplit(" ", 1)[1]) for row in rows)
+
+
+async def until_status(client: httpx.AsyncClient, url: str, site: Site, status: int, within: float) -> httpx.Response:
+    """The first answer with ``status`` to the edge's sync request on ``client`` (its open connection), polled every
+    0.1 s; fails after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        response = await client.get(f"{url}{SYNC_PATH}", headers=site.edge_headers)
+        if response.status_code == status:
+            return response
+        assert time.monotonic() < deadline, f"still {response.status_code} after {within} s: {response.text}"
+        await asyncio.sleep(0.1)
+
+
+def local_port(response: httpx.Response) -> int:
+    """The client's port of the connection that carried ``response`` (the same one: the same connection)."""
+    port: int = response.extensions["network_stream"].get_extra_info("client_addr")[1]
+    return port
+
+
+async def test_a_certificate_revoked_while_central_runs_is_refused_on_the_next_request(
+    tmp_path: Path, pki: Pki, postgres_sqlalchemy_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Central started with a CRL that revokes nothing: the edge syncs. The operator publishes a CRL revoking the
+    edge's certificate: within 2 s the next request (on the connection already open, and on a new one, whose
+    handshake still passes) is refused with 403 ``auth.certificate_revoked`` naming the certificate, its serial and
+    revocation time, logged and counted. A CRL signed by another key (with the CA's name) written then is refused
+    (an error naming the file, counted) and the revocation stays. A good CRL without the serial lets it in again."""
+    edge = f"tls-{new_id()[-6:].lower()}-edge"
+    cert = pki.site.issue(edge, server=False, file=f"{edge}-live")
+    crl = tmp_path / "edges.crl"
+    publish_crl(pki.site, crl)
+    with tls_central(postgres_sqlalchemy_url, pki, client_ca=True, crl=crl, edge=edge) as (url, office, site):
+        admin = {"Authorization": "Bearer " + ok(office.post("/api/v1/auth/login", json={
+            "username": "admin", "password": PASSWORD}))["token"]}  # fmt: skip
+        assert await sync_and_send(tls_link(url, site, pki, cert), tmp_path / "before", site) == (1, 3)
+        loaded = crl_metric(office, admin, "parkgate_central_tls_crl_loaded_timestamp_seconds")
+        assert loaded > 0
+        refused_before = metric(office, admin, "auth.certificate_revoked")
+        tls = ClientTls(pki.site.cert, cert.cert, cert.key).context()
+        async with httpx.AsyncClient(verify=tls, timeout=10) as kept:
+            first = await kept.get(f"{url}{SYNC_PATH}", headers=site.edge_headers)
+            assert first.status_code == 200, first.text
+
+            publish_crl(pki.site, crl, cert)
+            written = time.monotonic()
+            with caplog.at_level(logging.WARNING, logger="central.api.deps"):
+                revoked = await until_status(kept, url, site, 403, within=2.5)
+            took = time.monotonic() - written
+            assert local_port(revoked) == local_port(first)  # the keep-alive connection opened before
+            body = revoked.json()
+            serial = f"{x509.load_pem_x509_certificate(cert.cert.read_bytes()).serial_number:X}"
+            assert body["code"] == "auth.certificate_revoked", body
+            assert repr(edge) in body["message"], body
+            assert sha256_of(cert) in body["message"], body
+            assert f"serial {serial}" in body["message"], body
+            assert "revoked at " in body["message"], body
+            assert body["detail"] == {"edge": edge, "certificate_sha256": sha256_of(cert), "serial": serial,
+                                      "revoked_at": body["detail"]["revoked_at"]}  # fmt: skip
+            assert datetime.fromisoformat(body["detail"]["revoked_at"]) < datetime.now(UTC)
+            assert any("auth.certificate_revoked" in r.getMessage() and edge in r.getMessage()
+                       for r in caplog.records)  # fmt: skip
+            why = await refused(tls_link(url, site, pki, cert), tmp_path / "revoked", site)  # a new connection
+            assert "HTTP 403" in why, why
+            assert "auth.certificate_revoked" in why, why
+            assert metric(office, admin, "auth.certificate_revoked") == refused_before + 2
+            assert crl_metric(office, admin, "parkgate_central_tls_crl_loaded_timestamp_seconds") > loaded
+
+            # Someone with write access to the file but not the CA's key tries to un-revoke it.
+            forger = TestCa(tmp_path, "site")  # the CA's name, another key
+            refused_name = 'parkgate_central_tls_crl_reloads_refused_total{reason="not_signed_by_ca"}'
+            with caplog.at_level(logging.ERROR, logger="central.core.revocation"):
+                publish_crl(forger, crl)
+                deadline = time.monotonic() + 2.5
+                while crl_metric(office, admin, refused_name) < 1:
+                    assert time.monotonic() < deadline, "the forged CRL was not looked at"
+                    await asyncio.sleep(0.1)
+                still = await kept.get(f"{url}{SYNC_PATH}", headers=site.edge_headers)
+            assert still.status_code == 403, still.text
+            assert still.json()["code"] == "auth.certificate_revoked", still.text
+            assert crl_metric(office, admin, refused_name) == 1
+            [error] = [r.getMessage() for r in caplog.records if r.name == "central.core.revocation"
+                       and r.levelno == logging.ERROR]  # fmt: skip
+            assert str(crl) in error, error
+            assert "not_signed_by_ca" in error, error
+            assert "key did not sign it" in error, error
+
+            publish_crl(pki.site, crl)  # revoked by mistake: a new list without it
+            back = await until_status(kept, url, site, 200, within=2.5)
+            assert local_port(back) == local_port(first)
+        assert await sync_and_send(tls_link(url, site, pki, cert), tmp_path / "after", site) == (1, 3)
+    print(f"revocation refused {took:.2f} s after the CRL was written")
+    assert took < 2.0
