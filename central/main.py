@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from central.api.body_limits import JsonBodyLimit
 from central.api.deps import route_roles
@@ -134,10 +135,19 @@ def _document_roles(router: APIRouter) -> None:
 
 
 def bootstrap_admin(sessions: Any, password: str) -> None:
+    """The first user, ``admin``, on a database without users. Several processes may start on one empty database at
+    once (``central run --workers N``, two centrals): the one whose insert loses the race finds the admin made."""
     with sessions() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return
         session.add(User(username="admin", full_name="Administrator", role=Role.ADMIN.value,
                          password_hash=hash_password(password)))  # fmt: skip
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            if session.scalar(select(func.count()).select_from(User).where(User.username == "admin")):
+                _LOGGER.info("the first user 'admin' was created by another process starting on this database")
+                return
+            raise
         _LOGGER.info("created the first user 'admin' from PARKGATE_BOOTSTRAP_ADMIN_PASSWORD")
