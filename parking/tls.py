@@ -79,7 +79,7 @@ def check_crl(
         raise TlsSettingError(setting, f"{str(path)!r} is not a PEM certificate revocation list (CRL)") from None
     issuers = [cert for cert in x509.load_pem_x509_certificates(_read(ca[0], ca[1], Pem.CA.value))
                if cert.subject == crl.issuer]  # fmt: skip
-    if not any(_signed_by(crl, cert) for cert in issuers):
+    if not any(crl_signed_by(crl, cert) for cert in issuers):
         raise TlsSettingError(setting, f"{str(path)!r} is the CRL of {crl.issuer.rfc4514_string()!r}, not signed by "
                                        f"the CA in {ca[0]}")  # fmt: skip
     next_update = crl.next_update_utc
@@ -89,7 +89,8 @@ def check_crl(
     return crl
 
 
-def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    """Whether ``issuer``'s key signed ``crl``."""
     key = cast(CertificateIssuerPublicKeyTypes, issuer.public_key())
     try:
         return crl.is_signature_valid(key)

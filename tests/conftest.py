@@ -9,9 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
 from tests import services, soak_summary
@@ -22,19 +20,9 @@ ARTEFACTS = Path(__file__).resolve().parent.parent / "test-output"
 @pytest.fixture(scope="module")
 def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A PostgreSQL database created for this test module and dropped after it; yields a psycopg URL."""
-    host, port = services.pg_host_port()
-    services.require(services.port_open(host, port), f"PostgreSQL not reachable at {host}:{port}")
     module = re.sub(r"[^a-z0-9]+", "_", request.module.__name__.lower())[-30:]
-    name = f"pg_{module}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(services.PG_ADMIN_URL)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
-    try:
+    with services.own_database(f"pg_{module}") as url:
         yield url
-    finally:
-        with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

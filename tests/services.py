@@ -11,10 +11,11 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import uvicorn
@@ -92,6 +93,25 @@ def free_tcp_port() -> int:
                 continue
             return port
     raise RuntimeError(f"no free port in 127.0.0.1:{base}-{base + _PORT_BLOCK - 1}")
+
+
+@contextmanager
+def own_database(prefix: str) -> Iterator[str]:
+    """A PostgreSQL database created for the block (``<prefix>_<random>``) and dropped after it, even with sessions
+    still connected; yields its psycopg URL. Skips (or fails under CI) where PostgreSQL is not reachable."""
+    import psycopg  # only the tests that need PostgreSQL load it
+
+    host, port = pg_host_port()
+    require(port_open(host, port), f"PostgreSQL not reachable at {host}:{port}")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(PG_ADMIN_URL)
+    try:
+        yield urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", ""))
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

@@ -21,12 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 
 from central.core.tls import PeerCertificate
+from parking.tls import crl_signed_by
 
 _LOGGER = logging.getLogger(__name__)
 MAX_CRL_BYTES = 8 << 20  # a CRL of a few hundred thousand serial numbers
@@ -80,18 +79,10 @@ def verified_crl(data: bytes, ca_certificates: list[x509.Certificate]) -> x509.C
     issuers = [cert for cert in ca_certificates if cert.subject == crl.issuer]
     if not issuers:
         raise CrlRefusedError("not_signed_by_ca", f"the CRL of {crl.issuer.rfc4514_string()!r}, not of the client CA")
-    if not any(_signed_by(crl, cert) for cert in issuers):
+    if not any(crl_signed_by(crl, cert) for cert in issuers):
         raise CrlRefusedError("not_signed_by_ca", f"names {crl.issuer.rfc4514_string()!r} as its issuer but that CA's "
                                              "key did not sign it")  # fmt: skip
     return crl
-
-
-def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    key = cast(CertificateIssuerPublicKeyTypes, issuer.public_key())
-    try:
-        return crl.is_signature_valid(key)
-    except (TypeError, ValueError):  # a key type that cannot sign CRLs
-        return False
 
 
 class RevocationList:

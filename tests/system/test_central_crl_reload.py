@@ -9,13 +9,10 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import pytest
 
 from parking.tls import ClientTls
@@ -32,17 +29,8 @@ CONNECTIONS = 8  # new connections per check: the kernel spreads them over both 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    host, port = services.pg_host_port()
-    services.require(services.port_open(host, port), f"PostgreSQL not reachable at {host}:{port}")
-    name = f"pg_crl_reload_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(services.PG_ADMIN_URL)
-    try:
-        yield urlunsplit(("postgresql+psycopg", parts.netloc, f"/{name}", "", ""))
-    finally:
-        with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with services.own_database("pg_crl_reload") as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 def publish(ca: TestCa, path: Path, *revoked: Issued) -> None:

@@ -17,15 +17,12 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import PIPE
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 import pytest
 
 from edge.booth.operators import Role
@@ -86,17 +83,8 @@ def pki(tmp_path: Path) -> TestCa:
 @pytest.fixture
 def database() -> Iterator[str]:
     """A PostgreSQL database of this test's own (each test registers the same car park and edge)."""
-    host, port = services.pg_host_port()
-    services.require(services.port_open(host, port), f"PostgreSQL not reachable at {host}:{port}")
-    name = f"pg_secrets_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(services.PG_ADMIN_URL)
-    try:
-        yield urlunsplit(("postgresql+psycopg", parts.netloc, f"/{name}", "", ""))
-    finally:
-        with psycopg.connect(services.PG_ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with services.own_database("pg_secrets") as url:
+        yield url.replace("postgresql://", "postgresql+psycopg://", 1)
 
 
 @pytest.fixture
