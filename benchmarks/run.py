@@ -44,7 +44,7 @@ class Bench:
 BENCHES = (
     Bench("edge", "bench_edge.py", (), ("--seconds", "4", "--lanes", "1,8,32,64", "--commits", "300")),
     Bench("edge_start", "bench_edge_start.py", (), ("--repeats", "1", "--settle", "1")),
-    Bench("e2e_modbus", "bench_e2e.py", (), ("--samples", "3", "--throughput-vehicles", "3")),
+    Bench("e2e_modbus", "bench_e2e.py", (), ("--samples", "3", "--throughput-vehicles", "3", "--commits", "30")),
     Bench("drivers_io", "bench_drivers_io.py", (), ("--samples", "20")),
     Bench("drivers_lpr", "bench_drivers_lpr.py", (), ("--n", "20")),
     Bench("fee", "bench_fee.py", (), ("--stays", "2000", "--rounds", "1")),
