@@ -64,8 +64,9 @@ def _sign_in(page: Page, base: str, username: str) -> None:
     page.press("#password", "Enter")
 
 
-def _shots(page: Page, base: str, folder: Path, name: str, paths: list[str]) -> None:
-    """Each page in Chinese and in English (switched by the language link), at 1366x768, full page."""
+def _shots(page: Page, base: str, folder: Path, name: str, paths: list[str]) -> list[Path]:
+    """Each page in Chinese and in English (switched by the language link), at 1366x768, full page: the files."""
+    taken = []
     for language, link in (("zh", "中文"), ("en", "English")):
         page.goto(f"{base}{paths[0]}")
         switch = page.locator("nav.languages a", has_text=link)
@@ -75,7 +76,9 @@ def _shots(page: Page, base: str, folder: Path, name: str, paths: list[str]) -> 
             page.goto(f"{base}{path}")
             slug = path.strip("/").replace("/", "-").split("?")[0] or "office"
             page.evaluate("document.fonts.ready.then(() => true)")  # the CJK font central serves
-            page.screenshot(path=str(folder / f"{name}-{slug}-{language}.png"), full_page=True)
+            taken.append(folder / f"{name}-{slug}-{language}.png")
+            page.screenshot(path=str(taken[-1]), full_page=True)
+    return taken
 
 
 def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_replaced(
@@ -157,9 +160,9 @@ def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_repla
     assert answer[0] == 403
     assert "安全令牌" in answer[1]
 
-    _shots(page, served, artefacts_dir, "front-desk",
-           ["/office/desk?q=王", holder_path, "/office/holders/new", "/office/units", "/office/vehicles",
-            "/office/reminders", "/office/renewals/today"])  # fmt: skip
+    taken = _shots(page, served, artefacts_dir, "front-desk",
+                   ["/office/desk?q=王", holder_path, "/office/holders/new", "/office/units", "/office/vehicles",
+                    "/office/reminders", "/office/renewals/today"])  # fmt: skip
     context.close()
     context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
     page = context.new_page()
@@ -176,14 +179,19 @@ def test_the_front_desk_sells_a_pass_with_a_card_then_the_card_is_lost_and_repla
         page = context.new_page()
         _sign_in(page, served, role)
         expect(page).to_have_url(f"{served}{paths[0]}")
-        _shots(page, served, artefacts_dir, role, paths)
+        taken += _shots(page, served, artefacts_dir, role, paths)
         context.close()
 
     with Session(central_engine) as session:
         cards = {card.number: card.status for card in session.scalars(select(AccessCard))}
         assert cards == {"0012345678": "lost", "0087654321": "active"}
         assert session.scalars(select(MonthlyPass.card_number)).one() == "0087654321"
-    assert len(list(artefacts_dir.glob("*-zh.png"))) == len(list(artefacts_dir.glob("*-en.png"))) >= 13
+    # This test's own pages, each in both languages (the folder holds other tests' pictures and earlier runs' too).
+    assert all(path.exists() for path in taken)
+    zh = {path.name.removesuffix("-zh.png") for path in taken if path.name.endswith("-zh.png")}
+    en = {path.name.removesuffix("-en.png") for path in taken if path.name.endswith("-en.png")}
+    assert zh == en
+    assert len(zh) == 12  # seven front-desk pages, three supervisor, one office, one admin
 
 
 def test_the_supervisor_flags_a_short_shift_and_signs_off_another(
