@@ -135,6 +135,27 @@ def run_bench(bench: Bench, quick: bool, log: Any) -> dict[str, Any]:
     return result
 
 
+def run_side_by_side(chosen: list[Bench], jobs: int, log: Any) -> list[dict[str, Any]]:
+    """``--quick --jobs N``: the benches ``jobs`` at a time, each printing to a file of its own, copied into ``log``
+    in the benches' order; answers their results in that order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(bench: Bench) -> tuple[dict[str, Any], str]:
+        with tempfile.TemporaryFile("w+") as own:
+            result = run_bench(bench, True, own)
+            own.seek(0)
+            text = own.read()
+        print(f"{bench.name}: {'CRASHED' if result['crashed'] else 'done'} in {result['wall_s']:.0f} s",
+              file=sys.stderr)  # fmt: skip
+        return result, text
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        done = list(pool.map(one, chosen))
+    for _result, text in done:
+        log.write(text)
+    return [result for result, _text in done]
+
+
 def number(value: float | None, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -169,7 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated bench names: " + ", ".join(b.name for b in BENCHES))
     parser.add_argument("--json", type=Path, default=HERE / "results.json", help="default %(default)s")
     parser.add_argument("--log", type=Path, default=None, help="the benches' own printout (default: beside --json)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="benches at once (--quick only: benches side by side measure each other)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.jobs < 1 or (args.jobs > 1 and not args.quick):
+        parser.error("--jobs: a whole number >= 1, and above 1 only with --quick")
     chosen = [b for b in BENCHES if not args.only or b.name in args.only.split(",")]
     if args.only and len(chosen) != len(set(args.only.split(","))):
         parser.error(f"--only: unknown bench in {args.only!r}; known: {', '.join(b.name for b in BENCHES)}")
@@ -178,11 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     before = machine()
     results = []
     with log_path.open("w") as log:
-        for bench in chosen:
-            print(f"running {bench.name} ...", end=" ", file=sys.stderr, flush=True)
-            result = run_bench(bench, args.quick, log)
-            print(f"{'CRASHED' if result['crashed'] else 'done'} in {result['wall_s']:.0f} s", file=sys.stderr)
-            results.append(result)
+        if args.jobs == 1:
+            for bench in chosen:
+                print(f"running {bench.name} ...", end=" ", file=sys.stderr, flush=True)
+                result = run_bench(bench, args.quick, log)
+                print(f"{'CRASHED' if result['crashed'] else 'done'} in {result['wall_s']:.0f} s", file=sys.stderr)
+                results.append(result)
+        else:
+            results = run_side_by_side(chosen, args.jobs, log)
     after = machine()
     command = "benchmarks/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     host = {key: value for key, value in before.items() if key != "load_average"}

@@ -26,7 +26,7 @@ def test_run_quick_prints_one_table_and_writes_every_figure(tmp_path: Path) -> N
     out = tmp_path / "results.json"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--jobs", "3", "--json", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=880, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
