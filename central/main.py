@@ -44,13 +44,14 @@ from central.api.routes import (
 )
 from central.core.config import Settings
 from central.core.db import make_engine, make_session_factory
-from central.core.revocation import CrlRefusedError, RevocationList
+from central.core.revocation import RevocationList
 from central.core.security import Role, hash_password
 from central.metrics import CentralMetrics, RequestTimer
 from central.models import User
 from central.office import install_office
 from central.payments.registry import configured_providers
 from central.paypage import install_pay_pages
+from parking.tls import CrlRefusedError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ def client_revocation_list(settings: Settings) -> RevocationList | None:
     try:
         return RevocationList(Path(settings.tls_client_crl_file), Path(settings.tls_client_ca_file))
     except CrlRefusedError as err:
-        raise ValueError(f"PARKGATE_TLS_CLIENT_CRL_FILE: {settings.tls_client_crl_file!r}: {err}") from None
+        raise ValueError(f"PARKGATE_TLS_CLIENT_CRL_FILE: {settings.tls_client_crl_file!r} {err}") from None
 
 
 def _document_roles(router: APIRouter) -> None:

@@ -67,6 +67,36 @@ def check_pem(setting: str, path: Path, kind: Pem) -> None:
         raise TlsSettingError(setting, f"{str(path)!r} is not a PEM {kind.value}") from None
 
 
+MAX_CRL_BYTES = 8 << 20  # a CRL of a few hundred thousand serial numbers
+
+
+class CrlRefusedError(ValueError):
+    """A revocation list that is not used; ``reason`` is a short label (for metrics), the message says what is wrong
+    as a predicate of the file ("is not a PEM ..."), to follow its name."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def verified_crl(data: bytes, ca_certificates: list[x509.Certificate]) -> x509.CertificateRevocationList:
+    """The CRL in ``data`` (PEM) when a certificate of ``ca_certificates`` with its issuer's name signed it; raises
+    :class:`CrlRefusedError` otherwise."""
+    if len(data) > MAX_CRL_BYTES:
+        raise CrlRefusedError("unreadable", f"is larger than {MAX_CRL_BYTES} bytes")
+    try:
+        crl = x509.load_pem_x509_crl(data)
+    except ValueError:
+        raise CrlRefusedError("not_a_crl", "is not a PEM certificate revocation list (CRL)") from None
+    issuer = crl.issuer.rfc4514_string()
+    issuers = [cert for cert in ca_certificates if cert.subject == crl.issuer]
+    if not issuers:
+        raise CrlRefusedError("not_signed_by_ca", f"is the CRL of {issuer!r}, not of the client CA")
+    if not any(crl_signed_by(crl, cert) for cert in issuers):
+        raise CrlRefusedError("not_signed_by_ca", f"names {issuer!r} as its issuer but that CA's key did not sign it")
+    return crl
+
+
 def check_crl(
     setting: str, path: Path, ca: tuple[str, Path], *, now: datetime | None = None
 ) -> x509.CertificateRevocationList:
@@ -74,14 +104,9 @@ def check_crl(
     ``ca`` (setting, path) and not past its next update (OpenSSL would then refuse every client)."""
     data = _read(setting, path, "certificate revocation list (CRL)")
     try:
-        crl = x509.load_pem_x509_crl(data)
-    except ValueError:
-        raise TlsSettingError(setting, f"{str(path)!r} is not a PEM certificate revocation list (CRL)") from None
-    issuers = [cert for cert in x509.load_pem_x509_certificates(_read(ca[0], ca[1], Pem.CA.value))
-               if cert.subject == crl.issuer]  # fmt: skip
-    if not any(crl_signed_by(crl, cert) for cert in issuers):
-        raise TlsSettingError(setting, f"{str(path)!r} is the CRL of {crl.issuer.rfc4514_string()!r}, not signed by "
-                                       f"the CA in {ca[0]}")  # fmt: skip
+        crl = verified_crl(data, x509.load_pem_x509_certificates(_read(ca[0], ca[1], Pem.CA.value)))
+    except CrlRefusedError as err:
+        raise TlsSettingError(setting, f"{str(path)!r} {err} (the CA in {ca[0]})") from None
     next_update = crl.next_update_utc
     if next_update is not None and next_update <= (now or datetime.now(UTC)):
         raise TlsSettingError(setting, f"{str(path)!r} expired at {next_update.isoformat()} (its next update): "

@@ -25,21 +25,12 @@ from pathlib import Path
 from cryptography import x509
 
 from central.core.tls import PeerCertificate
-from parking.tls import crl_signed_by
+from parking.tls import MAX_CRL_BYTES, CrlRefusedError, verified_crl
 
 _LOGGER = logging.getLogger(__name__)
-MAX_CRL_BYTES = 8 << 20  # a CRL of a few hundred thousand serial numbers
 STAT_INTERVAL = 1.0  # seconds between two looks at the file
 
 FileVersion = tuple[int, int, int]  # inode, size, mtime in ns
-
-
-class CrlRefusedError(ValueError):
-    """A revocation list that is not used; ``reason`` is its metric label, the message says what is wrong."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,24 +58,6 @@ class LoadedCrl:
     loaded_at: datetime
 
 
-def verified_crl(data: bytes, ca_certificates: list[x509.Certificate]) -> x509.CertificateRevocationList:
-    """The CRL in ``data`` (PEM) when a certificate of ``ca_certificates`` with its issuer's name signed it; raises
-    :class:`CrlRefusedError` otherwise (its message says what the data is, to follow the file's name)."""
-    if len(data) > MAX_CRL_BYTES:
-        raise CrlRefusedError("unreadable", f"larger than {MAX_CRL_BYTES} bytes")
-    try:
-        crl = x509.load_pem_x509_crl(data)
-    except ValueError:
-        raise CrlRefusedError("not_a_crl", "not a PEM certificate revocation list (CRL)") from None
-    issuers = [cert for cert in ca_certificates if cert.subject == crl.issuer]
-    if not issuers:
-        raise CrlRefusedError("not_signed_by_ca", f"the CRL of {crl.issuer.rfc4514_string()!r}, not of the client CA")
-    if not any(crl_signed_by(crl, cert) for cert in issuers):
-        raise CrlRefusedError("not_signed_by_ca", f"names {crl.issuer.rfc4514_string()!r} as its issuer but that CA's "
-                                             "key did not sign it")  # fmt: skip
-    return crl
-
-
 class RevocationList:
     """The revocation list in ``crl_file`` of the client CA in ``ca_file``, read again when the file changes (looked
     at every ``interval`` seconds of ``clock`` at most). Raises :class:`CrlRefusedError` when the file cannot be used at
@@ -105,7 +78,7 @@ class RevocationList:
         self.refused: Counter[str] = Counter()  # reloads refused, by reason
         version = self._version()
         if version is None:
-            raise CrlRefusedError("unreadable", "the file is missing or cannot be read")
+            raise CrlRefusedError("unreadable", "is missing or cannot be read")
         self._seen: FileVersion | None = version
         self.in_force = self._load(version, None)
         self._next_look = clock() + interval
@@ -131,7 +104,7 @@ class RevocationList:
             if version != self._seen:
                 self._seen = version
                 if version is None:
-                    self._refuse(CrlRefusedError("unreadable", "the file is missing or cannot be read"))
+                    self._refuse(CrlRefusedError("unreadable", "is missing or cannot be read"))
                 else:
                     try:
                         self.in_force = self._load(version, self.in_force)
@@ -157,14 +130,16 @@ class RevocationList:
             with open(self.crl_file, "rb") as file:
                 data = file.read(MAX_CRL_BYTES + 1)
         except OSError as err:
-            raise CrlRefusedError("unreadable", f"cannot read it: {err.strerror or err}") from None
+            raise CrlRefusedError("unreadable", f"cannot be read: {err.strerror or err}") from None
         try:
             cas = x509.load_pem_x509_certificates(self.ca_file.read_bytes())
         except (OSError, ValueError) as err:
-            raise CrlRefusedError("ca_unreadable", f"cannot read the client CA {str(self.ca_file)!r}: {err}") from None
+            raise CrlRefusedError(
+                "ca_unreadable", f"cannot be checked: the client CA {str(self.ca_file)!r} cannot be read: {err}"
+            ) from None
         crl = verified_crl(data, cas)
         if current is not None and crl.last_update_utc < current.last_update:
-            raise CrlRefusedError("older", f"issued at {crl.last_update_utc.isoformat()}, before the list in force "
+            raise CrlRefusedError("older", f"was issued at {crl.last_update_utc.isoformat()}, before the list in force "
                                            f"({current.last_update.isoformat()})")  # fmt: skip
         loaded = LoadedCrl(crl.issuer, crl.last_update_utc, crl.next_update_utc,
                            {entry.serial_number: entry.revocation_date_utc for entry in crl}, version,
@@ -176,7 +151,7 @@ class RevocationList:
 
     def _refuse(self, err: CrlRefusedError) -> None:
         self.refused[err.reason] += 1
-        _LOGGER.error("client CRL %s not used (%s): %s; the list loaded at %s stays in force", self.crl_file,
+        _LOGGER.error("client CRL %s not used (%s): it %s; the list loaded at %s stays in force", self.crl_file,
                       err.reason, err, self.in_force.loaded_at.isoformat())  # fmt: skip
 
     def _warn_if_expired(self) -> None:

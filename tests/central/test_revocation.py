@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from central.core.revocation import CrlRefusedError, RevocationList
+from central.core.revocation import RevocationList
 from central.core.tls import PeerCertificate, peer_certificate
+from parking.tls import CrlRefusedError
 from tests.pki import Issued, TestCa
 
 

@@ -82,8 +82,8 @@ def test_a_bad_file_stops_central_run_naming_the_flag_and_setting(
         ([*served, "--tls-client-ca", str(ca.cert), "--tls-client-crl", str(ca.cert)],
          f"--tls-client-crl / PARKGATE_TLS_CLIENT_CRL_FILE: '{ca.cert}' is not a PEM certificate revocation list"),
         ([*served, "--tls-client-ca", str(ca.cert), "--tls-client-crl", str(other_crl)],
-         f"--tls-client-crl / PARKGATE_TLS_CLIENT_CRL_FILE: '{other_crl}' is the CRL of 'CN=other CA', not signed by "
-         "the CA in --tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE"),
+         f"--tls-client-crl / PARKGATE_TLS_CLIENT_CRL_FILE: '{other_crl}' is the CRL of 'CN=other CA', not of the "
+         "client CA (the CA in --tls-client-ca / PARKGATE_TLS_CLIENT_CA_FILE)"),
         ([*served, "--tls-client-ca", str(ca.cert), "--tls-client-crl", str(expired)],
          f"--tls-client-crl / PARKGATE_TLS_CLIENT_CRL_FILE: '{expired}' expired at "),
     ]  # fmt: skip
