@@ -1,7 +1,8 @@
 """End to end through the simulators: the whole edge (``EdgeDaemon`` as ``parkgate edge run`` builds it, journal
 synchronous=FULL) with one entry lane whose barrier and loops are a Modbus RTU I/O module on a pseudo-terminal
 paced at the baud rate (9600 and 115200), a plate camera pushing ISAPI over HTTP, and an OSDP card reader (secure
-channel, pty at 115200). The simulators run on an event loop of their own in another thread.
+channel, pty at 115200). The simulators run in a process of their own (:mod:`sim_process`), as hardware would: in
+the edge's process they would take its GIL in turn.
 
 * **Vehicle -> barrier command**: the plate is pushed, then a vehicle drives onto the arming loop. Measured from
   the I/O module's answer to the first poll that shows the loop occupied (the moment the simulated module reads its
@@ -30,20 +31,17 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import httpx
 from bench_edge import commit_times
-from bench_edge_start import IO_MAP, camera_device, free_port, io_device
+from bench_edge_start import camera_device, free_port, io_device
 from figures import Recorder, add_json_argument, percentile
+from sim_process import SCBK, SimProcess
 
 from drivers.lpr.isapi import encode_isapi_xml
 from drivers.osdp.reader import OsdpReader, OsdpReaderConfig
@@ -52,42 +50,11 @@ from edge.lanes.lane import Phase
 from edge.site import load_site
 from edge.store.lists import ListStore, lists_path
 from parking.wire import PassRecord, SyncPage
-from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
-from simulators.card_reader import OsdpCardReaderSim
-from simulators.io_module import IoModuleSimulator, ModbusServing, OutputChange
-from simulators.pty import PtyLink
 
 REPO = Path(__file__).resolve().parents[1]
 POLL_MS = 20
 WRITE_BYTES = 8  # 05 write single coil: the request is 8 bytes (the echo answer is not on the path)
-SCBK = bytes(range(16))
 CARD_FACILITY = 1
-T = TypeVar("T")
-
-
-@dataclass
-class Marks:
-    """What the simulated module saw, stamped on its clock (time.monotonic)."""
-
-    armed_read: float | None = None
-    opens: list[float] = field(default_factory=list)
-    closes: list[float] = field(default_factory=list)
-
-
-class SimThread:
-    """The simulators' event loop in a thread of its own (they stand for hardware, not for the edge's loop)."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, work: Awaitable[T]) -> Future[T]:
-        return asyncio.run_coroutine_threadsafe(work, self.loop)  # type: ignore[arg-type]
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
 
 
 def site_text(io_port: str, baud: int, camera_port: int, reader_port: str, read_window_ms: int) -> str:
@@ -139,70 +106,45 @@ class Rig:
     """The simulators and the edge for one baud rate."""
 
     def __init__(self, folder: Path, baud: int, cards: int, read_window_ms: int = 3000) -> None:
-        self.folder, self.baud = folder, baud
-        self.sims = SimThread()
-        self.io_link = PtyLink("io", folder, baudrate=baud).open()
-        self.reader_link = PtyLink("osdp", folder, baudrate=115200).open()
-        barrier = BarrierModel(BarrierConfig(travel_time_s=1.0), now=time.monotonic())
-        self.io = IoModuleSimulator(LaneModel(barrier), io_map=IO_MAP)
-        self.serving: ModbusServing = self.io.serving()
-        self.marks = Marks()
-        self.io.on_read.append(self._on_read)
-        self.io.on_output.append(self._on_output)
+        self.folder, self.baud, self.read_window_ms = folder, baud, read_window_ms
+        self.sims = SimProcess(folder, baud)
+        self.marks = self.sims.state
         self.camera_port = free_port()
         os.environ["PARKGATE_BENCH_SCBK"] = SCBK.hex()
-        site_file = folder / "site.toml"
-        site_file.write_text(site_text(self.io_link.host_port, baud, self.camera_port, self.reader_link.host_port,
-                                       read_window_ms))  # fmt: skip
         store = ListStore(lists_path(folder / "var" / "journal.sqlite3"))
         start = datetime.now(UTC) - timedelta(days=1)
         passes = [PassRecord(id=f"pass-{n}", holder="bench", plates=[f"粤C{n:05d}"], card=f"{CARD_FACILITY}:{n}",
                              valid_from=start, valid_to=start + timedelta(days=30)) for n in range(cards)]  # fmt: skip
         store.apply(SyncPage(since=0, version=1, full=True, more=False, passes=passes), replace=True)
         store.close()
-        self.site_file = site_file
-        self.reader_sim: OsdpCardReaderSim | None = None
+        self.site_file = folder / "site.toml"
         self.daemon: EdgeDaemon | None = None
 
-    def _on_read(self, now: float) -> None:
-        if self.marks.armed_read is None and self.io.lane.inputs(now)["arming_loop"]:
-            self.marks.armed_read = now
-
-    def _on_output(self, change: OutputChange) -> None:
-        if change.point == "open" and change.active:
-            self.marks.opens.append(change.at)
-        if change.point == "close" and change.active:
-            self.marks.closes.append(change.at)
-
     async def start(self) -> None:
-        self.sims.run(self.serving.serve_serial(self.io_link.device_port, baudrate=self.baud)).result(10)
-        self.reader_sim = OsdpCardReaderSim(self.reader_link.device_port, address=1, scbk=SCBK, baudrate=115200)
-        self.reader_sim.__enter__()
+        await self.sims.start()
+        self.site_file.write_text(site_text(self.sims.io_port, self.baud, self.camera_port, self.sims.reader_port,
+                                            self.read_window_ms))  # fmt: skip
         self.daemon = EdgeDaemon(load_site(self.site_file), self.site_file, metrics_listen=None,
                                  synchronous="FULL", drain_timeout_s=10)  # fmt: skip
         await self.daemon.start()
         devices = self.daemon.devices
         assert devices is not None
         await until(lambda: all(io.inputs is not None for io in devices.io_modules.values()), 20, "I/O module online")
-        await until(lambda: self.io.lane.barrier.closed_limit, 10, "barrier closed")
+        await until(lambda: self.marks.closed_limit, 10, "barrier closed")
         await asyncio.sleep(1.5)  # the lane's start-up barrier check
 
     async def stop(self) -> None:
         if self.daemon is not None:
             await self.daemon.stop()
-        if self.reader_sim is not None:
-            self.reader_sim.__exit__(None, None, None)
-        self.sims.run(self.serving.stop()).result(10)
-        self.sims.stop()
-        self.io_link.close()
-        self.reader_link.close()
+        await self.sims.stop()
 
     async def frame_sizes(self) -> tuple[float, float]:
         """Bytes per poll request and per poll answer, counted on the pty while only polls run."""
-        reads, to_device, to_host = self.io.reads, self.io_link.bytes_to_device, self.io_link.bytes_to_host
+        before = await self.sims.counts()
         await asyncio.sleep(0.5)
-        polls = self.io.reads - reads
-        return (self.io_link.bytes_to_device - to_device) / polls, (self.io_link.bytes_to_host - to_host) / polls
+        after = await self.sims.counts()
+        polls = after["reads"] - before["reads"]
+        return (after["to_device"] - before["to_device"]) / polls, (after["to_host"] - before["to_host"]) / polls
 
     def armed(self) -> float | None:
         """When the module answered the first poll showing the arming loop occupied (set from its thread)."""
@@ -210,31 +152,31 @@ class Rig:
 
     def lane_idle(self) -> bool:
         assert self.daemon is not None
-        return self.daemon.lanes["lane-0"].phase is Phase.IDLE and self.io.lane.barrier.closed_limit
+        return self.daemon.lanes["lane-0"].phase is Phase.IDLE and self.marks.closed_limit
 
     async def vehicle(self, client: httpx.AsyncClient, plate: str | None, card: int | None = None) -> float:
         """One vehicle through the lane; the seconds from its trigger (the armed poll, or the card) to the open."""
-        model = self.io.lane
-        passed, opens = model.passed, len(self.marks.opens)
+        passed, opens = self.marks.passed, len(self.marks.opens)
         if plate is not None:
             await push_plate(client, self.camera_port, plate)
             await asyncio.sleep(0.05)
-        self.marks.armed_read = None
-        model.add_vehicle(time.monotonic(), front=-2.0, speed=4.0)
+        await self.sims.rearm()
+        await self.sims.add_vehicle(front=-2.0, speed=4.0)
         started = 0.0
         if card is not None:
             await until(lambda: self.armed() is not None, 5, "vehicle on the arming loop")
             await asyncio.sleep(0.2)
-            assert self.reader_sim is not None
-            started = time.monotonic()
-            self.reader_sim.present_card(CARD_FACILITY, card)
+            presented = len(self.marks.presented)
+            await self.sims.present_card(CARD_FACILITY, card)
+            await until(lambda: len(self.marks.presented) > presented, 5, "card presented")
+            started = self.marks.presented[presented]
         await until(lambda: len(self.marks.opens) > opens, 10, "barrier opened")
         opened = self.marks.opens[opens]
         if card is None:
             armed = self.armed()
             assert armed is not None
             started = armed
-        await until(lambda: model.passed > passed, 15, "vehicle through")
+        await until(lambda: self.marks.passed > passed, 15, "vehicle through")
         await until(self.lane_idle, 10, "lane idle, barrier closed")
         return opened - started
 
@@ -243,22 +185,21 @@ class Rig:
         follow one another at a metre, so a car added earlier would follow the previous one under the raised boom)
         as the barrier starts to close behind the car ahead, its plate read as it moves; (vehicles/h, software
         seconds per vehicle in the queue, cycle s)."""
-        model = self.io.lane
         self.marks.opens.clear()
         self.marks.closes.clear()
-        passed = model.passed
+        passed = self.marks.passed
         software = []
         for n in range(count):
             if n:
                 await until(lambda n=n: len(self.marks.closes) >= n, 30, f"closing {n}")  # type: ignore[misc]
             await push_plate(client, self.camera_port, f"粤Q{n:05d}")
-            self.marks.armed_read = None
-            model.add_vehicle(time.monotonic(), front=-3.0, speed=4.0)
+            await self.sims.rearm()
+            await self.sims.add_vehicle(front=-3.0, speed=4.0)
             await until(lambda n=n: len(self.marks.opens) > n, 30, f"opening {n}")  # type: ignore[misc]
             armed = self.armed()
             if armed is not None:
                 software.append(self.marks.opens[n] - armed)
-        await until(lambda: model.passed >= passed + count, 30, "every vehicle through")
+        await until(lambda: self.marks.passed >= passed + count, 30, "every vehicle through")
         await until(self.lane_idle, 10, "lane idle")
         opens = self.marks.opens[:count]
         cycle = (opens[-1] - opens[0]) / (count - 1)
@@ -266,21 +207,25 @@ class Rig:
 
 
 async def reader_alone(samples: int) -> list[float]:
-    """Card presented -> CardRead from the OSDP driver alone (the same simulator, secure channel, 115200)."""
-    key = SCBK
-    with PtyLink("bench-osdp", baudrate=115200) as link, OsdpCardReaderSim(
-        link.device_port, address=1, scbk=key, baudrate=115200
-    ) as sim:  # fmt: skip
-        config = OsdpReaderConfig("r", link.host_port, address=1, baudrate=115200, scbk=key)
+    """Card presented -> CardRead from the OSDP driver alone (the same simulator in its process, secure channel,
+    115200)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-osdp-"))
+    sims = await SimProcess(folder, None).start()
+    try:
+        config = OsdpReaderConfig("r", sims.reader_port, address=1, baudrate=115200, scbk=SCBK)
         async with OsdpReader(config) as reader:
             await reader.wait_online(10)
             times = []
             for i in range(samples):
                 await asyncio.sleep(0.05)
-                started = time.monotonic()
-                sim.present_card(CARD_FACILITY, i)
+                await sims.present_card(CARD_FACILITY, i)
                 await reader.events.get()
-                times.append(time.monotonic() - started)
+                got = time.monotonic()
+                await until(lambda i=i: len(sims.state.presented) > i, 5, "card presented")  # type: ignore[misc]
+                times.append(got - sims.state.presented[i])
+    finally:
+        await sims.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     return times
 
 

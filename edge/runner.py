@@ -136,7 +136,20 @@ class LaneRunner:
 
     async def _execute(self, actions: list[LaneAction], received: float) -> list[LaneAction]:
         """Carry out ``actions`` in order; returns them, or, when a commit failed, those before it and the lane's
-        answer to the failure (so a caller never takes a record for stored that is not)."""
+        answer to the failure (so a caller never takes a record for stored that is not). The decisions are counted
+        and logged last, once the barrier has its command: a log line is no reason for a vehicle to wait."""
+        decided: list[Decided] = []
+        try:
+            return await self._carry_out(actions, received, decided)
+        finally:
+            for action in decided:
+                self.observer.decided(self.lane.id, self.lane.direction, action.outcome, action.identity, action.reason)
+                _LOGGER.info(
+                    "lane %s: %s (%s): %s", self.lane.id, action.outcome, action.identity, action.reason,
+                    extra={"lane": self.lane.id, "outcome": action.outcome, "identity": action.identity},
+                )  # fmt: skip
+
+    async def _carry_out(self, actions: list[LaneAction], received: float, decided: list[Decided]) -> list[LaneAction]:
         lane = self.lane
         for index, action in enumerate(actions):
             if isinstance(action, Commit):
@@ -175,11 +188,7 @@ class LaneRunner:
             elif isinstance(action, Released | Passed | Alert):
                 self._tell(action)
             elif isinstance(action, Decided):
-                self.observer.decided(lane.id, lane.direction, action.outcome, action.identity, action.reason)
-                _LOGGER.info(
-                    "lane %s: %s (%s): %s", lane.id, action.outcome, action.identity, action.reason,
-                    extra={"lane": lane.id, "outcome": action.outcome, "identity": action.identity},
-                )  # fmt: skip
+                decided.append(action)
         return actions
 
     async def _journal_failed(self, err: JournalError, received: float) -> list[LaneAction]:
