@@ -243,6 +243,10 @@ def _ingest(
             candidates.append(record)
             raws[record.id] = raw
 
+    # The edge's links the chain check needs, read before the batch is stored (its row is locked, so nothing else
+    # stores records of this edge meanwhile): after, this would read back the batch's own records only to drop them.
+    known = _around([r.seq for r in candidates] + [q.seq for q in held if q.seq is not None])
+    before, before_held = _stored_links(session, edge.id, known)
     hash_ok = {record.id: verify_record(record) for record in candidates}
     now = utcnow()
     rows = [
@@ -256,11 +260,15 @@ def _ingest(
     held.extend(refused)
     new = [r for r in candidates if r.id in inserted]
     if missed := [r for r in candidates if r.id not in inserted and r.id not in refused_ids]:
-        stored = dict(
-            session.execute(
-                select(EdgeRecord.id, EdgeRecord.hash).where(_in(session, EdgeRecord.id, [r.id for r in missed]))
-            ).all()
-        )
+        # A record of this edge read before storing is the one holding its id (ids are unique, nothing is deleted);
+        # the others (another edge's, another seq's) are looked up.
+        stored = {link.record_id: link.hash for link in before}
+        if unknown := [r.id for r in missed if r.id not in stored]:
+            stored.update(
+                session.execute(
+                    select(EdgeRecord.id, EdgeRecord.hash).where(_in(session, EdgeRecord.id, unknown))
+                ).tuples()
+            )
         for record in missed:
             if stored.get(record.id) == record.hash:
                 duplicates.append(record.id)
@@ -278,8 +286,9 @@ def _ingest(
 
     links = [Link(r.seq, r.id, r.prev_hash, r.hash, hash_ok[r.id]) for r in new]
     links += [link for link in map(_link, new_held) if link is not None]
-    gap = _check_chain(session, edge, links, breaks)
-    _advance_head(session, edge)
+    pre = _Read(set(known), before + before_held)
+    gap = _check_chain(session, edge, links, breaks, pre)
+    _advance_head(session, edge, links, pre)
     edge.last_ingest_at = utcnow()
     session.add_all(breaks)
     status = ChainStatus.BREAK if breaks else ChainStatus.GAP if gap else ChainStatus.OK
@@ -307,12 +316,30 @@ def _link(q: Quarantined) -> Link | None:
     return Link(q.seq, q.record_id or "", q.prev_hash, q.hash, q.hash_ok)
 
 
-def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[ChainBreak]) -> list[int]:
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """The edge's stored and quarantined links at ``seqs``, read before the batch was stored."""
+
+    seqs: set[int]
+    links: list[Link]
+
+
+def _around(seqs: Sequence[int]) -> list[int]:
+    """The seqs a chain check of links at ``seqs`` looks at (each, its predecessor and its successor), sorted."""
+    wanted = {seq + step for seq in seqs for step in (-1, 0, 1)}
+    wanted.discard(0)
+    return sorted(wanted)
+
+
+def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[ChainBreak], read: _Read) -> list[int]:
     """Append the breaks the new links make; answers the seqs whose predecessor has not arrived (gaps).
 
     A quarantined record that states its seq and hashes is a link like any other: its predecessor must match its
     ``prev_hash`` and its successor's ``prev_hash`` its ``hash``. When its hash could not be recomputed it is flagged
     ``unverified`` (the chain goes on from the hash it states, and the supervisor sees where it was not proven).
+
+    The links the check compares with are those of ``read`` (read before the batch was stored) and, at a seq it
+    did not read, those stored now but the new ones: the same links either way, as the new links are left out.
     """
     if not new:
         return []
@@ -320,10 +347,12 @@ def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[Cha
     in_batch: dict[int, list[Link]] = defaultdict(list)
     for link in new:
         in_batch[link.seq].append(link)
-    wanted = {link.seq - 1 for link in new} | {link.seq + 1 for link in new} | {link.seq for link in new}
-    wanted.discard(0)
+    links = read.links
+    if missing := [seq for seq in _around([link.seq for link in new]) if seq not in read.seqs]:
+        records, held = _stored_links(session, edge.id, missing)
+        links = links + records + held
     earlier: dict[int, list[Link]] = defaultdict(list)
-    for link in _stored_links(session, edge.id, sorted(wanted)):
+    for link in links:
         if (link.seq, link.record_id, link.hash) not in new_keys:
             earlier[link.seq].append(link)
 
@@ -356,12 +385,12 @@ def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[Cha
     return gaps
 
 
-def _stored_links(session: Session, edge_id: str, seqs: list[int]) -> list[Link]:
-    """The stored and quarantined links of the edge at ``seqs`` (sorted). The seqs are bounded by their range as
-    well, so the ``(edge_id, seq)`` index is scanned over the batch's range only, never over all the edge's records
-    (an array alone is a filter the planner may apply to every record of the edge)."""
+def _stored_links(session: Session, edge_id: str, seqs: list[int]) -> tuple[list[Link], list[Link]]:
+    """The stored links of the edge at ``seqs`` (sorted), and its quarantined ones. The seqs are bounded by their
+    range as well, so the ``(edge_id, seq)`` index is scanned over the batch's range only, never over all the edge's
+    records (an array alone is a filter the planner may apply to every record of the edge)."""
     if not seqs:
-        return []
+        return [], []
     records = session.execute(
         select(EdgeRecord.seq, EdgeRecord.id, EdgeRecord.prev_hash, EdgeRecord.hash, EdgeRecord.hash_ok)
         .where(EdgeRecord.edge_id == edge_id, EdgeRecord.seq.between(seqs[0], seqs[-1]),
@@ -375,12 +404,26 @@ def _stored_links(session: Session, edge_id: str, seqs: list[int]) -> list[Link]
                _in(session, QuarantinedRecord.seq, seqs),
                QuarantinedRecord.prev_hash.is_not(None), QuarantinedRecord.hash.is_not(None))
     )  # fmt: skip
-    links += [Link(seq or 0, rid or "", prev or "", digest or "", ok) for seq, rid, prev, digest, ok in held]
-    return links
+    return links, [Link(seq or 0, rid or "", prev or "", digest or "", ok) for seq, rid, prev, digest, ok in held]
 
 
-def _advance_head(session: Session, edge: Edge) -> None:
-    """Move the edge's contiguous head (``chain_seq``) as far as the stored and quarantined seqs allow."""
+def _advance_head(session: Session, edge: Edge, new: list[Link], read: _Read) -> None:
+    """Move the edge's contiguous head (``chain_seq``) as far as the stored and quarantined seqs allow.
+
+    When the new links are the seqs right after the head, one each, and nothing else was stored at them or at the
+    seq after them (all of which ``read`` read), the head moves to the last of them without reading them back.
+    """
+    head, seqs = edge.chain_seq, sorted(link.seq for link in new)
+    after = range(head + 1, head + len(seqs) + 2)
+    if (
+        seqs
+        and seqs == list(range(head + 1, head + len(seqs) + 1))
+        and read.seqs.issuperset(after)
+        and not any(link.seq in after for link in read.links)
+    ):
+        edge.chain_seq = seqs[-1]
+        edge.chain_hash = next(link.hash for link in new if link.seq == seqs[-1])
+        return
     while True:
         stored = select(EdgeRecord.seq.label("seq"), EdgeRecord.hash.label("hash")).where(
             EdgeRecord.edge_id == edge.id, EdgeRecord.seq > edge.chain_seq
