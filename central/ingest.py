@@ -35,6 +35,7 @@ from central.shift_reports import shift_report_row
 from central.transactions import STORE_INCOMING, transaction_row
 from parking.wire import (
     GENESIS_HASH,
+    SEQ_MAX,
     ChainStatus,
     IngestAck,
     IngestEnvelope,
@@ -327,8 +328,7 @@ class _Read:
 def _around(seqs: Sequence[int]) -> list[int]:
     """The seqs a chain check of links at ``seqs`` looks at (each, its predecessor and its successor), sorted."""
     wanted = {seq + step for seq in seqs for step in (-1, 0, 1)}
-    wanted.discard(0)
-    return sorted(wanted)
+    return sorted(seq for seq in wanted if 1 <= seq <= SEQ_MAX)  # none beyond a bigint: no record can be there
 
 
 def _check_chain(session: Session, edge: Edge, new: list[Link], breaks: list[ChainBreak], read: _Read) -> list[int]:

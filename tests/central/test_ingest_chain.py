@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from central.models import ChainBreak, Edge, EdgeRecord, QuarantinedRecord
 from parking.ids import new_id
-from parking.wire import IngestAck, IngestBatch, JournalRecord, seal
+from parking.wire import SEQ_MAX, IngestAck, IngestBatch, JournalRecord, seal
 from tests.central.conftest import Operators
 from tests.central.scenario import Site, chain, make_site
 from tests.central.test_ingest_quarantine import Raw, raw_chain
@@ -161,3 +161,17 @@ def test_the_count_retry_of_a_batch_half_stored_before(
             {"cp": site.car_park},
         ).one()
     assert tuple(counted) == (13, 4 * 500 + 9 * huge)
+
+
+def test_a_record_at_the_last_seq_a_bigint_holds_is_stored_with_a_gap_not_a_server_error(
+    client: TestClient, as_role: Operators, central_engine: Engine
+) -> None:
+    """The chain check looks at each record's successor: at seq 2^63 - 1 there is none to look for (a bigint holds
+    no seq beyond), and the batch is answered, not refused with a 500."""
+    site = make_site(client, as_role.admin)
+    first = chain(site.car_park, 1)[0]
+    last = other(first, seq=SEQ_MAX, prev=first.hash)
+    ack = send(client, site, [last])
+    assert (ack.accepted, ack.chain, ack.last_seq) == ([last.id], "gap", 0)
+    assert ack.chain_detail == f"records before seq {SEQ_MAX} have not arrived"
+    assert kept(central_engine, site) == (1, 0)
