@@ -120,7 +120,45 @@ def _path_text(path: Any) -> str:
     return "payload" + "".join(reversed(parts))
 
 
+_LEAVES = (int, float, bool, type(None))
+
+
+def payload_fits(payload: Any) -> bool:
+    """Whether ``payload`` is within the record bounds, judged as :func:`payload_problem` judges it but without
+    keeping the path to each value (ingest checks every record: most payloads are fine, and only a payload that
+    is not needs its first problem named). ``False`` also for what only the full walk can judge (a key that is not a
+    string, a subclass of dict or list): :func:`payload_problem` then has the last word."""
+    pending: list[tuple[Any, int]] = [(payload, 0)]
+    nodes = 0
+    unstorable = _UNSTORABLE.search
+    while pending:
+        value, depth = pending.pop()
+        nodes += 1
+        kind = type(value)
+        if kind is str:
+            if len(value) > PAYLOAD_TEXT_MAX or unstorable(value):
+                return False
+        elif kind is dict:
+            if depth >= PAYLOAD_DEPTH_MAX:
+                return False
+            for key, item in value.items():
+                if type(key) is not str or len(key) > PAYLOAD_TEXT_MAX or unstorable(key):
+                    return False
+                pending.append((item, depth + 1))
+        elif kind is list:
+            if depth >= PAYLOAD_DEPTH_MAX:
+                return False
+            pending += [(item, depth + 1) for item in value]
+        elif kind not in _LEAVES or (kind is float and not math.isfinite(value)):
+            return False
+        if nodes > PAYLOAD_NODES_MAX:
+            return False
+    return True
+
+
 def _bounded_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    if payload_fits(payload):
+        return payload
     if found := payload_problem(payload):
         kind, path, message = found
         raise PydanticCustomError(kind, "{path}: {message}", {"path": path, "message": message})
