@@ -2,7 +2,10 @@
 full sync of 100,000 passes, and a delta sync of 100 changes. Beside the ingest rate, its peer: a raw PostgreSQL
 ``COPY`` of the same ``edge_records`` rows (read back after the ingest) into a table like it (same indexes and
 constraints), from this client, in the same run. Goal: ingest >= 0.5 x COPY. A second peer, with no goal: a raw
-``COPY`` of every row ingest wrote in every table it writes (``edge_records``, its projections and the rollups).
+``COPY`` of every row ingest wrote in every table it writes (``edge_records``, its projections and the rollups). A
+third: the Python any ingest must run for each record (parse the batch, check the record's bounds, verify its hash),
+alone, in as many processes as central has workers, with no database and no HTTP: the most an ingest that checks
+what it stores can reach on this machine.
 
 Creates its own database ``parkgate_bench_<random>`` on the server of ``PARKGATE_TEST_PG`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``) and drops it afterwards. Run: ``.venv/bin/python
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import socket
 import statistics
@@ -36,7 +40,7 @@ from central.core.security import hash_password, new_token, token_digest
 from central.models import CarPark, Edge, PassPlan, User
 from central.pass_import import PassImport, import_passes
 from parking.ids import new_id
-from parking.wire import GENESIS_HASH, IngestAck, IngestBatch, RecordKind, SyncPage, seal
+from parking.wire import GENESIS_HASH, IngestAck, IngestBatch, IngestEnvelope, RecordKind, SyncPage, seal, verify_record
 
 ADMIN_URL = os.environ.get("PARKGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "benchmark-password"
@@ -148,6 +152,33 @@ def copy_peer(db_url: str) -> tuple[int, float]:
                 copy.write(bytes(data[offset : offset + (1 << 20)]))
         conn.commit()
         return rows, time.perf_counter() - started
+
+
+def _check_bodies(bodies: list[bytes]) -> int:
+    """What any ingest must do in Python with each record, and nothing else: parse the batch, check each record
+    against the wire bounds and verify its hash. Answers the records checked."""
+    from central.quarantine import Quarantined, read_record
+
+    checked = 0
+    for body in bodies:
+        for raw in IngestEnvelope.model_validate_json(body).records:
+            record = read_record(raw)
+            assert not isinstance(record, Quarantined) and verify_record(record)
+            checked += 1
+    return checked
+
+
+def python_floor(work: dict[str, tuple[str, list[bytes]]], workers: int) -> tuple[int, float]:
+    """:func:`_check_bodies` over every batch the edges send, in ``workers`` processes side by side (as many as
+    central's workers) with no database and no HTTP; answers (records, seconds)."""
+    chunks: list[list[bytes]] = [[] for _ in range(workers)]
+    for n, (_, bodies) in enumerate(work.values()):
+        chunks[n % workers].extend(bodies)
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        pool.map(_check_bodies, [chunk[:1] for chunk in chunks])  # start and import before the clock
+        started = time.perf_counter()
+        checked = sum(pool.map(_check_bodies, chunks))
+        return checked, time.perf_counter() - started
 
 
 # What ingest writes for each record, beside edge_records: its projections and the rollups it adds to.
@@ -270,6 +301,15 @@ def main() -> int:
                      peer="raw COPY of every row ingest writes", peer_value=all_rate,
                      note=f"{sum(written.values()):,} rows in {len(written)} tables for {stored:,} records, "
                           f"{args.workers} worker(s)")  # fmt: skip
+        checked, floor_s = python_floor(work, args.workers)
+        floor_rate = checked / floor_s
+        print(f"the Python every ingest does alone (parse the batches, check each record's bounds and hash; no "
+              f"database, no HTTP) in {args.workers} process(es): {floor_s:.2f} s = {floor_rate:,.0f} records/s = "
+              f"{floor_rate / copy_rate:.2f} x COPY; ingest / it = {rate / floor_rate:.2f}")  # fmt: skip
+        recorder.add(f"central ingest from {args.edges} edges, beside its Python alone", rate, "records/s",
+                     peer="parse + bounds + hash check alone", peer_value=floor_rate,
+                     note=f"the check alone is {floor_rate / copy_rate:.2f} x COPY: the most any ingest that checks "
+                          f"each record can reach, {args.workers} process(es)")  # fmt: skip
     finally:
         if server is not None:
             server.terminate()
