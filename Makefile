@@ -25,11 +25,11 @@ typecheck: $(STAMP)
 
 # Four workers on the 2-core CI machine: most tests wait on real devices' time (serial lines, barriers, browsers),
 # not on the CPU, so four overlap those waits (measured: 7.0 min against 9.4 min with two). A test module stays on
-# one worker, with its database.
+# one worker, with its database; the whole-system modules run two at a time (tests/conftest.py, HEAVY_GROUPS).
 PYTEST_WORKERS ?= 4
 
 pytest: $(STAMP)
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 test: lint typecheck pytest
 

@@ -371,7 +371,6 @@ class TrafficRunner:
             decision = await self.feed.next(lane.id, self.decision_timeout_s)
             if decision is None and undecided is not None:
                 undecided.append(True)
-            paid = 0
             notes: list[str] = []
             while decision is not None and decision.outcome != "open":
                 self.stats.decisions[f"{lane.direction} {decision.outcome} {decision.identity}"] += 1
@@ -381,7 +380,9 @@ class TrafficRunner:
                 if attended is None:
                     break
                 notes.append(f"{attended.by}: {attended.note}")
-                paid += attended.paid_minor
+                # Counted as the cash changes hands: a run stopped while this vehicle waits for its opening (or
+                # is still crossing) must not lose a payment the journal holds.
+                self.stats.takings_minor += attended.paid_minor
                 decision = await self.feed.next(lane.id, self.decision_timeout_s)
             crossed = False
             if decision is not None and decision.outcome == "open":
@@ -390,7 +391,6 @@ class TrafficRunner:
                 crossed = await self._until(
                     lambda: vehicle.rear > SAFETY_LOOP[1] or vehicle not in lane.model.vehicles, self.pass_timeout_s
                 )
-            self.stats.takings_minor += paid
             self.log(self._line(visit, lane, seen, decision, notes, crossed))
             if not crossed:
                 model = lane.model

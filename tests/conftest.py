@@ -9,6 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,53 @@ def artefacts_dir(request: pytest.FixtureRequest) -> Path:
     folder = ARTEFACTS / str(request.module.__name__).rsplit(".", 1)[-1]
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+# ------------------------------------------------------------------------ whole-system tests, two at a time
+
+# The whole-system modules run several processes each (central's workers, an edge, simulators): more than two of them
+# at once on the 2-core machine starve the simulated devices' 200 ms answers and the lanes see faults that are not
+# there. Under `--dist loadfile` (the Makefile's) each group below is one unit of work, run by one worker module
+# after module, so at most two run at once while the other workers take the rest; the groups start first. Balanced
+# by the modules' wall time (seconds, measured on the 2-core machine); a module not listed is its own unit.
+HEAVY_GROUPS: dict[str, tuple[str, ...]] = {
+    "whole-system-a": ("tests/system/test_demo.py", "tests/system/test_edge_kill.py",
+                       "tests/system/test_central_crl_reload.py", "tests/central/test_sync_scale.py"),  # ~145 s
+    "whole-system-b": ("tests/system/test_central_down.py", "tests/system/test_scenarios.py",
+                       "tests/system/test_two_centrals.py", "tests/system/test_secrets_never_logged.py"),  # ~155 s
+}  # fmt: skip
+_GROUP_OF = {path: group for group, paths in HEAVY_GROUPS.items() for path in paths}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The heavy groups first, then the modules with browser tests, then the others by their number of tests,
+    most first (the Makefile passes ``--no-loadscope-reorder``, so that xdist keeps this order)."""
+    groups = list(HEAVY_GROUPS)
+    modules: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def rank(path: str) -> tuple[int, int]:
+        if path in _GROUP_OF:
+            return (groups.index(_GROUP_OF[path]), 0)
+        browser = any(item.get_closest_marker("browser") is not None for item in modules[path])
+        return (len(groups) + (0 if browser else 1), -len(modules[path]))
+
+    items[:] = [item for path in sorted(modules, key=rank) for item in modules[path]]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """``--dist loadfile`` with :data:`HEAVY_GROUPS` as units of work of their own."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GroupedFiles(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return _GROUP_OF.get(path) or str(super()._split_scope(nodeid))
+
+    return GroupedFiles(config, log)
 
 
 # ------------------------------------------------------------------------- the soak's summary table (issue 18)

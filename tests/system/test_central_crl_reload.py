@@ -56,6 +56,7 @@ def until_all(url: str, ca: TestCa, cert: Issued, token: str, want: tuple[int, s
     return time.monotonic() - started
 
 
+@pytest.mark.slow
 def test_a_crl_given_as_a_flag_is_checked_by_every_worker_as_it_changes(tmp_path: Path, database: str) -> None:
     ca = TestCa(tmp_path, "site")
     server, office, edge = (ca.issue("central", server=True), ca.issue("office", server=False),

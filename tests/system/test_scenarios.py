@@ -56,6 +56,7 @@ def check_conserved(done: subprocess.CompletedProcess[str], report: dict[str, An
     assert all(s["edge_takings"] == s["central_takings"] for s in report["shifts"])
 
 
+@pytest.mark.slow
 def test_an_hour_of_the_residential_morning(tmp_path: Path) -> None:
     started = time.monotonic()
     done, report = run_scenario(SCENARIOS / "residential-hour.toml", tmp_path, timeout=300)
