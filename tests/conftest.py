@@ -79,20 +79,34 @@ _GROUP_OF = {path: group for group, paths in HEAVY_GROUPS.items() for path in pa
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The heavy groups first, then the modules with browser tests, then the others by their number of tests,
-    most first (the Makefile passes ``--no-loadscope-reorder``, so that xdist keeps this order)."""
+    """The heavy groups first, then the other modules by their number of tests, most first (the Makefile passes
+    ``--no-loadscope-reorder``, so that xdist keeps this order)."""
     groups = list(HEAVY_GROUPS)
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
 
     def rank(path: str) -> tuple[int, int]:
-        if path in _GROUP_OF:
-            return (groups.index(_GROUP_OF[path]), 0)
-        browser = any(item.get_closest_marker("browser") is not None for item in modules[path])
-        return (len(groups) + (0 if browser else 1), -len(modules[path]))
+        return (groups.index(_GROUP_OF[path]), 0) if path in _GROUP_OF else (len(groups), -len(modules[path]))
 
     items[:] = [item for path in sorted(modules, key=rank) for item in modules[path]]
+
+
+# A worker whose first test is not a whole-system one runs at a lower priority (``nice``, which any user may raise)
+# for the rest of the run: on a 2-core machine the CPU goes first to the whole-system tests' edge, central and
+# simulated devices, whose answers have deadlines, and the other tests take what is left. The two workers that
+# start with a heavy group keep their priority.
+LIGHT_WORKER_NICE = 10
+_first_test_seen = False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _first_test_seen
+    if _first_test_seen or not hasattr(item.config, "workerinput"):
+        return
+    _first_test_seen = True
+    if item.nodeid.split("::", 1)[0] not in _GROUP_OF:
+        os.nice(LIGHT_WORKER_NICE)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
