@@ -82,10 +82,14 @@ class PolledDevice:
         self._task.start(self._run)
 
     async def stop(self) -> None:
-        await self._task.stop()
-        if self._own_bus:
-            self.bus.close()
-        self.health.set(Health.OFFLINE, "stopped")
+        """Stop polling and close the bus it owns; the bus is closed even when this is cancelled while the poll
+        task ends (a shutdown that gives up on a slow driver must not leave the client reconnecting forever)."""
+        try:
+            await self._task.stop()
+        finally:
+            if self._own_bus:
+                self.bus.close()
+            self.health.set(Health.OFFLINE, "stopped")
 
     async def __aenter__(self) -> Self:
         await self.start()

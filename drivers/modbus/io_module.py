@@ -248,12 +248,15 @@ class ModbusIoModule(PolledDevice):
             await self.hold_open(command.on)
 
     async def stop(self) -> None:
-        """Stop polling; a pulse in progress is released first so no contact stays closed."""
-        for point_name, task in list(self._pulses.items()):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            with contextlib.suppress(ModbusError):
-                await self._write(point_name, False)
-        self._pulses.clear()
-        await super().stop()
+        """Stop polling; a pulse in progress is released first so no contact stays closed. Polling stops and the
+        bus closes even when a release does not get through or this is cancelled meanwhile."""
+        try:
+            for point_name, task in list(self._pulses.items()):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                with contextlib.suppress(ModbusError):
+                    await self._write(point_name, False)
+            self._pulses.clear()
+        finally:
+            await super().stop()

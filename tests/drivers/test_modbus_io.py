@@ -395,3 +395,23 @@ async def test_an_open_command_lost_every_time_fails_after_three_writes_and_the_
     assert link.garbled == 3
     assert rig.sim.output_changes == []
     assert not rig.sim.lane.barrier.open_limit
+
+
+async def test_a_stop_given_up_on_during_the_release_still_ends_polling_and_closes_the_bus(pty_rig: Rig) -> None:
+    """A shutdown that abandons a slow driver (edge/devices/lifecycle.py cancels its stop after 3 s) must not leave
+    the poll task and the Modbus client running: a pulse is under way, the line goes dead so its release cannot get
+    through, and the stop is cancelled while it waits for the release."""
+    rig = pty_rig
+    await rig.events.wait(barrier_at(BarrierPosition.CLOSED))
+    await rig.driver.open()
+    assert rig.driver._pulses  # the open contact is held for its pulse
+    await rig.serving.stop()  # the module stops answering; the line stays
+    stopping = asyncio.ensure_future(rig.driver.stop())
+    await asyncio.sleep(0.05)  # inside the release write, waiting on the dead line
+    assert not stopping.done()
+    stopping.cancel()
+    await asyncio.wait({stopping}, timeout=10)
+    assert stopping.done()
+    assert not rig.driver._task.running
+    assert rig.driver.bus._closed
+    assert rig.driver.health.health is Health.OFFLINE
