@@ -26,6 +26,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -154,11 +155,12 @@ def copy_peer(db_url: str) -> tuple[int, float]:
         return rows, time.perf_counter() - started
 
 
-def _check_bodies(bodies: list[bytes]) -> int:
+def _check_bodies(bodies: list[bytes]) -> tuple[int, float]:
     """What any ingest must do in Python with each record, and nothing else: parse the batch, check each record
-    against the wire bounds and verify its hash. Answers the records checked."""
+    against the wire bounds and verify its hash. Answers the records checked and the CPU seconds it took."""
     from central.quarantine import Quarantined, read_record
 
+    cpu = time.process_time()
     checked = 0
     for body in bodies:
         for raw in IngestEnvelope.model_validate_json(body).records:
@@ -166,31 +168,42 @@ def _check_bodies(bodies: list[bytes]) -> int:
             assert not isinstance(record, Quarantined)
             assert verify_record(record)
             checked += 1
-    return checked
+    return checked, time.process_time() - cpu
 
 
-def python_floor(work: dict[str, tuple[str, list[bytes]]], workers: int) -> tuple[int, float]:
+def python_floor(work: dict[str, tuple[str, list[bytes]]], workers: int) -> tuple[int, float, float]:
     """:func:`_check_bodies` over every batch the edges send, in ``workers`` processes side by side (as many as
-    central's workers) with no database and no HTTP; answers (records, seconds)."""
+    central's workers) with no database and no HTTP; answers (records, seconds, CPU seconds of all of them)."""
     chunks: list[list[bytes]] = [[] for _ in range(workers)]
     for n, (_, bodies) in enumerate(work.values()):
         chunks[n % workers].extend(bodies)
     with multiprocessing.get_context("spawn").Pool(workers) as pool:
         pool.map(_check_bodies, [chunk[:1] for chunk in chunks])  # start and import before the clock
         started = time.perf_counter()
-        checked = sum(pool.map(_check_bodies, chunks))
-        return checked, time.perf_counter() - started
+        done = pool.map(_check_bodies, chunks)
+        return sum(n for n, _ in done), time.perf_counter() - started, sum(cpu for _, cpu in done)
 
 
 # What ingest writes for each record, beside edge_records: its projections and the rollups it adds to.
 WRITTEN = ("edge_records", "edge_transactions", "money_records", "report_daily", "report_hourly")
 
 
-def copy_all_peer(db_url: str) -> tuple[dict[str, int], float]:
+def _process_cpu_s(pid: int) -> float | None:
+    """A local process's CPU seconds (user + system, from /proc); None when it cannot be read (a remote server)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def copy_all_peer(db_url: str) -> tuple[dict[str, int], float, float | None]:
     """Every row ingest wrote, in every table it writes (:data:`WRITTEN`), COPYed again into tables like them (same
-    indexes and constraints) in one transaction; answers (rows per table, seconds of the COPYs). The floor of an
-    ingest that must write all of them, where :func:`copy_peer` writes one table."""
+    indexes and constraints) in one transaction; answers (rows per table, seconds of the COPYs, the CPU seconds the
+    PostgreSQL backend spent on them, None when it is not on this machine). The floor of an ingest that must write
+    all of them, where :func:`copy_peer` writes one table."""
     with psycopg.connect(db_url) as conn, conn.cursor() as cursor:
+        backend = conn.info.backend_pid
         data: dict[str, bytearray] = {}
         for table in WRITTEN:
             data[table] = bytearray()
@@ -199,13 +212,17 @@ def copy_all_peer(db_url: str) -> tuple[dict[str, int], float]:
                     data[table] += chunk
             cursor.execute(f"CREATE TABLE {table}_all_peer (LIKE {table} INCLUDING ALL)")
         conn.commit()
+        cpu_before = _process_cpu_s(backend)
         started = time.perf_counter()
         for table, rows in data.items():
             with cursor.copy(f"COPY {table}_all_peer FROM STDIN") as copy:
                 for offset in range(0, len(rows), 1 << 20):
                     copy.write(bytes(rows[offset : offset + (1 << 20)]))
         conn.commit()
-        return {table: rows.count(b"\n") for table, rows in data.items()}, time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        cpu_after = _process_cpu_s(backend)
+        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        return {table: rows.count(b"\n") for table, rows in data.items()}, seconds, cpu
 
 
 def main() -> int:
@@ -300,7 +317,7 @@ def main() -> int:
         recorder.add(f"central ingest from {args.edges} edges", rate, "records/s", peer="raw COPY of the rows",
                      peer_value=copy_rate, goal=">= 0.5 x COPY", met=rate >= 0.5 * copy_rate,
                      note=f"{stored:,} records, batches of {args.batch_size}, {args.workers} worker(s)")  # fmt: skip
-        written, all_s = copy_all_peer(db_url)
+        written, all_s, all_cpu = copy_all_peer(db_url)
         all_rate = stored / all_s
         tables = ", ".join(f"{table} {count}" for table, count in written.items())
         print(f"raw COPY of every row ingest wrote ({tables}) into tables like them: {all_s:.2f} s = "
@@ -309,7 +326,7 @@ def main() -> int:
                      peer="raw COPY of every row ingest writes", peer_value=all_rate,
                      note=f"{sum(written.values()):,} rows in {len(written)} tables for {stored:,} records, "
                           f"{args.workers} worker(s)")  # fmt: skip
-        checked, floor_s = python_floor(work, args.workers)
+        checked, floor_s, floor_cpu = python_floor(work, args.workers)
         floor_rate = checked / floor_s
         print(f"the Python every ingest does alone (parse the batches, check each record's bounds and hash; no "
               f"database, no HTTP) in {args.workers} process(es): {floor_s:.2f} s = {floor_rate:,.0f} records/s = "
@@ -318,6 +335,22 @@ def main() -> int:
                      peer="parse + bounds + hash check alone", peer_value=floor_rate,
                      note=f"the check alone is {floor_rate / copy_rate:.2f} x COPY: the most any ingest that checks "
                           f"each record can reach, {args.workers} process(es)")  # fmt: skip
+        if all_cpu is not None:
+            # An ingest that checks every record and writes every row needs at least both CPU costs per record; on
+            # this machine's cores, perfectly overlapped, that allows no more than this.
+            cores = os.cpu_count() or 1
+            per_record = floor_cpu / checked + all_cpu / stored
+            ceiling = cores / per_record
+            print(f"ceiling of a checking ingest that writes every row, on {cores} cores: {cores} / (Python check "
+                  f"{floor_cpu / checked * 1e6:.1f} us + PostgreSQL COPY of its rows {all_cpu / stored * 1e6:.1f} us "
+                  f"CPU per record) = {ceiling:,.0f} records/s = {ceiling / copy_rate:.2f} x COPY; ingest / it = "
+                  f"{rate / ceiling:.2f}")  # fmt: skip
+            recorder.add(f"central ingest from {args.edges} edges, beside the ceiling of any checking ingest", rate,
+                         "records/s", peer=f"{cores} cores / (check + COPY of every row) CPU per record",
+                         peer_value=ceiling,
+                         note=f"that ceiling is {ceiling / copy_rate:.2f} x the edge_records COPY: "
+                              f"{floor_cpu / checked * 1e6:.1f} us Python + {all_cpu / stored * 1e6:.1f} us "
+                              "PostgreSQL per record")  # fmt: skip
     finally:
         if server is not None:
             server.terminate()
