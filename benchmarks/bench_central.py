@@ -53,17 +53,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def seed(url: str, edges: int, passes: int) -> dict[str, str]:
-    """Schema, a car park with ``edges`` edges (answers their tokens), an admin, and ``passes`` passes."""
+def car_park_of(edge_id: str, car_parks: int) -> str:
+    """The car park edge ``bench-edge-NN`` serves: the edges spread over ``car_parks`` car parks in turn."""
+    return f"bench-{int(edge_id.rsplit('-', 1)[1]) % car_parks:02d}"
+
+
+def seed(url: str, edges: int, car_parks: int, passes: int) -> dict[str, str]:
+    """Schema, ``car_parks`` car parks served by ``edges`` edges (answers their tokens), an admin, and ``passes``
+    passes."""
     engine = make_engine(url)
     upgrade(engine)
     tokens = {f"bench-edge-{n:02d}": new_token("pge") for n in range(edges)}
     with Session(engine) as session:
-        session.add(CarPark(id="bench", name="Bench car park"))
+        session.add_all([CarPark(id=f"bench-{n:02d}", name=f"Bench car park {n}") for n in range(car_parks)])
         session.flush()
         session.execute(insert(Edge), [
-            {"id": edge_id, "car_park_id": "bench", "name": edge_id, "token_hash": token_digest(token),
-             "token_issued_at": datetime.now(UTC)}
+            {"id": edge_id, "car_park_id": car_park_of(edge_id, car_parks), "name": edge_id,
+             "token_hash": token_digest(token), "token_issued_at": datetime.now(UTC)}
             for edge_id, token in tokens.items()
         ])  # fmt: skip
         session.add(User(username="admin", full_name="Bench", role="admin", password_hash=hash_password(PASSWORD)))
@@ -83,7 +89,7 @@ def seed(url: str, edges: int, passes: int) -> dict[str, str]:
     return tokens
 
 
-def build_batches(edge_id: str, batches: int, size: int) -> list[bytes]:
+def build_batches(edge_id: str, car_park: str, batches: int, size: int) -> list[bytes]:
     prev, seq, out = GENESIS_HASH, 0, []
     at = datetime.now(UTC)
     for _ in range(batches):
@@ -91,7 +97,7 @@ def build_batches(edge_id: str, batches: int, size: int) -> list[bytes]:
         for _ in range(size):
             seq += 1
             record = seal(
-                id=new_id(), seq=seq, kind=RecordKind.TRANSACTION, car_park="bench", lane="exit-1",
+                id=new_id(), seq=seq, kind=RecordKind.TRANSACTION, car_park=car_park, lane="exit-1",
                 at=at + timedelta(milliseconds=seq),
                 payload={"session": new_id(), "plate": "粤B3R7K2", "amount": 500, "currency": "CNY", "method": "cash"},
                 prev_hash=prev,
@@ -197,6 +203,30 @@ def _process_cpu_s(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_side(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of central (the server process and its workers) and of PostgreSQL (every process named
+    postgres on this machine), from /proc; empty when /proc cannot be read."""
+    found = {"central": 0.0, "postgresql": 0.0}
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return {}
+    for entry in entries:
+        try:
+            text = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        if int(entry) == server_pid or int(fields[1]) == server_pid:
+            found["central"] += cpu
+        elif name.startswith("postgres"):
+            found["postgresql"] += cpu
+    return found
+
+
 def copy_all_peer(db_url: str) -> tuple[dict[str, int], float, float | None]:
     """Every row ingest wrote, in every table it writes (:data:`WRITTEN`), COPYed again into tables like them (same
     indexes and constraints) in one transaction; answers (rows per table, seconds of the COPYs, the CPU seconds the
@@ -228,6 +258,8 @@ def copy_all_peer(db_url: str) -> tuple[dict[str, int], float, float | None]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", type=int, default=20)
+    parser.add_argument("--car-parks", type=int, default=0,
+                        help="car parks the edges serve in turn (default: one per edge; 1: all in one)")  # fmt: skip
     parser.add_argument("--batches", type=int, default=10, help="batches per edge")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--passes", type=int, default=100_000)
@@ -235,6 +267,7 @@ def main() -> int:
     parser.add_argument("--page", type=int, default=20_000, help="sync page size (limit)")
     add_json_argument(parser)
     args = parser.parse_args()
+    args.car_parks = args.car_parks or args.edges
     recorder = Recorder("central")
 
     name = f"parkgate_bench_{uuid.uuid4().hex[:8]}"
@@ -245,7 +278,7 @@ def main() -> int:
         admin.execute(f'CREATE DATABASE "{name}"')
     server: subprocess.Popen[bytes] | None = None
     try:
-        tokens = seed(sqlalchemy_url, args.edges, args.passes)
+        tokens = seed(sqlalchemy_url, args.edges, args.car_parks, args.passes)
         port = free_port()
         env = {**os.environ, "PARKGATE_DATABASE_URL": sqlalchemy_url, "PARKGATE_DB_POOL_SIZE": "25"}
         server = subprocess.Popen(
@@ -300,21 +333,34 @@ def main() -> int:
                          note=f"median of 10, {held:,} passes held")  # fmt: skip
 
         started = time.perf_counter()
-        work = {edge: (token, build_batches(edge, args.batches, args.batch_size)) for edge, token in tokens.items()}
+        work = {
+            edge: (token, build_batches(edge, car_park_of(edge, args.car_parks), args.batches, args.batch_size))
+            for edge, token in tokens.items()
+        }
         built = time.perf_counter() - started
         print(f"built {args.edges * args.batches * args.batch_size} sealed records in {built:.1f} s")
+        cpu_before = cpu_by_side(server.pid)
         stored, elapsed = asyncio.run(ingest(base, work))
+        cpu_after = cpu_by_side(server.pid)
         expected = args.edges * args.batches * args.batch_size
         assert stored == expected, (stored, expected)
         rate = stored / elapsed
-        print(f"ingest: {stored} records from {args.edges} concurrent edges in {elapsed:.2f} s = {rate:,.0f} "
+        who = f"{args.edges} edges of {args.car_parks} car park{'s' if args.car_parks > 1 else ''}"
+        print(f"ingest: {stored} records from {who}, concurrently, in {elapsed:.2f} s = {rate:,.0f} "
               f"records/s (batches of {args.batch_size}, {args.workers} worker(s))")  # fmt: skip
+        if cpu_before and cpu_after:
+            spent = {side: (cpu_after[side] - cpu_before[side]) / stored * 1e6 for side in cpu_before}
+            print(f"ingest CPU per record: central {spent['central']:.0f} us, PostgreSQL {spent['postgresql']:.0f} us "
+                  f"({(sum(spent.values()) * stored / 1e6) / elapsed:.2f} of {os.cpu_count()} cores busy)")  # fmt: skip
+            recorder.add("central ingest CPU per record, central's workers", spent["central"], "us",
+                         note=f"{args.workers} worker(s)")  # fmt: skip
+            recorder.add("central ingest CPU per record, PostgreSQL", spent["postgresql"], "us")
         rows, copy_s = copy_peer(db_url)
         assert rows == stored, (rows, stored)
         copy_rate = rows / copy_s
         print(f"raw COPY of the same {rows} edge_records rows into a table like it: {copy_s:.2f} s = "
               f"{copy_rate:,.0f} rows/s; ingest / COPY = {rate / copy_rate:.2f} (goal >= 0.5)")  # fmt: skip
-        recorder.add(f"central ingest from {args.edges} edges", rate, "records/s", peer="raw COPY of the rows",
+        recorder.add(f"central ingest from {who}", rate, "records/s", peer="raw COPY of the rows",
                      peer_value=copy_rate, goal=">= 0.5 x COPY", met=rate >= 0.5 * copy_rate,
                      note=f"{stored:,} records, batches of {args.batch_size}, {args.workers} worker(s)")  # fmt: skip
         written, all_s, all_cpu = copy_all_peer(db_url)
@@ -322,7 +368,7 @@ def main() -> int:
         tables = ", ".join(f"{table} {count}" for table, count in written.items())
         print(f"raw COPY of every row ingest wrote ({tables}) into tables like them: {all_s:.2f} s = "
               f"{all_rate:,.0f} records/s; ingest / that COPY = {rate / all_rate:.2f}")  # fmt: skip
-        recorder.add(f"central ingest from {args.edges} edges, beside all it writes", rate, "records/s",
+        recorder.add(f"central ingest from {who}, beside all it writes", rate, "records/s",
                      peer="raw COPY of every row ingest writes", peer_value=all_rate,
                      note=f"{sum(written.values()):,} rows in {len(written)} tables for {stored:,} records, "
                           f"{args.workers} worker(s)")  # fmt: skip
@@ -331,7 +377,7 @@ def main() -> int:
         print(f"the Python every ingest does alone (parse the batches, check each record's bounds and hash; no "
               f"database, no HTTP) in {args.workers} process(es): {floor_s:.2f} s = {floor_rate:,.0f} records/s = "
               f"{floor_rate / copy_rate:.2f} x COPY; ingest / it = {rate / floor_rate:.2f}")  # fmt: skip
-        recorder.add(f"central ingest from {args.edges} edges, beside its Python alone", rate, "records/s",
+        recorder.add(f"central ingest from {who}, beside its Python alone", rate, "records/s",
                      peer="parse + bounds + hash check alone", peer_value=floor_rate,
                      note=f"the check alone is {floor_rate / copy_rate:.2f} x COPY: the most any ingest that checks "
                           f"each record can reach, {args.workers} process(es)")  # fmt: skip
@@ -345,7 +391,7 @@ def main() -> int:
                   f"{floor_cpu / checked * 1e6:.1f} us + PostgreSQL COPY of its rows {all_cpu / stored * 1e6:.1f} us "
                   f"CPU per record) = {ceiling:,.0f} records/s = {ceiling / copy_rate:.2f} x COPY; ingest / it = "
                   f"{rate / ceiling:.2f}")  # fmt: skip
-            recorder.add(f"central ingest from {args.edges} edges, beside the ceiling of any checking ingest", rate,
+            recorder.add(f"central ingest from {who}, beside the ceiling of any checking ingest", rate,
                          "records/s", peer=f"{cores} cores / (check + COPY of every row) CPU per record",
                          peer_value=ceiling,
                          note=f"that ceiling is {ceiling / copy_rate:.2f} x the edge_records COPY: "
