@@ -23,8 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from bench_reconcile import backend_cpu
-from figures import Recorder, add_json_argument
+from figures import Recorder, add_json_argument, backend_cpu
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 

@@ -26,12 +26,11 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
-from figures import Recorder, add_json_argument
+from figures import Recorder, add_json_argument, proc_stat
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -194,33 +193,19 @@ def python_floor(work: dict[str, tuple[str, list[bytes]]], workers: int) -> tupl
 WRITTEN = ("edge_records", "edge_transactions", "money_records", "report_daily", "report_hourly")
 
 
-def _process_cpu_s(pid: int) -> float | None:
-    """A local process's CPU seconds (user + system, from /proc); None when it cannot be read (a remote server)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def cpu_by_side(server_pid: int) -> dict[str, float]:
     """CPU seconds so far of central (the server process and its workers) and of PostgreSQL (every process named
     postgres on this machine), from /proc; empty when /proc cannot be read."""
-    found = {"central": 0.0, "postgresql": 0.0}
-    tick = os.sysconf("SC_CLK_TCK")
     try:
-        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+        pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
     except OSError:
         return {}
-    for entry in entries:
-        try:
-            text = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
+    found = {"central": 0.0, "postgresql": 0.0}
+    for pid in pids:
+        if (stat := proc_stat(pid)) is None:
             continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text.rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / tick
-        if int(entry) == server_pid or int(fields[1]) == server_pid:
+        name, parent, cpu = stat
+        if server_pid in (pid, parent):
             found["central"] += cpu
         elif name.startswith("postgres"):
             found["postgresql"] += cpu
@@ -242,7 +227,7 @@ def copy_all_peer(db_url: str) -> tuple[dict[str, int], float, float | None]:
                     data[table] += chunk
             cursor.execute(f"CREATE TABLE {table}_all_peer (LIKE {table} INCLUDING ALL)")
         conn.commit()
-        cpu_before = _process_cpu_s(backend)
+        before = proc_stat(backend)
         started = time.perf_counter()
         for table, rows in data.items():
             with cursor.copy(f"COPY {table}_all_peer FROM STDIN") as copy:
@@ -250,8 +235,8 @@ def copy_all_peer(db_url: str) -> tuple[dict[str, int], float, float | None]:
                     copy.write(bytes(rows[offset : offset + (1 << 20)]))
         conn.commit()
         seconds = time.perf_counter() - started
-        cpu_after = _process_cpu_s(backend)
-        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+        after = proc_stat(backend)
+        cpu = after[2] - before[2] if before is not None and after is not None else None
         return {table: rows.count(b"\n") for table, rows in data.items()}, seconds, cpu
 
 

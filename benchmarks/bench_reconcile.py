@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 import psycopg
-from figures import Recorder, add_json_argument
+from figures import Recorder, add_json_argument, backend_cpu
 from sqlalchemy.orm import Session
 
 from central.core.db import make_engine
@@ -165,15 +165,6 @@ def reconcile_car_park(car_park: str) -> tuple[int, int, int, int]:
         backend = int(session.connection().connection.driver_connection.info.backend_pid)  # type: ignore[union-attr]
     differences = sum(1 for s in day.shifts for f in s.findings if f.code.startswith("fee.charged"))
     return len(day.shifts), day.quotes, differences, backend
-
-
-def backend_cpu(pid: int) -> float:
-    """CPU seconds (user + system) a PostgreSQL backend of this machine has used, from /proc (0 if unreadable)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def reconcile(url: str, car_parks: int, workers: int) -> dict[str, float]:

@@ -76,3 +76,20 @@ def percentile(values: list[float], q: float) -> float:
     """The ``q`` quantile (0..1) of ``values``, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def proc_stat(pid: int) -> tuple[str, int, float] | None:
+    """A process of this machine from ``/proc/PID/stat``: (its name, its parent's pid, its CPU seconds, user +
+    system); None when it cannot be read (gone, or a server on another machine)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 1 :].split()
+    return name, int(rest[1]), (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a PostgreSQL backend of this machine has used, from /proc (0 if unreadable)."""
+    stat = proc_stat(pid)
+    return stat[2] if stat is not None else 0.0

@@ -78,13 +78,18 @@ HEAVY_GROUPS: dict[str, tuple[str, ...]] = {
 _GROUP_OF = {path: group for group, paths in HEAVY_GROUPS.items() for path in paths}
 
 
+def _module_of(nodeid: str) -> str:
+    """The test module's path in a node id (``tests/x/test_y.py::test_z`` -> ``tests/x/test_y.py``)."""
+    return nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The heavy groups first, then the other modules by their number of tests, most first (the Makefile passes
     ``--no-loadscope-reorder``, so that xdist keeps this order)."""
     groups = list(HEAVY_GROUPS)
     modules: dict[str, list[pytest.Item]] = {}
     for item in items:
-        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+        modules.setdefault(_module_of(item.nodeid), []).append(item)
 
     def rank(path: str) -> tuple[int, int]:
         return (groups.index(_GROUP_OF[path]), 0) if path in _GROUP_OF else (len(groups), -len(modules[path]))
@@ -107,7 +112,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if _first_test_seen or not hasattr(item.config, "workerinput"):
         return
     _first_test_seen = True
-    if item.nodeid.split("::", 1)[0] not in _GROUP_OF:
+    if _module_of(item.nodeid) not in _GROUP_OF:
         os.nice(LIGHT_WORKER_NICE)
 
 
@@ -119,8 +124,7 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class GroupedFiles(LoadFileScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
-            return _GROUP_OF.get(path) or str(super()._split_scope(nodeid))
+            return _GROUP_OF.get(_module_of(nodeid)) or str(super()._split_scope(nodeid))
 
     return GroupedFiles(config, log)
 
