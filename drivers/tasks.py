@@ -11,6 +11,19 @@ from typing import Any
 _LOGGER = logging.getLogger(__name__)
 
 
+async def cancel_and_wait(task: asyncio.Future[Any]) -> None:
+    """Cancel ``task`` and wait until it has ended, without swallowing a cancellation of the caller: the common
+    ``task.cancel(); with suppress(CancelledError): await task`` also suppresses the CancelledError meant for the task
+    that awaits, which then runs on (a shutdown that gives up on it waits for ever)."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
 class DriverTask:
     """The one task a transport runs (its connect-and-serve loop); :meth:`start` twice runs it once."""
 

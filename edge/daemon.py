@@ -591,7 +591,8 @@ class EdgeDaemon:
         self.device_faults.close()  # a driver being stopped is not a device fault
         if self.devices is not None:
             try:
-                await asyncio.wait_for(self.devices.stop(), timeout=self.STOP_STEP_S)
+                async with asyncio.timeout(self.STOP_STEP_S):
+                    await self.devices.stop()
             except TimeoutError:
                 _LOGGER.error("shutdown: the device drivers did not stop within %.0f s; going on", self.STOP_STEP_S)
         if self._web is not None:
@@ -603,7 +604,8 @@ class EdgeDaemon:
         await asyncio.to_thread(self.writer.stop)
         if self.outbox is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.outbox.send_once(), timeout=2)
+                async with asyncio.timeout(2):
+                    await self.outbox.send_once()
             await self.outbox.client.aclose()
         backlog = self.journal.backlog()
         self.journal.close()

@@ -104,7 +104,8 @@ class Child:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(process.wait(), within)
+                async with asyncio.timeout(within):
+                    await process.wait()
             except TimeoutError:
                 _LOGGER.warning("%s did not stop within %.0f s: killed", self.name, within)
                 with contextlib.suppress(ProcessLookupError):
@@ -112,7 +113,8 @@ class Child:
                 await process.wait()
         if self._reader is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._reader, 5)
+                async with asyncio.timeout(5):
+                    await self._reader
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -127,7 +129,8 @@ async def run_once(argv: list[str], env: dict[str, str], stdin: str | None = Non
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
     )  # fmt: skip
     try:
-        out, err = await asyncio.wait_for(process.communicate(stdin.encode() if stdin is not None else None), within)
+        async with asyncio.timeout(within):
+            out, err = await process.communicate(stdin.encode() if stdin is not None else None)
     except TimeoutError:
         process.kill()
         await process.wait()

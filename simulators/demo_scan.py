@@ -53,7 +53,8 @@ class ProviderServer:
         if self._task is not None:
             self._server.should_exit = True
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._task, timeout=5)
+                async with asyncio.timeout(5):
+                    await self._task
 
 
 class ScanToPay:

@@ -19,6 +19,7 @@ from drivers.display.protocol import Clear, Colour, Say, Show, parse_command
 from drivers.errors import ProtocolError
 from drivers.serial_line.line import Line, LineDecoder, encode_line
 from drivers.serial_line.link import Stream, TcpStream, open_stream
+from drivers.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -95,9 +96,7 @@ class LineDeviceServer:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
         await self.stop_tcp()
         for stream in list(self.streams):

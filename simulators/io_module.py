@@ -25,6 +25,7 @@ from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
 from drivers.modbus.config import DEFAULT_IO_MAP, Addressing, IoMap, IoPoint
+from drivers.tasks import cancel_and_wait
 from simulators.barrier import BarrierConfig, BarrierModel, LaneModel
 
 _LOGGER = logging.getLogger(__name__)
@@ -100,14 +101,13 @@ class ModbusServing:
         if self.tcp is not None:
             # pymodbus's shutdown waits on its clients' connections; a client half gone must not hold it for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.tcp.shutdown(), timeout=5)  # type: ignore[no-untyped-call]
+                async with asyncio.timeout(5):
+                    await self.tcp.shutdown()  # type: ignore[no-untyped-call]
             self.tcp = None
 
     async def stop(self) -> None:
         if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+            await cancel_and_wait(self._watch)
             self._watch = None
         if self.serial is not None:
             await self.serial.shutdown()  # type: ignore[no-untyped-call]

@@ -188,7 +188,8 @@ class DecisionFeed:
 
     async def next(self, lane: str, within: float) -> Decision | None:
         try:
-            return await asyncio.wait_for(self._queue(lane).get(), within)
+            async with asyncio.timeout(within):
+                return await self._queue(lane).get()
         except TimeoutError:
             return None
 
@@ -304,7 +305,8 @@ class TrafficRunner:
                 delay = start + visit.arrive_s - time.monotonic()
                 if delay > 0:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), delay)
+                        async with asyncio.timeout(delay):
+                            await stop.wait()
                 if stop.is_set():
                     break
                 task = asyncio.create_task(self.play(visit, stop), name=f"visit-{visit.number}")
@@ -328,7 +330,8 @@ class TrafficRunner:
         self.stats.entered += 1
         self.inside.add(visit.plate)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), visit.stay_s)
+            async with asyncio.timeout(visit.stay_s):
+                await stop.wait()
         if stop.is_set():
             return  # stays inside: the car park is not empty at closing time
         if await self.cross(visit, self.lanes[visit.exit_lane], visit.exit_fault):

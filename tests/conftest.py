@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
 
-from tests import services, soak_summary
+from tests import hangs, services, soak_summary
 
 ARTEFACTS = Path(__file__).resolve().parent.parent / "test-output"
 
@@ -130,6 +132,39 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 # ------------------------------------------------------------------------- the soak's summary table (issue 18)
+
+
+PENDING_AT_TIMEOUT = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Generator[None, object, object]:
+    """When pytest-timeout's alarm goes off, note the asyncio tasks still waiting (before the teardown cancels them)."""
+    result = yield
+    theirs = signal.getsignal(signal.SIGALRM)
+    if callable(theirs):
+
+        def noting(signum: int, frame: FrameType | None) -> None:
+            item.stash[PENDING_AT_TIMEOUT] = hangs.pending_tasks()
+            theirs(signum, frame)
+
+        signal.signal(signal.SIGALRM, noting)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A test stopped by pytest-timeout says in its summary line which asyncio tasks were still waiting, and where."""
+    report: pytest.TestReport = yield
+    pending = item.stash.get(PENDING_AT_TIMEOUT, None)
+    if report.failed and pending is not None and call.excinfo is not None and "Timeout" in str(call.excinfo.value):
+        report.sections.append(("pending asyncio tasks at the timeout", "\n".join(pending) or "none"))
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if crash is not None:
+            crash.message += " | pending tasks: " + ("; ".join(pending) or "none")
+    return report
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -55,7 +55,8 @@ class NetworkPrinter:
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            return await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.open_connection(self.host, self.port)
         except TimeoutError as err:
             self.health.set(Health.OFFLINE, "connect timed out")
             raise EscPosTimeoutError(f"no connection to {self.host}:{self.port}", device=self.name) from err
@@ -67,9 +68,11 @@ class NetworkPrinter:
         _, writer = await self._connect()
         try:
             writer.write(data)
-            await asyncio.wait_for(writer.drain(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await writer.drain()
             writer.write_eof()
-            await asyncio.wait_for(writer.drain(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await writer.drain()
         except TimeoutError as err:
             self.health.set(Health.OFFLINE, "send timed out")
             raise EscPosTimeoutError(f"printer took too long to accept {len(data)} bytes", device=self.name) from err
@@ -90,7 +93,8 @@ class NetworkPrinter:
         try:
             writer.write(status_query(4))
             await writer.drain()
-            answer = await asyncio.wait_for(reader.readexactly(1), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                answer = await reader.readexactly(1)
         except (TimeoutError, asyncio.IncompleteReadError) as err:
             self.health.set(Health.OFFLINE, "no status answer")
             raise EscPosTimeoutError("no answer to DLE EOT 4", device=self.name) from err

@@ -24,7 +24,6 @@ bodies, and runs inside the edge's event loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -46,6 +45,7 @@ from drivers.lpr.isapi import decode_isapi
 from drivers.lpr.jsonmap import MILESIGHT, FieldMap, decode_json
 from drivers.lpr.metrics import ERRORS, FRAMES, LATENCY, REFUSED, REJECTED
 from drivers.lpr.timestamps import real_now
+from drivers.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 _SERVER_LOGGER = logging.getLogger(f"{__name__}.server")  # aiohttp's own messages (malformed requests), filtered
@@ -207,9 +207,7 @@ class PlateHttpListener:
 
     async def stop(self) -> None:
         if self._watchdog is not None:
-            self._watchdog.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watchdog
+            await cancel_and_wait(self._watchdog)
             self._watchdog = None
         if self._runner is not None:
             await self._runner.cleanup()
@@ -302,7 +300,8 @@ class PlateHttpListener:
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self._executor, self._decode, config, body, content_type, received)
         try:
-            return await asyncio.wait_for(work, self.limits.decode_timeout)
+            async with asyncio.timeout(self.limits.decode_timeout):
+                return await work
         except TimeoutError:
             raise LprProtocolError(f"document not decoded within {self.limits.decode_timeout:g} s",
                                    device=config.name) from None  # fmt: skip

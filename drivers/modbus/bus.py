@@ -142,7 +142,8 @@ class ModbusBus:
         started = self._clock()
         guard = 2 * self.link.timeout_ms / 1000 + 0.5
         try:
-            response = await asyncio.wait_for(request(), guard)
+            async with asyncio.timeout(guard):
+                response = await request()
         except (ConnectionException, OSError) as err:
             ERRORS.labels(device, "transport").inc()
             raise ModbusTransportError(f"{what}: link lost ({err})", device=device) from err

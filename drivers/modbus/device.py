@@ -136,7 +136,8 @@ class PolledDevice:
         remaining = until - self.clock()
         if remaining > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._commanded.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._commanded.wait()
 
     async def _run(self) -> None:
         next_poll = self.clock()

@@ -35,6 +35,7 @@ from drivers.modbus.events import (
     OpenBarrier,
 )
 from drivers.modbus.points import input_block, level_for, output_block, point_states, set_register_bit
+from drivers.tasks import cancel_and_wait
 
 _LOGGER = logging.getLogger(__name__)
 _BARRIER_POINTS = ("open_limit", "closed_limit", "fault", "obstacle")
@@ -202,9 +203,7 @@ class ModbusIoModule(PolledDevice):
     async def _pulse_now(self, point_name: str) -> None:
         async with self._command_lock:
             for other, task in list(self._pulses.items()):  # a new command ends the pulse before it
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
                 del self._pulses[other]
                 await self._write(other, False)
             await self._write_command(point_name)
@@ -252,9 +251,7 @@ class ModbusIoModule(PolledDevice):
         bus closes even when a release does not get through or this is cancelled meanwhile."""
         try:
             for point_name, task in list(self._pulses.items()):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
                 with contextlib.suppress(ModbusError):
                     await self._write(point_name, False)
             self._pulses.clear()

@@ -300,7 +300,8 @@ class LineClient:
             raise self.errors.transport(f"write failed: {err}", device=self.name) from err
         FRAMES.labels(self.family, self.name, "tx").inc()
         try:
-            reply = await asyncio.wait_for(future, self.config.timeout_ms / 1000)
+            async with asyncio.timeout(self.config.timeout_ms / 1000):
+                reply = await future
         except TimeoutError as err:
             self._pending.pop(seq, None)
             ERRORS.labels(self.family, self.name, "timeout").inc()

@@ -102,7 +102,8 @@ class SnapshotGrabber:
         self._worker = threading.Thread(target=work, name=f"snapshot-{cfg.name}", daemon=True)
         self._worker.start()
         try:
-            jpeg, width, height = await asyncio.wait_for(asyncio.shield(future), cfg.timeout)
+            async with asyncio.timeout(cfg.timeout):
+                jpeg, width, height = await asyncio.shield(future)
         except TimeoutError as err:
             future.add_done_callback(_discard)  # the late result, if any, is not wanted
             ERRORS.labels(cfg.name, "timeout").inc()

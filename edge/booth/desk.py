@@ -132,7 +132,8 @@ class BoothDesk(LaneObservations, AlertDesk):
         """Wait until :attr:`version` moves past ``seen`` (or ``within`` seconds); answers the version."""
         if self.version == seen:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._tick.wait(), within)
+                async with asyncio.timeout(within):
+                    await self._tick.wait()
         return self.version
 
     # ------------------------------------------------------------------------------------- sign-in, shift

@@ -16,7 +16,6 @@ keeping the pictures of vehicles still inside.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -34,6 +33,7 @@ from drivers.lpr import MILESIGHT, PlateImage, PlateRead, load_field_map
 from drivers.lpr.http import HttpCameraConfig, PlateHttpListener, PlateListenerConfig
 from drivers.lpr.http_auth import Credentials
 from drivers.lpr.mqtt import MqttCameraConfig, MqttPlateSubscriber, MqttTls
+from drivers.tasks import cancel_and_wait
 from edge.devices.lifecycle import stop_within
 from edge.lanes.events import LaneEvent, PlateSeen
 from edge.site import Device
@@ -219,9 +219,7 @@ class SiteCameras:
 
     async def stop(self) -> None:
         for task in self._pumps:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if self._writes:  # pictures already named in records: finish writing them
             await asyncio.wait(set(self._writes), timeout=5.0)
 

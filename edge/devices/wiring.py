@@ -11,7 +11,6 @@ unknown loop) until the driver reports the loops again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -37,6 +36,7 @@ from drivers.modbus import BarrierPosition as DriverPosition
 from drivers.modbus import LoopChanged as DriverLoopChanged
 from drivers.modbus import LoopRole as DriverLoopRole
 from drivers.serial_line import LineLinkConfig
+from drivers.tasks import cancel_and_wait
 from edge.devices.cameras import SiteCameras
 from edge.devices.lifecycle import stop_within
 from edge.lanes.events import (
@@ -246,9 +246,7 @@ class SiteDevices:
     async def stop(self) -> None:
         await self.cameras.stop()
         for task in self._pumps:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         # A driver that does not stop in time must not hold up the shutdown (the journal is already safe); they stop
         # together, so a site of 64 lanes waits at most one driver's timeout, not one after another (measured by
         # benchmarks/bench_edge_start.py: 40 s at 64 lanes before).

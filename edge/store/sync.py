@@ -60,7 +60,8 @@ class CentralLink:
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
+        async with asyncio.timeout(seconds):
+            await stop.wait()
 
 
 async def _sleep_or_wake(wake: asyncio.Event, stop: asyncio.Event, seconds: float) -> None:

@@ -97,7 +97,8 @@ class ExitPayments:
         while not stop.is_set():
             await self.step()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await stop.wait()
 
     async def step(self) -> None:
         """One round: quotes first (a driver scanning needs them), then settlements."""
